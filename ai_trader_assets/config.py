@@ -1,0 +1,403 @@
+"""The platform's YAML configuration, parsed into frozen pydantic models.
+
+Four files live in the configuration folder (``AI_TRADER_CONFIG_DIR``, default ``<repo>/config``):
+``layers.yaml``, ``retention.yaml``, ``providers.yaml`` and ``pipeline.yaml``. Every number the
+pipeline uses lives in exactly one of them; code reads it from here. A bad file fails at load with
+the file, the key path and what was expected (:class:`ConfigError`).
+"""
+
+import datetime as dt
+import functools
+import zoneinfo
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_DIR = REPO_ROOT / "config"
+
+LAYERS: tuple[int, ...] = (0, 1, 2, 3)
+LayerId = Literal[0, 1, 2, 3]
+Days = Annotated[int, Field(strict=True, ge=0)]
+PositiveInt = Annotated[int, Field(strict=True, gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+
+
+class Dataset(StrEnum):
+    """Every dataset of the retention policy. The first six are assets; the last two are planned."""
+
+    BARS_1DAY = "bars_1day"
+    BARS_1HOUR = "bars_1hour"
+    BARS_5MIN = "bars_5min"
+    BARS_1MIN = "bars_1min"
+    NEWS = "news"
+    CORPORATE_ACTIONS = "corporate_actions"
+    SOCIAL_SENTIMENT = "social_sentiment"
+    TICKS = "ticks"
+
+
+INGESTED_DATASETS: tuple[Dataset, ...] = tuple(Dataset)[:6]
+PLANNED_DATASETS: tuple[Dataset, ...] = (Dataset.SOCIAL_SENTIMENT, Dataset.TICKS)
+
+
+class ConfigError(ValueError):
+    """A configuration file is missing, unreadable or invalid.
+
+    The message always reads ``<file>: <key path>: <what was expected>``.
+    """
+
+    def __init__(self, file: Path | str, key_path: str, problem: str) -> None:
+        self.file = str(file)
+        self.key_path = key_path
+        self.problem = problem
+        super().__init__(f"{self.file}: {key_path or '<top level>'}: {problem}")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# ---------------------------------------------------------------- layers.yaml
+
+
+class LayerSpec(_Frozen):
+    name: str
+    description: str
+    backfill_priority: Annotated[int, Field(strict=True, ge=0)]
+    datasets: tuple[Dataset, ...] = Field(min_length=1)
+    planned_datasets: tuple[Dataset, ...] = ()
+
+    @field_validator("datasets")
+    @classmethod
+    def _only_ingestable(cls, value: tuple[Dataset, ...]) -> tuple[Dataset, ...]:
+        planned = [d.value for d in value if d in PLANNED_DATASETS]
+        if planned:
+            raise ValueError(f"{planned} have no provider yet; list them under planned_datasets")
+        if len(set(value)) != len(value):
+            raise ValueError("a dataset is listed twice")
+        return value
+
+    @field_validator("planned_datasets")
+    @classmethod
+    def _only_planned(cls, value: tuple[Dataset, ...]) -> tuple[Dataset, ...]:
+        ingested = [d.value for d in value if d not in PLANNED_DATASETS]
+        if ingested:
+            raise ValueError(f"{ingested} are ingested datasets; list them under datasets")
+        return value
+
+    @property
+    def policy_datasets(self) -> tuple[Dataset, ...]:
+        """Datasets this layer keeps under the retention policy (ingested and planned)."""
+        return self.datasets + self.planned_datasets
+
+
+def _require_every_layer(layers: Mapping[int, object]) -> None:
+    missing = [layer for layer in LAYERS if layer not in layers]
+    if missing:
+        raise ValueError(f"layer(s) {missing} missing: every layer {list(LAYERS)} must be present")
+
+
+class LayersFile(_Frozen):
+    layers: dict[LayerId, LayerSpec]
+
+    @field_validator("layers")
+    @classmethod
+    def _all_layers(cls, value: dict[int, LayerSpec]) -> dict[int, LayerSpec]:
+        _require_every_layer(value)
+        return value
+
+
+# ------------------------------------------------------------- retention.yaml
+
+
+class RetentionWindow(_Frozen):
+    hot_days: Days
+    cold_days: Days
+    intentional_reduction: str | None = None
+
+    @model_validator(mode="after")
+    def _hot_within_cold(self) -> "RetentionWindow":
+        if self.hot_days > self.cold_days:
+            raise ValueError(
+                f"hot_days ({self.hot_days}) must not exceed cold_days ({self.cold_days}): "
+                "hot data is also kept cold"
+            )
+        return self
+
+    def is_hot(self, session: dt.date, today: dt.date) -> bool:
+        """Whether a session belongs in hot storage (calendar days, counted back from today)."""
+        return (today - session).days < self.hot_days
+
+    def is_kept(self, session: dt.date, today: dt.date) -> bool:
+        """Whether a session is kept at all (cold storage keeps the hot window too)."""
+        return (today - session).days < self.cold_days
+
+
+class RetentionFile(_Frozen):
+    demotion_grace_days: Days
+    layers: dict[LayerId, dict[Dataset, RetentionWindow]]
+
+    @field_validator("layers")
+    @classmethod
+    def _all_layers(
+        cls, value: dict[int, dict[Dataset, RetentionWindow]]
+    ) -> dict[int, dict[Dataset, RetentionWindow]]:
+        _require_every_layer(value)
+        return value
+
+
+# ------------------------------------------------------------- providers.yaml
+
+
+class RateLimit(_Frozen):
+    requests_per_second: PositiveInt
+    requests_per_minute: PositiveInt
+    burst: PositiveInt
+    daily_quota: PositiveInt | None = None
+
+
+class Timeouts(_Frozen):
+    connect_seconds: Annotated[float, Field(gt=0)]
+    read_seconds: Annotated[float, Field(gt=0)]
+
+
+class Retries(_Frozen):
+    max_attempts: PositiveInt
+    initial_backoff_seconds: NonNegativeFloat
+    max_backoff_seconds: NonNegativeFloat
+    jitter_seconds: NonNegativeFloat
+
+
+class PageSizes(_Frozen):
+    aggregates: PositiveInt
+    news: PositiveInt
+    splits: PositiveInt
+    dividends: PositiveInt
+
+
+class ProviderSpec(_Frozen):
+    rate_limit: RateLimit
+    timeouts: Timeouts
+    retries: Retries
+    page_sizes: PageSizes
+
+
+ProviderName = Literal["polygon", "demo"]
+
+
+class ProvidersFile(_Frozen):
+    providers: dict[ProviderName, ProviderSpec]
+    failover: dict[Dataset, tuple[ProviderName, ...]]
+
+    @model_validator(mode="after")
+    def _failover_names_known_providers(self) -> "ProvidersFile":
+        for dataset, order in self.failover.items():
+            unknown = [name for name in order if name not in self.providers]
+            if unknown:
+                raise ValueError(
+                    f"failover.{dataset.value} names {unknown}, which have no entry under providers"
+                )
+            if not order:
+                raise ValueError(f"failover.{dataset.value} is empty: name at least one provider")
+        return self
+
+
+# -------------------------------------------------------------- pipeline.yaml
+
+
+class PartitionsSpec(_Frozen):
+    start_date: dt.date
+    calendar: Literal["XNYS"]
+
+
+class ChunksSpec(_Frozen):
+    max_partitions_per_run: PositiveInt
+    symbols_per_request: PositiveInt
+    write_batch_rows: PositiveInt
+
+
+class ScheduleSpec(_Frozen):
+    cron: str
+    timezone: str
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from dagster._utils.schedules import is_valid_cron_string
+
+        if not is_valid_cron_string(value):
+            raise ValueError(f"{value!r} is not a valid cron expression (five fields)")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. America/New_York)") from exc
+        return value
+
+
+class SchedulesSpec(_Frozen):
+    daily_ingest: ScheduleSpec
+    retention: ScheduleSpec
+
+
+class ConcurrencySpec(_Frozen):
+    provider_pools: dict[ProviderName, PositiveInt]
+    runs_per_layer: PositiveInt
+
+
+class DatabasePoolSpec(_Frozen):
+    pool_size: PositiveInt
+    max_overflow: Annotated[int, Field(strict=True, ge=0)]
+    pool_timeout_seconds: Annotated[float, Field(gt=0)]
+    pool_recycle_seconds: PositiveInt
+
+
+class PipelineFile(_Frozen):
+    partitions: PartitionsSpec
+    chunks: ChunksSpec
+    schedules: SchedulesSpec
+    concurrency: ConcurrencySpec
+    database: DatabasePoolSpec
+
+
+# ------------------------------------------------------------------- loading
+
+
+class PlatformConfig(_Frozen):
+    """All four files, validated on their own and against each other."""
+
+    layers: LayersFile
+    retention: RetentionFile
+    providers: ProvidersFile
+    pipeline: PipelineFile
+
+    def window(self, layer: int, dataset: Dataset | str) -> RetentionWindow | None:
+        """The retention window of a layer for a dataset, or None when the layer does not keep it."""
+        return self.retention.layers[layer].get(Dataset(dataset))  # type: ignore[index]
+
+    def ingests(self, layer: int, dataset: Dataset | str) -> bool:
+        return Dataset(dataset) in self.layers.layers[layer].datasets  # type: ignore[index]
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _describe_expected(model: type[BaseModel], loc: tuple[int | str, ...]) -> str:
+    """The keys allowed where an unknown key was found (walks the model along the error's path)."""
+    annotation: Any = model
+    for part in loc[:-1]:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(str(part))
+            if field is None:
+                return ""
+            annotation = field.annotation
+        elif get_origin(annotation) is dict:
+            annotation = get_args(annotation)[1]
+        else:
+            return ""
+        # Unwrap `X | None` to X.
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if get_origin(annotation) is not dict and len(args) == 1:
+            annotation = args[0]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return f" (expected one of: {', '.join(annotation.model_fields)})"
+    return ""
+
+
+def _parse(model: type[_Model], path: Path) -> _Model:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(path, "", "file not found") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(path, "", f"not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(path, "", f"expected a mapping at the top level, got {type(raw).__name__}")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple(first["loc"])
+        key_path = ".".join(str(part) for part in loc)
+        if first["type"] == "extra_forbidden":
+            problem = f"unknown key {loc[-1]!r}{_describe_expected(model, loc)}"
+        elif first["type"] == "missing":
+            problem = "required key is missing"
+        else:
+            problem = f"{first['msg']} (got {first.get('input')!r})"
+        raise ConfigError(path, key_path, problem) from exc
+
+
+def _check_retention_matches_layers(layers: LayersFile, retention: RetentionFile, path: Path) -> None:
+    for layer, spec in layers.layers.items():
+        kept = retention.layers[layer]
+        for dataset in kept:
+            if dataset not in spec.policy_datasets:
+                raise ConfigError(
+                    path,
+                    f"layers.{layer}.{dataset.value}",
+                    f"retention for {dataset.value}, which layer {layer} does not ingest "
+                    f"(layers.yaml lists {[d.value for d in spec.policy_datasets]})",
+                )
+        for dataset in spec.policy_datasets:
+            if dataset not in kept:
+                raise ConfigError(
+                    path,
+                    f"layers.{layer}",
+                    f"no retention window for {dataset.value}, which layer {layer} ingests",
+                )
+
+
+def _check_higher_layers_keep_more(retention: RetentionFile, path: Path) -> None:
+    for dataset in Dataset:
+        previous: tuple[int, RetentionWindow] | None = None
+        for layer in LAYERS:
+            window = retention.layers[layer].get(dataset)  # type: ignore[index]
+            if window is None:
+                continue
+            if previous is not None and window.intentional_reduction is None:
+                lower_layer, lower = previous
+                for attr in ("hot_days", "cold_days"):
+                    if getattr(window, attr) < getattr(lower, attr):
+                        raise ConfigError(
+                            path,
+                            f"layers.{layer}.{dataset.value}.{attr}",
+                            f"layer {layer} keeps {getattr(window, attr)} days, less than layer "
+                            f"{lower_layer}'s {getattr(lower, attr)}; raise it or add "
+                            "intentional_reduction: '<why>'",
+                        )
+            previous = (layer, window)
+
+
+def load_config(config_dir: Path | str | None = None) -> PlatformConfig:
+    """Load and cross-check the four configuration files.
+
+    Args:
+        config_dir: The folder holding the YAML files; defaults to ``<repo>/config``.
+
+    Raises:
+        ConfigError: naming the file, the key path and the expectation.
+    """
+    folder = Path(config_dir) if config_dir is not None else DEFAULT_CONFIG_DIR
+    layers = _parse(LayersFile, folder / "layers.yaml")
+    retention_path = folder / "retention.yaml"
+    retention = _parse(RetentionFile, retention_path)
+    _check_retention_matches_layers(layers, retention, retention_path)
+    _check_higher_layers_keep_more(retention, retention_path)
+    providers = _parse(ProvidersFile, folder / "providers.yaml")
+    pipeline = _parse(PipelineFile, folder / "pipeline.yaml")
+    return PlatformConfig(layers=layers, retention=retention, providers=providers, pipeline=pipeline)
+
+
+@functools.cache
+def cached_config(config_dir: str) -> PlatformConfig:
+    """``load_config`` memoized per folder: the files are read once per process."""
+    return load_config(config_dir)

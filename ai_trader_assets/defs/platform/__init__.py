@@ -1,0 +1,1 @@
+"""Platform-wide resources: configuration, market database, lake."""

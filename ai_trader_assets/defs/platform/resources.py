@@ -1,0 +1,110 @@
+"""Resources every domain shares: the configuration, the market database and the lake.
+
+Values from set environment variables are passed as ``dg.EnvVar`` so the UI shows the variable's
+name, never its value; unset ones fall back to the embedded defaults of :func:`load_settings`.
+"""
+
+import datetime as dt
+import os
+
+import dagster as dg
+from pydantic import PrivateAttr
+
+from ai_trader_assets.config import PlatformConfig, cached_config
+from ai_trader_assets.settings import Secret, load_settings
+from ai_trader_assets.storage.companies import CompaniesRepository
+from ai_trader_assets.storage.database import MarketDatabase
+from ai_trader_assets.storage.lake import Lake
+
+
+class PlatformConfigResource(dg.ConfigurableResource):
+    """The validated YAML configuration and the platform's notion of "today"."""
+
+    config_dir: str
+    as_of: str | None = None
+
+    def get(self) -> PlatformConfig:
+        return cached_config(self.config_dir)
+
+    def today(self) -> dt.date:
+        """``as_of`` (AI_TRADER_AS_OF) when set, else the current UTC date."""
+        return dt.date.fromisoformat(self.as_of) if self.as_of else dt.datetime.now(tz=dt.UTC).date()
+
+
+class MarketDatabaseResource(dg.ConfigurableResource):
+    """The market database (companies, hot storage, events): one pooled engine per run."""
+
+    url: str
+    config_dir: str
+    _database: MarketDatabase | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._database = MarketDatabase(self.url, cached_config(self.config_dir).pipeline.database)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._database is not None:
+            self._database.dispose()
+            self._database = None
+
+    @property
+    def database(self) -> MarketDatabase:
+        if self._database is None:
+            raise dg.DagsterInvariantViolationError("MarketDatabaseResource used outside a run")
+        return self._database
+
+    def companies(self) -> CompaniesRepository:
+        return CompaniesRepository(self.database)
+
+
+class LakeResource(dg.ConfigurableResource):
+    """The cold Parquet lake (local path or S3)."""
+
+    url: str
+    aws_endpoint_url: str | None = None
+    aws_region: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+
+    def get_lake(self) -> Lake:
+        return Lake(
+            self.url,
+            s3_endpoint_url=self.aws_endpoint_url,
+            s3_region=self.aws_region,
+            s3_access_key_id=Secret(self.aws_access_key_id) if self.aws_access_key_id else None,
+            s3_secret_access_key=Secret(self.aws_secret_access_key) if self.aws_secret_access_key else None,
+        )
+
+
+def _env_or(name: str, default: str | None) -> str | dg.EnvVar | None:
+    """The variable as an EnvVar when it is set (so its value stays out of the UI), else the default."""
+    return dg.EnvVar(name) if os.environ.get(name, "").strip() else default
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    # Validates the whole environment up front: a bad variable fails the load, naming itself.
+    settings = load_settings()
+    config_dir = str(settings.config_dir)
+    cached_config(config_dir)  # a bad config file fails the load too, naming file and key
+    return dg.Definitions(
+        resources={
+            "platform": PlatformConfigResource(
+                config_dir=config_dir,
+                as_of=settings.as_of.isoformat() if settings.as_of else None,
+            ),
+            "market_db": MarketDatabaseResource(
+                url=_env_or(
+                    "AI_TRADER_DATABASE_URL",
+                    settings.database_url.render_as_string(hide_password=False),
+                ),
+                config_dir=config_dir,
+            ),
+            "lake": LakeResource(
+                url=_env_or("AI_TRADER_LAKE_URL", settings.lake_url),
+                aws_endpoint_url=_env_or("AWS_ENDPOINT_URL", None),
+                aws_region=_env_or("AWS_REGION", None),
+                aws_access_key_id=_env_or("AWS_ACCESS_KEY_ID", None),
+                aws_secret_access_key=_env_or("AWS_SECRET_ACCESS_KEY", None),
+            ),
+        }
+    )

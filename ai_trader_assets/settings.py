@@ -1,0 +1,180 @@
+"""Settings from the environment (ARCHITECTURE.md, "Environment contract").
+
+With no variable set, everything runs embedded and offline: SQLite market database, local lake,
+demo provider, SQLite Dagster instance, all under ``AI_TRADER_HOME`` (default ``./.ai_trader``).
+A malformed value fails with a message naming the variable; nothing falls back silently.
+Secrets are held as :class:`Secret` so they never show in a repr, a log line or an error.
+"""
+
+import dataclasses
+import datetime as dt
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from ai_trader_assets.config import DEFAULT_CONFIG_DIR
+
+DEFAULT_POLYGON_BASE_URL = "https://api.massive.com"
+ProviderKind = Literal["polygon", "demo"]
+
+
+class SettingsError(ValueError):
+    """An environment variable is missing or malformed; the message names it."""
+
+
+class Secret:
+    """A secret value whose str/repr never reveal it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def mask_url(url: str | URL) -> str:
+    """A database URL fit for logs and errors (password replaced by ***)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
+
+
+def normalize_database_url(raw: str | URL, variable: str = "AI_TRADER_DATABASE_URL") -> URL:
+    """Parse a SQLAlchemy URL, accept only SQLite and PostgreSQL, and pick the psycopg 3 driver.
+
+    ``postgresql://`` alone would make SQLAlchemy pick psycopg2; we standardise on psycopg 3
+    (COPY support) for the market database. Dagster's own storage uses psycopg2 separately.
+    """
+    try:
+        url = make_url(raw)
+    except ArgumentError as exc:
+        raise SettingsError(
+            f"{variable} is not a SQLAlchemy URL ({mask_url(raw)}); "
+            "expected e.g. postgresql://user@host:5432/db or sqlite:///path/market.db"
+        ) from exc
+    backend = url.get_backend_name()
+    if backend == "postgresql":
+        return url.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        return url
+    raise SettingsError(
+        f"{variable} uses {backend!r}; only postgresql and sqlite are supported ({mask_url(url)})"
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The resolved environment. Build it with :func:`load_settings`."""
+
+    home: Path
+    database_url: URL
+    lake_url: str
+    provider: ProviderKind
+    polygon_api_key: Secret | None
+    polygon_base_url: str
+    config_dir: Path
+    as_of: dt.date | None
+    dagster_home: Path
+    aws_endpoint_url: str | None
+    aws_region: str | None
+
+    def __repr__(self) -> str:
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        fields["database_url"] = mask_url(self.database_url)
+        shown = ", ".join(f"{key}={value!r}" for key, value in fields.items())
+        return f"Settings({shown})"
+
+    def today(self) -> dt.date:
+        """'Today' for retention windows and the latest partition (AI_TRADER_AS_OF when set)."""
+        return self.as_of or dt.datetime.now(tz=dt.UTC).date()
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    if value is None or value.strip() == "":
+        return None
+    return value.strip()
+
+
+def _parse_as_of(raw: str | None) -> dt.date | None:
+    if raw is None:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError as exc:
+        raise SettingsError(f"AI_TRADER_AS_OF={raw!r} is not a date; expected YYYY-MM-DD") from exc
+
+
+def _parse_lake_url(raw: str | None, home: Path) -> str:
+    if raw is None:
+        return str(home / "lake")
+    if "://" in raw and not raw.startswith(("file://", "s3://")):
+        raise SettingsError(
+            f"AI_TRADER_LAKE_URL={raw!r}: expected a path, file://PATH or s3://bucket/prefix"
+        )
+    if raw.startswith("s3://") and raw.removeprefix("s3://").strip("/") == "":
+        raise SettingsError(f"AI_TRADER_LAKE_URL={raw!r} names no bucket; expected s3://bucket/prefix")
+    return raw
+
+
+def _resolve_provider(env: Mapping[str, str], key: Secret | None) -> ProviderKind:
+    raw = _get(env, "AI_TRADER_PROVIDER")
+    if raw is None:
+        return "polygon" if key is not None else "demo"
+    if raw not in ("polygon", "demo"):
+        raise SettingsError(f"AI_TRADER_PROVIDER={raw!r}: expected 'polygon' or 'demo'")
+    if raw == "polygon" and key is None:
+        raise SettingsError(
+            "AI_TRADER_PROVIDER=polygon needs an API key: set POLYGON_API_KEY (or MASSIVE_API_KEY)"
+        )
+    return "polygon" if raw == "polygon" else "demo"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the environment contract, applying the embedded defaults.
+
+    Raises:
+        SettingsError: naming the variable that is missing or malformed.
+    """
+    env = os.environ if environ is None else environ
+    home = Path(_get(env, "AI_TRADER_HOME") or ".ai_trader").expanduser().absolute()
+    raw_db = _get(env, "AI_TRADER_DATABASE_URL") or f"sqlite:///{home / 'market.db'}"
+    raw_key = _get(env, "POLYGON_API_KEY") or _get(env, "MASSIVE_API_KEY")
+    key = Secret(raw_key) if raw_key is not None else None
+    base_url = _get(env, "POLYGON_BASE_URL") or DEFAULT_POLYGON_BASE_URL
+    if not base_url.startswith(("http://", "https://")):
+        raise SettingsError(f"POLYGON_BASE_URL={base_url!r}: expected an http(s):// URL")
+    config_dir = Path(_get(env, "AI_TRADER_CONFIG_DIR") or DEFAULT_CONFIG_DIR).expanduser()
+    if not config_dir.is_dir():
+        raise SettingsError(f"AI_TRADER_CONFIG_DIR={str(config_dir)!r} is not a folder")
+    return Settings(
+        home=home,
+        database_url=normalize_database_url(raw_db),
+        lake_url=_parse_lake_url(_get(env, "AI_TRADER_LAKE_URL"), home),
+        provider=_resolve_provider(env, key),
+        polygon_api_key=key,
+        polygon_base_url=base_url.rstrip("/"),
+        config_dir=config_dir,
+        as_of=_parse_as_of(_get(env, "AI_TRADER_AS_OF")),
+        dagster_home=Path(_get(env, "DAGSTER_HOME") or home / "dagster").expanduser().absolute(),
+        aws_endpoint_url=_get(env, "AWS_ENDPOINT_URL"),
+        aws_region=_get(env, "AWS_REGION"),
+    )

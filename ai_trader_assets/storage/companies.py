@@ -1,0 +1,330 @@
+"""The companies repository: the one source of truth for which symbol is in which layer.
+
+Every write goes through bound parameters after symbol validation; the database's own check
+constraint and change-capture trigger back this up for writers that bypass this module.
+"""
+
+import contextlib
+import csv
+import dataclasses
+import datetime as dt
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from ai_trader_assets.config import LAYERS
+from ai_trader_assets.storage.database import MarketDatabase
+from ai_trader_assets.storage.schema import companies, qualification_events
+
+SYMBOL_PATTERN = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
+FLAG_COLUMNS = ("is_active", "layer1_qualified", "layer2_qualified", "layer3_qualified")
+CSV_COLUMNS = ("symbol", "name", "exchange", "layer", "liquidity_score", *FLAG_COLUMNS)
+_TRUE = {"true", "t", "yes", "y", "1"}
+_FALSE = {"false", "f", "no", "n", "0"}
+
+
+class InvalidSymbolError(ValueError):
+    """A symbol does not match ``^[A-Z][A-Z0-9.-]{0,9}$``."""
+
+
+class UnknownSymbolError(LookupError):
+    """The symbol is not in the companies table."""
+
+
+class CompaniesImportError(ValueError):
+    """A companies CSV is malformed; nothing was written."""
+
+
+def validate_symbol(raw: str) -> str:
+    """Normalize (strip, upper-case) and validate a ticker symbol.
+
+    Raises:
+        InvalidSymbolError: naming the symbol and the expected pattern.
+    """
+    symbol = raw.strip().upper() if isinstance(raw, str) else raw
+    if not isinstance(symbol, str) or not SYMBOL_PATTERN.match(symbol):
+        raise InvalidSymbolError(
+            f"invalid symbol {raw!r}: expected 1-10 characters, a letter first, then letters, "
+            "digits, '.' or '-' (e.g. AAPL, BRK.B)"
+        )
+    return symbol
+
+
+def validate_layer(raw: int | str | None) -> int | None:
+    """A layer 0-3, or None for "no layer" (inactive); accepts the CLI's spellings."""
+    if raw is None or (isinstance(raw, str) and raw.strip().lower() in ("", "none", "inactive")):
+        return None
+    try:
+        layer = int(raw)
+    except (TypeError, ValueError):
+        layer = -1
+    if layer not in LAYERS:
+        raise ValueError(f"invalid layer {raw!r}: expected 0, 1, 2, 3 or 'none'")
+    return layer
+
+
+@dataclasses.dataclass(frozen=True)
+class Company:
+    symbol: str
+    name: str | None
+    exchange: str | None
+    is_active: bool
+    layer1_qualified: bool
+    layer2_qualified: bool
+    layer3_qualified: bool
+    liquidity_score: float | None
+    layer: int | None
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportResult:
+    inserted: int
+    updated: int
+    layer_changes: int
+
+
+def flags_for_layer(layer: int | None) -> dict[str, bool]:
+    """The qualification flags that give a symbol exactly ``layer`` (lower flags are kept).
+
+    Only the flags that decide the layer are set: the target flag on, every higher flag off,
+    ``is_active`` on; ``None`` deactivates the symbol and clears every flag.
+    """
+    if layer is None:
+        return dict.fromkeys(FLAG_COLUMNS, False)
+    flags = {"is_active": True}
+    for n in (1, 2, 3):
+        if n == layer:
+            flags[f"layer{n}_qualified"] = True
+        elif n > layer:
+            flags[f"layer{n}_qualified"] = False
+    return flags
+
+
+class CompaniesRepository:
+    """Reads and writes the ``companies`` table.
+
+    Args:
+        database: The market database.
+    """
+
+    def __init__(self, database: MarketDatabase) -> None:
+        self.database = database
+
+    # ------------------------------------------------------------------ reads
+
+    def get(self, symbol: str) -> Company:
+        """The company row of a symbol.
+
+        Raises:
+            InvalidSymbolError, UnknownSymbolError
+        """
+        symbol = validate_symbol(symbol)
+        with self.database.begin() as conn:
+            row = conn.execute(sa.select(companies).where(companies.c.symbol == symbol)).mappings().first()
+        if row is None:
+            raise UnknownSymbolError(f"{symbol} is not in the companies table")
+        return Company(**{f.name: row[f.name] for f in dataclasses.fields(Company)})
+
+    def layer_of(self, symbol: str) -> int | None:
+        """A symbol's layer (None when it is inactive and unqualified)."""
+        return self.get(symbol).layer
+
+    def members(self, layer: int) -> list[str]:
+        """The symbols whose layer is ``layer`` now, sorted."""
+        layer = _require_layer(layer)
+        with self.database.begin() as conn:
+            rows = conn.execute(
+                sa.select(companies.c.symbol).where(companies.c.layer == layer).order_by(companies.c.symbol)
+            )
+            return list(rows.scalars())
+
+    def layer_counts(self) -> dict[int | None, int]:
+        """How many symbols each layer holds (None: no layer)."""
+        with self.database.begin() as conn:
+            rows = conn.execute(sa.select(companies.c.layer, sa.func.count()).group_by(companies.c.layer))
+            return {layer: count for layer, count in rows}
+
+    # ----------------------------------------------------------------- writes
+
+    def set_layer(self, symbol: str, layer: int | None, *, source: str = "cli") -> Company:
+        """Give an existing symbol exactly ``layer`` (None deactivates it).
+
+        Raises:
+            InvalidSymbolError, UnknownSymbolError, ValueError (bad layer)
+        """
+        symbol = validate_symbol(symbol)
+        layer = validate_layer(layer)
+        now = dt.datetime.now(tz=dt.UTC)
+        with self.database.begin() as conn, self._attributed(conn, source):
+            result = conn.execute(
+                companies.update()
+                .where(companies.c.symbol == symbol)
+                .values(**_changes(flags_for_layer(layer), now))
+            )
+            if result.rowcount == 0:
+                raise UnknownSymbolError(
+                    f"{symbol} is not in the companies table; add it with 'ai-trader companies import'"
+                )
+        return self.get(symbol)
+
+    def upsert(self, records: Iterable[Mapping[str, Any]], *, source: str) -> ImportResult:
+        """Insert or update companies in one transaction; only the given columns are written.
+
+        Each record needs ``symbol`` and may carry ``name``, ``exchange``, ``liquidity_score``,
+        the qualification flags, or ``layer`` (translated by :func:`flags_for_layer`).
+        """
+        rows = [_normalize_record(record) for record in records]
+        now = dt.datetime.now(tz=dt.UTC)
+        inserted = updated = 0
+        with self.database.begin() as conn, self._attributed(conn, source):
+            before = _max_event_id(conn)
+            existing = set(
+                conn.execute(
+                    sa.select(companies.c.symbol).where(companies.c.symbol.in_([r["symbol"] for r in rows]))
+                ).scalars()
+            )
+            for row in rows:
+                statement = self._insert(conn)(companies).values(
+                    {"is_active": True, **row, "updated_at": now}
+                    | {f"layer{n}_updated": now for n in (1, 2, 3) if row.get(f"layer{n}_qualified")}
+                )
+                changes = _changes({k: v for k, v in row.items() if k != "symbol"}, now)
+                conn.execute(statement.on_conflict_do_update(index_elements=["symbol"], set_=changes))
+                if row["symbol"] in existing:
+                    updated += 1
+                else:
+                    inserted += 1
+            layer_changes = _max_event_id(conn) - before
+        return ImportResult(inserted=inserted, updated=updated, layer_changes=layer_changes)
+
+    def import_csv(self, path: Path | str, *, source: str = "csv-import") -> ImportResult:
+        """Import a companies CSV (header row; ``symbol`` required; see :data:`CSV_COLUMNS`).
+
+        Every row is validated before anything is written; one bad row writes nothing.
+
+        Raises:
+            CompaniesImportError: naming the file, the line and the problem.
+        """
+        return self.upsert(read_companies_csv(Path(path)), source=source)
+
+    # -------------------------------------------------------------- internals
+
+    def _insert(self, conn: Connection) -> Any:
+        return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+    @contextlib.contextmanager
+    def _attributed(self, conn: Connection, source: str) -> Iterator[None]:
+        """Record ``source`` on the qualification events this transaction's writes produce.
+
+        PostgreSQL's trigger reads a transaction-local setting; SQLite's cannot, so the events
+        written inside this transaction are attributed afterwards, still inside it.
+        """
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.select(sa.func.set_config("ai_trader.event_source", source, True)))
+            yield
+            return
+        before = _max_event_id(conn)
+        yield
+        conn.execute(
+            qualification_events.update().where(qualification_events.c.id > before).values(source=source)
+        )
+
+
+def _require_layer(layer: int) -> int:
+    checked = validate_layer(layer)
+    if checked is None:
+        raise ValueError("expected a layer 0-3")
+    return checked
+
+
+def _max_event_id(conn: Connection) -> int:
+    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(qualification_events.c.id), 0))).scalar_one())
+
+
+def _changes(values: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:
+    """SET clause for an update: the values, plus fresh timestamps for flags that really change."""
+    changes: dict[str, Any] = dict(values)
+    for n in (1, 2, 3):
+        flag = f"layer{n}_qualified"
+        if flag in values:
+            column = companies.c[flag]
+            changes[f"layer{n}_updated"] = sa.case(
+                (column.is_distinct_from(sa.literal(bool(values[flag]))), sa.literal(now, companies.c.updated_at.type)),
+                else_=companies.c[f"layer{n}_updated"],
+            )
+    changes["updated_at"] = now
+    return changes
+
+
+def _normalize_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(record) - set(CSV_COLUMNS)
+    if unknown:
+        raise CompaniesImportError(f"unknown column(s) {sorted(unknown)}; expected {list(CSV_COLUMNS)}")
+    row: dict[str, Any] = {"symbol": validate_symbol(record["symbol"])}
+    for key in ("name", "exchange"):
+        if record.get(key) not in (None, ""):
+            row[key] = str(record[key]).strip()
+    if record.get("liquidity_score") not in (None, ""):
+        try:
+            row["liquidity_score"] = float(record["liquidity_score"])
+        except (TypeError, ValueError) as exc:
+            raise CompaniesImportError(f"liquidity_score {record['liquidity_score']!r} is not a number") from exc
+    for flag in FLAG_COLUMNS:
+        if record.get(flag) not in (None, ""):
+            row[flag] = _parse_bool(record[flag], flag)
+    if "layer" in record:
+        if any(flag in row for flag in FLAG_COLUMNS):
+            raise CompaniesImportError("give either a layer or qualification flags, not both")
+        row.update(flags_for_layer(validate_layer(record["layer"])))
+    return row
+
+
+def _parse_bool(raw: Any, column: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise CompaniesImportError(f"{column} {raw!r} is not a boolean (true/false, 1/0, yes/no)")
+
+
+def read_companies_csv(path: Path) -> list[dict[str, Any]]:
+    """Parse and validate a companies CSV; any problem names the file and line.
+
+    Raises:
+        CompaniesImportError
+    """
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise CompaniesImportError(f"{path}: cannot read: {exc.strerror}") from exc
+    with handle:
+        reader = csv.DictReader(handle)
+        header = reader.fieldnames or []
+        if "symbol" not in header:
+            raise CompaniesImportError(f"{path}: line 1: the header needs a 'symbol' column (got {header})")
+        records: list[dict[str, Any]] = []
+        seen: dict[str, int] = {}
+        for record in reader:
+            line = reader.line_num
+            try:
+                if None in record:
+                    raise CompaniesImportError("more fields than the header has columns")
+                row = _normalize_record({k: v for k, v in record.items() if k is not None})
+            except (CompaniesImportError, InvalidSymbolError, ValueError) as exc:
+                raise CompaniesImportError(f"{path}: line {line}: {exc}; nothing was imported") from exc
+            if row["symbol"] in seen:
+                raise CompaniesImportError(
+                    f"{path}: line {line}: {row['symbol']} already appears on line "
+                    f"{seen[row['symbol']]}; nothing was imported"
+                )
+            seen[row["symbol"]] = line
+            records.append(row)
+    return records
