@@ -28,8 +28,8 @@ companies_app = typer.Typer(help="The companies table: the one source of layers.
 app.add_typer(db_app, name="db")
 app.add_typer(companies_app, name="companies")
 
-console = Console()
-errors = Console(stderr=True)
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 # Errors a user can act on: printed as one line, exit code 1, no traceback.
 USER_ERRORS = (
@@ -121,7 +121,9 @@ def companies_set_layer(
     """Give a symbol exactly this layer; the change is recorded as a qualification event."""
     with _market_database() as database:
         company = CompaniesRepository(database).set_layer(symbol, validate_layer(layer), source="cli")
-        console.print(f"{company.symbol} is now in layer {company.layer if company.layer is not None else 'none'}")
+        console.print(
+            f"{company.symbol} is now in layer {company.layer if company.layer is not None else 'none'}"
+        )
 
 
 @companies_app.command("layers")

@@ -227,7 +227,8 @@ class ScheduleSpec(_Frozen):
     @field_validator("cron")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
-        from dagster._utils.schedules import is_valid_cron_string
+        # Lazy: importing dagster costs a second, and only this validator needs it.
+        from dagster._utils.schedules import is_valid_cron_string  # noqa: PLC0415
 
         if not is_valid_cron_string(value):
             raise ValueError(f"{value!r} is not a valid cron expression (five fields)")
@@ -250,7 +251,6 @@ class SchedulesSpec(_Frozen):
 
 class ConcurrencySpec(_Frozen):
     provider_pools: dict[ProviderName, PositiveInt]
-    runs_per_layer: PositiveInt
 
 
 class DatabasePoolSpec(_Frozen):
@@ -324,7 +324,9 @@ def _parse(model: type[_Model], path: Path) -> _Model:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        # A typo shows up twice (unknown key + required key missing); the typo is the news.
+        problems = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        first = problems[0]
         loc = tuple(first["loc"])
         key_path = ".".join(str(part) for part in loc)
         if first["type"] == "extra_forbidden":
@@ -333,6 +335,8 @@ def _parse(model: type[_Model], path: Path) -> _Model:
             problem = "required key is missing"
         else:
             problem = f"{first['msg']} (got {first.get('input')!r})"
+        if len(problems) > 1:
+            problem += f" (and {len(problems) - 1} more problem(s) in this file)"
         raise ConfigError(path, key_path, problem) from exc
 
 

@@ -127,9 +127,7 @@ def _parse_lake_url(raw: str | None, home: Path) -> str:
     if raw is None:
         return str(home / "lake")
     if "://" in raw and not raw.startswith(("file://", "s3://")):
-        raise SettingsError(
-            f"AI_TRADER_LAKE_URL={raw!r}: expected a path, file://PATH or s3://bucket/prefix"
-        )
+        raise SettingsError(f"AI_TRADER_LAKE_URL={raw!r}: expected a path, file://PATH or s3://bucket/prefix")
     if raw.startswith("s3://") and raw.removeprefix("s3://").strip("/") == "":
         raise SettingsError(f"AI_TRADER_LAKE_URL={raw!r} names no bucket; expected s3://bucket/prefix")
     return raw

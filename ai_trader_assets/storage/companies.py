@@ -147,7 +147,7 @@ class CompaniesRepository:
         """How many symbols each layer holds (None: no layer)."""
         with self.database.begin() as conn:
             rows = conn.execute(sa.select(companies.c.layer, sa.func.count()).group_by(companies.c.layer))
-            return {layer: count for layer, count in rows}
+            return {row[0]: int(row[1]) for row in rows}
 
     # ----------------------------------------------------------------- writes
 
@@ -183,7 +183,7 @@ class CompaniesRepository:
         inserted = updated = 0
         with self.database.begin() as conn, self._attributed(conn, source):
             before = _max_event_id(conn)
-            existing = set(
+            existing: set[str] = set(
                 conn.execute(
                     sa.select(companies.c.symbol).where(companies.c.symbol.in_([r["symbol"] for r in rows]))
                 ).scalars()
@@ -243,7 +243,9 @@ def _require_layer(layer: int) -> int:
 
 
 def _max_event_id(conn: Connection) -> int:
-    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(qualification_events.c.id), 0))).scalar_one())
+    return int(
+        conn.execute(sa.select(sa.func.coalesce(sa.func.max(qualification_events.c.id), 0))).scalar_one()
+    )
 
 
 def _changes(values: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:
@@ -254,7 +256,10 @@ def _changes(values: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:
         if flag in values:
             column = companies.c[flag]
             changes[f"layer{n}_updated"] = sa.case(
-                (column.is_distinct_from(sa.literal(bool(values[flag]))), sa.literal(now, companies.c.updated_at.type)),
+                (
+                    column.is_distinct_from(sa.literal(bool(values[flag]))),
+                    sa.literal(now, companies.c.updated_at.type),
+                ),
                 else_=companies.c[f"layer{n}_updated"],
             )
     changes["updated_at"] = now
@@ -273,7 +278,9 @@ def _normalize_record(record: Mapping[str, Any]) -> dict[str, Any]:
         try:
             row["liquidity_score"] = float(record["liquidity_score"])
         except (TypeError, ValueError) as exc:
-            raise CompaniesImportError(f"liquidity_score {record['liquidity_score']!r} is not a number") from exc
+            raise CompaniesImportError(
+                f"liquidity_score {record['liquidity_score']!r} is not a number"
+            ) from exc
     for flag in FLAG_COLUMNS:
         if record.get(flag) not in (None, ""):
             row[flag] = _parse_bool(record[flag], flag)

@@ -128,7 +128,12 @@ class Lake:
         for info in infos:
             parts = info.path.removeprefix(base).strip("/").split("/")
             if len(parts) == 3 and parts[2] == PARTITION_FILE:
-                found.append((dt.date.fromisoformat(parts[0].removeprefix("date=")), int(parts[1].removeprefix("layer="))))
+                found.append(
+                    (
+                        dt.date.fromisoformat(parts[0].removeprefix("date=")),
+                        int(parts[1].removeprefix("layer=")),
+                    )
+                )
         return sorted(found)
 
     def dataset(self, dataset: Dataset | str) -> pads.Dataset:
@@ -164,4 +169,4 @@ def _s3_filesystem(
     if access_key_id is not None and secret_access_key is not None:
         options["access_key"] = access_key_id.reveal()
         options["secret_key"] = secret_access_key.reveal()
-    return pafs.S3FileSystem(**options)  # type: ignore[arg-type]
+    return pafs.S3FileSystem(**options)

@@ -30,8 +30,7 @@ def _symbol_check() -> sa.CheckConstraint:
         return sa.CheckConstraint(r"symbol ~ '^[A-Z][A-Z0-9.\-]{0,9}$'", name="ck_companies_symbol")
     # SQLite has no regular expressions; GLOB classes express the same pattern.
     return sa.CheckConstraint(
-        "length(symbol) BETWEEN 1 AND 10 AND symbol GLOB '[A-Z]*' "
-        "AND NOT symbol GLOB '*[^A-Z0-9.-]*'",
+        "length(symbol) BETWEEN 1 AND 10 AND symbol GLOB '[A-Z]*' AND NOT symbol GLOB '*[^A-Z0-9.-]*'",
         name="ck_companies_symbol",
     )
 
@@ -132,13 +131,9 @@ def upgrade() -> None:
         sa.Column("pay_date", sa.Date),
         sa.Column("source", sa.String(32), nullable=False),
         sa.Column("ingested_at", UtcDateTime, nullable=False),
-        sa.CheckConstraint(
-            "action_type IN ('split', 'dividend')", name="ck_corporate_actions_action_type"
-        ),
+        sa.CheckConstraint("action_type IN ('split', 'dividend')", name="ck_corporate_actions_action_type"),
     )
-    op.create_index(
-        "ix_corporate_actions_symbol_ex_date", "corporate_actions", ["symbol", "ex_date"]
-    )
+    op.create_index("ix_corporate_actions_symbol_ex_date", "corporate_actions", ["symbol", "ex_date"])
     op.create_index("ix_corporate_actions_ex_date", "corporate_actions", ["ex_date"])
 
     op.create_table(

@@ -40,7 +40,8 @@ def _utc(value: Any) -> dt.datetime | None:
         value = dt.datetime.fromisoformat(value)
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         value = dt.datetime.combine(value, dt.time())
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    stamp: dt.datetime = value
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
 
 
 def _newest(*values: dt.datetime | None) -> dt.datetime | None:
@@ -49,17 +50,15 @@ def _newest(*values: dt.datetime | None) -> dt.datetime | None:
 
 
 def _layer_counts(bind: sa.Connection) -> dict[str, int]:
-    rows = bind.execute(sa.text("SELECT layer, COUNT(*) FROM companies GROUP BY layer")).all()
-    return {("none" if layer is None else str(layer)): count for layer, count in sorted(rows, key=str)}
+    rows: Sequence[Any] = bind.execute(sa.text("SELECT layer, COUNT(*) FROM companies GROUP BY layer")).all()
+    return {("none" if layer is None else str(layer)): int(count) for layer, count in sorted(rows, key=str)}
 
 
 def _legacy_layers(bind: sa.Connection) -> dict[str, tuple[int, float | None, dt.datetime | None]]:
     """Best layer per valid symbol in the legacy table; malformed rows are reported, not merged."""
     best: dict[str, tuple[int, float | None, dt.datetime | None]] = {}
-    rows = bind.execute(
-        sa.text(
-            "SELECT symbol, layer_qualified, liquidity_score, last_updated FROM scanner_qualifications"
-        )
+    rows: Sequence[tuple[Any, ...]] = bind.execute(
+        sa.text("SELECT symbol, layer_qualified, liquidity_score, last_updated FROM scanner_qualifications")
     ).all()
     for raw_symbol, raw_layer, score, updated in rows:
         symbol = str(raw_symbol or "").strip().upper()
@@ -87,6 +86,7 @@ def _legacy_layers(bind: sa.Connection) -> dict[str, tuple[int, float | None, dt
 
 def _merge_one(
     bind: sa.Connection,
+    *,
     symbol: str,
     layer: int,
     score: float | None,
@@ -133,7 +133,9 @@ def _merge_one(
         "l1": bool(current["layer1_qualified"]) or (raise_layer and flag == "layer1_qualified"),
         "l2": bool(current["layer2_qualified"]) or (raise_layer and flag == "layer2_qualified"),
         "l3": bool(current["layer3_qualified"]) or (raise_layer and flag == "layer3_qualified"),
-        "score": score if legacy_is_newer or current["liquidity_score"] is None else current["liquidity_score"],
+        "score": score
+        if legacy_is_newer or current["liquidity_score"] is None
+        else current["liquidity_score"],
         "updated_at": _newest(company_updated, updated),
     }
     for n in (1, 2, 3):
@@ -156,13 +158,17 @@ def upgrade() -> None:
         log.info("no legacy %s table: nothing to merge", LEGACY_TABLE)
         return
     before = _layer_counts(bind)
-    first_event = bind.execute(sa.text("SELECT COALESCE(MAX(id), 0) FROM qualification_events")).scalar_one()
+    first_event: int = bind.execute(
+        sa.text("SELECT COALESCE(MAX(id), 0) FROM qualification_events")
+    ).scalar_one()
     if bind.dialect.name == "postgresql":
-        bind.execute(sa.text("SELECT set_config('ai_trader.event_source', :source, true)"), {"source": SOURCE})
+        bind.execute(
+            sa.text("SELECT set_config('ai_trader.event_source', :source, true)"), {"source": SOURCE}
+        )
     legacy = _legacy_layers(bind)
     now = dt.datetime.now(tz=dt.UTC)
     for symbol, (layer, score, updated) in sorted(legacy.items()):
-        _merge_one(bind, symbol, layer, score, updated, now)
+        _merge_one(bind, symbol=symbol, layer=layer, score=score, updated=updated, now=now)
     if bind.dialect.name == "sqlite":
         # SQLite triggers cannot read a session setting; attribute this migration's events here,
         # inside the same transaction.

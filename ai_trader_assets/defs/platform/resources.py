@@ -75,9 +75,13 @@ class LakeResource(dg.ConfigurableResource):
         )
 
 
-def _env_or(name: str, default: str | None) -> str | dg.EnvVar | None:
+def _env_or(name: str, default: str) -> str:
     """The variable as an EnvVar when it is set (so its value stays out of the UI), else the default."""
     return dg.EnvVar(name) if os.environ.get(name, "").strip() else default
+
+
+def _env_or_none(name: str) -> str | None:
+    return dg.EnvVar(name) if os.environ.get(name, "").strip() else None
 
 
 @dg.definitions
@@ -101,10 +105,10 @@ def resources() -> dg.Definitions:
             ),
             "lake": LakeResource(
                 url=_env_or("AI_TRADER_LAKE_URL", settings.lake_url),
-                aws_endpoint_url=_env_or("AWS_ENDPOINT_URL", None),
-                aws_region=_env_or("AWS_REGION", None),
-                aws_access_key_id=_env_or("AWS_ACCESS_KEY_ID", None),
-                aws_secret_access_key=_env_or("AWS_SECRET_ACCESS_KEY", None),
+                aws_endpoint_url=_env_or_none("AWS_ENDPOINT_URL"),
+                aws_region=_env_or_none("AWS_REGION"),
+                aws_access_key_id=_env_or_none("AWS_ACCESS_KEY_ID"),
+                aws_secret_access_key=_env_or_none("AWS_SECRET_ACCESS_KEY"),
             ),
         }
     )

@@ -1,0 +1,76 @@
+"""The ``ai-trader`` command on both engines: migrations, imports, and one-line errors."""
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from ai_trader_assets.cli import app
+from ai_trader_assets.storage.database import MarketDatabase
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def use_database(empty_db: MarketDatabase, monkeypatch: pytest.MonkeyPatch) -> MarketDatabase:
+    monkeypatch.setenv("AI_TRADER_DATABASE_URL", empty_db.url.render_as_string(hide_password=False))
+    return empty_db
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_db_upgrade_then_plain_sql_promotion(use_database: MarketDatabase) -> None:
+    code, output = invoke("db", "upgrade")
+    assert code == 0, output
+    assert "is at revision 0003" in output
+    assert "companies" in sa.inspect(use_database.engine).get_table_names()
+    with use_database.begin() as conn:
+        conn.execute(sa.text("INSERT INTO companies (symbol) VALUES ('X')"))
+        conn.execute(sa.text("UPDATE companies SET layer2_qualified = true WHERE symbol = 'X'"))
+        rows = conn.execute(
+            sa.text("SELECT from_layer, to_layer, kind FROM qualification_events WHERE to_layer = 2")
+        ).all()
+    assert [tuple(r) for r in rows] == [(0, 2, "promoted")]
+    code, output = invoke("db", "current")
+    assert code == 0 and "up to date" in output
+
+
+def test_companies_import_and_set_layer(use_database: MarketDatabase, tmp_path: Path) -> None:
+    assert invoke("db", "upgrade")[0] == 0
+    csv = tmp_path / "universe.csv"
+    csv.write_text("symbol,name,exchange,layer\nAAPL,Apple,XNAS,3\nMSFT,Microsoft,XNAS,1\n")
+    code, output = invoke("companies", "import", str(csv))
+    assert code == 0 and "2 inserted, 0 updated, 2 layer change(s)" in output
+    code, output = invoke("companies", "set-layer", "msft", "2")
+    assert code == 0 and "MSFT is now in layer 2" in output
+    code, output = invoke("companies", "layers")
+    assert code == 0 and "│ 2     │ 1" in output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("companies", "set-layer", "BAD$", "2"), "invalid symbol 'BAD$'"),
+        (("companies", "set-layer", "NOPE", "2"), "NOPE is not in the companies table"),
+        (("companies", "set-layer", "AAPL", "five"), "invalid layer 'five'"),
+        (("companies", "import", "/no/such/file.csv"), "cannot read"),
+    ],
+)
+def test_errors_are_one_line_with_exit_code_1(
+    use_database: MarketDatabase, args: tuple[str, ...], message: str
+) -> None:
+    assert invoke("db", "upgrade")[0] == 0
+    code, output = invoke(*args)
+    assert code == 1
+    assert message in output and "Traceback" not in output
+    assert output.strip().startswith("error:")
+
+
+def test_bad_environment_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AI_TRADER_PROVIDER", "polygon")
+    code, output = invoke("db", "current")
+    assert code == 1 and "POLYGON_API_KEY" in output

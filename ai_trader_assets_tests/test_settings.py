@@ -1,0 +1,83 @@
+"""Environment settings: embedded defaults, errors that name the variable, secrets kept out of sight."""
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from ai_trader_assets.settings import DEFAULT_POLYGON_BASE_URL, SettingsError, load_settings
+
+API_KEY = "pk_live_SENTINEL_4f9c2e"
+DB_PASSWORD = "db-SENTINEL-pw-8812"
+
+
+def test_embedded_defaults(isolated_environment: Path) -> None:
+    settings = load_settings()
+    home = isolated_environment
+    assert settings.home == home
+    assert settings.database_url.get_backend_name() == "sqlite"
+    assert settings.database_url.database == str(home / "market.db")
+    assert settings.lake_url == str(home / "lake")
+    assert settings.provider == "demo"
+    assert settings.polygon_api_key is None
+    assert settings.polygon_base_url == DEFAULT_POLYGON_BASE_URL
+    assert settings.dagster_home == home / "dagster"
+    assert settings.as_of is None
+
+
+def test_provider_defaults_to_polygon_when_a_key_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MASSIVE_API_KEY", API_KEY)
+    settings = load_settings()
+    assert settings.provider == "polygon"
+    assert settings.polygon_api_key is not None and settings.polygon_api_key.reveal() == API_KEY
+
+
+def test_postgres_url_uses_psycopg3(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AI_TRADER_DATABASE_URL", "postgresql://u@db:5432/market")
+    assert load_settings().database_url.drivername == "postgresql+psycopg"
+
+
+def test_as_of_pins_today(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AI_TRADER_AS_OF", "2026-11-20")
+    assert load_settings().today().isoformat() == "2026-11-20"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("AI_TRADER_PROVIDER", "polygon", "POLYGON_API_KEY"),
+        ("AI_TRADER_PROVIDER", "yahoo", "AI_TRADER_PROVIDER"),
+        ("AI_TRADER_AS_OF", "20/11/2026", "AI_TRADER_AS_OF"),
+        ("AI_TRADER_DATABASE_URL", "mysql://u@h/db", "AI_TRADER_DATABASE_URL"),
+        ("AI_TRADER_DATABASE_URL", "not a url", "AI_TRADER_DATABASE_URL"),
+        ("AI_TRADER_LAKE_URL", "gs://bucket/x", "AI_TRADER_LAKE_URL"),
+        ("AI_TRADER_LAKE_URL", "s3://", "AI_TRADER_LAKE_URL"),
+        ("POLYGON_BASE_URL", "api.massive.com", "POLYGON_BASE_URL"),
+        ("AI_TRADER_CONFIG_DIR", "/nonexistent/config", "AI_TRADER_CONFIG_DIR"),
+    ],
+)
+def test_bad_value_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, named: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=named):
+        load_settings()
+
+
+def test_secrets_stay_out_of_reprs_errors_and_logs(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("POLYGON_API_KEY", API_KEY)
+    monkeypatch.setenv("AI_TRADER_DATABASE_URL", f"postgresql://trader:{DB_PASSWORD}@db:5432/market")
+    caplog.set_level(logging.DEBUG)
+    settings = load_settings()
+    logging.getLogger("test").info("settings: %s / %r", settings, settings)
+    shown = [repr(settings), str(settings), str(settings.polygon_api_key), caplog.text]
+    for text in shown:
+        assert API_KEY not in text and DB_PASSWORD not in text
+    assert "postgresql+psycopg://trader:***@db:5432/market" in repr(settings)
+
+    monkeypatch.setenv("AI_TRADER_DATABASE_URL", f"oracle://trader:{DB_PASSWORD}@db/market")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert DB_PASSWORD not in str(info.value) and "***" in str(info.value)
