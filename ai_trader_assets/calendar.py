@@ -1,0 +1,113 @@
+"""The NYSE trading calendar (exchange_calendars): sessions, open/close times, early closes.
+
+Every date the platform partitions by is a session of this calendar; weekends and holidays are not.
+"""
+
+import datetime as dt
+import functools
+from zoneinfo import ZoneInfo
+
+import exchange_calendars as xcals
+import pandas as pd
+
+NEW_YORK = ZoneInfo("America/New_York")
+CALENDAR_NAME = "XNYS"
+# exchange_calendars only knows sessions inside its bounds; ours cover every partition and the demo.
+CALENDAR_START = "2000-01-03"
+
+
+class CalendarError(ValueError):
+    """A date outside the calendar's range, or not a session where one is required."""
+
+
+@functools.cache
+def _calendar() -> xcals.ExchangeCalendar:
+    return xcals.get_calendar(CALENDAR_NAME, start=CALENDAR_START)
+
+
+@functools.cache
+def _schedule() -> pd.DataFrame:
+    schedule = _calendar().schedule[["open", "close"]]
+    schedule.index = schedule.index.date
+    return schedule
+
+
+@functools.cache
+def _bounds() -> tuple[dt.date, dt.date]:
+    calendar = _calendar()
+    return calendar.first_session.date(), calendar.last_session.date()
+
+
+@functools.cache
+def _open_close() -> dict[dt.date, tuple[dt.datetime, dt.datetime]]:
+    schedule = _schedule()
+    return {
+        day: (open_.to_pydatetime(), close.to_pydatetime())
+        for day, open_, close in zip(schedule.index, schedule["open"], schedule["close"], strict=True)
+    }
+
+
+def _check_bounds(day: dt.date) -> None:
+    first, last = _bounds()
+    if not first <= day <= last:
+        raise CalendarError(f"{day} is outside the NYSE calendar's range ({first} to {last})")
+
+
+def is_session(day: dt.date) -> bool:
+    """Whether the NYSE trades on ``day``."""
+    _check_bounds(day)
+    return day in _schedule().index
+
+
+def sessions(start: dt.date, end: dt.date) -> list[dt.date]:
+    """Every session from ``start`` to ``end``, both included."""
+    if end < start:
+        return []
+    _check_bounds(start)
+    _check_bounds(end)
+    index = _schedule().index
+    return [day for day in index[(index >= start) & (index <= end)]]
+
+
+def last_session() -> dt.date:
+    """The last session the calendar knows (about a year ahead)."""
+    return _bounds()[1]
+
+
+def session_open_close(session: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """The session's regular open and close in UTC (early closes included)."""
+    try:
+        return _open_close()[session]
+    except KeyError:
+        raise CalendarError(f"{session} is not an NYSE session") from None
+
+
+def session_minutes(session: dt.date) -> int:
+    """Regular-session length in minutes (390 on a full day, 210 on an early close)."""
+    open_, close = session_open_close(session)
+    return int((close - open_).total_seconds() // 60)
+
+
+def previous_session(day: dt.date) -> dt.date:
+    """The last session strictly before ``day``."""
+    _check_bounds(day)
+    index = _schedule().index
+    position = index.searchsorted(day, side="left")
+    if position == 0:
+        raise CalendarError(f"no session before {day} in the calendar")
+    return index[position - 1]  # type: ignore[no-any-return]
+
+
+def session_on_or_after(day: dt.date) -> dt.date:
+    """``day`` if it is a session, else the next session."""
+    _check_bounds(day)
+    index = _schedule().index
+    position = index.searchsorted(day, side="left")
+    if position == len(index):
+        raise CalendarError(f"no session on or after {day} in the calendar")
+    return index[position]  # type: ignore[no-any-return]
+
+
+def session_midnight_utc(session: dt.date) -> dt.datetime:
+    """Start of a daily bar: midnight New York time of the session, in UTC (Polygon's convention)."""
+    return dt.datetime.combine(session, dt.time(), NEW_YORK).astimezone(dt.UTC)

@@ -1,0 +1,168 @@
+"""The provider interface: every provider returns frames in the hot-table schemas of the brief,
+the records it rejected (with a reason) and the calls it made (for run metadata)."""
+
+import dataclasses
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from ai_trader_assets.config import Dataset
+
+BAR_DATASETS = (Dataset.BARS_1DAY, Dataset.BARS_1HOUR, Dataset.BARS_5MIN, Dataset.BARS_1MIN)
+# (multiplier, timespan) of each bar dataset in Polygon's aggregates vocabulary.
+BAR_SPANS: dict[Dataset, tuple[int, str]] = {
+    Dataset.BARS_1DAY: (1, "day"),
+    Dataset.BARS_1HOUR: (1, "hour"),
+    Dataset.BARS_5MIN: (5, "minute"),
+    Dataset.BARS_1MIN: (1, "minute"),
+}
+
+UTC_TS = pd.DatetimeTZDtype("us", "UTC")
+BAR_COLUMNS: dict[str, Any] = {
+    "symbol": "string",
+    "ts": UTC_TS,
+    "open": "float64",
+    "high": "float64",
+    "low": "float64",
+    "close": "float64",
+    "volume": "float64",
+    "vwap": "float64",
+    "trade_count": "Int64",
+    "source": "string",
+    "ingested_at": UTC_TS,
+}
+NEWS_COLUMNS: dict[str, Any] = {
+    "id": "string",
+    "published_utc": UTC_TS,
+    "title": "string",
+    "author": "string",
+    "article_url": "string",
+    "publisher": "string",
+    "description": "string",
+    "source": "string",
+    "ingested_at": UTC_TS,
+}
+NEWS_SYMBOL_COLUMNS: dict[str, Any] = {"news_id": "string", "symbol": "string"}
+CORPORATE_ACTION_COLUMNS: dict[str, Any] = {
+    "id": "string",
+    "symbol": "string",
+    "action_type": "string",
+    "ex_date": "object",  # datetime.date
+    "split_from": "float64",
+    "split_to": "float64",
+    "cash_amount": "float64",
+    "currency": "string",
+    "declaration_date": "object",
+    "record_date": "object",
+    "pay_date": "object",
+    "source": "string",
+    "ingested_at": UTC_TS,
+}
+
+
+class ProviderError(RuntimeError):
+    """A provider request failed for good; the message names the endpoint (never the key)."""
+
+
+class AuthenticationError(ProviderError):
+    """401/403: the key is missing, wrong or lacks the entitlement."""
+
+
+class QuotaExhaustedError(ProviderError):
+    """The configured daily request quota is used up; retry after the window rolls."""
+
+
+class PaginationError(ProviderError):
+    """Pagination looped or a page came back shorter than it said: never a silent short result."""
+
+
+def empty_frame(columns: dict[str, Any]) -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
+
+
+def conform(frame: pd.DataFrame, columns: dict[str, Any]) -> pd.DataFrame:
+    """The frame with exactly the schema's columns, in order and with its dtypes."""
+    return pd.DataFrame({name: frame[name].astype(dtype) for name, dtype in columns.items()}).reset_index(
+        drop=True
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class ProviderCall:
+    """One HTTP request (or, for demo, one generated batch): what the UI shows per run."""
+
+    endpoint: str  # path template, e.g. /v2/aggs/ticker/{ticker}/range — no key, no query values
+    status: int
+    latency_ms: float
+    rows: int
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float | np.floating) and not np.isfinite(value):
+        return str(value)
+    if isinstance(value, dt.date | dt.datetime | pd.Timestamp):
+        return value.isoformat()
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def rejects_frame(records: Sequence[dict[str, Any]], reasons: Sequence[str]) -> pd.DataFrame:
+    """Rejected records as a frame of (reason, record JSON), ready for the quarantine table."""
+    return pd.DataFrame(
+        {
+            "reason": pd.Series(list(reasons), dtype="string"),
+            "record": pd.Series(
+                [json.dumps({k: _json_safe(v) for k, v in r.items()}, sort_keys=True) for r in records],
+                dtype="string",
+            ),
+        }
+    )
+
+
+EMPTY_REJECTS = rejects_frame([], [])
+
+
+@dataclasses.dataclass(frozen=True)
+class ProviderResult:
+    """What one provider method returns.
+
+    Attributes:
+        frame: valid rows in the dataset's hot-table schema.
+        rejects: rejected records, columns ``reason`` and ``record`` (JSON).
+        calls: the provider calls made.
+        links: for news only, ``news_symbols`` rows (news_id, symbol).
+    """
+
+    frame: pd.DataFrame
+    rejects: pd.DataFrame = dataclasses.field(default_factory=lambda: EMPTY_REJECTS.copy())
+    calls: tuple[ProviderCall, ...] = ()
+    links: pd.DataFrame | None = None
+
+
+class MarketDataProvider(Protocol):
+    """One interface for every provider; frames use the hot-table schemas."""
+
+    name: str
+
+    def grouped_daily_bars(self, session: dt.date, symbols: Sequence[str]) -> ProviderResult:
+        """Daily bars of one session for ``symbols`` (Polygon: one request for the whole market)."""
+        ...
+
+    def bars(self, symbols: Sequence[str], dataset: Dataset, start: dt.date, end: dt.date) -> ProviderResult:
+        """Bars of one interval for ``symbols`` over the sessions ``start``..``end`` (inclusive)."""
+        ...
+
+    def news(self, symbols: Sequence[str], start: dt.datetime, end: dt.datetime) -> ProviderResult:
+        """Articles naming ``symbols`` published in [start, end); ``links`` maps them to symbols."""
+        ...
+
+    def corporate_actions(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> ProviderResult:
+        """Splits and dividends of ``symbols`` with an ex/execution date in ``start``..``end``."""
+        ...

@@ -1,0 +1,311 @@
+"""The ``demo`` provider: deterministic synthetic market data, no network.
+
+The same symbol and session give the same rows in any process: all randomness comes from a
+counter-based hash (splitmix64) of (symbol, session, stream, index), never from global state.
+Every interval derives from one set of 1-minute bars per session, so 5-minute, hourly and daily
+bars aggregate them exactly. Prices follow a smooth symbol-specific path with daily noise, splits
+divide raw prices (the matching jump), some symbols pay quarterly dividends, volume is U-shaped
+within the day, early closes have fewer bars and holidays none.
+"""
+
+import datetime as dt
+import functools
+import hashlib
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ai_trader_assets import calendar
+from ai_trader_assets.config import Dataset
+from ai_trader_assets.providers.base import (
+    BAR_COLUMNS,
+    CORPORATE_ACTION_COLUMNS,
+    NEWS_COLUMNS,
+    NEWS_SYMBOL_COLUMNS,
+    ProviderCall,
+    ProviderResult,
+    conform,
+    empty_frame,
+)
+
+SOURCE = "demo"
+FIRST_YEAR = 2000
+EPOCH_ORDINAL = dt.date(2020, 1, 1).toordinal()
+HEADLINES = (
+    "beats quarterly estimates",
+    "announces share buyback",
+    "shares slide after guidance cut",
+    "names new chief financial officer",
+    "wins multi-year supply contract",
+    "faces regulatory inquiry",
+)
+PUBLISHERS = ("Demo Wire", "Synthetic Street Journal", "Example Markets Daily")
+MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def _key(*parts: object) -> int:
+    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+def _splitmix64(values: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        z = values + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def _uniform(keys: np.ndarray, count: int, stream: int) -> np.ndarray:
+    """Uniforms in (0, 1), shape (len(keys), count), a pure function of (key, stream, index)."""
+    with np.errstate(over="ignore"):
+        base = _splitmix64(keys.astype(np.uint64) ^ np.uint64(_key("stream", stream)))
+        counters = np.arange(count, dtype=np.uint64) * np.uint64(0xD1B54A32D192ED03)
+        bits = _splitmix64(base[:, None] + counters[None, :])
+    return ((bits >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+
+
+def _normal(keys: np.ndarray, count: int, stream: int) -> np.ndarray:
+    u1, u2 = _uniform(keys, count, stream), _uniform(keys, count, stream + 1000)
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+def _unit(*parts: object) -> float:
+    """A uniform in (0, 1) that is a pure function of its parts (scalar fast path)."""
+    return ((_key(*parts) >> 11) + 0.5) * 2.0**-53
+
+
+@functools.cache
+def _path_parameters(symbol: str) -> tuple[float, float, float, float]:
+    """(log base price, phase 1, phase 2, yearly drift) of a symbol's price path."""
+    base = 20.0 + 480.0 * _unit(symbol, "base")
+    return float(np.log(base)), 6.283 * _unit(symbol, "p1"), 6.283 * _unit(symbol, "p2"), 0.12 * (_unit(symbol, "drift") - 0.35)
+
+
+def _adjusted_close(symbol: str, day: dt.date) -> float:
+    """A smooth, symbol-specific, split-free price path with daily noise."""
+    log_base, phase1, phase2, drift = _path_parameters(symbol)
+    x = day.toordinal()
+    log_price = (
+        log_base
+        + 0.25 * np.sin(2 * np.pi * x / 911 + phase1)
+        + 0.08 * np.sin(2 * np.pi * x / 97 + phase2)
+        + drift * (x - EPOCH_ORDINAL) / 365.0
+        + 0.012 * (_unit(symbol, "noise", x) - 0.5)
+    )
+    return float(np.exp(log_price))
+
+
+@functools.cache
+def _all_splits(symbol: str) -> tuple[tuple[dt.date, int], ...]:
+    found = []
+    last = calendar.last_session()
+    for year in range(FIRST_YEAR, last.year + 1):
+        if _unit(symbol, "split", year) < 0.06:
+            month = 1 + int(12 * _unit(symbol, "split-month", year))
+            day = calendar.session_on_or_after(min(dt.date(year, month, 10), last))
+            found.append((day, (2, 3, 4)[int(3 * _unit(symbol, "ratio", year))]))
+    return tuple(found)
+
+
+def splits(symbol: str, until: dt.date) -> list[tuple[dt.date, int]]:
+    """(execution session, split_to) of each forward split (split_from = 1) up to ``until``."""
+    return [(day, ratio) for day, ratio in _all_splits(symbol) if day <= until]
+
+
+def _split_factor(symbol: str, day: dt.date) -> float:
+    """How many shares one original share has become by ``day`` (raw price = adjusted / factor)."""
+    return float(np.prod([ratio for _, ratio in splits(symbol, day)]))
+
+
+def _raw(symbol: str, day: dt.date, adjusted: float) -> float:
+    return adjusted / _split_factor(symbol, day)
+
+
+def _bucket_starts(dataset: Dataset, open_utc: dt.datetime, minutes: int) -> np.ndarray:
+    """Index of the first minute of each bar of ``dataset`` within a session's minutes."""
+    if dataset == Dataset.BARS_1MIN:
+        return np.arange(minutes)
+    if dataset == Dataset.BARS_5MIN:
+        return np.arange(0, minutes, 5)
+    if dataset == Dataset.BARS_1HOUR:
+        # Clock hours (New York and UTC hours coincide): 09:30 opens a half-hour first bar.
+        clock = (open_utc.hour * 60 + open_utc.minute + np.arange(minutes)) // 60
+        return np.flatnonzero(np.r_[True, clock[1:] != clock[:-1]])
+    return np.array([0])
+
+
+def session_bars(symbols: Sequence[str], session: dt.date, dataset: Dataset) -> pd.DataFrame:
+    """Bars of one session for ``symbols``, aggregated from that session's 1-minute bars.
+
+    The 1-minute bars are the single source; coarser bars take the first open, last close, max high,
+    min low, summed volume and trades, and volume-weighted VWAP of their minutes.
+    """
+    open_utc, _ = calendar.session_open_close(session)
+    minutes = calendar.session_minutes(session)
+    previous = calendar.previous_session(session)
+    keys = np.array([_key(s, session) for s in symbols], dtype=np.uint64)
+    factor = np.array([_split_factor(s, session) for s in symbols])
+    gap = np.exp(0.004 * _normal(keys, 1, 1)[:, 0])
+    day_open = np.array([_adjusted_close(s, previous) for s in symbols]) * gap / factor
+    day_close = np.array([_adjusted_close(s, session) for s in symbols]) / factor
+    sigma = 0.015 / np.sqrt(minutes)
+    # A Brownian bridge in log price from the session's open to its close.
+    walk = np.cumsum(sigma * _normal(keys, minutes, 2), axis=1)
+    steps = np.arange(1, minutes + 1) / minutes
+    log_path = np.log(day_open)[:, None] + steps * np.log(day_close / day_open)[:, None] + walk - steps * walk[:, -1:]
+    path = np.round(np.exp(np.concatenate([np.log(day_open)[:, None], log_path], axis=1)), 4)
+    opens, closes = path[:, :-1], path[:, 1:]
+    wiggle = np.exp(sigma * np.abs(_normal(keys, minutes, 3)))
+    highs = np.maximum(np.round(np.maximum(opens, closes) * wiggle, 4), np.maximum(opens, closes))
+    lows = np.minimum(np.round(np.minimum(opens, closes) / wiggle, 4), np.minimum(opens, closes))
+    position = (np.arange(minutes) + 0.5) / minutes
+    shape = 1.0 + 3.0 * (2.0 * position - 1.0) ** 2  # U-shaped: busy open and close
+    volumes = np.maximum(1.0, np.round((2e5 + 5e6 * _uniform(keys, 1, 4)) * shape / shape.sum()))
+    trades = np.maximum(1.0, np.round(volumes / 80.0))
+    notional = np.round((highs + lows + closes) / 3.0, 4) * volumes
+
+    starts = _bucket_starts(dataset, open_utc, minutes)
+    ends = np.r_[starts[1:], minutes] - 1
+    volume = np.add.reduceat(volumes, starts, axis=1)
+    if dataset == Dataset.BARS_1DAY:
+        stamps = pd.DatetimeIndex([calendar.session_midnight_utc(session)])
+    else:
+        stamps = pd.date_range(open_utc, periods=minutes, freq="1min")[starts]
+        if dataset == Dataset.BARS_1HOUR:
+            stamps = stamps.floor("1h")  # Polygon stamps hour bars at the clock hour
+    return pd.DataFrame(
+        {
+            "symbol": np.repeat(np.asarray(symbols, dtype=object), len(starts)),
+            "ts": np.tile(stamps.as_unit("us"), len(symbols)),
+            "open": opens[:, starts].ravel(),
+            "high": np.maximum.reduceat(highs, starts, axis=1).ravel(),
+            "low": np.minimum.reduceat(lows, starts, axis=1).ravel(),
+            "close": closes[:, ends].ravel(),
+            "volume": volume.ravel(),
+            "vwap": (np.add.reduceat(notional, starts, axis=1) / volume).ravel(),
+            "trade_count": np.add.reduceat(trades, starts, axis=1).ravel().astype("int64"),
+        }
+    )
+
+
+class DemoProvider:
+    """Deterministic synthetic data behind the provider interface."""
+
+    name = SOURCE
+
+    def __repr__(self) -> str:
+        return "DemoProvider()"
+
+    def grouped_daily_bars(self, session: dt.date, symbols: Sequence[str]) -> ProviderResult:
+        return self._bars(symbols, Dataset.BARS_1DAY, [session] if calendar.is_session(session) else [], "demo:grouped")
+
+    def bars(self, symbols: Sequence[str], dataset: Dataset, start: dt.date, end: dt.date) -> ProviderResult:
+        return self._bars(symbols, Dataset(dataset), calendar.sessions(start, end), "demo:aggregates")
+
+    def _bars(self, symbols: Sequence[str], dataset: Dataset, sessions: list[dt.date], endpoint: str) -> ProviderResult:
+        started = time.perf_counter()
+        frames = [session_bars(list(symbols), session, dataset) for session in sessions if symbols]
+        frame = pd.concat(frames, ignore_index=True) if frames else empty_frame(BAR_COLUMNS)
+        frame = frame.assign(source=SOURCE, ingested_at=pd.Timestamp.now(tz="UTC").as_unit("us"))
+        frame = conform(frame, BAR_COLUMNS)
+        return ProviderResult(frame=frame, calls=(_call(endpoint, started, len(frame)),))
+
+    def news(self, symbols: Sequence[str], start: dt.datetime, end: dt.datetime) -> ProviderResult:
+        started = time.perf_counter()
+        rows, links = [], []
+        day = start.astimezone(dt.UTC).date()
+        while dt.datetime.combine(day, dt.time(), dt.UTC) < end:
+            for symbol in symbols:
+                for index in range((0, 0, 1, 2)[int(4 * _unit(symbol, "news", day))]):
+                    published = dt.datetime.combine(day, dt.time(), dt.UTC) + dt.timedelta(
+                        seconds=int(86_400 * _unit(symbol, "published", day, index))
+                    )
+                    if not start <= published < end:
+                        continue
+                    news_id = f"demo-{symbol}-{day.isoformat()}-{index}"
+                    headline = HEADLINES[int(len(HEADLINES) * _unit(symbol, "headline", day, index))]
+                    rows.append(
+                        {
+                            "id": news_id,
+                            "published_utc": published,
+                            "title": f"{symbol} {headline}",
+                            "author": "Demo Desk",
+                            "article_url": f"https://news.example.com/{news_id}",
+                            "publisher": PUBLISHERS[index % len(PUBLISHERS)],
+                            "description": f"Synthetic article about {symbol}.",
+                        }
+                    )
+                    links.append({"news_id": news_id, "symbol": symbol})
+            day += dt.timedelta(days=1)
+        now = pd.Timestamp.now(tz="UTC").as_unit("us")
+        frame = pd.DataFrame(rows, columns=list(NEWS_COLUMNS)[:7]).assign(source=SOURCE, ingested_at=now)
+        frame["published_utc"] = pd.to_datetime(frame["published_utc"], utc=True)
+        link_frame = pd.DataFrame(links, columns=list(NEWS_SYMBOL_COLUMNS))
+        return ProviderResult(
+            frame=conform(frame, NEWS_COLUMNS),
+            calls=(_call("demo:news", started, len(frame)),),
+            links=conform(link_frame, NEWS_SYMBOL_COLUMNS),
+        )
+
+    def corporate_actions(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> ProviderResult:
+        started = time.perf_counter()
+        rows = []
+        for symbol in symbols:
+            for ex_date, ratio in splits(symbol, end):
+                if ex_date >= start:
+                    rows.append(_action(symbol, "split", ex_date, split_from=1.0, split_to=float(ratio)))
+            if _unit(symbol, "pays-dividends") < 0.4:
+                rows.extend(_dividends(symbol, start, end))
+        frame = pd.DataFrame(rows, columns=list(CORPORATE_ACTION_COLUMNS)[:-2]).assign(
+            source=SOURCE, ingested_at=pd.Timestamp.now(tz="UTC").as_unit("us")
+        )
+        return ProviderResult(
+            frame=conform(frame, CORPORATE_ACTION_COLUMNS), calls=(_call("demo:corporate_actions", started, len(frame)),)
+        )
+
+
+def _dividends(symbol: str, start: dt.date, end: dt.date) -> list[dict[str, object]]:
+    rows = []
+    annual_yield = 0.01 + 0.03 * _unit(symbol, "yield")
+    offset = int(15 * _unit(symbol, "dividend-day"))
+    for year in range(start.year, end.year + 1):
+        for month in (2, 5, 8, 11):
+            ex_date = calendar.session_on_or_after(dt.date(year, month, 1 + offset))
+            if start <= ex_date <= end:
+                price = _raw(symbol, ex_date, _adjusted_close(symbol, ex_date))
+                rows.append(
+                    _action(
+                        symbol,
+                        "dividend",
+                        ex_date,
+                        cash_amount=round(price * annual_yield / 4, 4),
+                        currency="USD",
+                        declaration_date=ex_date - dt.timedelta(days=21),
+                        record_date=ex_date + dt.timedelta(days=1),
+                        pay_date=ex_date + dt.timedelta(days=14),
+                    )
+                )
+    return rows
+
+
+def _action(symbol: str, action_type: str, ex_date: dt.date, **values: object) -> dict[str, object]:
+    return {
+        "id": f"demo-{action_type}-{symbol}-{ex_date.isoformat()}",
+        "symbol": symbol,
+        "action_type": action_type,
+        "ex_date": ex_date,
+        "split_from": np.nan,
+        "split_to": np.nan,
+        "cash_amount": np.nan,
+        "currency": None,
+        "declaration_date": None,
+        "record_date": None,
+        "pay_date": None,
+    } | values
+
+
+def _call(endpoint: str, started: float, rows: int) -> ProviderCall:
+    return ProviderCall(endpoint=endpoint, status=200, latency_ms=(time.perf_counter() - started) * 1000, rows=rows)

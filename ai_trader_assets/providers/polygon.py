@@ -1,0 +1,316 @@
+"""The Polygon (Massive) provider: REST responses parsed straight into hot-table frames."""
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ai_trader_assets.calendar import session_midnight_utc
+from ai_trader_assets.config import Dataset, ProviderSpec
+from ai_trader_assets.providers.base import (
+    BAR_COLUMNS,
+    BAR_SPANS,
+    CORPORATE_ACTION_COLUMNS,
+    NEWS_COLUMNS,
+    NEWS_SYMBOL_COLUMNS,
+    UTC_TS,
+    ProviderCall,
+    ProviderResult,
+    conform,
+    empty_frame,
+    rejects_frame,
+)
+from ai_trader_assets.providers.http import PolygonTransport
+from ai_trader_assets.providers.validation import add_reason, bar_problems, split_rejects
+
+SOURCE = "polygon"
+GROUPED = "/v2/aggs/grouped/locale/us/market/stocks/{date}"
+AGGREGATES = "/v2/aggs/ticker/{ticker}/range/{multiplier}/{timespan}/{from}/{to}"
+NEWS = "/v2/reference/news"
+SPLITS = "/v3/reference/splits"
+DIVIDENDS = "/v3/reference/dividends"
+SYMBOL = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
+
+
+def _now() -> pd.Timestamp:
+    return pd.Timestamp.now(tz="UTC").as_unit("us")
+
+
+def parse_aggregates(results: list[dict[str, Any]], symbol: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Aggregate rows (o h l c v vw n t[, T]) to a bars frame plus rejects.
+
+    Args:
+        results: The ``results`` of one or more pages.
+        symbol: The requested ticker; None for grouped results, which carry ``T`` per row.
+    """
+    if not results:
+        return empty_frame(BAR_COLUMNS), rejects_frame([], [])
+    raw = pd.DataFrame.from_records(results)
+
+    def numeric(key: str) -> pd.Series:
+        if key not in raw:
+            return pd.Series(np.nan, index=raw.index, dtype="float64")
+        return pd.to_numeric(raw[key], errors="coerce").astype("float64")
+
+    tickers = raw["T"] if symbol is None and "T" in raw else pd.Series(symbol, index=raw.index)
+    t = numeric("t")
+    trade_count = numeric("n")
+    frame = pd.DataFrame(
+        {
+            "symbol": tickers.astype("string"),
+            "ts": pd.to_datetime(t, unit="ms", utc=True).astype(UTC_TS),
+            "open": numeric("o"),
+            "high": numeric("h"),
+            "low": numeric("l"),
+            "close": numeric("c"),
+            "volume": numeric("v"),
+            "vwap": numeric("vw"),
+            "trade_count": trade_count.round().astype("Int64"),
+            "source": SOURCE,
+            "ingested_at": _now(),
+        }
+    )
+    reasons = bar_problems(frame)
+    add_reason(reasons, ~_valid_symbols(frame["symbol"]), "malformed symbol")
+    valid, rejects = split_rejects(frame, reasons, results)
+    return conform(valid, BAR_COLUMNS), rejects
+
+
+def _valid_symbols(symbols: pd.Series) -> np.ndarray:
+    return symbols.fillna("").str.fullmatch(SYMBOL.pattern).to_numpy(dtype=bool)
+
+
+def _dates(raw: pd.DataFrame, key: str) -> pd.Series:
+    if key not in raw:
+        return pd.Series([None] * len(raw), index=raw.index, dtype="object")
+    parsed = pd.to_datetime(raw[key], errors="coerce", format="%Y-%m-%d")
+    return pd.Series([d.date() if not pd.isna(d) else None for d in parsed], index=raw.index, dtype="object")
+
+
+class PolygonProvider:
+    """Market data from Polygon (Massive) through :class:`PolygonTransport`."""
+
+    name = SOURCE
+
+    def __init__(self, transport: PolygonTransport, spec: ProviderSpec) -> None:
+        self._transport = transport
+        self._spec = spec
+
+    def __repr__(self) -> str:
+        return f"PolygonProvider({self._transport!r})"
+
+    # ---------------------------------------------------------------- bars
+
+    def grouped_daily_bars(self, session: dt.date, symbols: Sequence[str]) -> ProviderResult:
+        """One request for the whole market's daily bars of ``session``, kept for ``symbols``.
+
+        The grouped endpoint's ``t`` marks the bar's end (and in places another day entirely), so
+        the bar start is derived from the requested session, like per-symbol daily bars.
+        """
+        page = self._transport.get(
+            GROUPED, GROUPED.format(date=session.isoformat()), {"adjusted": "false", "include_otc": "false"}
+        )
+        wanted = set(symbols)
+        results = [r for r in page.body.get("results") or [] if r.get("T") in wanted]
+        frame, rejects = parse_aggregates(results, symbol=None)
+        frame["ts"] = pd.Series(session_midnight_utc(session), index=frame.index).astype(UTC_TS)
+        return ProviderResult(frame=frame, rejects=rejects, calls=(page.call,))
+
+    def bars(self, symbols: Sequence[str], dataset: Dataset, start: dt.date, end: dt.date) -> ProviderResult:
+        """Per-symbol aggregates over the whole range, every page (unadjusted, ascending)."""
+        multiplier, timespan = BAR_SPANS[dataset]
+        frames, rejects, calls = [], [], []
+        for symbol in symbols:
+            path = AGGREGATES.format(
+                ticker=symbol,
+                multiplier=multiplier,
+                timespan=timespan,
+                **{"from": start.isoformat(), "to": end.isoformat()},
+            )
+            params = {"adjusted": "false", "sort": "asc", "limit": self._spec.page_sizes.aggregates}
+            results: list[dict[str, Any]] = []
+            for page in self._transport.paginate(AGGREGATES, path, params):
+                results.extend(page.body.get("results") or [])
+                calls.append(page.call)
+            frame, rejected = parse_aggregates(results, symbol)
+            frames.append(frame)
+            rejects.append(rejected)
+        return _combine(frames, rejects, calls, BAR_COLUMNS)
+
+    # ---------------------------------------------------------------- news
+
+    def news(self, symbols: Sequence[str], start: dt.datetime, end: dt.datetime) -> ProviderResult:
+        """Articles per symbol published in [start, end); an article naming several symbols once."""
+        records: dict[str, dict[str, Any]] = {}
+        calls: list[ProviderCall] = []
+        for symbol in symbols:
+            params = {
+                "ticker": symbol,
+                "published_utc.gte": start.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "published_utc.lt": end.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "order": "asc",
+                "sort": "published_utc",
+                "limit": self._spec.page_sizes.news,
+            }
+            for page in self._transport.paginate(NEWS, NEWS, params):
+                calls.append(page.call)
+                for record in page.body.get("results") or []:
+                    records.setdefault(str(record.get("id")), record)
+        return _parse_news(list(records.values()), calls)
+
+    # ------------------------------------------------------ corporate actions
+
+    def corporate_actions(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> ProviderResult:
+        """Splits (by execution date) and dividends (by ex-dividend date) of each symbol."""
+        splits: list[dict[str, Any]] = []
+        dividends: list[dict[str, Any]] = []
+        calls: list[ProviderCall] = []
+        for symbol in symbols:
+            for endpoint, date_key, sink, page_size in (
+                (SPLITS, "execution_date", splits, self._spec.page_sizes.splits),
+                (DIVIDENDS, "ex_dividend_date", dividends, self._spec.page_sizes.dividends),
+            ):
+                params = {
+                    "ticker": symbol,
+                    f"{date_key}.gte": start.isoformat(),
+                    f"{date_key}.lte": end.isoformat(),
+                    "order": "asc",
+                    "sort": date_key,
+                    "limit": page_size,
+                }
+                for page in self._transport.paginate(endpoint, endpoint, params):
+                    calls.append(page.call)
+                    sink.extend(page.body.get("results") or [])
+        return _parse_corporate_actions(splits, dividends, calls)
+
+
+def _combine(
+    frames: list[pd.DataFrame],
+    rejects: list[pd.DataFrame],
+    calls: list[ProviderCall],
+    columns: dict[str, Any],
+) -> ProviderResult:
+    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame(columns)
+    rejected = pd.concat(rejects, ignore_index=True) if rejects else rejects_frame([], [])
+    return ProviderResult(frame=conform(frame, columns), rejects=rejected, calls=tuple(calls))
+
+
+def _parse_news(records: list[dict[str, Any]], calls: list[ProviderCall]) -> ProviderResult:
+    if not records:
+        return ProviderResult(
+            frame=empty_frame(NEWS_COLUMNS), calls=tuple(calls), links=empty_frame(NEWS_SYMBOL_COLUMNS)
+        )
+    raw = pd.DataFrame.from_records(records)
+
+    def text(key: str) -> pd.Series:
+        return raw[key].astype("string") if key in raw else pd.Series(pd.NA, index=raw.index, dtype="string")
+
+    publisher = raw["publisher"] if "publisher" in raw else pd.Series([None] * len(raw))
+    frame = pd.DataFrame(
+        {
+            "id": text("id"),
+            "published_utc": pd.to_datetime(
+                text("published_utc"), errors="coerce", utc=True, format="ISO8601"
+            ),
+            "title": text("title"),
+            "author": text("author"),
+            "article_url": text("article_url"),
+            "publisher": pd.Series(
+                [p.get("name") if isinstance(p, dict) else p for p in publisher],
+                index=raw.index,
+                dtype="string",
+            ),
+            "description": text("description"),
+            "source": SOURCE,
+            "ingested_at": _now(),
+        }
+    )
+    reasons = np.full(len(frame), "", dtype=object)
+    add_reason(reasons, frame["id"].isna().to_numpy(), "missing id")
+    add_reason(reasons, frame["published_utc"].isna().to_numpy(), "missing or unparseable published_utc")
+    add_reason(reasons, frame["title"].isna().to_numpy(), "missing title")
+    valid, rejects = split_rejects(frame, reasons, records)
+    kept_ids = set(valid["id"].tolist())
+    links = [
+        {"news_id": str(record["id"]), "symbol": ticker}
+        for record in records
+        if str(record.get("id")) in kept_ids
+        for ticker in dict.fromkeys(record.get("tickers") or [])
+        if isinstance(ticker, str) and SYMBOL.match(ticker)
+    ]
+    links_frame = pd.DataFrame(links) if links else empty_frame(NEWS_SYMBOL_COLUMNS)
+    return ProviderResult(
+        frame=conform(valid, NEWS_COLUMNS),
+        rejects=rejects,
+        calls=tuple(calls),
+        links=conform(links_frame, NEWS_SYMBOL_COLUMNS),
+    )
+
+
+def _parse_corporate_actions(
+    splits: list[dict[str, Any]], dividends: list[dict[str, Any]], calls: list[ProviderCall]
+) -> ProviderResult:
+    frames, rejects = [], []
+    for records, action_type, date_key in (
+        (splits, "split", "execution_date"),
+        (dividends, "dividend", "ex_dividend_date"),
+    ):
+        if not records:
+            continue
+        raw = pd.DataFrame.from_records(records)
+
+        def numeric(key: str, raw: pd.DataFrame = raw) -> pd.Series:
+            return (
+                pd.to_numeric(raw[key], errors="coerce").astype("float64")
+                if key in raw
+                else pd.Series(np.nan, index=raw.index)
+            )
+
+        ex_date = _dates(raw, date_key)
+        tickers = (
+            raw["ticker"].astype("string")
+            if "ticker" in raw
+            else pd.Series(pd.NA, index=raw.index, dtype="string")
+        )
+        ids = [
+            str(r["id"])
+            if r.get("id")
+            else f"{action_type}-{t}-{d}-{r.get('split_from', r.get('cash_amount'))}-{r.get('split_to', r.get('dividend_type'))}"
+            for r, t, d in zip(records, tickers, ex_date, strict=True)
+        ]
+        frame = pd.DataFrame(
+            {
+                "id": pd.Series(ids, index=raw.index, dtype="string"),
+                "symbol": tickers,
+                "action_type": action_type,
+                "ex_date": ex_date,
+                "split_from": numeric("split_from") if action_type == "split" else np.nan,
+                "split_to": numeric("split_to") if action_type == "split" else np.nan,
+                "cash_amount": numeric("cash_amount") if action_type == "dividend" else np.nan,
+                "currency": (raw["currency"].astype("string") if "currency" in raw else "USD")
+                if action_type == "dividend"
+                else pd.NA,
+                "declaration_date": _dates(raw, "declaration_date"),
+                "record_date": _dates(raw, "record_date"),
+                "pay_date": _dates(raw, "pay_date"),
+                "source": SOURCE,
+                "ingested_at": _now(),
+            }
+        )
+        reasons = np.full(len(frame), "", dtype=object)
+        add_reason(reasons, ~_valid_symbols(frame["symbol"]), "malformed symbol")
+        add_reason(reasons, frame["ex_date"].isna().to_numpy(), f"missing or unparseable {date_key}")
+        if action_type == "split":
+            ratio = frame[["split_from", "split_to"]].to_numpy(dtype="float64")
+            bad = ~(np.isfinite(ratio) & (ratio > 0)).all(axis=1)
+            add_reason(reasons, bad, "split_from/split_to must be positive numbers")
+        else:
+            cash = frame["cash_amount"].to_numpy(dtype="float64")
+            add_reason(reasons, ~(np.isfinite(cash) & (cash > 0)), "cash_amount must be a positive number")
+        valid, rejected = split_rejects(frame, reasons, records)
+        frames.append(valid)
+        rejects.append(rejected)
+    return _combine(frames, rejects, calls, CORPORATE_ACTION_COLUMNS)

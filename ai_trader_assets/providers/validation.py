@@ -1,0 +1,63 @@
+"""Row validation shared by every provider: bad rows become rejects with a reason, never silently lost."""
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ai_trader_assets.providers.base import rejects_frame
+
+PRICE_COLUMNS = ("open", "high", "low", "close")
+BAR_REQUIRED = ("symbol", "ts", *PRICE_COLUMNS, "volume")
+
+
+def add_reason(reasons: np.ndarray, mask: np.ndarray, reason: str) -> None:
+    """Add ``reason`` to every row where ``mask`` holds (reasons are joined with '; ')."""
+    for index in np.flatnonzero(mask):
+        reasons[index] = f"{reasons[index]}; {reason}" if reasons[index] else reason
+
+
+def bar_problems(frame: pd.DataFrame) -> np.ndarray:
+    """Per row, why it is not a valid bar ('' when it is). Vectorised: bad rows are rare."""
+    reasons = np.full(len(frame), "", dtype=object)
+    if frame.empty:
+        return reasons
+    missing = {column: frame[column].isna().to_numpy() for column in BAR_REQUIRED}
+    for column, mask in missing.items():
+        add_reason(reasons, mask, f"missing {column}")
+    prices = frame[list(PRICE_COLUMNS)].to_numpy(dtype="float64", na_value=np.nan)
+    present = ~np.isnan(prices)
+    bad_price = present & (~np.isfinite(prices) | (prices <= 0))
+    add_reason(reasons, bad_price.any(axis=1), "non-finite or non-positive price")
+    with np.errstate(invalid="ignore"):
+        open_, high, low, close = prices.T
+        add_reason(reasons, high < np.maximum(open_, close), "high below max(open, close)")
+        add_reason(reasons, low > np.minimum(open_, close), "low above min(open, close)")
+        volume = frame["volume"].to_numpy(dtype="float64", na_value=np.nan)
+        add_reason(
+            reasons,
+            ~np.isnan(volume) & (~np.isfinite(volume) | (volume < 0)),
+            "negative or non-finite volume",
+        )
+    duplicated = frame.duplicated(subset=["symbol", "ts"], keep="first").to_numpy() & ~(
+        missing["symbol"] | missing["ts"]
+    )
+    add_reason(reasons, duplicated, "duplicate (symbol, ts): an earlier row has the same key")
+    return reasons
+
+
+def split_rejects(
+    frame: pd.DataFrame, reasons: np.ndarray, raw_records: Sequence[dict[str, Any]] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split a frame into (valid rows, rejects frame); rejects keep the provider's raw record."""
+    bad = reasons != ""
+    if not bad.any():
+        return frame.reset_index(drop=True), rejects_frame([], [])
+    positions = np.flatnonzero(bad)
+    if raw_records is not None:
+        records = [raw_records[i] for i in positions]
+    else:
+        records = frame.iloc[positions].to_dict(orient="records")
+    rejects = rejects_frame(records, [str(reasons[i]) for i in positions])
+    return frame[~bad].reset_index(drop=True), rejects

@@ -1,0 +1,218 @@
+"""A local HTTP server speaking the Polygon (Massive) REST API, for tests and benchmarks.
+
+Response shapes follow the recorded bodies in ``../shared/fixtures/polygon``. By default the data
+comes from the demo provider (so any symbol and session has realistic bars); tests script the rest:
+canned bodies (the fixtures, malformed rows, loops), failures (429 with Retry-After, 5xx, 401, slow
+responses), page sizes, and a holiday. Every request is recorded with its arrival time and headers.
+"""
+
+import dataclasses
+import datetime as dt
+import json
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlparse
+
+import pandas as pd
+
+from ai_trader_assets import calendar
+from ai_trader_assets.config import Dataset
+from ai_trader_assets.providers.demo import DemoProvider, session_bars
+
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "polygon"
+SPAN_TO_DATASET = {("1", "day"): Dataset.BARS_1DAY, ("1", "hour"): Dataset.BARS_1HOUR,
+                   ("5", "minute"): Dataset.BARS_5MIN, ("1", "minute"): Dataset.BARS_1MIN}
+
+
+def fixture(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / name).read_text())  # type: ignore[no-any-return]
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordedRequest:
+    at: float  # time.time() at arrival
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+
+
+@dataclasses.dataclass
+class Scripted:
+    path_contains: str
+    status: int
+    body: Any
+    headers: dict[str, str]
+    delay_seconds: float = 0.0
+
+
+def _bars_json(frame: pd.DataFrame, grouped: bool = False) -> list[dict[str, Any]]:
+    ts_ms = frame["ts"].astype("int64") // 1000  # microseconds -> milliseconds
+    rows = []
+    for record, t in zip(frame.to_dict(orient="records"), ts_ms, strict=True):
+        row = {"v": record["volume"], "vw": record["vwap"], "o": record["open"], "c": record["close"],
+               "h": record["high"], "l": record["low"], "t": int(t), "n": int(record["trade_count"])}
+        if grouped:
+            row["T"] = record["symbol"]
+        rows.append(row)
+    return rows
+
+
+class PolygonServer:
+    """Start with ``with PolygonServer(api_key) as server:``; point POLYGON_BASE_URL at ``server.url``."""
+
+    def __init__(self, api_key: str, market: list[str] | None = None, page_size: int | None = None) -> None:
+        self.api_key = api_key
+        self.market = market or ["AAPL", "MSFT", "NVDA"]
+        self.page_size = page_size
+        self.requests: list[RecordedRequest] = []
+        self._scripted: deque[Scripted] = deque()
+        self._canned: dict[str, deque[Any]] = {}
+        self._lock = threading.Lock()
+        self._demo = DemoProvider()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def __enter__(self) -> "PolygonServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    # ------------------------------------------------------------ scripting
+
+    def fail(self, path_contains: str, status: int, *, times: int = 1, headers: dict[str, str] | None = None,
+             body: Any = None, delay_seconds: float = 0.0) -> None:
+        """The next ``times`` requests whose path contains ``path_contains`` get this response."""
+        for _ in range(times):
+            self._scripted.append(Scripted(path_contains, status, body or {"status": "ERROR", "error": f"HTTP {status}"},
+                                           headers or {}, delay_seconds))
+
+    def respond(self, path_contains: str, *bodies: Any) -> None:
+        """Serve these bodies, in order, to requests whose path contains ``path_contains``."""
+        self._canned.setdefault(path_contains, deque()).extend(bodies)
+
+    def requests_to(self, path_contains: str) -> list[RecordedRequest]:
+        return [r for r in self.requests if path_contains in r.path]
+
+    # ------------------------------------------------------------- handling
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence stderr
+                return
+
+            def do_GET(self) -> None:
+                status, headers, body, delay = server._route(self)
+                if delay:
+                    time.sleep(delay)
+                payload = json.dumps(body).encode()
+                try:
+                    self.send_response(status)
+                    for key, value in {"Content-Type": "application/json", **headers}.items():
+                        self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the client gave up (a timeout test)
+
+        return Handler
+
+    def _route(self, handler: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], Any, float]:
+        parsed = urlparse(handler.path)
+        query = parse_qs(parsed.query)
+        with self._lock:
+            self.requests.append(RecordedRequest(time.time(), parsed.path, query, dict(handler.headers.items())))
+            if handler.headers.get("Authorization") != f"Bearer {self.api_key}":
+                return 401, {}, {"status": "ERROR", "request_id": "x", "error": "Unknown API Key"}, 0.0
+            for index, scripted in enumerate(self._scripted):
+                if scripted.path_contains in parsed.path:
+                    del self._scripted[index]
+                    return scripted.status, scripted.headers, scripted.body, scripted.delay_seconds
+            for pattern, bodies in self._canned.items():
+                if pattern in parsed.path and bodies:
+                    return 200, {}, bodies.popleft(), 0.0
+        return 200, {}, self._generate(parsed.path, query), 0.0
+
+    def _generate(self, path: str, query: dict[str, list[str]]) -> dict[str, Any]:
+        parts = path.strip("/").split("/")
+        if path.startswith("/v2/aggs/grouped/"):
+            return self._grouped(dt.date.fromisoformat(parts[-1]))
+        if path.startswith("/v2/aggs/ticker/"):
+            ticker, multiplier, timespan, start, end = parts[3], parts[5], parts[6], parts[7], parts[8]
+            dataset = SPAN_TO_DATASET[(multiplier, timespan)]
+            frames = [session_bars([ticker], day, dataset)
+                      for day in calendar.sessions(dt.date.fromisoformat(start), dt.date.fromisoformat(end))]
+            rows = _bars_json(pd.concat(frames, ignore_index=True)) if frames else []
+            return self._page(path, query, rows, {"ticker": ticker, "adjusted": False})
+        if path == "/v2/reference/news":
+            return self._page(path, query, self._news(query), {})
+        if path == "/v3/reference/splits":
+            return self._page(path, query, self._actions(query, "split"), {})
+        if path == "/v3/reference/dividends":
+            return self._page(path, query, self._actions(query, "dividend"), {})
+        return {"status": "NOT_FOUND", "results": []}
+
+    def _page(self, path: str, query: dict[str, list[str]], rows: list[dict[str, Any]], extra: dict[str, Any]) -> dict[str, Any]:
+        """One page of ``rows``; with a page size, the rest follows a ``next_url`` with a cursor."""
+        offset = int(query.get("cursor", ["0"])[0])
+        size = self.page_size or len(rows) or 1
+        page = rows[offset: offset + size]
+        body: dict[str, Any] = {**extra, "status": "OK", "request_id": "local", "queryCount": len(rows),
+                                "resultsCount": len(page), "count": len(page), "results": page}
+        if offset + size < len(rows):
+            rest = {k: v[0] for k, v in query.items() if k != "cursor"} | {"cursor": str(offset + size)}
+            body["next_url"] = f"https://api.massive.com{path}?{urlencode(rest)}"
+        return body
+
+    def _grouped(self, day: dt.date) -> dict[str, Any]:
+        if not calendar.is_session(day):  # what Polygon answers for a holiday or weekend
+            return {"queryCount": 0, "resultsCount": 0, "adjusted": False, "status": "OK", "request_id": "local"}
+        frame = session_bars(self.market, day, Dataset.BARS_1DAY)
+        _, close = calendar.session_open_close(day)
+        rows = _bars_json(frame, grouped=True)
+        for row in rows:
+            row["t"] = int(close.timestamp() * 1000)  # grouped bars are stamped at their end
+        return {"queryCount": len(rows), "resultsCount": len(rows), "adjusted": False, "status": "OK",
+                "request_id": "local", "count": len(rows), "results": rows}
+
+    def _news(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
+        start = pd.Timestamp(query["published_utc.gte"][0]).to_pydatetime()
+        end = pd.Timestamp(query["published_utc.lt"][0]).to_pydatetime()
+        result = self._demo.news(query["ticker"], start, end)
+        return [{"id": r["id"], "publisher": {"name": r["publisher"]}, "title": r["title"], "author": r["author"],
+                 "published_utc": r["published_utc"].strftime("%Y-%m-%dT%H:%M:%SZ"), "article_url": r["article_url"],
+                 "tickers": query["ticker"], "description": r["description"]}
+                for r in result.frame.to_dict(orient="records")]
+
+    def _actions(self, query: dict[str, list[str]], action_type: str) -> list[dict[str, Any]]:
+        key = "execution_date" if action_type == "split" else "ex_dividend_date"
+        start, end = dt.date.fromisoformat(query[f"{key}.gte"][0]), dt.date.fromisoformat(query[f"{key}.lte"][0])
+        frame = self._demo.corporate_actions(query["ticker"], start, end).frame
+        rows = []
+        for r in frame[frame["action_type"] == action_type].to_dict(orient="records"):
+            if action_type == "split":
+                rows.append({"id": r["id"], "execution_date": r["ex_date"].isoformat(), "split_from": r["split_from"],
+                             "split_to": r["split_to"], "ticker": r["symbol"]})
+            else:
+                rows.append({"id": r["id"], "cash_amount": r["cash_amount"], "declaration_date": r["declaration_date"].isoformat(),
+                             "dividend_type": "CD", "ex_dividend_date": r["ex_date"].isoformat(), "frequency": 4,
+                             "pay_date": r["pay_date"].isoformat(), "record_date": r["record_date"].isoformat(),
+                             "ticker": r["symbol"], "currency": "USD"})
+        return rows
+
