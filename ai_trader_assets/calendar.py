@@ -5,6 +5,7 @@ Every date the platform partitions by is a session of this calendar; weekends an
 
 import datetime as dt
 import functools
+import warnings
 from zoneinfo import ZoneInfo
 
 import exchange_calendars as xcals
@@ -22,7 +23,11 @@ class CalendarError(ValueError):
 
 @functools.cache
 def _calendar() -> xcals.ExchangeCalendar:
-    return xcals.get_calendar(CALENDAR_NAME, start=CALENDAR_START)
+    # exchange_calendars reads Series.values on tz-aware columns, which pandas 3.1 flags for
+    # pandas 4 (we pin below it); the warning is theirs, not ours.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", getattr(pd.errors, "Pandas4Warning", FutureWarning))
+        return xcals.get_calendar(CALENDAR_NAME, start=CALENDAR_START)
 
 
 @functools.cache
@@ -95,7 +100,7 @@ def previous_session(day: dt.date) -> dt.date:
     position = index.searchsorted(day, side="left")
     if position == 0:
         raise CalendarError(f"no session before {day} in the calendar")
-    return index[position - 1]  # type: ignore[no-any-return]
+    return index[position - 1]
 
 
 def session_on_or_after(day: dt.date) -> dt.date:
@@ -105,7 +110,7 @@ def session_on_or_after(day: dt.date) -> dt.date:
     position = index.searchsorted(day, side="left")
     if position == len(index):
         raise CalendarError(f"no session on or after {day} in the calendar")
-    return index[position]  # type: ignore[no-any-return]
+    return index[position]
 
 
 def session_midnight_utc(session: dt.date) -> dt.datetime:

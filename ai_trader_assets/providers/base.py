@@ -141,7 +141,7 @@ class ProviderResult:
     """
 
     frame: pd.DataFrame
-    rejects: pd.DataFrame = dataclasses.field(default_factory=lambda: EMPTY_REJECTS.copy())
+    rejects: pd.DataFrame = dataclasses.field(default_factory=EMPTY_REJECTS.copy)
     calls: tuple[ProviderCall, ...] = ()
     links: pd.DataFrame | None = None
 

@@ -81,7 +81,12 @@ def _unit(*parts: object) -> float:
 def _path_parameters(symbol: str) -> tuple[float, float, float, float]:
     """(log base price, phase 1, phase 2, yearly drift) of a symbol's price path."""
     base = 20.0 + 480.0 * _unit(symbol, "base")
-    return float(np.log(base)), 6.283 * _unit(symbol, "p1"), 6.283 * _unit(symbol, "p2"), 0.12 * (_unit(symbol, "drift") - 0.35)
+    return (
+        float(np.log(base)),
+        6.283 * _unit(symbol, "p1"),
+        6.283 * _unit(symbol, "p2"),
+        0.12 * (_unit(symbol, "drift") - 0.35),
+    )
 
 
 def _adjusted_close(symbol: str, day: dt.date) -> float:
@@ -155,7 +160,12 @@ def session_bars(symbols: Sequence[str], session: dt.date, dataset: Dataset) -> 
     # A Brownian bridge in log price from the session's open to its close.
     walk = np.cumsum(sigma * _normal(keys, minutes, 2), axis=1)
     steps = np.arange(1, minutes + 1) / minutes
-    log_path = np.log(day_open)[:, None] + steps * np.log(day_close / day_open)[:, None] + walk - steps * walk[:, -1:]
+    log_path = (
+        np.log(day_open)[:, None]
+        + steps * np.log(day_close / day_open)[:, None]
+        + walk
+        - steps * walk[:, -1:]
+    )
     path = np.round(np.exp(np.concatenate([np.log(day_open)[:, None], log_path], axis=1)), 4)
     opens, closes = path[:, :-1], path[:, 1:]
     wiggle = np.exp(sigma * np.abs(_normal(keys, minutes, 3)))
@@ -200,12 +210,16 @@ class DemoProvider:
         return "DemoProvider()"
 
     def grouped_daily_bars(self, session: dt.date, symbols: Sequence[str]) -> ProviderResult:
-        return self._bars(symbols, Dataset.BARS_1DAY, [session] if calendar.is_session(session) else [], "demo:grouped")
+        return self._bars(
+            symbols, Dataset.BARS_1DAY, [session] if calendar.is_session(session) else [], "demo:grouped"
+        )
 
     def bars(self, symbols: Sequence[str], dataset: Dataset, start: dt.date, end: dt.date) -> ProviderResult:
         return self._bars(symbols, Dataset(dataset), calendar.sessions(start, end), "demo:aggregates")
 
-    def _bars(self, symbols: Sequence[str], dataset: Dataset, sessions: list[dt.date], endpoint: str) -> ProviderResult:
+    def _bars(
+        self, symbols: Sequence[str], dataset: Dataset, sessions: list[dt.date], endpoint: str
+    ) -> ProviderResult:
         started = time.perf_counter()
         frames = [session_bars(list(symbols), session, dataset) for session in sessions if symbols]
         frame = pd.concat(frames, ignore_index=True) if frames else empty_frame(BAR_COLUMNS)
@@ -263,7 +277,8 @@ class DemoProvider:
             source=SOURCE, ingested_at=pd.Timestamp.now(tz="UTC").as_unit("us")
         )
         return ProviderResult(
-            frame=conform(frame, CORPORATE_ACTION_COLUMNS), calls=(_call("demo:corporate_actions", started, len(frame)),)
+            frame=conform(frame, CORPORATE_ACTION_COLUMNS),
+            calls=(_call("demo:corporate_actions", started, len(frame)),),
         )
 
 
@@ -308,4 +323,6 @@ def _action(symbol: str, action_type: str, ex_date: dt.date, **values: object) -
 
 
 def _call(endpoint: str, started: float, rows: int) -> ProviderCall:
-    return ProviderCall(endpoint=endpoint, status=200, latency_ms=(time.perf_counter() - started) * 1000, rows=rows)
+    return ProviderCall(
+        endpoint=endpoint, status=200, latency_ms=(time.perf_counter() - started) * 1000, rows=rows
+    )

@@ -101,6 +101,11 @@ class PolygonTransport:
         self._spec = spec
         self._limiter = limiter
         self._sleep = sleep
+        self._backoff = tenacity.wait_exponential_jitter(
+            multiplier=spec.retries.initial_backoff_seconds,
+            max=spec.retries.max_backoff_seconds,
+            jitter=spec.retries.jitter_seconds,
+        )
 
     def __repr__(self) -> str:
         return f"PolygonTransport({self._base})"
@@ -109,12 +114,7 @@ class PolygonTransport:
         error = state.outcome.exception() if state.outcome else None
         if isinstance(error, TransientError) and error.retry_after is not None:
             return error.retry_after
-        retries = self._spec.retries
-        return tenacity.wait_exponential_jitter(
-            initial=retries.initial_backoff_seconds,
-            max=retries.max_backoff_seconds,
-            jitter=retries.jitter_seconds,
-        )(state)
+        return self._backoff(state)
 
     def get(self, endpoint: str, path: str, params: dict[str, Any] | None = None) -> Page:
         """One JSON document, retried on transient failures.
@@ -187,7 +187,8 @@ class PolygonTransport:
                 or a ``next_url`` seen before (a loop), or more than MAX_PAGES pages.
         """
         seen: set[str] = set()
-        current_path, current_params = path, params
+        current_path: str = path
+        current_params: dict[str, Any] | None = params
         for _ in range(MAX_PAGES):
             page = self.get(endpoint, current_path, current_params)
             _check_complete(endpoint, page.body)

@@ -39,36 +39,40 @@ def _now() -> pd.Timestamp:
     return pd.Timestamp.now(tz="UTC").as_unit("us")
 
 
-def parse_aggregates(results: list[dict[str, Any]], symbol: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Aggregate rows (o h l c v vw n t[, T]) to a bars frame plus rejects.
+def _floats(results: list[dict[str, Any]], key: str) -> np.ndarray:
+    """One numeric field of every row as float64 (missing or unparseable -> NaN)."""
+    values = [row.get(key) for row in results]
+    try:
+        return np.array(values, dtype="float64")  # fast path: numbers and None
+    except (TypeError, ValueError):
+        return pd.to_numeric(pd.Series(values, dtype="object"), errors="coerce").to_numpy(dtype="float64")
+
+
+def parse_aggregates(
+    results: list[dict[str, Any]], symbols: Sequence[str] | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Aggregate rows (o h l c v vw n t[, T]) to one bars frame plus rejects, column by column.
 
     Args:
-        results: The ``results`` of one or more pages.
-        symbol: The requested ticker; None for grouped results, which carry ``T`` per row.
+        results: The ``results`` of every page, of every symbol, concatenated (parsed in one go:
+            per-request frames would cost more than the parsing itself).
+        symbols: The ticker of each row; None for grouped results, which carry ``T`` per row.
     """
     if not results:
         return empty_frame(BAR_COLUMNS), rejects_frame([], [])
-    raw = pd.DataFrame.from_records(results)
-
-    def numeric(key: str) -> pd.Series:
-        if key not in raw:
-            return pd.Series(np.nan, index=raw.index, dtype="float64")
-        return pd.to_numeric(raw[key], errors="coerce").astype("float64")
-
-    tickers = raw["T"] if symbol is None and "T" in raw else pd.Series(symbol, index=raw.index)
-    t = numeric("t")
-    trade_count = numeric("n")
+    tickers = [row.get("T") for row in results] if symbols is None else symbols
+    trade_count = _floats(results, "n")
     frame = pd.DataFrame(
         {
-            "symbol": tickers.astype("string"),
-            "ts": pd.to_datetime(t, unit="ms", utc=True).astype(UTC_TS),
-            "open": numeric("o"),
-            "high": numeric("h"),
-            "low": numeric("l"),
-            "close": numeric("c"),
-            "volume": numeric("v"),
-            "vwap": numeric("vw"),
-            "trade_count": trade_count.round().astype("Int64"),
+            "symbol": pd.array(tickers, dtype="string"),
+            "ts": pd.to_datetime(_floats(results, "t"), unit="ms", utc=True).as_unit("us"),
+            "open": _floats(results, "o"),
+            "high": _floats(results, "h"),
+            "low": _floats(results, "l"),
+            "close": _floats(results, "c"),
+            "volume": _floats(results, "v"),
+            "vwap": _floats(results, "vw"),
+            "trade_count": pd.array(np.round(trade_count), dtype="Int64"),
             "source": SOURCE,
             "ingested_at": _now(),
         }
@@ -115,14 +119,16 @@ class PolygonProvider:
         )
         wanted = set(symbols)
         results = [r for r in page.body.get("results") or [] if r.get("T") in wanted]
-        frame, rejects = parse_aggregates(results, symbol=None)
+        frame, rejects = parse_aggregates(results, symbols=None)
         frame["ts"] = pd.Series(session_midnight_utc(session), index=frame.index).astype(UTC_TS)
         return ProviderResult(frame=frame, rejects=rejects, calls=(page.call,))
 
     def bars(self, symbols: Sequence[str], dataset: Dataset, start: dt.date, end: dt.date) -> ProviderResult:
         """Per-symbol aggregates over the whole range, every page (unadjusted, ascending)."""
         multiplier, timespan = BAR_SPANS[dataset]
-        frames, rejects, calls = [], [], []
+        results: list[dict[str, Any]] = []
+        tickers: list[str] = []
+        calls: list[ProviderCall] = []
         for symbol in symbols:
             path = AGGREGATES.format(
                 ticker=symbol,
@@ -131,14 +137,13 @@ class PolygonProvider:
                 **{"from": start.isoformat(), "to": end.isoformat()},
             )
             params = {"adjusted": "false", "sort": "asc", "limit": self._spec.page_sizes.aggregates}
-            results: list[dict[str, Any]] = []
             for page in self._transport.paginate(AGGREGATES, path, params):
-                results.extend(page.body.get("results") or [])
+                rows = page.body.get("results") or []
+                results.extend(rows)
+                tickers.extend([symbol] * len(rows))
                 calls.append(page.call)
-            frame, rejected = parse_aggregates(results, symbol)
-            frames.append(frame)
-            rejects.append(rejected)
-        return _combine(frames, rejects, calls, BAR_COLUMNS)
+        frame, rejects = parse_aggregates(results, tickers)
+        return ProviderResult(frame=frame, rejects=rejects, calls=tuple(calls))
 
     # ---------------------------------------------------------------- news
 
@@ -185,17 +190,6 @@ class PolygonProvider:
                     calls.append(page.call)
                     sink.extend(page.body.get("results") or [])
         return _parse_corporate_actions(splits, dividends, calls)
-
-
-def _combine(
-    frames: list[pd.DataFrame],
-    rejects: list[pd.DataFrame],
-    calls: list[ProviderCall],
-    columns: dict[str, Any],
-) -> ProviderResult:
-    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame(columns)
-    rejected = pd.concat(rejects, ignore_index=True) if rejects else rejects_frame([], [])
-    return ProviderResult(frame=conform(frame, columns), rejects=rejected, calls=tuple(calls))
 
 
 def _parse_news(records: list[dict[str, Any]], calls: list[ProviderCall]) -> ProviderResult:
@@ -250,6 +244,58 @@ def _parse_news(records: list[dict[str, Any]], calls: list[ProviderCall]) -> Pro
     )
 
 
+def _action_id(record: dict[str, Any], action_type: str, symbol: object, ex_date: object) -> str:
+    """The provider's id when it sends one, else a key from what identifies the action."""
+    if record.get("id"):
+        return str(record["id"])
+    if action_type == "split":
+        detail = f"{record.get('split_from')}-{record.get('split_to')}"
+    else:
+        detail = f"{record.get('cash_amount')}-{record.get('dividend_type')}"
+    return f"{action_type}-{symbol}-{ex_date}-{detail}"
+
+
+def _parse_actions(
+    records: list[dict[str, Any]], action_type: str, date_key: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Splits (keyed by execution date) or dividends (by ex-dividend date) to corporate_actions rows."""
+    raw = pd.DataFrame.from_records(records)
+    ex_date = _dates(raw, date_key)
+    symbols = [record.get("ticker") for record in records]
+    is_split = action_type == "split"
+    frame = pd.DataFrame(
+        {
+            "id": [
+                _action_id(r, action_type, s, d) for r, s, d in zip(records, symbols, ex_date, strict=True)
+            ],
+            "symbol": pd.array(symbols, dtype="string"),
+            "action_type": action_type,
+            "ex_date": ex_date,
+            "split_from": _floats(records, "split_from") if is_split else np.nan,
+            "split_to": _floats(records, "split_to") if is_split else np.nan,
+            "cash_amount": np.nan if is_split else _floats(records, "cash_amount"),
+            "currency": None if is_split else [r.get("currency") or "USD" for r in records],
+            "declaration_date": _dates(raw, "declaration_date"),
+            "record_date": _dates(raw, "record_date"),
+            "pay_date": _dates(raw, "pay_date"),
+            "source": SOURCE,
+            "ingested_at": _now(),
+        }
+    )
+    reasons = np.full(len(frame), "", dtype=object)
+    add_reason(reasons, ~_valid_symbols(frame["symbol"]), "malformed symbol")
+    add_reason(reasons, frame["ex_date"].isna().to_numpy(), f"missing or unparseable {date_key}")
+    if is_split:
+        ratio = frame[["split_from", "split_to"]].to_numpy(dtype="float64")
+        add_reason(
+            reasons, ~(np.isfinite(ratio) & (ratio > 0)).all(axis=1), "split_from/split_to must be positive"
+        )
+    else:
+        cash = frame["cash_amount"].to_numpy(dtype="float64")
+        add_reason(reasons, ~(np.isfinite(cash) & (cash > 0)), "cash_amount must be positive")
+    return split_rejects(frame, reasons, records)
+
+
 def _parse_corporate_actions(
     splits: list[dict[str, Any]], dividends: list[dict[str, Any]], calls: list[ProviderCall]
 ) -> ProviderResult:
@@ -258,59 +304,12 @@ def _parse_corporate_actions(
         (splits, "split", "execution_date"),
         (dividends, "dividend", "ex_dividend_date"),
     ):
-        if not records:
-            continue
-        raw = pd.DataFrame.from_records(records)
-
-        def numeric(key: str, raw: pd.DataFrame = raw) -> pd.Series:
-            return (
-                pd.to_numeric(raw[key], errors="coerce").astype("float64")
-                if key in raw
-                else pd.Series(np.nan, index=raw.index)
-            )
-
-        ex_date = _dates(raw, date_key)
-        tickers = (
-            raw["ticker"].astype("string")
-            if "ticker" in raw
-            else pd.Series(pd.NA, index=raw.index, dtype="string")
-        )
-        ids = [
-            str(r["id"])
-            if r.get("id")
-            else f"{action_type}-{t}-{d}-{r.get('split_from', r.get('cash_amount'))}-{r.get('split_to', r.get('dividend_type'))}"
-            for r, t, d in zip(records, tickers, ex_date, strict=True)
-        ]
-        frame = pd.DataFrame(
-            {
-                "id": pd.Series(ids, index=raw.index, dtype="string"),
-                "symbol": tickers,
-                "action_type": action_type,
-                "ex_date": ex_date,
-                "split_from": numeric("split_from") if action_type == "split" else np.nan,
-                "split_to": numeric("split_to") if action_type == "split" else np.nan,
-                "cash_amount": numeric("cash_amount") if action_type == "dividend" else np.nan,
-                "currency": (raw["currency"].astype("string") if "currency" in raw else "USD")
-                if action_type == "dividend"
-                else pd.NA,
-                "declaration_date": _dates(raw, "declaration_date"),
-                "record_date": _dates(raw, "record_date"),
-                "pay_date": _dates(raw, "pay_date"),
-                "source": SOURCE,
-                "ingested_at": _now(),
-            }
-        )
-        reasons = np.full(len(frame), "", dtype=object)
-        add_reason(reasons, ~_valid_symbols(frame["symbol"]), "malformed symbol")
-        add_reason(reasons, frame["ex_date"].isna().to_numpy(), f"missing or unparseable {date_key}")
-        if action_type == "split":
-            ratio = frame[["split_from", "split_to"]].to_numpy(dtype="float64")
-            bad = ~(np.isfinite(ratio) & (ratio > 0)).all(axis=1)
-            add_reason(reasons, bad, "split_from/split_to must be positive numbers")
-        else:
-            cash = frame["cash_amount"].to_numpy(dtype="float64")
-            add_reason(reasons, ~(np.isfinite(cash) & (cash > 0)), "cash_amount must be a positive number")
-        valid, rejected = split_rejects(frame, reasons, records)
-        frames.append(valid)
-        rejects.append(rejected)
-    return _combine(frames, rejects, calls, CORPORATE_ACTION_COLUMNS)
+        if records:
+            valid, rejected = _parse_actions(records, action_type, date_key)
+            frames.append(valid)
+            rejects.append(rejected)
+    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame(CORPORATE_ACTION_COLUMNS)
+    rejected = pd.concat(rejects, ignore_index=True) if rejects else rejects_frame([], [])
+    return ProviderResult(
+        frame=conform(frame, CORPORATE_ACTION_COLUMNS), rejects=rejected, calls=tuple(calls)
+    )

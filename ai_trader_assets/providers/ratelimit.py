@@ -12,6 +12,9 @@ from ai_trader_assets.config import RateLimit
 from ai_trader_assets.providers.base import ProviderError, QuotaExhaustedError
 
 DAY_MS = int(Duration.DAY)
+# Windows are padded so that network jitter between acquiring a slot and the request reaching the
+# provider cannot squeeze one request too many into the provider's own one-second window.
+SAFETY_MS = 50
 
 
 def rate_list(spec: RateLimit) -> list[Rate]:
@@ -22,9 +25,9 @@ def rate_list(spec: RateLimit) -> list[Rate]:
     """
     candidates: list[Rate] = []
     if spec.burst < spec.requests_per_second:
-        candidates.append(Rate(spec.burst, max(1, 1000 * spec.burst // spec.requests_per_second)))
-    candidates.append(Rate(spec.requests_per_second, Duration.SECOND))
-    candidates.append(Rate(spec.requests_per_minute, Duration.MINUTE))
+        candidates.append(Rate(spec.burst, 1000 * spec.burst // spec.requests_per_second + SAFETY_MS))
+    candidates.append(Rate(spec.requests_per_second, int(Duration.SECOND) + SAFETY_MS))
+    candidates.append(Rate(spec.requests_per_minute, int(Duration.MINUTE) + SAFETY_MS))
     # Drop a rate when a longer window already allows no more requests (it implies the shorter one).
     kept = [
         r for i, r in enumerate(candidates) if all(later.limit > r.limit for later in candidates[i + 1 :])
@@ -75,7 +78,9 @@ class RequestLimiter:
 
     def acquire(self) -> None:
         """Take one request slot (waits for the rate; never waits for the daily quota)."""
-        if self._quota is not None and not self._quota.try_acquire(self.provider, blocking=False):
+        # blocking=False trips over filelock 4's acquire signature inside pyrate-limiter;
+        # a blocking call with a zero timeout is the same question and works with both.
+        if self._quota is not None and not self._quota.try_acquire(self.provider, timeout=0):
             raise QuotaExhaustedError(
                 f"{self.provider}: the daily quota of {self.daily_quota} requests is used up "
                 "(providers.yaml rate_limit.daily_quota); try again when the 24-hour window rolls"

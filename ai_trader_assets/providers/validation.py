@@ -56,7 +56,7 @@ def split_rejects(
         return frame.reset_index(drop=True), rejects_frame([], [])
     positions = np.flatnonzero(bad)
     if raw_records is not None:
-        records = [raw_records[i] for i in positions]
+        records = [raw_records[int(i)] for i in positions]
     else:
         records = frame.iloc[positions].to_dict(orient="records")
     rejects = rejects_frame(records, [str(reasons[i]) for i in positions])

@@ -38,7 +38,7 @@ query ($selector: RepositorySelector!) {
 
 def test_definitions_load_and_register_the_platform_resources() -> None:
     loaded = defs()
-    assert set(loaded.resources or {}) >= {"platform", "market_db", "lake"}
+    assert set(loaded.resources or {}) >= {"platform", "market_db", "lake", "provider"}
 
 
 def test_resources_work_inside_a_run(
@@ -99,3 +99,5 @@ def test_the_ui_shows_variable_names_never_secret_values(monkeypatch: pytest.Mon
     }
     assert values[("market_db", "url")] == ("ENV_VAR", "AI_TRADER_DATABASE_URL")
     assert values[("lake", "aws_secret_access_key")] == ("ENV_VAR", "AWS_SECRET_ACCESS_KEY")
+    assert values[("provider", "polygon_api_key")] == ("ENV_VAR", "POLYGON_API_KEY")
+    assert values[("provider", "kind")] == ("VALUE", '"polygon"')

@@ -24,8 +24,12 @@ from ai_trader_assets.config import Dataset
 from ai_trader_assets.providers.demo import DemoProvider, session_bars
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "polygon"
-SPAN_TO_DATASET = {("1", "day"): Dataset.BARS_1DAY, ("1", "hour"): Dataset.BARS_1HOUR,
-                   ("5", "minute"): Dataset.BARS_5MIN, ("1", "minute"): Dataset.BARS_1MIN}
+SPAN_TO_DATASET = {
+    ("1", "day"): Dataset.BARS_1DAY,
+    ("1", "hour"): Dataset.BARS_1HOUR,
+    ("5", "minute"): Dataset.BARS_5MIN,
+    ("1", "minute"): Dataset.BARS_1MIN,
+}
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -49,12 +53,20 @@ class Scripted:
     delay_seconds: float = 0.0
 
 
-def _bars_json(frame: pd.DataFrame, grouped: bool = False) -> list[dict[str, Any]]:
+def bars_json(frame: pd.DataFrame, grouped: bool = False) -> list[dict[str, Any]]:
     ts_ms = frame["ts"].astype("int64") // 1000  # microseconds -> milliseconds
     rows = []
     for record, t in zip(frame.to_dict(orient="records"), ts_ms, strict=True):
-        row = {"v": record["volume"], "vw": record["vwap"], "o": record["open"], "c": record["close"],
-               "h": record["high"], "l": record["low"], "t": int(t), "n": int(record["trade_count"])}
+        row = {
+            "v": record["volume"],
+            "vw": record["vwap"],
+            "o": record["open"],
+            "c": record["close"],
+            "h": record["high"],
+            "l": record["low"],
+            "t": int(t),
+            "n": int(record["trade_count"]),
+        }
         if grouped:
             row["T"] = record["symbol"]
         rows.append(row)
@@ -64,8 +76,16 @@ def _bars_json(frame: pd.DataFrame, grouped: bool = False) -> list[dict[str, Any
 class PolygonServer:
     """Start with ``with PolygonServer(api_key) as server:``; point POLYGON_BASE_URL at ``server.url``."""
 
-    def __init__(self, api_key: str, market: list[str] | None = None, page_size: int | None = None) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        market: list[str] | None = None,
+        page_size: int | None = None,
+        cache_responses: bool = False,
+    ) -> None:
         self.api_key = api_key
+        # Benchmarks measure the client, so generated bodies can be kept and replayed.
+        self._cache: dict[str, bytes] | None = {} if cache_responses else None
         self.market = market or ["AAPL", "MSFT", "NVDA"]
         self.page_size = page_size
         self.requests: list[RecordedRequest] = []
@@ -73,6 +93,8 @@ class PolygonServer:
         self._canned: dict[str, deque[Any]] = {}
         self._lock = threading.Lock()
         self._demo = DemoProvider()
+        # Load the calendar now: its first use takes ~0.5 s, longer than the tests' read timeout.
+        calendar.is_session(dt.date(2026, 1, 2))
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
@@ -91,12 +113,27 @@ class PolygonServer:
 
     # ------------------------------------------------------------ scripting
 
-    def fail(self, path_contains: str, status: int, *, times: int = 1, headers: dict[str, str] | None = None,
-             body: Any = None, delay_seconds: float = 0.0) -> None:
+    def fail(
+        self,
+        path_contains: str,
+        status: int,
+        *,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+        delay_seconds: float = 0.0,
+    ) -> None:
         """The next ``times`` requests whose path contains ``path_contains`` get this response."""
         for _ in range(times):
-            self._scripted.append(Scripted(path_contains, status, body or {"status": "ERROR", "error": f"HTTP {status}"},
-                                           headers or {}, delay_seconds))
+            self._scripted.append(
+                Scripted(
+                    path_contains,
+                    status,
+                    body or {"status": "ERROR", "error": f"HTTP {status}"},
+                    headers or {},
+                    delay_seconds,
+                )
+            )
 
     def respond(self, path_contains: str, *bodies: Any) -> None:
         """Serve these bodies, in order, to requests whose path contains ``path_contains``."""
@@ -112,15 +149,17 @@ class PolygonServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes; with Nagle's algorithm on, each response
+            # would stall ~40 ms waiting for the client's delayed ACK.
+            disable_nagle_algorithm = True
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence stderr
+            def log_message(self, format: str, *args: Any) -> None:  # silence the per-request stderr line
                 return
 
             def do_GET(self) -> None:
-                status, headers, body, delay = server._route(self)
+                status, headers, payload, delay = server._route(self)
                 if delay:
                     time.sleep(delay)
-                payload = json.dumps(body).encode()
                 try:
                     self.send_response(status)
                     for key, value in {"Content-Type": "application/json", **headers}.items():
@@ -133,11 +172,19 @@ class PolygonServer:
 
         return Handler
 
-    def _route(self, handler: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], Any, float]:
+    def _route(self, handler: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes, float]:
+        status, headers, body, delay = self._respond(handler)
+        if isinstance(body, bytes):
+            return status, headers, body, delay
+        return status, headers, json.dumps(body).encode(), delay
+
+    def _respond(self, handler: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], Any, float]:
         parsed = urlparse(handler.path)
         query = parse_qs(parsed.query)
         with self._lock:
-            self.requests.append(RecordedRequest(time.time(), parsed.path, query, dict(handler.headers.items())))
+            self.requests.append(
+                RecordedRequest(time.time(), parsed.path, query, dict(handler.headers.items()))
+            )
             if handler.headers.get("Authorization") != f"Bearer {self.api_key}":
                 return 401, {}, {"status": "ERROR", "request_id": "x", "error": "Unknown API Key"}, 0.0
             for index, scripted in enumerate(self._scripted):
@@ -147,7 +194,11 @@ class PolygonServer:
             for pattern, bodies in self._canned.items():
                 if pattern in parsed.path and bodies:
                     return 200, {}, bodies.popleft(), 0.0
-        return 200, {}, self._generate(parsed.path, query), 0.0
+        if self._cache is None:
+            return 200, {}, self._generate(parsed.path, query), 0.0
+        if handler.path not in self._cache:
+            self._cache[handler.path] = json.dumps(self._generate(parsed.path, query)).encode()
+        return 200, {}, self._cache[handler.path], 0.0
 
     def _generate(self, path: str, query: dict[str, list[str]]) -> dict[str, Any]:
         parts = path.strip("/").split("/")
@@ -156,9 +207,11 @@ class PolygonServer:
         if path.startswith("/v2/aggs/ticker/"):
             ticker, multiplier, timespan, start, end = parts[3], parts[5], parts[6], parts[7], parts[8]
             dataset = SPAN_TO_DATASET[(multiplier, timespan)]
-            frames = [session_bars([ticker], day, dataset)
-                      for day in calendar.sessions(dt.date.fromisoformat(start), dt.date.fromisoformat(end))]
-            rows = _bars_json(pd.concat(frames, ignore_index=True)) if frames else []
+            frames = [
+                session_bars([ticker], day, dataset)
+                for day in calendar.sessions(dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+            ]
+            rows = bars_json(pd.concat(frames, ignore_index=True)) if frames else []
             return self._page(path, query, rows, {"ticker": ticker, "adjusted": False})
         if path == "/v2/reference/news":
             return self._page(path, query, self._news(query), {})
@@ -168,13 +221,22 @@ class PolygonServer:
             return self._page(path, query, self._actions(query, "dividend"), {})
         return {"status": "NOT_FOUND", "results": []}
 
-    def _page(self, path: str, query: dict[str, list[str]], rows: list[dict[str, Any]], extra: dict[str, Any]) -> dict[str, Any]:
+    def _page(
+        self, path: str, query: dict[str, list[str]], rows: list[dict[str, Any]], extra: dict[str, Any]
+    ) -> dict[str, Any]:
         """One page of ``rows``; with a page size, the rest follows a ``next_url`` with a cursor."""
         offset = int(query.get("cursor", ["0"])[0])
         size = self.page_size or len(rows) or 1
-        page = rows[offset: offset + size]
-        body: dict[str, Any] = {**extra, "status": "OK", "request_id": "local", "queryCount": len(rows),
-                                "resultsCount": len(page), "count": len(page), "results": page}
+        page = rows[offset : offset + size]
+        body: dict[str, Any] = {
+            **extra,
+            "status": "OK",
+            "request_id": "local",
+            "queryCount": len(rows),
+            "resultsCount": len(page),
+            "count": len(page),
+            "results": page,
+        }
         if offset + size < len(rows):
             rest = {k: v[0] for k, v in query.items() if k != "cursor"} | {"cursor": str(offset + size)}
             body["next_url"] = f"https://api.massive.com{path}?{urlencode(rest)}"
@@ -182,37 +244,78 @@ class PolygonServer:
 
     def _grouped(self, day: dt.date) -> dict[str, Any]:
         if not calendar.is_session(day):  # what Polygon answers for a holiday or weekend
-            return {"queryCount": 0, "resultsCount": 0, "adjusted": False, "status": "OK", "request_id": "local"}
+            return {
+                "queryCount": 0,
+                "resultsCount": 0,
+                "adjusted": False,
+                "status": "OK",
+                "request_id": "local",
+            }
         frame = session_bars(self.market, day, Dataset.BARS_1DAY)
         _, close = calendar.session_open_close(day)
-        rows = _bars_json(frame, grouped=True)
+        rows = bars_json(frame, grouped=True)
         for row in rows:
             row["t"] = int(close.timestamp() * 1000)  # grouped bars are stamped at their end
-        return {"queryCount": len(rows), "resultsCount": len(rows), "adjusted": False, "status": "OK",
-                "request_id": "local", "count": len(rows), "results": rows}
+        return {
+            "queryCount": len(rows),
+            "resultsCount": len(rows),
+            "adjusted": False,
+            "status": "OK",
+            "request_id": "local",
+            "count": len(rows),
+            "results": rows,
+        }
 
     def _news(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
         start = pd.Timestamp(query["published_utc.gte"][0]).to_pydatetime()
         end = pd.Timestamp(query["published_utc.lt"][0]).to_pydatetime()
         result = self._demo.news(query["ticker"], start, end)
-        return [{"id": r["id"], "publisher": {"name": r["publisher"]}, "title": r["title"], "author": r["author"],
-                 "published_utc": r["published_utc"].strftime("%Y-%m-%dT%H:%M:%SZ"), "article_url": r["article_url"],
-                 "tickers": query["ticker"], "description": r["description"]}
-                for r in result.frame.to_dict(orient="records")]
+        return [
+            {
+                "id": r["id"],
+                "publisher": {"name": r["publisher"]},
+                "title": r["title"],
+                "author": r["author"],
+                "published_utc": r["published_utc"].strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "article_url": r["article_url"],
+                "tickers": query["ticker"],
+                "description": r["description"],
+            }
+            for r in result.frame.to_dict(orient="records")
+        ]
 
     def _actions(self, query: dict[str, list[str]], action_type: str) -> list[dict[str, Any]]:
         key = "execution_date" if action_type == "split" else "ex_dividend_date"
-        start, end = dt.date.fromisoformat(query[f"{key}.gte"][0]), dt.date.fromisoformat(query[f"{key}.lte"][0])
+        start, end = (
+            dt.date.fromisoformat(query[f"{key}.gte"][0]),
+            dt.date.fromisoformat(query[f"{key}.lte"][0]),
+        )
         frame = self._demo.corporate_actions(query["ticker"], start, end).frame
         rows = []
         for r in frame[frame["action_type"] == action_type].to_dict(orient="records"):
             if action_type == "split":
-                rows.append({"id": r["id"], "execution_date": r["ex_date"].isoformat(), "split_from": r["split_from"],
-                             "split_to": r["split_to"], "ticker": r["symbol"]})
+                rows.append(
+                    {
+                        "id": r["id"],
+                        "execution_date": r["ex_date"].isoformat(),
+                        "split_from": r["split_from"],
+                        "split_to": r["split_to"],
+                        "ticker": r["symbol"],
+                    }
+                )
             else:
-                rows.append({"id": r["id"], "cash_amount": r["cash_amount"], "declaration_date": r["declaration_date"].isoformat(),
-                             "dividend_type": "CD", "ex_dividend_date": r["ex_date"].isoformat(), "frequency": 4,
-                             "pay_date": r["pay_date"].isoformat(), "record_date": r["record_date"].isoformat(),
-                             "ticker": r["symbol"], "currency": "USD"})
+                rows.append(
+                    {
+                        "id": r["id"],
+                        "cash_amount": r["cash_amount"],
+                        "declaration_date": r["declaration_date"].isoformat(),
+                        "dividend_type": "CD",
+                        "ex_dividend_date": r["ex_date"].isoformat(),
+                        "frequency": 4,
+                        "pay_date": r["pay_date"].isoformat(),
+                        "record_date": r["record_date"].isoformat(),
+                        "ticker": r["symbol"],
+                        "currency": "USD",
+                    }
+                )
         return rows
-

@@ -1,4 +1,4 @@
-"""Resources every domain shares: the configuration, the market database and the lake.
+"""Resources every domain shares: configuration, market database, lake and market-data provider.
 
 Values from set environment variables are passed as ``dg.EnvVar`` so the UI shows the variable's
 name, never its value; unset ones fall back to the embedded defaults of :func:`load_settings`.
@@ -6,11 +6,13 @@ name, never its value; unset ones fall back to the embedded defaults of :func:`l
 
 import datetime as dt
 import os
+from pathlib import Path
 
 import dagster as dg
 from pydantic import PrivateAttr
 
 from ai_trader_assets.config import PlatformConfig, cached_config
+from ai_trader_assets.providers import MarketDataProvider, build_provider
 from ai_trader_assets.settings import Secret, load_settings
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
@@ -75,6 +77,25 @@ class LakeResource(dg.ConfigurableResource):
         )
 
 
+class MarketDataProviderResource(dg.ConfigurableResource):
+    """The market-data provider (``polygon`` or ``demo``); rate limits shared through ``state_dir``."""
+
+    kind: str
+    config_dir: str
+    state_dir: str
+    polygon_base_url: str
+    polygon_api_key: str | None = None
+
+    def get_provider(self) -> MarketDataProvider:
+        return build_provider(
+            self.kind,
+            cached_config(self.config_dir),
+            state_dir=Path(self.state_dir),
+            api_key=Secret(self.polygon_api_key) if self.polygon_api_key else None,
+            base_url=self.polygon_base_url,
+        )
+
+
 def _env_or(name: str, default: str) -> str:
     """The variable as an EnvVar when it is set (so its value stays out of the UI), else the default."""
     return dg.EnvVar(name) if os.environ.get(name, "").strip() else default
@@ -109,6 +130,13 @@ def resources() -> dg.Definitions:
                 aws_region=_env_or_none("AWS_REGION"),
                 aws_access_key_id=_env_or_none("AWS_ACCESS_KEY_ID"),
                 aws_secret_access_key=_env_or_none("AWS_SECRET_ACCESS_KEY"),
+            ),
+            "provider": MarketDataProviderResource(
+                kind=settings.provider,
+                config_dir=config_dir,
+                state_dir=str(settings.home / "ratelimits"),
+                polygon_base_url=_env_or("POLYGON_BASE_URL", settings.polygon_base_url),
+                polygon_api_key=_env_or_none("POLYGON_API_KEY") or _env_or_none("MASSIVE_API_KEY"),
             ),
         }
     )

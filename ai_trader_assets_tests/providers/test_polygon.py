@@ -1,0 +1,287 @@
+"""The Polygon provider against a local server speaking its REST API (shapes from shared/fixtures)."""
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ai_trader_assets.config import Dataset, PlatformConfig, ProviderSpec, load_config
+from ai_trader_assets.providers.base import AuthenticationError, PaginationError, ProviderError
+from ai_trader_assets.providers.http import PolygonTransport
+from ai_trader_assets.providers.polygon import PolygonProvider
+from ai_trader_assets.providers.ratelimit import RequestLimiter
+from ai_trader_assets.settings import Secret
+from ai_trader_assets_tests.support.polygon_server import PolygonServer, fixture
+
+API_KEY = "pk_SENTINEL_e2f81b"
+SESSION = dt.date(2026, 11, 20)
+
+
+class SleepRecorder:
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+@pytest.fixture
+def server() -> Iterator[PolygonServer]:
+    with PolygonServer(API_KEY, market=["AAPL", "MSFT", "NVDA", "IBM"]) as running:
+        yield running
+
+
+@pytest.fixture
+def spec() -> ProviderSpec:
+    config: PlatformConfig = load_config()
+    base = config.providers.providers["polygon"]
+    # Short timeouts keep the timeout test fast; retries as shipped.
+    return base.model_copy(update={"timeouts": base.timeouts.model_copy(update={"read_seconds": 0.5})})
+
+
+def make_provider(
+    server: PolygonServer,
+    spec: ProviderSpec,
+    tmp_path: Path,
+    sleep: SleepRecorder | None = None,
+    key: str = API_KEY,
+) -> PolygonProvider:
+    limiter = RequestLimiter("polygon", spec.rate_limit, tmp_path / "limits")
+    transport = PolygonTransport(Secret(key), server.url, spec, limiter, sleep=sleep or SleepRecorder())
+    return PolygonProvider(transport, spec)
+
+
+# ------------------------------------------------------------ recorded shapes
+
+
+def test_recorded_aggregates_parse_to_the_bars_schema(
+    server: PolygonServer, spec: ProviderSpec, tmp_path: Path
+) -> None:
+    server.respond(
+        "/v2/aggs/ticker/AAPL/", fixture("v2_aggs_ticker_AAPL_range_1_day_2005-04-01_2005-04-04.json")
+    )
+    result = make_provider(server, spec, tmp_path).bars(
+        ["AAPL"], Dataset.BARS_1DAY, dt.date(2005, 4, 1), dt.date(2005, 4, 4)
+    )
+    frame = result.frame
+    assert list(frame["ts"]) == [
+        pd.Timestamp("2005-04-01 05:00", tz="UTC"),
+        pd.Timestamp("2005-04-04 04:00", tz="UTC"),
+    ]
+    assert frame.loc[0, ["open", "high", "low", "close"]].tolist() == [1.5032, 1.5064, 1.4489, 1.4604]
+    assert frame.loc[0, "volume"] == 642646396.0 and frame.loc[0, "trade_count"] == 82132
+    assert frame["open"].dtype == "float64" and str(frame["ts"].dtype) == "datetime64[us, UTC]"
+    assert (frame["source"] == "polygon").all() and result.rejects.empty
+    request = server.requests_to("/v2/aggs/ticker/AAPL/range/1/day/2005-04-01/2005-04-04")[0]
+    assert request.query["adjusted"] == ["false"]  # raw prices; adjustment comes from corporate actions
+
+
+def test_grouped_daily_takes_the_date_from_the_request(
+    server: PolygonServer, spec: ProviderSpec, tmp_path: Path
+) -> None:
+    server.respond(
+        "/v2/aggs/grouped/", fixture("v2_aggs_grouped_locale_us_market_stocks_2005-04-04_adjusted_true.json")
+    )
+    result = make_provider(server, spec, tmp_path).grouped_daily_bars(dt.date(2005, 4, 4), ["GIK"])
+    # The fixture's t is 2020-10-14T20:00Z (a bar end, on another day); the session is the request's.
+    assert result.frame["ts"].tolist() == [pd.Timestamp("2005-04-04 04:00", tz="UTC")]
+    assert result.frame.loc[0, "close"] == 10.02 and len(result.calls) == 1
+
+
+def test_grouped_daily_is_one_request_for_the_market(
+    server: PolygonServer, spec: ProviderSpec, tmp_path: Path
+) -> None:
+    result = make_provider(server, spec, tmp_path).grouped_daily_bars(SESSION, ["AAPL", "IBM", "NOTLISTED"])
+    assert sorted(result.frame["symbol"]) == ["AAPL", "IBM"]
+    assert (
+        len(server.requests) == 1
+        and result.calls[0].endpoint == "/v2/aggs/grouped/locale/us/market/stocks/{date}"
+    )
+
+
+def test_recorded_news_splits_and_dividends(
+    server: PolygonServer, spec: ProviderSpec, tmp_path: Path
+) -> None:
+    server.respond("/v2/reference/news", fixture("v2_reference_news_ticker_NFLX.json"))
+    server.respond("/v3/reference/splits", fixture("v3_reference_splits.json"))
+    server.respond("/v3/reference/dividends", fixture("v3_reference_dividends.json"))
+    provider = make_provider(server, spec, tmp_path)
+    news = provider.news(
+        ["NFLX"], dt.datetime(2022, 4, 1, tzinfo=dt.UTC), dt.datetime(2022, 5, 1, tzinfo=dt.UTC)
+    )
+    assert news.frame.loc[0, "publisher"] == "MarketWatch"
+    assert news.frame.loc[0, "published_utc"] == pd.Timestamp("2022-04-28 17:08", tz="UTC")
+    assert news.links is not None and sorted(news.links["symbol"]) == ["AMZN", "MSFT", "NFLX", "TSN"]
+    actions = provider.corporate_actions(["GOOGL"], dt.date(2022, 1, 1), dt.date(2025, 12, 31))
+    splits = actions.frame[actions.frame["action_type"] == "split"]
+    dividends = actions.frame[actions.frame["action_type"] == "dividend"]
+    assert len(splits) == 10 and len(dividends) == 10 and actions.rejects.empty
+    googl = splits[splits["symbol"] == "GOOGL"].iloc[0]
+    assert (googl["ex_date"], googl["split_from"], googl["split_to"]) == (dt.date(2022, 7, 18), 1.0, 20.0)
+    assert (
+        dividends.iloc[0]["pay_date"] == dt.date(2025, 6, 30) and dividends.iloc[0]["cash_amount"] == 0.59375
+    )
+    assert actions.frame["id"].is_unique
+
+
+# ------------------------------------------------------------------ pagination
+
+
+def test_pagination_follows_next_url_over_several_pages(spec: ProviderSpec, tmp_path: Path) -> None:
+    with PolygonServer(API_KEY, page_size=100) as paged:
+        result = make_provider(paged, spec, tmp_path).bars(["NVDA"], Dataset.BARS_1MIN, SESSION, SESSION)
+        assert len(result.frame) == 390 and result.frame["ts"].is_monotonic_increasing
+        assert len(result.calls) == 4
+        cursors = [r.query.get("cursor") for r in paged.requests]
+        assert cursors == [None, ["100"], ["200"], ["300"]]
+
+
+def test_looping_next_url_is_an_error(server: PolygonServer, spec: ProviderSpec, tmp_path: Path) -> None:
+    page = {
+        "status": "OK",
+        "resultsCount": 1,
+        "results": [{"o": 1, "h": 1, "l": 1, "c": 1, "v": 1, "t": 0}],
+        "next_url": f"{server.url}/v2/aggs/ticker/AAPL/range/1/day/2026-11-20/2026-11-20?cursor=abc",
+    }
+    server.respond("/v2/aggs/ticker/AAPL/", page, page, page)
+    with pytest.raises(PaginationError, match="loop"):
+        make_provider(server, spec, tmp_path).bars(["AAPL"], Dataset.BARS_1DAY, SESSION, SESSION)
+
+
+def test_a_truncated_page_is_an_error_not_a_short_result(
+    server: PolygonServer, spec: ProviderSpec, tmp_path: Path
+) -> None:
+    body = fixture("v2_aggs_ticker_AAPL_range_1_day_2005-04-01_2005-04-04.json")
+    body["results"] = body["results"][:1]  # says resultsCount 2, holds 1
+    server.respond("/v2/aggs/ticker/AAPL/", body)
+    with pytest.raises(PaginationError, match="truncated"):
+        make_provider(server, spec, tmp_path).bars(
+            ["AAPL"], Dataset.BARS_1DAY, dt.date(2005, 4, 1), dt.date(2005, 4, 4)
+        )
+
+
+# ---------------------------------------------------------- failures and retries
+
+
+def test_429_waits_retry_after_then_succeeds(
+    server: PolygonServer, spec: ProviderSpec, tmp_path: Path
+) -> None:
+    server.fail("/v2/aggs/grouped/", 429, headers={"Retry-After": "7"})
+    sleep = SleepRecorder()
+    result = make_provider(server, spec, tmp_path, sleep).grouped_daily_bars(SESSION, ["AAPL"])
+    assert len(result.frame) == 1
+    assert sleep.waits == [7.0]
+    assert len(server.requests) == 2
+
+
+def test_500_then_success_backs_off_within_bounds(
+    server: PolygonServer, spec: ProviderSpec, tmp_path: Path
+) -> None:
+    server.fail("/v2/aggs/grouped/", 500)
+    sleep = SleepRecorder()
+    result = make_provider(server, spec, tmp_path, sleep).grouped_daily_bars(SESSION, ["AAPL"])
+    assert len(result.frame) == 1 and len(server.requests) == 2
+    retries = spec.retries
+    assert len(sleep.waits) == 1
+    assert (
+        retries.initial_backoff_seconds
+        <= sleep.waits[0]
+        <= retries.initial_backoff_seconds + retries.jitter_seconds
+    )
+
+
+def test_persistent_5xx_gives_up_after_max_attempts(
+    server: PolygonServer, spec: ProviderSpec, tmp_path: Path
+) -> None:
+    attempts = spec.retries.max_attempts
+    server.fail("/v2/aggs/grouped/", 503, times=attempts + 2)
+    sleep = SleepRecorder()
+    with pytest.raises(ProviderError, match=f"gave up after {attempts} attempts: HTTP 503"):
+        make_provider(server, spec, tmp_path, sleep).grouped_daily_bars(SESSION, ["AAPL"])
+    assert len(server.requests) == attempts
+    assert all(w <= spec.retries.max_backoff_seconds + spec.retries.jitter_seconds for w in sleep.waits)
+    assert sleep.waits == sorted(sleep.waits) or len(set(sleep.waits)) > 1  # growing, jittered
+
+
+def test_timeout_is_retried(server: PolygonServer, spec: ProviderSpec, tmp_path: Path) -> None:
+    server.fail("/v2/aggs/grouped/", 200, body={"status": "OK"}, delay_seconds=1.5)  # read timeout is 0.5 s
+    result = make_provider(server, spec, tmp_path).grouped_daily_bars(SESSION, ["AAPL"])
+    assert len(result.frame) == 1 and len(server.requests) == 2
+
+
+def test_401_fails_at_once_naming_the_variable(
+    server: PolygonServer, spec: ProviderSpec, tmp_path: Path
+) -> None:
+    with pytest.raises(AuthenticationError, match="POLYGON_API_KEY") as info:
+        make_provider(server, spec, tmp_path, key="wrong-key").grouped_daily_bars(SESSION, ["AAPL"])
+    assert len(server.requests) == 1
+    assert "wrong-key" not in str(info.value)
+
+
+# --------------------------------------------------------------- data quality
+
+
+def test_malformed_rows_become_rejects_with_reasons(
+    server: PolygonServer, spec: ProviderSpec, tmp_path: Path
+) -> None:
+    good = {"o": 10.0, "h": 11.0, "l": 9.5, "c": 10.5, "v": 1000.5, "vw": 10.2, "n": 12}
+    rows = [
+        {**good, "t": 1763620200000},
+        {**good, "t": 1763620260000, "o": None},
+        {**good, "t": 1763620320000, "c": -1.0},
+        {**good, "t": 1763620380000, "h": 10.0},  # below the close
+        {**good, "t": 1763620440000, "l": 10.4},  # above the open
+        {**good, "t": 1763620500000, "v": -5},
+        {**good, "t": 1763620560000, "o": "NaN"},
+        {**good, "t": 1763620200000},  # duplicate key
+        {k: v for k, v in good.items() if k != "h"} | {"t": 1763620620000},
+    ]
+    server.respond("/v2/aggs/ticker/AAPL/", {"status": "OK", "resultsCount": len(rows), "results": rows})
+    result = make_provider(server, spec, tmp_path).bars(["AAPL"], Dataset.BARS_1MIN, SESSION, SESSION)
+    assert len(result.frame) == 1 and result.frame.loc[0, "volume"] == 1000.5  # fractional volume kept
+    reasons = result.rejects["reason"].tolist()
+    assert reasons == [
+        "missing open",
+        "non-finite or non-positive price; low above min(open, close)",
+        "high below max(open, close)",
+        "low above min(open, close)",
+        "negative or non-finite volume",
+        "missing open",
+        "duplicate (symbol, ts): an earlier row has the same key",
+        "missing high",
+    ]
+    assert json.loads(result.rejects["record"].iloc[0])["o"] is None  # the provider's raw record is kept
+    assert len(result.frame) + len(result.rejects) == len(rows)  # nothing silently dropped
+
+
+def test_empty_results_and_a_holiday(server: PolygonServer, spec: ProviderSpec, tmp_path: Path) -> None:
+    provider = make_provider(server, spec, tmp_path)
+    holiday = provider.grouped_daily_bars(dt.date(2026, 11, 26), ["AAPL"])  # Thanksgiving
+    assert holiday.frame.empty and list(holiday.frame.columns)[:3] == ["symbol", "ts", "open"]
+    server.respond("/v2/aggs/ticker/AAPL/", {"status": "OK", "resultsCount": 0, "queryCount": 0})
+    assert provider.bars(["AAPL"], Dataset.BARS_1DAY, SESSION, SESSION).frame.empty
+
+
+# ---------------------------------------------------------------------- secrets
+
+
+def test_the_key_travels_only_in_the_authorization_header(
+    server: PolygonServer, spec: ProviderSpec, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    page = fixture("v2_reference_news_ticker_NFLX.json") | {
+        "next_url": f"{server.url}/v2/reference/news?cursor=p2&apiKey={API_KEY}"
+    }
+    server.respond("/v2/reference/news", page, fixture("v2_reference_news_ticker_NFLX.json"))
+    provider = make_provider(server, spec, tmp_path)
+    provider.news(["NFLX"], dt.datetime(2022, 4, 1, tzinfo=dt.UTC), dt.datetime(2022, 5, 1, tzinfo=dt.UTC))
+    provider.bars(["AAPL"], Dataset.BARS_1DAY, SESSION, SESSION)
+    assert len(server.requests) == 3
+    for request in server.requests:
+        assert request.headers["Authorization"] == f"Bearer {API_KEY}"
+        assert API_KEY not in request.path and API_KEY not in json.dumps(request.query)
+    assert API_KEY not in caplog.text and API_KEY not in repr(provider)
