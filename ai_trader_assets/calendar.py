@@ -9,6 +9,7 @@ import warnings
 from zoneinfo import ZoneInfo
 
 import exchange_calendars as xcals
+import numpy as np
 import pandas as pd
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -116,3 +117,35 @@ def session_on_or_after(day: dt.date) -> dt.date:
 def session_midnight_utc(session: dt.date) -> dt.datetime:
     """Start of a daily bar: midnight New York time of the session, in UTC (Polygon's convention)."""
     return dt.datetime.combine(session, dt.time(), NEW_YORK).astimezone(dt.UTC)
+
+
+def new_york_today() -> dt.date:
+    """Today's date in New York (the market's own day)."""
+    return dt.datetime.now(tz=NEW_YORK).date()
+
+
+@functools.cache
+def _session_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """(sessions as datetime64[D], closes as int64 microseconds UTC), both sorted."""
+    schedule = _schedule()
+    days = np.array(schedule.index, dtype="datetime64[D]")
+    closes = schedule["close"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[us]")
+    return days, closes.astype("int64")
+
+
+def sessions_on_or_after(days: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`session_on_or_after` for an array of datetime64[D] dates."""
+    sessions, _ = _session_arrays()
+    positions = np.searchsorted(sessions, days.astype("datetime64[D]"), side="left")
+    if (positions >= len(sessions)).any():
+        raise CalendarError("a date lies after the calendar's last session")
+    return sessions[positions]
+
+
+def sessions_closing_at_or_after(times_us: np.ndarray) -> np.ndarray:
+    """For UTC instants (int64 microseconds), the session whose window (previous close, close] holds each."""
+    sessions, closes = _session_arrays()
+    positions = np.searchsorted(closes, times_us, side="left")
+    if (positions >= len(sessions)).any():
+        raise CalendarError("an instant lies after the calendar's last close")
+    return sessions[positions]

@@ -12,12 +12,14 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from ai_trader_assets.config import DEFAULT_CONFIG_DIR
 
+NEW_YORK = ZoneInfo("America/New_York")
 DEFAULT_POLYGON_BASE_URL = "https://api.massive.com"
 ProviderKind = Literal["polygon", "demo"]
 
@@ -104,7 +106,7 @@ class Settings:
 
     def today(self) -> dt.date:
         """'Today' for retention windows and the latest partition (AI_TRADER_AS_OF when set)."""
-        return self.as_of or dt.datetime.now(tz=dt.UTC).date()
+        return self.as_of or dt.datetime.now(tz=NEW_YORK).date()
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:

@@ -143,6 +143,20 @@ class CompaniesRepository:
             )
             return list(rows.scalars())
 
+    def layers_of(self, symbols: Iterable[str]) -> dict[str, int | None]:
+        """The current layer of each known symbol (unknown symbols are absent)."""
+        wanted = sorted(set(symbols))
+        found: dict[str, int | None] = {}
+        with self.database.begin() as conn:
+            for start in range(0, len(wanted), 500):
+                rows = conn.execute(
+                    sa.select(companies.c.symbol, companies.c.layer).where(
+                        companies.c.symbol.in_(wanted[start : start + 500])
+                    )
+                )
+                found.update({row[0]: row[1] for row in rows})
+        return found
+
     def layer_counts(self) -> dict[int | None, int]:
         """How many symbols each layer holds (None: no layer)."""
         with self.database.begin() as conn:

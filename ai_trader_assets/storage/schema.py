@@ -146,3 +146,14 @@ sa.Index("ix_news_symbols_symbol", news_symbols.c.symbol)
 sa.Index("ix_corporate_actions_symbol_ex_date", corporate_actions.c.symbol, corporate_actions.c.ex_date)
 sa.Index("ix_corporate_actions_ex_date", corporate_actions.c.ex_date)
 sa.Index("ix_quarantine_dataset_partition", quarantine.c.dataset, quarantine.c.partition_key)
+
+ingestion_coverage = sa.Table(
+    "ingestion_coverage",
+    metadata,
+    sa.Column("dataset", sa.String(32), primary_key=True),
+    sa.Column("session", sa.Date, primary_key=True),
+    sa.Column("symbol", sa.String(10), primary_key=True),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("ingested_at", UtcDateTime, nullable=False),
+)
+sa.Index("ix_ingestion_coverage_dataset_session", ingestion_coverage.c.dataset, ingestion_coverage.c.session)

@@ -10,11 +10,11 @@ from dagster_graphql.test.utils import define_out_of_process_context, execute_da
 
 from ai_trader_assets.config import REPO_ROOT
 from ai_trader_assets.definitions import defs
+from ai_trader_assets.defs.platform.definitions import resources
 from ai_trader_assets.defs.platform.resources import (
     LakeResource,
     MarketDatabaseResource,
     PlatformConfigResource,
-    resources,
 )
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase

@@ -23,6 +23,7 @@ TABLES = {
     "corporate_actions",
     "quarantine",
     "backfill_requests",
+    "ingestion_coverage",
 }
 
 

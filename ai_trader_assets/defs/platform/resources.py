@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import PrivateAttr
 
+from ai_trader_assets.calendar import new_york_today
 from ai_trader_assets.config import PlatformConfig, cached_config
 from ai_trader_assets.providers import MarketDataProvider, build_provider
 from ai_trader_assets.settings import Secret, load_settings
@@ -29,8 +30,8 @@ class PlatformConfigResource(dg.ConfigurableResource):
         return cached_config(self.config_dir)
 
     def today(self) -> dt.date:
-        """``as_of`` (AI_TRADER_AS_OF) when set, else the current UTC date."""
-        return dt.date.fromisoformat(self.as_of) if self.as_of else dt.datetime.now(tz=dt.UTC).date()
+        """``as_of`` (AI_TRADER_AS_OF) when set, else today's date in New York."""
+        return dt.date.fromisoformat(self.as_of) if self.as_of else new_york_today()
 
 
 class MarketDatabaseResource(dg.ConfigurableResource):
@@ -50,8 +51,9 @@ class MarketDatabaseResource(dg.ConfigurableResource):
 
     @property
     def database(self) -> MarketDatabase:
+        # Created on first use too, for when this resource is nested in another (the IO manager).
         if self._database is None:
-            raise dg.DagsterInvariantViolationError("MarketDatabaseResource used outside a run")
+            self._database = MarketDatabase(self.url, cached_config(self.config_dir).pipeline.database)
         return self._database
 
     def companies(self) -> CompaniesRepository:
@@ -105,38 +107,36 @@ def _env_or_none(name: str) -> str | None:
     return dg.EnvVar(name) if os.environ.get(name, "").strip() else None
 
 
-@dg.definitions
-def resources() -> dg.Definitions:
-    # Validates the whole environment up front: a bad variable fails the load, naming itself.
+def build_resources() -> dict[str, dg.ConfigurableResource]:
+    """The platform's resources from the environment (validated up front: a bad variable or config
+    file fails the code location's load, naming itself)."""
     settings = load_settings()
     config_dir = str(settings.config_dir)
-    cached_config(config_dir)  # a bad config file fails the load too, naming file and key
-    return dg.Definitions(
-        resources={
-            "platform": PlatformConfigResource(
-                config_dir=config_dir,
-                as_of=settings.as_of.isoformat() if settings.as_of else None,
+    cached_config(config_dir)
+    return {
+        "platform": PlatformConfigResource(
+            config_dir=config_dir,
+            as_of=settings.as_of.isoformat() if settings.as_of else None,
+        ),
+        "market_db": MarketDatabaseResource(
+            url=_env_or(
+                "AI_TRADER_DATABASE_URL",
+                settings.database_url.render_as_string(hide_password=False),
             ),
-            "market_db": MarketDatabaseResource(
-                url=_env_or(
-                    "AI_TRADER_DATABASE_URL",
-                    settings.database_url.render_as_string(hide_password=False),
-                ),
-                config_dir=config_dir,
-            ),
-            "lake": LakeResource(
-                url=_env_or("AI_TRADER_LAKE_URL", settings.lake_url),
-                aws_endpoint_url=_env_or_none("AWS_ENDPOINT_URL"),
-                aws_region=_env_or_none("AWS_REGION"),
-                aws_access_key_id=_env_or_none("AWS_ACCESS_KEY_ID"),
-                aws_secret_access_key=_env_or_none("AWS_SECRET_ACCESS_KEY"),
-            ),
-            "provider": MarketDataProviderResource(
-                kind=settings.provider,
-                config_dir=config_dir,
-                state_dir=str(settings.home / "ratelimits"),
-                polygon_base_url=_env_or("POLYGON_BASE_URL", settings.polygon_base_url),
-                polygon_api_key=_env_or_none("POLYGON_API_KEY") or _env_or_none("MASSIVE_API_KEY"),
-            ),
-        }
-    )
+            config_dir=config_dir,
+        ),
+        "lake": LakeResource(
+            url=_env_or("AI_TRADER_LAKE_URL", settings.lake_url),
+            aws_endpoint_url=_env_or_none("AWS_ENDPOINT_URL"),
+            aws_region=_env_or_none("AWS_REGION"),
+            aws_access_key_id=_env_or_none("AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=_env_or_none("AWS_SECRET_ACCESS_KEY"),
+        ),
+        "provider": MarketDataProviderResource(
+            kind=settings.provider,
+            config_dir=config_dir,
+            state_dir=str(settings.home / "ratelimits"),
+            polygon_base_url=_env_or("POLYGON_BASE_URL", settings.polygon_base_url),
+            polygon_api_key=_env_or_none("POLYGON_API_KEY") or _env_or_none("MASSIVE_API_KEY"),
+        ),
+    }

@@ -1,0 +1,1 @@
+"""Market data: partitioned assets, the hot/cold IO manager, checks and retention."""

@@ -1,0 +1,92 @@
+"""The market-data assets: one per dataset, partitioned by date (NYSE session) x layer.
+
+Asset bodies stay thin: plan and fetch with :class:`ai_trader_assets.ingest.Ingestor`, hand the
+per-partition frames to the IO manager, then check what storage now holds.
+"""
+
+from collections.abc import Iterator
+
+import dagster as dg
+
+from ai_trader_assets.config import INGESTED_DATASETS, Dataset, cached_config
+from ai_trader_assets.defs.market_data.checks import CHECK_SPECS, check_results
+from ai_trader_assets.defs.market_data.partitions import configured_partitions
+from ai_trader_assets.defs.platform.resources import (
+    LakeResource,
+    MarketDatabaseResource,
+    MarketDataProviderResource,
+    PlatformConfigResource,
+)
+from ai_trader_assets.ingest import Ingestor, IngestRequest, describe, parse_partition_key
+from ai_trader_assets.settings import load_settings
+from ai_trader_assets.storage import backfill_requests
+from ai_trader_assets.storage.ledger import Ledger
+
+REFRESH_TAG = "ai_trader/refresh"  # value "full": refetch even what storage already has
+BACKFILL_REQUEST_TAG = "ai_trader/backfill_request"  # id of a backfill_requests row: only its symbols
+
+DESCRIPTIONS = {
+    Dataset.BARS_1DAY: "Daily OHLCV bars (raw, unadjusted) of the layer's symbols for one NYSE session.",
+    Dataset.BARS_1HOUR: "Hourly OHLCV bars (clock hours, New York) of the layer's symbols for one session.",
+    Dataset.BARS_5MIN: "5-minute OHLCV bars of the layer's symbols for one session.",
+    Dataset.BARS_1MIN: "1-minute OHLCV bars of the layer's symbols for one session.",
+    Dataset.NEWS: "News naming the layer's symbols, published after the previous close up to this close.",
+    Dataset.CORPORATE_ACTIONS: "Splits and dividends of the layer's symbols with an ex-date in this session.",
+}
+
+
+def build_asset(
+    dataset: Dataset, partitions_def: dg.PartitionsDefinition, max_per_run: int, pool: str
+) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=dataset.value,
+        description=DESCRIPTIONS[dataset],
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.multi_run(max_per_run),
+        pool=pool,
+        group_name="market_data",
+        io_manager_key="market_data_io_manager",
+        check_specs=CHECK_SPECS(dataset),
+        kinds={"parquet", "sql"},
+    )
+    def market_data(
+        context: dg.AssetExecutionContext,
+        platform: PlatformConfigResource,
+        market_db: MarketDatabaseResource,
+        provider: MarketDataProviderResource,
+        lake: LakeResource,
+    ) -> Iterator[dg.Output[dict[str, object]] | dg.AssetCheckResult]:
+        partitions = [parse_partition_key(key) for key in context.partition_keys]
+        only_symbols = None
+        request_id = context.run.tags.get(BACKFILL_REQUEST_TAG)
+        if request_id:
+            only_symbols = backfill_requests.get(market_db.database, int(request_id)).symbols
+        request = IngestRequest(
+            dataset=dataset,
+            partitions=partitions,
+            today=platform.today(),
+            refresh=context.run.tags.get(REFRESH_TAG) == "full",
+            only_symbols=only_symbols,
+        )
+        ingestor = Ingestor(
+            provider.get_provider(), market_db.companies(), Ledger(market_db.database), platform.get()
+        )
+        results, report = ingestor.run(request)
+        metadata = describe(report) | {"partitions": len(partitions), "provider": provider.kind}
+        yield dg.Output({r.key: r for r in results}, metadata=metadata)
+        yield from check_results(dataset, results, platform, market_db, lake)
+
+    return market_data
+
+
+@dg.definitions
+def market_data_assets() -> dg.Definitions:
+    settings = load_settings()
+    config = cached_config(str(settings.config_dir))
+    partitions_def = configured_partitions()
+    max_per_run = config.pipeline.chunks.max_partitions_per_run
+    return dg.Definitions(
+        assets=[
+            build_asset(d, partitions_def, max_per_run, pool=settings.provider) for d in INGESTED_DATASETS
+        ]
+    )

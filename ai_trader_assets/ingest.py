@@ -1,0 +1,281 @@
+"""Ingestion planning, no Dagster: which (session, symbol) pairs a run must fetch, with the fewest
+provider requests, and which partition each fetched row belongs to.
+
+A run covers partitions (session, layer). Per layer: a dataset the layer does not ingest, or a
+session outside the layer's cold window, yields an empty, labelled partition without a provider
+call. Otherwise the members' (session, symbol) pairs not yet covered are fetched (all of them with a
+full refresh): daily bars through the grouped endpoint when that needs fewer requests, everything
+else with one request per symbol over its whole missing range, then split per partition.
+"""
+
+import dataclasses
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ai_trader_assets import calendar
+from ai_trader_assets.config import Dataset, PlatformConfig
+from ai_trader_assets.providers.base import (
+    BAR_DATASETS,
+    MarketDataProvider,
+    ProviderCall,
+    ProviderResult,
+    rejects_frame,
+)
+from ai_trader_assets.storage.companies import CompaniesRepository
+from ai_trader_assets.storage.datasets import SPECS, sessions_of
+from ai_trader_assets.storage.ledger import Ledger
+
+
+@dataclasses.dataclass(frozen=True)
+class PartitionData:
+    """One partition's result: its rows, the symbols fetched for it (coverage) and rejects."""
+
+    dataset: Dataset
+    session: dt.date
+    layer: int
+    frame: pd.DataFrame
+    fetched: dict[str, int]
+    rejects: pd.DataFrame
+    note: str = ""
+
+    @property
+    def key(self) -> str:
+        return partition_key(self.session, self.layer)
+
+
+def partition_key(session: dt.date, layer: int) -> str:
+    """Dagster's multi-partition key: dimensions in name order (date, layer)."""
+    return f"{session.isoformat()}|{layer}"
+
+
+def parse_partition_key(key: str) -> tuple[dt.date, int]:
+    day, layer = str(key).split("|")
+    return dt.date.fromisoformat(day), int(layer)
+
+
+@dataclasses.dataclass
+class IngestReport:
+    """What the run did, for the UI."""
+
+    symbols: set[str] = dataclasses.field(default_factory=set)
+    calls: list[ProviderCall] = dataclasses.field(default_factory=list)
+    rows: int = 0
+    rejects: int = 0
+    already_stored: int = 0
+    outside_partitions: int = 0
+    owned_by_higher_layer: int = 0
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestRequest:
+    dataset: Dataset
+    partitions: Sequence[tuple[dt.date, int]]
+    today: dt.date
+    refresh: bool = False
+    only_symbols: Sequence[str] | None = None
+
+
+def _empty(dataset: Dataset, session: dt.date, layer: int, note: str) -> PartitionData:
+    return PartitionData(dataset, session, layer, SPECS[dataset].empty(), {}, rejects_frame([], []), note)
+
+
+class Ingestor:
+    """Plans and performs the fetch of one dataset for a run's partitions."""
+
+    def __init__(
+        self,
+        provider: MarketDataProvider,
+        companies: CompaniesRepository,
+        ledger: Ledger,
+        config: PlatformConfig,
+    ) -> None:
+        self.provider = provider
+        self.companies = companies
+        self.ledger = ledger
+        self.config = config
+
+    def run(self, request: IngestRequest) -> tuple[list[PartitionData], IngestReport]:
+        report = IngestReport()
+        by_layer: dict[int, list[dt.date]] = defaultdict(list)
+        for session, layer in request.partitions:
+            by_layer[layer].append(session)
+        results: list[PartitionData] = []
+        for layer, sessions in sorted(by_layer.items()):
+            results.extend(self._layer(request, layer, sorted(sessions), report))
+        return results, report
+
+    def _layer(
+        self, request: IngestRequest, layer: int, sessions: list[dt.date], report: IngestReport
+    ) -> list[PartitionData]:
+        dataset = request.dataset
+        if not self.config.ingests(layer, dataset):
+            note = f"layer {layer} does not ingest {dataset.value} (layers.yaml)"
+            report.notes.append(note)
+            return [_empty(dataset, s, layer, note) for s in sessions]
+        window = self.config.window(layer, dataset)
+        assert window is not None  # validated: every ingested dataset has a window
+        outside = [s for s in sessions if not window.is_kept(s, request.today)]
+        inside = [s for s in sessions if window.is_kept(s, request.today)]
+        results = [
+            _empty(
+                dataset,
+                s,
+                layer,
+                f"outside layer {layer}'s {window.cold_days}-day cold window for {dataset.value}",
+            )
+            for s in outside
+        ]
+        if outside:
+            report.notes.append(
+                f"{len(outside)} session(s) outside layer {layer}'s cold window: nothing fetched"
+            )
+        members = self.companies.members(layer)
+        if request.only_symbols is not None:
+            members = sorted(set(members) & set(request.only_symbols))
+        covered = set() if request.refresh else self.ledger.covered(dataset, inside, members)
+        missing = {s: [m for m in members if (s, m) not in covered] for s in inside}
+        report.already_stored += sum(len(members) - len(v) for v in missing.values())
+        report.symbols.update(m for symbols in missing.values() for m in symbols)
+        if not any(missing.values()):
+            if inside:
+                report.notes.append(
+                    f"layer {layer}: every member already stored for {len(inside)} session(s)"
+                )
+            return results + [_empty(dataset, s, layer, "already stored") for s in inside]
+        fetched = self._fetch(dataset, missing)
+        report.calls.extend(fetched.calls)
+        return results + self._split(dataset, layer, missing, fetched, report)
+
+    # ----------------------------------------------------------------- fetching
+
+    def _fetch(self, dataset: Dataset, missing: dict[dt.date, list[str]]) -> ProviderResult:
+        sessions_needed = sorted(s for s, symbols in missing.items() if symbols)
+        symbols_needed = sorted({m for symbols in missing.values() for m in symbols})
+        if dataset == Dataset.BARS_1DAY and len(sessions_needed) <= len(symbols_needed):
+            return _combine([self.provider.grouped_daily_bars(s, missing[s]) for s in sessions_needed])
+        # One request per symbol over its own missing range; symbols sharing a range share a call.
+        ranges: dict[tuple[dt.date, dt.date], list[str]] = defaultdict(list)
+        for symbol in symbols_needed:
+            own = [s for s in sessions_needed if symbol in missing[s]]
+            ranges[(own[0], own[-1])].append(symbol)
+        fetch = self._fetcher(dataset)
+        return _combine([fetch(symbols, first, last) for (first, last), symbols in sorted(ranges.items())])
+
+    def _fetcher(self, dataset: Dataset) -> Callable[[list[str], dt.date, dt.date], ProviderResult]:
+        if dataset in BAR_DATASETS:
+            return lambda symbols, first, last: self.provider.bars(symbols, dataset, first, last)
+        if dataset == Dataset.NEWS:
+
+            def news(symbols: list[str], first: dt.date, last: dt.date) -> ProviderResult:
+                # Sessions own (previous close, close]; the provider's range is [start, end).
+                _, previous_close = calendar.session_open_close(calendar.previous_session(first))
+                _, close = calendar.session_open_close(last)
+                return self.provider.news(symbols, previous_close, close + dt.timedelta(seconds=1))
+
+            return news
+
+        def actions(symbols: list[str], first: dt.date, last: dt.date) -> ProviderResult:
+            # Ex-dates on the days after the previous session map to ``first``.
+            return self.provider.corporate_actions(
+                symbols, calendar.previous_session(first) + dt.timedelta(days=1), last
+            )
+
+        return actions
+
+    # ---------------------------------------------------------------- splitting
+
+    def _split(
+        self,
+        dataset: Dataset,
+        layer: int,
+        missing: dict[dt.date, list[str]],
+        fetched: ProviderResult,
+        report: IngestReport,
+    ) -> list[PartitionData]:
+        frame = fetched.frame
+        if dataset == Dataset.NEWS:
+            frame = self._news_with_symbols(fetched, layer, report)
+        wanted = {(np.datetime64(s, "D"), m) for s, symbols in missing.items() for m in symbols}
+        sessions = sessions_of(dataset, frame)
+        if dataset == Dataset.NEWS:
+            keep = np.array(
+                [
+                    any((day, m) in wanted for m in symbols)
+                    for day, symbols in zip(sessions, frame["symbols"], strict=True)
+                ],
+                dtype=bool,
+            )
+        else:
+            pairs = pd.MultiIndex.from_arrays([sessions, frame["symbol"].astype(object)])
+            keep = pairs.isin(list(wanted))
+        report.outside_partitions += int((~keep).sum())
+        frame, sessions = frame[keep].reset_index(drop=True), sessions[keep]
+        rejects = fetched.rejects
+        first_key = min(s for s, symbols in missing.items() if symbols)
+        results = []
+        for session, symbols in sorted(missing.items()):
+            rows = frame[sessions == np.datetime64(session, "D")].reset_index(drop=True)
+            counts = _rows_per_symbol(dataset, rows, symbols)
+            # Provider rejects cannot always be dated; they are kept with the run's first partition.
+            session_rejects = rejects if session == first_key else rejects_frame([], [])
+            results.append(PartitionData(dataset, session, layer, rows, counts, session_rejects))
+            report.rows += len(rows)
+        report.rejects += len(rejects)
+        return results
+
+    def _news_with_symbols(self, fetched: ProviderResult, layer: int, report: IngestReport) -> pd.DataFrame:
+        """News rows with the symbols they name; an article naming a higher-layer symbol belongs there."""
+        links = fetched.links if fetched.links is not None else pd.DataFrame(columns=["news_id", "symbol"])
+        named = links.groupby("news_id")["symbol"].apply(lambda s: sorted(set(s))).to_dict()
+        frame = fetched.frame.assign(symbols=[named.get(i, []) for i in fetched.frame["id"]])
+        layers = self.companies.layers_of({s for symbols in frame["symbols"] for s in symbols})
+        ingesting = {
+            s
+            for s, other in layers.items()
+            if other is not None and other > layer and self.config.ingests(other, Dataset.NEWS)
+        }
+        owned = np.array([bool(ingesting & set(symbols)) for symbols in frame["symbols"]], dtype=bool)
+        report.owned_by_higher_layer += int(owned.sum())
+        return frame[~owned].reset_index(drop=True)
+
+
+def _rows_per_symbol(dataset: Dataset, rows: pd.DataFrame, symbols: list[str]) -> dict[str, int]:
+    counts = dict.fromkeys(symbols, 0)
+    column = rows["symbols"].explode() if dataset == Dataset.NEWS else rows["symbol"]
+    for symbol, count in column.value_counts().items():
+        if symbol in counts:
+            counts[str(symbol)] = int(count)
+    return counts
+
+
+def _combine(results: list[ProviderResult]) -> ProviderResult:
+    frames = [r.frame for r in results]
+    links = [r.links for r in results if r.links is not None]
+    return ProviderResult(
+        frame=pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(),
+        rejects=pd.concat([r.rejects for r in results], ignore_index=True)
+        if results
+        else rejects_frame([], []),
+        calls=tuple(call for r in results for call in r.calls),
+        links=pd.concat(links, ignore_index=True) if links else None,
+    )
+
+
+def describe(report: IngestReport) -> dict[str, Any]:
+    """Run metadata for the UI."""
+    return {
+        "symbols fetched": len(report.symbols),
+        "provider requests": len(report.calls),
+        "rows": report.rows,
+        "provider rejects": report.rejects,
+        "already stored (symbol-sessions skipped)": report.already_stored,
+        "rows outside the run's partitions (dropped)": report.outside_partitions,
+        "news owned by a higher layer": report.owned_by_higher_layer,
+        "notes": "; ".join(report.notes) or "-",
+    }

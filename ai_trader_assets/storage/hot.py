@@ -1,0 +1,199 @@
+"""Hot storage: the recent rows of every dataset in the market database, upserted in bulk.
+
+PostgreSQL: COPY into a temporary staging table, then one ``INSERT … ON CONFLICT DO UPDATE``.
+SQLite: batched ``INSERT … ON CONFLICT DO UPDATE`` through the driver. Both are idempotent:
+writing the same rows twice leaves the table as it was.
+"""
+
+import datetime as dt
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ai_trader_assets.config import Dataset
+from ai_trader_assets.providers.base import conform
+from ai_trader_assets.storage import schema
+from ai_trader_assets.storage.database import MarketDatabase
+from ai_trader_assets.storage.datasets import SPECS
+
+SQLITE_BATCH_ROWS = 50_000
+# SQLAlchemy's text format for DateTime on SQLite; every writer must use exactly this one.
+SQLITE_TS_FORMAT = "%Y-%m-%d %H:%M:%S"  # arrow's %S carries the microseconds of a timestamp[us]
+
+
+def _wire_table(frame: pd.DataFrame, columns: Sequence[str], dialect: str) -> pa.Table:
+    """The frame as Arrow columns in the form the database driver or COPY expects."""
+    table = pa.Table.from_pandas(frame[list(columns)], preserve_index=False)
+    arrays = []
+    for name in table.column_names:
+        column = table[name]
+        if pa.types.is_timestamp(column.type):
+            column = column.cast(pa.timestamp("us", "UTC"))
+            fmt = SQLITE_TS_FORMAT if dialect == "sqlite" else SQLITE_TS_FORMAT + "+00"
+            column = pc.strftime(column, format=fmt, locale="C")
+        elif pa.types.is_date(column.type):
+            column = pc.strftime(column.cast(pa.timestamp("s")), format="%Y-%m-%d")
+        arrays.append(column)
+    return pa.table(arrays, names=table.column_names)
+
+
+class HotStore:
+    """Bulk upserts, reads and deletes of hot rows.
+
+    Args:
+        database: The market database.
+    """
+
+    def __init__(self, database: MarketDatabase) -> None:
+        self.database = database
+
+    def upsert(self, conn: Connection, dataset: Dataset, frame: pd.DataFrame) -> int:
+        """Insert or replace rows by key inside the caller's transaction; returns rows written."""
+        if frame.empty:
+            return 0
+        spec = SPECS[dataset]
+        columns = [c.name for c in spec.table.columns]
+        rows = frame.drop(columns=["symbols"]) if dataset == Dataset.NEWS else frame
+        self._upsert_table(conn, spec.table, rows, columns, spec.key)
+        if dataset == Dataset.NEWS:
+            links = frame[["id", "symbols"]].explode("symbols").dropna()
+            links = links.rename(columns={"id": "news_id", "symbols": "symbol"}).drop_duplicates()
+            self._upsert_table(conn, schema.news_symbols, links, ["news_id", "symbol"], ("news_id", "symbol"))
+        return len(rows)
+
+    def _upsert_table(
+        self, conn: Connection, table: sa.Table, frame: pd.DataFrame, columns: list[str], key: Sequence[str]
+    ) -> None:
+        if frame.empty:
+            return
+        wire = _wire_table(frame, columns, conn.dialect.name)
+        updates = [c for c in columns if c not in key]
+        quoted = ", ".join(f'"{c}"' for c in columns)
+        conflict = ", ".join(f'"{c}"' for c in key)
+        assignments = ", ".join(f'"{c}" = excluded."{c}"' for c in updates)
+        on_conflict = f"DO UPDATE SET {assignments}" if updates else "DO NOTHING"
+        if conn.dialect.name == "postgresql":
+            upsert = f"ON CONFLICT ({conflict}) {on_conflict}"
+            self._copy_upsert(conn, table.name, wire, quoted, upsert)
+            return
+        placeholders = ", ".join("?" for _ in columns)
+        statement = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({placeholders}) ' + upsert
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            for batch in wire.to_batches(max_chunksize=SQLITE_BATCH_ROWS):
+                columns_py = [column.to_pylist() for column in batch.columns]
+                cursor.executemany(statement, list(zip(*columns_py, strict=True)))
+        finally:
+            cursor.close()
+
+    @staticmethod
+    def _copy_upsert(conn: Connection, table: str, wire: pa.Table, quoted: str, upsert: str) -> None:
+        buffer = io.BytesIO()
+        pacsv.write_csv(wire, buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+        staging = f"staging_{table}"
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cursor:  # type: ignore[union-attr]
+            cursor.execute(
+                f'CREATE TEMP TABLE IF NOT EXISTS "{staging}" (LIKE "{table}") ON COMMIT DELETE ROWS'
+            )
+            cursor.execute(f'TRUNCATE "{staging}"')
+            with cursor.copy(f'COPY "{staging}" ({quoted}) FROM STDIN WITH (FORMAT csv)') as copy:
+                copy.write(buffer.getvalue())
+            cursor.execute(f'INSERT INTO "{table}" ({quoted}) SELECT {quoted} FROM "{staging}" {upsert}')
+
+    def read(
+        self,
+        dataset: Dataset,
+        *,
+        symbols: Sequence[str] | None = None,
+        start: dt.datetime | dt.date | None = None,
+        end: dt.datetime | dt.date | None = None,
+    ) -> pd.DataFrame:
+        """Hot rows in the dataset's frame schema, time in [start, end), optionally for some symbols."""
+        spec = SPECS[dataset]
+        table = spec.table
+        time = table.c[spec.time_column]
+        query = sa.select(table)
+        if symbols is not None and dataset != Dataset.NEWS:
+            query = query.where(table.c.symbol.in_(list(symbols)))
+        if start is not None:
+            query = query.where(time >= _bound(start, dataset))
+        if end is not None:
+            query = query.where(time < _bound(end, dataset))
+        with self.database.begin() as conn:
+            rows = conn.execute(query).mappings().all()
+            frame = pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in table.columns])
+            if dataset == Dataset.NEWS:
+                links = conn.execute(
+                    sa.select(schema.news_symbols).where(
+                        schema.news_symbols.c.news_id.in_(frame["id"].tolist())
+                    )
+                ).all()
+                named: dict[str, list[str]] = {}
+                for link in links:
+                    named.setdefault(str(link[0]), []).append(str(link[1]))
+                frame["symbols"] = [sorted(named.get(i, [])) for i in frame["id"]]
+                if symbols is not None:
+                    wanted = set(symbols)
+                    frame = frame[[bool(wanted & set(s)) for s in frame["symbols"]]]
+        return from_database(frame, dataset)
+
+    def delete_keys(self, conn: Connection, dataset: Dataset, keys: pd.DataFrame) -> int:
+        """Delete rows by key (the dataset's key columns) inside the caller's transaction."""
+        if keys.empty:
+            return 0
+        spec = SPECS[dataset]
+        table = spec.table
+        condition = sa.and_(*(table.c[k] == sa.bindparam(f"k_{k}") for k in spec.key))
+        values = [
+            {f"k_{k}": _python_value(row[k], conn.dialect.name) for k in spec.key}
+            for row in keys[list(spec.key)].to_dict(orient="records")
+        ]
+        if dataset == Dataset.NEWS:
+            conn.execute(
+                schema.news_symbols.delete().where(schema.news_symbols.c.news_id == sa.bindparam("k_id")),
+                values,
+            )
+        result = conn.execute(table.delete().where(condition), values)
+        return int(result.rowcount)
+
+
+def _bound(value: dt.datetime | dt.date, dataset: Dataset) -> Any:
+    if dataset == Dataset.CORPORATE_ACTIONS:
+        return value.date() if isinstance(value, dt.datetime) else value
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime.combine(value, dt.time(), dt.UTC)
+    return value
+
+
+def _python_value(value: Any, dialect: str) -> Any:
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, dt.datetime) and dialect == "sqlite":
+        return value.astimezone(dt.UTC).replace(tzinfo=None)  # SQLite stores naive UTC text
+    return value
+
+
+def from_database(frame: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
+    """Rows read back from SQL in the dataset's frame schema (SQLite hands back naive UTC)."""
+    spec = SPECS[dataset]
+    frame = frame.copy()
+    for name, dtype in spec.columns.items():
+        if isinstance(dtype, pd.DatetimeTZDtype) and name in frame:
+            values = pd.to_datetime(frame[name])
+            frame[name] = (values.dt.tz_localize("UTC") if values.dt.tz is None else values).astype(dtype)
+        elif dtype == "object" and name in frame and name != "symbols":
+            frame[name] = [
+                v if v is None or isinstance(v, dt.date) else dt.date.fromisoformat(str(v))
+                for v in frame[name]
+            ]
+    if "ingested_at" not in frame:
+        frame["ingested_at"] = pd.NaT
+    return conform(frame, spec.columns)

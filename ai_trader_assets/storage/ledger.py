@@ -1,0 +1,119 @@
+"""Bookkeeping next to the data: what has been fetched (coverage) and what was rejected (quarantine)."""
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping, Sequence
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ai_trader_assets.config import Dataset
+from ai_trader_assets.storage import schema
+from ai_trader_assets.storage.database import MarketDatabase
+
+coverage = schema.ingestion_coverage
+IN_CHUNK = 500  # bound the size of IN (...) lists
+
+
+def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), IN_CHUNK):
+        yield items[start : start + IN_CHUNK]
+
+
+class Ledger:
+    """Coverage of (dataset, session, symbol) and the quarantine of rejected records."""
+
+    def __init__(self, database: MarketDatabase) -> None:
+        self.database = database
+
+    def covered(
+        self, dataset: Dataset, sessions: Sequence[dt.date], symbols: Sequence[str]
+    ) -> set[tuple[dt.date, str]]:
+        """The (session, symbol) pairs already fetched."""
+        if not sessions or not symbols:
+            return set()
+        found: set[tuple[dt.date, str]] = set()
+        with self.database.begin() as conn:
+            for chunk in _chunks(list(symbols)):
+                rows = conn.execute(
+                    sa.select(coverage.c.session, coverage.c.symbol).where(
+                        coverage.c.dataset == dataset.value,
+                        coverage.c.session.between(min(sessions), max(sessions)),
+                        coverage.c.symbol.in_(list(chunk)),
+                    )
+                )
+                found.update((row[0], str(row[1])) for row in rows)
+        return found
+
+    def record(
+        self, conn: Connection, dataset: Dataset, session: dt.date, rows_per_symbol: Mapping[str, int]
+    ) -> None:
+        """Mark symbols as fetched for a session (idempotent)."""
+        if not rows_per_symbol:
+            return
+        now = dt.datetime.now(tz=dt.UTC)
+        conn.execute(
+            coverage.delete().where(
+                coverage.c.dataset == dataset.value,
+                coverage.c.session == session,
+                coverage.c.symbol.in_(list(rows_per_symbol)),
+            )
+        )
+        conn.execute(
+            coverage.insert(),
+            [
+                {"dataset": dataset.value, "session": session, "symbol": s, "rows": n, "ingested_at": now}
+                for s, n in rows_per_symbol.items()
+            ],
+        )
+
+    def forget(self, conn: Connection, dataset: Dataset, session: dt.date, symbols: Sequence[str]) -> None:
+        """Drop coverage for purged data, so a later promotion fetches it again."""
+        for chunk in _chunks(list(symbols)):
+            conn.execute(
+                coverage.delete().where(
+                    coverage.c.dataset == dataset.value,
+                    coverage.c.session == session,
+                    coverage.c.symbol.in_(list(chunk)),
+                )
+            )
+
+    def latest_sessions(self, dataset: Dataset) -> dict[str, dt.date]:
+        """The latest covered session per symbol."""
+        with self.database.begin() as conn:
+            rows = conn.execute(
+                sa.select(coverage.c.symbol, sa.func.max(coverage.c.session))
+                .where(coverage.c.dataset == dataset.value)
+                .group_by(coverage.c.symbol)
+            )
+            return {str(row[0]): row[1] for row in rows}
+
+    def quarantine(
+        self, conn: Connection, dataset: Dataset, partition_key: str, rejects: pd.DataFrame
+    ) -> int:
+        """Store rejected records with their reasons; returns how many."""
+        if rejects.empty:
+            return 0
+        now = dt.datetime.now(tz=dt.UTC)
+        conn.execute(
+            schema.quarantine.insert(),
+            [
+                {
+                    "dataset": dataset.value,
+                    "partition_key": partition_key,
+                    "reason": reason,
+                    "record": json.loads(record),
+                    "detected_at": now,
+                }
+                for reason, record in zip(rejects["reason"], rejects["record"], strict=True)
+            ],
+        )
+        return len(rejects)
+
+    def quarantined(self, dataset: Dataset | None = None) -> pd.DataFrame:
+        query = sa.select(schema.quarantine)
+        if dataset is not None:
+            query = query.where(schema.quarantine.c.dataset == dataset.value)
+        with self.database.begin() as conn:
+            return pd.DataFrame([dict(r) for r in conn.execute(query).mappings()])
