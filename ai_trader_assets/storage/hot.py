@@ -79,8 +79,8 @@ class HotStore:
         conflict = ", ".join(f'"{c}"' for c in key)
         assignments = ", ".join(f'"{c}" = excluded."{c}"' for c in updates)
         on_conflict = f"DO UPDATE SET {assignments}" if updates else "DO NOTHING"
+        upsert = f"ON CONFLICT ({conflict}) {on_conflict}"
         if conn.dialect.name == "postgresql":
-            upsert = f"ON CONFLICT ({conflict}) {on_conflict}"
             self._copy_upsert(conn, table.name, wire, quoted, upsert)
             return
         placeholders = ", ".join("?" for _ in columns)

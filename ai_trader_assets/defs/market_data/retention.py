@@ -1,0 +1,62 @@
+"""The ``enforce_retention`` job and its daily schedule (dry-run through run config)."""
+
+import dagster as dg
+
+from ai_trader_assets.config import cached_config
+from ai_trader_assets.defs.platform.resources import (
+    LakeResource,
+    MarketDatabaseResource,
+    PlatformConfigResource,
+)
+from ai_trader_assets.settings import load_settings
+from ai_trader_assets.storage.retention import RetentionEngine
+
+
+class RetentionConfig(dg.Config):
+    dry_run: bool = False
+    """Report what would move, be deleted and purged, without changing anything."""
+
+
+@dg.op(description="Move hot rows past their hot window to cold (verified first); purge expired cold rows.")
+def enforce_retention_op(
+    context: dg.OpExecutionContext,
+    config: RetentionConfig,
+    platform: PlatformConfigResource,
+    market_db: MarketDatabaseResource,
+    lake: LakeResource,
+) -> dg.Output[None]:
+    engine = RetentionEngine(market_db.database, lake.get_lake(), platform.get(), platform.today())
+    counts = engine.run(dry_run=config.dry_run)
+    metadata: dict[str, dg.RawMetadataValue] = {
+        "dry run": config.dry_run,
+        "today": platform.today().isoformat(),
+    }
+    for (dataset, layer), c in sorted(counts.items()):
+        metadata[f"{dataset} layer {layer}"] = (
+            f"moved {c.moved}, verified {c.verified}, deleted {c.deleted}, kept {c.kept}, "
+            f"unverified {c.unverified}, purged {c.purged}"
+        )
+    context.log.info("retention %s: %s", "dry run" if config.dry_run else "applied", metadata)
+    return dg.Output(None, metadata=metadata)
+
+
+@dg.job(description="Apply the retention policy of config/retention.yaml to hot and cold storage.")
+def enforce_retention() -> None:
+    enforce_retention_op()
+
+
+@dg.definitions
+def retention_definitions() -> dg.Definitions:
+    schedule = cached_config(str(load_settings().config_dir)).pipeline.schedules.retention
+    return dg.Definitions(
+        jobs=[enforce_retention],
+        schedules=[
+            dg.ScheduleDefinition(
+                name="retention_schedule",
+                job=enforce_retention,
+                cron_schedule=schedule.cron,
+                execution_timezone=schedule.timezone,
+                default_status=dg.DefaultScheduleStatus.RUNNING,
+            )
+        ],
+    )

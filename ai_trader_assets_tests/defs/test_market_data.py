@@ -1,0 +1,250 @@
+"""The partitioned assets and the hot/cold IO manager, end to end in-process, on both engines,
+against the local Polygon server."""
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from ai_trader_assets import calendar
+from ai_trader_assets.config import Dataset, load_config
+from ai_trader_assets.settings import Secret
+from ai_trader_assets.storage.companies import CompaniesRepository
+from ai_trader_assets.storage.database import MarketDatabase
+from ai_trader_assets.storage.lake import Lake, LakeError
+from ai_trader_assets.storage.ledger import Ledger
+from ai_trader_assets.storage.retention import RetentionEngine
+from ai_trader_assets_tests.support.platform import Platform, metadata
+from ai_trader_assets_tests.support.polygon_server import PolygonServer
+from ai_trader_assets_tests.support.s3 import (
+    ACCESS_KEY_ID,
+    REGION,
+    SECRET_ACCESS_KEY,
+    create_bucket,
+    moto_server,
+)
+
+API_KEY = "assets-test-key"
+AS_OF = dt.date(2026, 11, 20)
+SESSION = AS_OF
+LAYER1 = ["AAPL", "MSFT"]
+DAY = Dataset.BARS_1DAY
+
+
+def trading_days_ago(n: int) -> dt.date:
+    return calendar.sessions(AS_OF - dt.timedelta(days=3 * n + 10), AS_OF)[-1 - n]
+
+
+@pytest.fixture
+def server() -> Iterator[PolygonServer]:
+    with PolygonServer(API_KEY, market=["AAPL", "MSFT", "NVDA", "F", "IBM"]) as running:
+        yield running
+
+
+def configure(
+    monkeypatch: pytest.MonkeyPatch, database: MarketDatabase, lake_url: str, server: PolygonServer
+) -> None:
+    monkeypatch.setenv("AI_TRADER_DATABASE_URL", database.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("AI_TRADER_LAKE_URL", lake_url)
+    monkeypatch.setenv("AI_TRADER_AS_OF", AS_OF.isoformat())
+    monkeypatch.setenv("POLYGON_API_KEY", API_KEY)
+    monkeypatch.setenv("POLYGON_BASE_URL", server.url)
+    CompaniesRepository(database).upsert(
+        [{"symbol": s, "layer": 1} for s in LAYER1]
+        + [{"symbol": "NVDA", "layer": 2}, {"symbol": "F", "layer": 0}],
+        source="test",
+    )
+
+
+@pytest.fixture
+def platform(
+    market_db: MarketDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: PolygonServer
+) -> Platform:
+    lake_dir = tmp_path / "lake"
+    configure(monkeypatch, market_db, str(lake_dir), server)
+    return Platform(market_db, Lake(str(lake_dir)), AS_OF)
+
+
+def without_ingest_time(frame: pd.DataFrame | None) -> pd.DataFrame:
+    assert frame is not None
+    return frame.drop(columns="ingested_at").sort_values(["symbol", "ts"]).reset_index(drop=True)
+
+
+def test_materializing_a_partition_three_times_leaves_identical_storage(
+    platform: Platform, server: PolygonServer
+) -> None:
+    key = f"{SESSION}|1"
+    first = platform.materialize(DAY, key)
+    assert first.success
+    assert metadata(first, DAY)["provider requests"] == 1  # grouped daily: one request for the layer
+    hot, cold = without_ingest_time(platform.hot(DAY)), without_ingest_time(platform.cold(DAY, SESSION, 1))
+    assert hot["symbol"].tolist() == LAYER1 and cold["symbol"].tolist() == LAYER1
+    server.requests.clear()
+    second = platform.materialize(DAY, key)
+    assert second.success and server.requests == [] and metadata(second, DAY)["rows written"] == 0
+    third = platform.materialize(DAY, key, tags={"ai_trader/refresh": "full"})  # refetch and rewrite
+    assert third.success and len(server.requests) == 1
+    pd.testing.assert_frame_equal(without_ingest_time(platform.hot(DAY)), hot)
+    pd.testing.assert_frame_equal(without_ingest_time(platform.cold(DAY, SESSION, 1)), cold)
+    assert platform.count("bars_1day") == 2
+
+
+def test_rows_land_hot_or_cold_exactly_per_the_windows_and_retention_moves_them(platform: Platform) -> None:
+    window = load_config().window(1, DAY)  # layer 1 keeps daily bars 30 days hot, 365 cold
+    assert window is not None and (window.hot_days, window.cold_days) == (30, 365)
+    recent, older, ancient = trading_days_ago(10), trading_days_ago(100), trading_days_ago(300)
+    for session in (recent, older, ancient):
+        assert platform.materialize(DAY, f"{session}|1").success
+    hot_sessions = set(platform.hot(DAY)["ts"].dt.tz_convert("America/New_York").dt.date)
+    assert hot_sessions == {recent}
+    assert platform.cold(DAY, recent, 1) is not None and platform.cold(DAY, older, 1) is not None
+    assert platform.cold(DAY, ancient, 1) is None  # 300 trading days > 365 calendar days: not kept at all
+
+    later = AS_OF + dt.timedelta(days=30)  # the recent session is now ~44 days old
+    engine = RetentionEngine(platform.database, platform.lake, load_config(), later)
+    dry = engine.run(dry_run=True)[("bars_1day", "1")]
+    assert (dry.deleted, dry.kept) == (0, 0) and len(platform.hot(DAY)) == 2
+    applied = RetentionEngine(platform.database, platform.lake, load_config(), later).run()[
+        ("bars_1day", "1")
+    ]
+    assert (applied.verified, applied.deleted, applied.moved) == (2, 2, 0)
+    assert platform.hot(DAY).empty and len(platform.cold(DAY, recent, 1)) == 2  # type: ignore[arg-type]
+
+
+def test_a_range_run_fetches_each_symbol_once_and_writes_every_session(
+    platform: Platform, server: PolygonServer
+) -> None:
+    sessions = calendar.sessions(dt.date(2026, 9, 1), AS_OF)[-30:]
+    asset = platform.asset(Dataset.BARS_5MIN)
+    assert asset.backfill_policy is not None and asset.backfill_policy.max_partitions_per_run == 30  # one run
+    result = platform.materialize(Dataset.BARS_5MIN, f"{sessions[0]}|1", f"{sessions[-1]}|1")
+    assert result.success
+    assert metadata(result, Dataset.BARS_5MIN)["provider requests"] == len(LAYER1)
+    assert len(server.requests_to("/v2/aggs/ticker/")) == len(LAYER1)
+    for session in sessions:
+        stored = platform.cold(Dataset.BARS_5MIN, session, 1)
+        assert stored is not None and set(stored["symbol"]) == set(LAYER1)
+    assert len(Ledger(platform.database).covered(Dataset.BARS_5MIN, sessions, LAYER1)) == 30 * len(LAYER1)
+
+
+def test_a_dataset_the_layer_does_not_ingest_is_empty_and_labelled(
+    platform: Platform, server: PolygonServer
+) -> None:
+    result = platform.materialize(Dataset.NEWS, f"{SESSION}|0")
+    assert result.success and server.requests == []
+    assert "layer 0 does not ingest news" in metadata(result, Dataset.NEWS)["notes"]
+
+
+def test_news_and_corporate_actions_land_in_their_sessions(platform: Platform) -> None:
+    sessions = calendar.sessions(dt.date(2026, 11, 2), AS_OF)
+    assert platform.materialize(Dataset.NEWS, f"{sessions[0]}|1", f"{sessions[-1]}|1").success
+    stored = pd.concat([f for s in sessions if (f := platform.cold(Dataset.NEWS, s, 1)) is not None])
+    assert stored["id"].is_unique
+    for session in sessions:
+        frame = platform.cold(Dataset.NEWS, session, 1)
+        if frame is None:
+            continue
+        _, close = calendar.session_open_close(session)
+        _, previous_close = calendar.session_open_close(calendar.previous_session(session))
+        assert ((frame["published_utc"] > previous_close) & (frame["published_utc"] <= close)).all()
+    hot = platform.hot(Dataset.NEWS)
+    assert set(hot["id"]) <= set(stored["id"]) and all(set(s) & set(LAYER1) for s in hot["symbols"])
+
+
+def test_a_malformed_provider_row_is_quarantined_and_nowhere_else(
+    platform: Platform, server: PolygonServer
+) -> None:
+    good = {"o": 10.0, "h": 11.0, "l": 9.0, "c": 10.5, "v": 100.0, "vw": 10.1, "n": 5, "t": 1763634600000}
+    bad = {**good, "T": "MSFT", "h": 1.0}
+    server.respond(
+        "/v2/aggs/grouped/", {"status": "OK", "resultsCount": 2, "results": [{**good, "T": "AAPL"}, bad]}
+    )
+    assert platform.materialize(DAY, f"{SESSION}|1").success
+    quarantined = Ledger(platform.database).quarantined(DAY)
+    assert len(quarantined) == 1
+    row = quarantined.iloc[0]
+    assert row["partition_key"] == f"{SESSION}|1" and "high below max(open, close)" in row["reason"]
+    assert row["record"]["T"] == "MSFT"
+    assert platform.hot(DAY)["symbol"].tolist() == ["AAPL"]
+    assert platform.cold(DAY, SESSION, 1)["symbol"].tolist() == ["AAPL"]  # type: ignore[index]
+
+
+def test_a_failed_cold_write_leaves_hot_storage_untouched(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: object, **__: object) -> str:
+        raise LakeError("injected: the lake is unreachable")
+
+    monkeypatch.setattr(Lake, "write_partition", broken)
+    result = platform.materialize(DAY, f"{SESSION}|1")
+    assert not result.success
+    assert platform.count("bars_1day") == 0 and platform.count("ingestion_coverage") == 0
+    monkeypatch.undo()
+
+
+def test_retention_deletes_nothing_it_has_not_verified(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recent = trading_days_ago(5)
+    assert platform.materialize(DAY, f"{recent}|1").success
+    platform.lake.delete_partition(DAY, recent, 1)  # the cold copy is gone...
+    monkeypatch.setattr(Lake, "write_partition", lambda *_, **__: "pretended")  # ...and cannot be rewritten
+    later = AS_OF + dt.timedelta(days=40)
+    counts = RetentionEngine(platform.database, platform.lake, load_config(), later).run()[("bars_1day", "1")]
+    assert (counts.unverified, counts.deleted) == (2, 0)
+    assert len(platform.hot(DAY)) == 2
+
+
+def test_a_demoted_symbol_keeps_its_data_through_the_grace_period(platform: Platform) -> None:
+    session = trading_days_ago(25)  # ~35 days old: hot for layer 2 (60 days), not for layer 1 (30)
+    assert platform.materialize(DAY, f"{session}|2").success
+    assert platform.hot(DAY)["symbol"].tolist() == ["NVDA"]
+    CompaniesRepository(platform.database).set_layer("NVDA", 1)
+    with platform.database.begin() as conn:  # the demotion happened on AS_OF
+        conn.execute(
+            sa.text("UPDATE qualification_events SET occurred_at = :t WHERE kind = 'demoted'"),
+            {"t": dt.datetime.combine(AS_OF, dt.time(12), dt.UTC)},
+        )
+    grace = load_config().retention.demotion_grace_days
+    within = RetentionEngine(
+        platform.database, platform.lake, load_config(), AS_OF + dt.timedelta(days=grace - 1)
+    )
+    assert within.run()[("bars_1day", "2")].kept == 1  # still judged by layer 2's window
+    assert platform.hot(DAY)["symbol"].tolist() == ["NVDA"]
+    after = RetentionEngine(
+        platform.database, platform.lake, load_config(), AS_OF + dt.timedelta(days=grace + 1)
+    )
+    counts = after.run()[("bars_1day", "1")]
+    assert (counts.verified, counts.deleted) == (1, 1) and platform.hot(DAY).empty
+    assert platform.cold(DAY, session, 2)["symbol"].tolist() == ["NVDA"]  # type: ignore[index]
+
+
+def test_the_s3_lake_path(
+    market_db: MarketDatabase, monkeypatch: pytest.MonkeyPatch, server: PolygonServer
+) -> None:
+    with moto_server() as endpoint:
+        bucket = f"lake-{uuid.uuid4().hex[:8]}"
+        create_bucket(endpoint, bucket)
+        for name, value in {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+            "AWS_REGION": REGION,
+        }.items():
+            monkeypatch.setenv(name, value)
+        configure(monkeypatch, market_db, f"s3://{bucket}/lake", server)
+        lake = Lake(
+            f"s3://{bucket}/lake",
+            s3_endpoint_url=endpoint,
+            s3_region=REGION,
+            s3_access_key_id=Secret(ACCESS_KEY_ID),
+            s3_secret_access_key=Secret(SECRET_ACCESS_KEY),
+        )
+        platform = Platform(market_db, lake, AS_OF)
+        assert platform.materialize(DAY, f"{SESSION}|1").success
+        assert lake.partitions(DAY) == [(SESSION, 1)]
+        assert platform.cold(DAY, SESSION, 1)["symbol"].tolist() == LAYER1  # type: ignore[index]

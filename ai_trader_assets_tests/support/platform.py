@@ -1,0 +1,65 @@
+"""Run the real assets in-process against a test market database, lake and provider."""
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+import sqlalchemy as sa
+
+from ai_trader_assets.config import Dataset, load_config
+from ai_trader_assets.defs.market_data.assets import build_asset
+from ai_trader_assets.defs.market_data.partitions import market_partitions
+from ai_trader_assets.defs.platform.definitions import resources
+from ai_trader_assets.storage.cold import ColdStore
+from ai_trader_assets.storage.database import MarketDatabase
+from ai_trader_assets.storage.hot import HotStore
+from ai_trader_assets.storage.lake import Lake
+
+
+@dataclasses.dataclass
+class Platform:
+    database: MarketDatabase
+    lake: Lake
+    as_of: dt.date
+
+    def asset(self, dataset: Dataset) -> dg.AssetsDefinition:
+        config = load_config()
+        partitions = market_partitions(config.pipeline.partitions.start_date, self.as_of)
+        return build_asset(dataset, partitions, config.pipeline.chunks.max_partitions_per_run, pool="test")
+
+    def materialize(
+        self, dataset: Dataset, first: str, last: str | None = None, tags: dict[str, str] | None = None
+    ) -> dg.ExecuteInProcessResult:
+        """One run over a partition, or over the range first..last (as a range backfill run would)."""
+        run_tags = dict(tags or {})
+        if last is not None:
+            run_tags |= {
+                "dagster/asset_partition_range_start": first,
+                "dagster/asset_partition_range_end": last,
+            }
+        definitions = dg.Definitions(assets=[self.asset(dataset)], resources=resources().resources)
+        job = definitions.resolve_implicit_global_asset_job_def()
+        with dg.instance_for_test() as instance:
+            return job.execute_in_process(
+                instance=instance,
+                partition_key=None if last is not None else first,
+                tags=run_tags,
+                raise_on_error=False,
+            )
+
+    def hot(self, dataset: Dataset) -> pd.DataFrame:
+        return HotStore(self.database).read(dataset)
+
+    def cold(self, dataset: Dataset, session: dt.date, layer: int) -> pd.DataFrame | None:
+        return ColdStore(self.lake).read(dataset, session, layer)
+
+    def count(self, table: str) -> int:
+        with self.database.begin() as conn:
+            return int(conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
+
+
+def metadata(result: dg.ExecuteInProcessResult, dataset: Dataset) -> dict[str, Any]:
+    materializations = result.asset_materializations_for_node(dataset.value)
+    return {k: getattr(v, "value", v) for k, v in materializations[0].metadata.items()}
