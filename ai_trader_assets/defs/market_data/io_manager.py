@@ -1,9 +1,6 @@
-"""The IO manager where the retention policy lives: cold always, hot when inside the layer's hot window.
+"""The IO manager where the retention policy lives: cold always, hot when inside the layer's hot window
+(see :class:`ai_trader_assets.storage.writer.PartitionWriter` for the write order).
 
-Per partition: the write path validates the rows (rejects, with provider rejects, go to quarantine),
-merges them into the cold Parquet partition first, then in one database transaction upserts them
-into the hot table (when the session is hot), records the quarantine and the coverage. A failed
-cold write therefore leaves hot storage and coverage untouched, and the partition is fetched again.
 It is bound as the default ``io_manager`` as well, so nothing in the project is ever pickled.
 """
 
@@ -23,9 +20,9 @@ from ai_trader_assets.defs.platform.resources import (
 from ai_trader_assets.ingest import PartitionData, parse_partition_key
 from ai_trader_assets.storage.cold import ColdStore
 from ai_trader_assets.storage.companies import CompaniesRepository
-from ai_trader_assets.storage.datasets import SPECS, check_rows, sessions_of
+from ai_trader_assets.storage.datasets import SPECS, sessions_of
 from ai_trader_assets.storage.hot import HotStore
-from ai_trader_assets.storage.ledger import Ledger
+from ai_trader_assets.storage.writer import PartitionWriter, WriteTotals
 
 
 class MarketDataIOManager(dg.ConfigurableIOManager):
@@ -45,37 +42,24 @@ class MarketDataIOManager(dg.ConfigurableIOManager):
                 "nothing is ever pickled"
             )
         config = self.platform.get()
-        today = self.platform.today()
-        database = self.market_db.database
-        cold, hot, ledger = ColdStore(self.lake.get_lake()), HotStore(database), Ledger(database)
-        totals = {
-            "rows written": 0,
-            "rows placed hot": 0,
-            "rows placed cold": 0,
-            "rows quarantined": 0,
-            "partitions written": 0,
-        }
+        writer = PartitionWriter(self.market_db.database, self.lake.get_lake(), config, self.platform.today())
+        totals = WriteTotals()
         windows: dict[str, str] = {}
         for data in obj.values():
-            valid, own_rejects = check_rows(data.dataset, data.frame)
-            rejects = pd.concat([data.rejects, own_rejects], ignore_index=True)
-            if valid.empty and not data.fetched and rejects.empty:
-                continue  # nothing fetched for this partition: storage stays exactly as it was
             window = config.window(data.layer, data.dataset)
-            assert window is not None
-            windows[f"layer {data.layer}"] = f"hot {window.hot_days} d / cold {window.cold_days} d"
-            is_hot = window.is_hot(data.session, today)
-            if not valid.empty:
-                cold.merge(data.dataset, data.session, data.layer, valid)
-            with database.begin() as conn:
-                totals["rows quarantined"] += ledger.quarantine(conn, data.dataset, data.key, rejects)
-                if is_hot:
-                    totals["rows placed hot"] += hot.upsert(conn, data.dataset, valid)
-                ledger.record(conn, data.dataset, data.session, data.fetched)
-            totals["rows written"] += len(valid)
-            totals["rows placed cold"] += len(valid)
-            totals["partitions written"] += 1
-        context.add_output_metadata({**totals, "retention windows applied": windows or "-"})
+            if window is not None:
+                windows[f"layer {data.layer}"] = f"hot {window.hot_days} d / cold {window.cold_days} d"
+            writer.write(data, totals)
+        context.add_output_metadata(
+            {
+                "rows written": totals.rows_written,
+                "rows placed hot": totals.rows_hot,
+                "rows placed cold": totals.rows_cold,
+                "rows quarantined": totals.rows_quarantined,
+                "partitions written": totals.partitions_written,
+                "retention windows applied": windows or "-",
+            }
+        )
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         """Rows of the upstream partitions, from cold or (if never written cold) hot; each key once."""

@@ -1,0 +1,89 @@
+"""Ingest benchmark: one session of 1-minute bars for 2,000 symbols, end to end on PostgreSQL.
+
+Run from the repository root: .venv/bin/python -m benchmarks.ingest
+Ours: local Polygon server -> parse + validation -> cold Parquet + hot upsert (COPY into staging,
+then INSERT ... ON CONFLICT) + coverage. Baseline, in the same run: ``pandas.DataFrame.to_sql`` of the
+same frame into an empty copy of the hot table. Prints rows/s, the ratio and the peak memory.
+PostgreSQL comes from AI_TRADER_TEST_DATABASE_URL, else 127.0.0.1:5432, else a throw-away cluster.
+"""
+
+import datetime as dt
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from ai_trader_assets.config import Dataset, RateLimit, load_config
+from ai_trader_assets.ingest import IngestRequest, Ingestor
+from ai_trader_assets.providers.http import PolygonTransport
+from ai_trader_assets.providers.polygon import PolygonProvider
+from ai_trader_assets.providers.ratelimit import RequestLimiter
+from ai_trader_assets.settings import Secret
+from ai_trader_assets.storage import migrations
+from ai_trader_assets.storage.companies import CompaniesRepository
+from ai_trader_assets.storage.database import MarketDatabase
+from ai_trader_assets.storage.lake import Lake
+from ai_trader_assets.storage.ledger import Ledger
+from ai_trader_assets.storage.writer import PartitionWriter, WriteTotals
+from ai_trader_assets_tests.support.polygon_server import PolygonServer
+from ai_trader_assets_tests.support.postgres import DatabaseFactory, postgres_server
+
+KEY = "benchmark-key"
+SESSION = dt.date(2026, 11, 20)
+SYMBOLS = [f"S{i:04d}" for i in range(2000)]
+LAYER = 2  # layer 2 ingests 1-minute bars and keeps them hot for 14 days
+
+
+def main() -> None:
+    config = load_config()
+    with postgres_server() as admin, tempfile.TemporaryDirectory() as scratch:
+        factory = DatabaseFactory(admin)
+        database = MarketDatabase(factory.create())
+        try:
+            migrations.upgrade(database)
+            CompaniesRepository(database).upsert(
+                [{"symbol": s, "layer": LAYER} for s in SYMBOLS], source="benchmark"
+            )
+            with PolygonServer(KEY, cache_responses=True) as server:
+                unlimited = RateLimit(
+                    requests_per_second=100_000, requests_per_minute=6_000_000, burst=100_000
+                )
+                spec = config.providers.providers["polygon"]
+                limiter = RequestLimiter("polygon", unlimited, Path(scratch) / "limits")
+                provider = PolygonProvider(PolygonTransport(Secret(KEY), server.url, spec, limiter), spec)
+                provider.bars(SYMBOLS, Dataset.BARS_1MIN, SESSION, SESSION)  # warm the server's cache
+                ingestor = Ingestor(provider, CompaniesRepository(database), Ledger(database), config)
+                writer = PartitionWriter(database, Lake(str(Path(scratch) / "lake")), config, SESSION)
+
+                started = time.perf_counter()
+                results, report = ingestor.run(IngestRequest(Dataset.BARS_1MIN, [(SESSION, LAYER)], SESSION))
+                totals = WriteTotals()
+                for data in results:
+                    writer.write(data, totals)
+                ours = time.perf_counter() - started
+            frame = results[0].frame
+            assert totals.rows_hot == len(frame) == len(SYMBOLS) * 390, (totals, len(frame))
+
+            with database.begin() as conn:
+                conn.execute(sa.text("CREATE TABLE bars_baseline (LIKE bars_1min INCLUDING ALL)"))
+            started = time.perf_counter()
+            frame.to_sql("bars_baseline", database.engine, if_exists="append", index=False, chunksize=50_000)
+            baseline = time.perf_counter() - started
+        finally:
+            database.dispose()
+            factory.drop_all()
+    rows = len(frame)
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"one session of 1-minute bars, {len(SYMBOLS)} symbols, {rows:,} rows, PostgreSQL")
+    print(
+        f"  ours (server -> validation -> hot + cold): {ours:6.2f} s  {rows / ours:>10,.0f} rows/s "
+        f"({len(report.calls)} provider requests)"
+    )
+    print(f"  baseline (DataFrame.to_sql, write only):   {baseline:6.2f} s  {rows / baseline:>10,.0f} rows/s")
+    print(f"  ratio: {baseline / ours:.2f}x  |  peak memory (process): {peak_mib:,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
