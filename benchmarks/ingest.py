@@ -16,7 +16,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from ai_trader_assets.config import Dataset, RateLimit, load_config
-from ai_trader_assets.ingest import IngestRequest, Ingestor
+from ai_trader_assets.ingest import Ingestor, IngestRequest
 from ai_trader_assets.providers.http import PolygonTransport
 from ai_trader_assets.providers.polygon import PolygonProvider
 from ai_trader_assets.providers.ratelimit import RequestLimiter
