@@ -6,12 +6,14 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import dagster as dg
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
 from ai_trader_assets import calendar
 from ai_trader_assets.config import Dataset, load_config
+from ai_trader_assets.defs.platform.definitions import resources
 from ai_trader_assets.settings import Secret
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
@@ -248,3 +250,35 @@ def test_the_s3_lake_path(
         assert platform.materialize(DAY, f"{SESSION}|1").success
         assert lake.partitions(DAY) == [(SESSION, 1)]
         assert platform.cold(DAY, SESSION, 1)["symbol"].tolist() == LAYER1  # type: ignore[index]
+
+
+def test_downstream_assets_load_each_key_once(platform: Platform) -> None:
+    assert platform.materialize(DAY, f"{SESSION}|1").success
+    upstream = platform.asset(DAY)
+    loaded: list[pd.DataFrame] = []
+
+    @dg.asset(partitions_def=upstream.partitions_def, ins={"bars_1day": dg.AssetIn()})
+    def daily_returns(bars_1day: pd.DataFrame) -> None:
+        loaded.append(bars_1day)
+
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [upstream, daily_returns],
+            selection=[daily_returns],
+            partition_key=f"{SESSION}|1",
+            resources=resources().resources,
+            instance=instance,
+        )
+    assert result.success
+    assert loaded[0]["symbol"].tolist() == LAYER1 and loaded[0]["close"].notna().all()
+
+
+def test_retention_purges_cold_data_past_the_cold_window(platform: Platform) -> None:
+    assert platform.materialize(DAY, f"{SESSION}|1").success
+    much_later = SESSION + dt.timedelta(days=400)  # past layer 1's 365-day cold window
+    counts = RetentionEngine(platform.database, platform.lake, load_config(), much_later).run()[
+        ("bars_1day", "1")
+    ]
+    assert counts.purged == 2 and counts.deleted == 2
+    assert platform.cold(DAY, SESSION, 1) is None and platform.hot(DAY).empty
+    assert Ledger(platform.database).covered(DAY, [SESSION], LAYER1) == set()  # a promotion refetches it
