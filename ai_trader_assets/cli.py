@@ -1,6 +1,7 @@
 """The ``ai-trader`` command: database migrations and the companies universe."""
 
 import contextlib
+import getpass
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ai_trader_assets.config import ConfigError, load_config
+from ai_trader_assets.qualification import release_guard
 from ai_trader_assets.settings import SettingsError, load_settings, mask_url
 from ai_trader_assets.storage import migrations
 from ai_trader_assets.storage.companies import (
@@ -26,7 +28,9 @@ app = typer.Typer(help="ai_trader_assets: layered market data on Dagster.", no_a
 db_app = typer.Typer(help="The market database schema (Alembic migrations).", no_args_is_help=True)
 companies_app = typer.Typer(help="The companies table: the one source of layers.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+sensor_app = typer.Typer(help="The qualification sensor.", no_args_is_help=True)
 app.add_typer(companies_app, name="companies")
+app.add_typer(sensor_app, name="sensor")
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
@@ -135,6 +139,16 @@ def companies_layers() -> None:
     for layer in (3, 2, 1, 0, None):
         table.add_row("none" if layer is None else str(layer), str(counts.get(layer, 0)))
     console.print(table)
+
+
+@sensor_app.command("release")
+def sensor_release(
+    note: Annotated[str, typer.Option(help="Why the mass demotion is intended.")] = "released from the CLI",
+) -> None:
+    """Let the qualification sensor proceed past its demotion guard (once)."""
+    with _market_database() as database:
+        release = release_guard(database, released_by=getpass.getuser(), note=note)
+        console.print(f"demotion guard released (release {release}); the sensor proceeds on its next tick")
 
 
 def main() -> None:

@@ -260,12 +260,20 @@ class DatabasePoolSpec(_Frozen):
     pool_recycle_seconds: PositiveInt
 
 
+class AutomationSpec(_Frozen):
+    sensor_interval_seconds: PositiveInt
+    max_promotions_per_tick: PositiveInt
+    demotion_guard_share: Annotated[float, Field(gt=0, le=1)]
+    event_gap_timeout_seconds: PositiveInt
+
+
 class PipelineFile(_Frozen):
     partitions: PartitionsSpec
     chunks: ChunksSpec
     schedules: SchedulesSpec
     concurrency: ConcurrencySpec
     database: DatabasePoolSpec
+    automation: AutomationSpec
 
 
 # ------------------------------------------------------------------- loading

@@ -26,7 +26,7 @@ def invoke(*args: str) -> tuple[int, str]:
 def test_db_upgrade_then_plain_sql_promotion(use_database: MarketDatabase) -> None:
     code, output = invoke("db", "upgrade")
     assert code == 0, output
-    assert "is at revision 0004" in output
+    assert "is at revision 0005" in output
     assert "companies" in sa.inspect(use_database.engine).get_table_names()
     with use_database.begin() as conn:
         conn.execute(sa.text("INSERT INTO companies (symbol) VALUES ('X')"))
@@ -74,3 +74,12 @@ def test_bad_environment_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AI_TRADER_PROVIDER", "polygon")
     code, output = invoke("db", "current")
     assert code == 1 and "POLYGON_API_KEY" in output
+
+
+def test_sensor_release_records_a_release(use_database: MarketDatabase) -> None:
+    assert invoke("db", "upgrade")[0] == 0
+    code, output = invoke("sensor", "release", "--note", "scanner recalibration")
+    assert code == 0 and "demotion guard released (release 1)" in output
+    with use_database.begin() as conn:
+        note = conn.execute(sa.text("SELECT note FROM sensor_guard_releases")).scalar_one()
+    assert note == "scanner recalibration"

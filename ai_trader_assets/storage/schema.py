@@ -157,3 +157,12 @@ ingestion_coverage = sa.Table(
     sa.Column("ingested_at", UtcDateTime, nullable=False),
 )
 sa.Index("ix_ingestion_coverage_dataset_session", ingestion_coverage.c.dataset, ingestion_coverage.c.session)
+
+sensor_guard_releases = sa.Table(
+    "sensor_guard_releases",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("released_at", UtcDateTime, nullable=False),
+    sa.Column("released_by", sa.String(64), nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+)

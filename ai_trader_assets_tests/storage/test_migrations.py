@@ -24,6 +24,7 @@ TABLES = {
     "quarantine",
     "backfill_requests",
     "ingestion_coverage",
+    "sensor_guard_releases",
 }
 
 

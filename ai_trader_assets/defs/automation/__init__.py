@@ -1,0 +1,1 @@
+"""Automation: the qualification sensor, daily schedules and the backfills they launch."""

@@ -1,0 +1,68 @@
+"""``qualification_sensor``: qualification events in ``companies`` become backfills of the new layer."""
+
+import time
+
+import dagster as dg
+
+from ai_trader_assets.config import cached_config
+from ai_trader_assets.defs.automation.backfills import backfill_run_request
+from ai_trader_assets.defs.market_data.assets import BACKFILL_REQUEST_TAG
+from ai_trader_assets.defs.market_data.partitions import configured_partitions
+from ai_trader_assets.defs.platform.resources import MarketDatabaseResource, PlatformConfigResource
+from ai_trader_assets.qualification import Cursor, QualificationPlanner
+from ai_trader_assets.settings import load_settings
+
+LAYER_TAG = "ai_trader/layer"
+PRIORITY_TAG = "dagster/priority"
+
+
+def build_qualification_sensor(interval_seconds: int) -> dg.SensorDefinition:
+    @dg.sensor(
+        name="qualification_sensor",
+        minimum_interval_seconds=interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Backfills the history a symbol's new layer calls for when it is qualified or promoted.",
+    )
+    def qualification_sensor(
+        context: dg.SensorEvaluationContext,
+        platform: PlatformConfigResource,
+        market_db: MarketDatabaseResource,
+    ) -> dg.SensorResult:
+        config = platform.get()
+        planner = QualificationPlanner(market_db.database, config, platform.today())
+        plan = planner.plan(Cursor.from_json(context.cursor), time.time())
+        partitions_def = configured_partitions()
+        run_requests: list[dg.RunRequest] = []
+        for request, fills_empty_layer in plan.requests:
+            keys = planner.partition_keys(request)
+            tags = {
+                BACKFILL_REQUEST_TAG: str(request.id),
+                LAYER_TAG: str(request.layer),
+                PRIORITY_TAG: str(config.layers.layers[request.layer].backfill_priority),  # type: ignore[index]
+            }
+            # Filling an empty layer is one layer-wide backfill per dataset; otherwise one per request.
+            groups = [{d: k} for d, k in keys.items()] if fills_empty_layer else [keys]
+            run_requests.extend(backfill_run_request(partitions_def, group, tags) for group in groups)
+            context.log.info(
+                "backfill request %s: layer %s, %d symbol(s), %s, %s..%s",
+                request.id,
+                request.layer,
+                len(request.symbols),
+                ",".join(request.datasets),
+                request.start_date,
+                request.end_date,
+            )
+        summary = f"{plan.consumed} event(s) consumed, {plan.deferred} deferred, {plan.demotions} demotion(s)"
+        return dg.SensorResult(
+            run_requests=run_requests,
+            cursor=plan.cursor.to_json(),
+            skip_reason=None if run_requests else f"no backfill needed: {summary}",
+        )
+
+    return qualification_sensor
+
+
+@dg.definitions
+def automation_sensors() -> dg.Definitions:
+    automation = cached_config(str(load_settings().config_dir)).pipeline.automation
+    return dg.Definitions(sensors=[build_qualification_sensor(automation.sensor_interval_seconds)])
