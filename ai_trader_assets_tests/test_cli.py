@@ -81,5 +81,5 @@ def test_sensor_release_records_a_release(use_database: MarketDatabase) -> None:
     code, output = invoke("sensor", "release", "--note", "scanner recalibration")
     assert code == 0 and "demotion guard released (release 1)" in output
     with use_database.begin() as conn:
-        note = conn.execute(sa.text("SELECT note FROM sensor_guard_releases")).scalar_one()
+        note: str = conn.execute(sa.text("SELECT note FROM sensor_guard_releases")).scalar_one()
     assert note == "scanner recalibration"

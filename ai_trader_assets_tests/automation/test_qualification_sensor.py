@@ -12,6 +12,7 @@ import sqlalchemy as sa
 import yaml
 
 from ai_trader_assets.config import DEFAULT_CONFIG_DIR, Dataset, load_config
+from ai_trader_assets.definitions import defs
 from ai_trader_assets.defs.automation.schedules import automation_schedules
 from ai_trader_assets.defs.automation.sensors import build_qualification_sensor
 from ai_trader_assets.defs.platform.resources import MarketDatabaseResource, PlatformConfigResource
@@ -40,11 +41,13 @@ def tick(
     }
     with (
         dg.instance_for_test() as instance,
-        dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as context,
+        dg.build_sensor_context(
+            instance=instance, cursor=cursor, resources=resources, definitions=defs()
+        ) as context,
     ):
-        result = SENSOR(context)
-    assert isinstance(result, dg.SensorResult)
-    return result
+        # evaluate_tick runs Dagster's own validation of the result, as the daemon does.
+        data = SENSOR.evaluate_tick(context)
+    return dg.SensorResult(run_requests=data.run_requests, cursor=data.cursor, skip_reason=data.skip_message)
 
 
 def requests(result: dg.SensorResult) -> list[dg.RunRequest]:

@@ -4,7 +4,7 @@ import time
 
 import dagster as dg
 
-from ai_trader_assets.config import cached_config
+from ai_trader_assets.config import INGESTED_DATASETS, cached_config
 from ai_trader_assets.defs.automation.backfills import backfill_run_request
 from ai_trader_assets.defs.market_data.assets import BACKFILL_REQUEST_TAG
 from ai_trader_assets.defs.market_data.partitions import configured_partitions
@@ -21,6 +21,8 @@ def build_qualification_sensor(interval_seconds: int) -> dg.SensorDefinition:
         name="qualification_sensor",
         minimum_interval_seconds=interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
+        # Backfill run requests are only accepted from a sensor that declares the assets it targets.
+        asset_selection=dg.AssetSelection.assets(*(d.value for d in INGESTED_DATASETS)),
         description="Backfills the history a symbol's new layer calls for when it is qualified or promoted.",
     )
     def qualification_sensor(

@@ -1,0 +1,266 @@
+"""End to end with the real ``dagster-webserver`` and ``dagster-daemon`` on the shipped production
+``dagster.yaml`` (PostgreSQL instance), the market database on PostgreSQL and the local Polygon server.
+
+A plain-SQL promotion (as an external scanner would write it) must, untouched, become a backfill whose
+runs fetch exactly the promoted symbols and store them per the new layer's windows; a UI-style
+``launchPartitionBackfill`` through GraphQL must complete and store its data.
+"""
+
+import datetime as dt
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+import requests
+import sqlalchemy as sa
+import yaml
+from dagster._core.execution.backfill import BulkActionStatus
+
+from ai_trader_assets.config import DEFAULT_CONFIG_DIR, REPO_ROOT
+from ai_trader_assets.storage import migrations
+from ai_trader_assets.storage.companies import CompaniesRepository
+from ai_trader_assets.storage.database import MarketDatabase
+from ai_trader_assets.storage.lake import Lake
+from ai_trader_assets_tests.support.polygon_server import PolygonServer
+from ai_trader_assets_tests.support.postgres import DatabaseFactory
+
+API_KEY = "e2e-key"
+AS_OF = dt.date(2026, 11, 20)
+PROMOTED = ["P0", "P1", "P2", "P3", "P4"]
+BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.timeout(900)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def small_config(folder: Path) -> Path:
+    """The shipped config with short windows and a recent start, so backfills are a few runs."""
+    shutil.copytree(DEFAULT_CONFIG_DIR, folder)
+    retention = yaml.safe_load((folder / "retention.yaml").read_text())
+    for layer, windows in retention["layers"].items():
+        for window in windows.values():
+            window["cold_days"] = 10 + 2 * int(layer)
+            window["hot_days"] = 4 + int(layer)
+    (folder / "retention.yaml").write_text(yaml.safe_dump(retention))
+    pipeline = yaml.safe_load((folder / "pipeline.yaml").read_text())
+    pipeline["partitions"]["start_date"] = dt.date(2026, 9, 1)
+    pipeline["automation"]["sensor_interval_seconds"] = 5
+    (folder / "pipeline.yaml").write_text(yaml.safe_dump(pipeline))
+    return folder
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(2)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+class Stack:
+    def __init__(
+        self, env: dict[str, str], database: MarketDatabase, lake: Lake, server: PolygonServer, url: str
+    ):
+        self.env, self.database, self.lake, self.server, self.url = env, database, lake, server, url
+
+    def instance(self) -> dg.DagsterInstance:
+        # dagster.yaml resolves DAGSTER_PG_* when the instance is created; give it the stack's values.
+        saved = {k: os.environ.get(k) for k in self.env if k.startswith("DAGSTER_PG_")}
+        os.environ.update({k: self.env[k] for k in saved})
+        try:
+            return dg.DagsterInstance.from_config(self.env["DAGSTER_HOME"])
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+    def backfills(self) -> list:  # type: ignore[type-arg]
+        with self.instance() as instance:
+            return list(instance.get_backfills())
+
+    def wait_backfill_done(self, backfill_id: str, timeout: float = 420) -> None:
+        def done() -> bool:
+            with self.instance() as instance:
+                backfill = instance.get_backfill(backfill_id)
+                assert backfill is not None
+                assert backfill.status not in (BulkActionStatus.FAILED, BulkActionStatus.CANCELED), (
+                    backfill.status
+                )
+                return backfill.status in (BulkActionStatus.COMPLETED, BulkActionStatus.COMPLETED_SUCCESS)
+
+        wait_for(done, timeout, f"backfill {backfill_id}")
+        with self.instance() as instance:
+            runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+            assert runs and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs), [
+                r.status for r in runs
+            ]
+
+
+@pytest.fixture(scope="module")
+def stack(postgres_databases: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    root = tmp_path_factory.mktemp("e2e")
+    market_url = postgres_databases.create()
+    instance_url = postgres_databases.create()
+    home = root / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    with PolygonServer(API_KEY, market=[*PROMOTED, "NVDA"]) as server:
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("AI_TRADER_", "DAGSTER_", "POLYGON_"))
+        }
+        env |= {
+            "AI_TRADER_HOME": str(root / "home"),
+            "AI_TRADER_DATABASE_URL": market_url.render_as_string(hide_password=False),
+            "AI_TRADER_LAKE_URL": str(root / "lake"),
+            "AI_TRADER_CONFIG_DIR": str(small_config(root / "config")),
+            "AI_TRADER_AS_OF": AS_OF.isoformat(),
+            "POLYGON_API_KEY": API_KEY,
+            "POLYGON_BASE_URL": server.url,
+            "DAGSTER_HOME": str(home),
+            "DAGSTER_PG_HOST": instance_url.host or "127.0.0.1",
+            "DAGSTER_PG_PORT": str(instance_url.port or 5432),
+            "DAGSTER_PG_USER": instance_url.username or "postgres",
+            "DAGSTER_PG_PASSWORD": instance_url.password or "",
+            "DAGSTER_PG_DB": instance_url.database or "",
+        }
+        database = MarketDatabase(market_url)
+        migrations.upgrade(database)
+        CompaniesRepository(database).upsert(
+            [{"symbol": s, "layer": 1} for s in PROMOTED] + [{"symbol": "NVDA", "layer": 2}], source="test"
+        )
+        # The import above is history, not news: start the sensor after its events.
+        with database.begin() as conn:
+            last_event: int = conn.execute(sa.text("SELECT MAX(id) FROM qualification_events")).scalar_one()
+        dagster_cli = [str(BIN / "dagster"), "sensor"]
+        for command in (
+            ["cursor", "qualification_sensor", "--set", f'{{"high": {last_event}}}'],
+            # Setting a cursor stores an explicit sensor state; keep it running as shipped.
+            ["start", "qualification_sensor"],
+        ):
+            subprocess.run(
+                [*dagster_cli, *command, "-w", "workspace.yaml"],
+                cwd=REPO_ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+        port = free_port()
+        logs = root / "logs"
+        logs.mkdir()
+        common = {"cwd": REPO_ROOT, "env": env, "stderr": subprocess.STDOUT}
+        daemon = subprocess.Popen(
+            [BIN / "dagster-daemon", "run", "-w", "workspace.yaml"],
+            stdout=(logs / "daemon.log").open("w"),
+            **common,
+        )  # type: ignore[call-overload]
+        webserver = subprocess.Popen(
+            [BIN / "dagster-webserver", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+            stdout=(logs / "webserver.log").open("w"),
+            **common,
+        )  # type: ignore[call-overload]
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for(lambda: _responds(f"{url}/server_info"), 120, "the webserver")
+            yield Stack(env, database, Lake(str(root / "lake")), server, url)
+        finally:
+            for process in (webserver, daemon):
+                process.terminate()
+            for process in (webserver, daemon):
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+            database.dispose()
+            print((logs / "daemon.log").read_text()[-3000:])
+
+
+def _responds(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).ok
+    except requests.RequestException:
+        return False
+
+
+def test_a_plain_sql_promotion_backfills_the_new_layer_untouched(stack: Stack) -> None:
+    stack.server.requests.clear()
+    with stack.database.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE companies SET layer2_qualified = true WHERE symbol IN ('P0','P1','P2','P3','P4')")
+        )
+    backfills = wait_for(stack.backfills, 180, "the sensor's backfill")
+    assert len(backfills) == 1  # type: ignore[arg-type]
+    backfill = backfills[0]  # type: ignore[index]
+    assert backfill.tags["ai_trader/layer"] == "2" and backfill.tags["dagster/priority"] == "2"
+    stack.wait_backfill_done(backfill.backfill_id)
+    tickers = {r.path.split("/")[4] for r in stack.server.requests if r.path.startswith("/v2/aggs/ticker/")}
+    tickers |= {t for r in stack.server.requests for t in r.query.get("ticker", [])}
+    assert tickers == set(PROMOTED)  # only the promoted symbols were fetched
+    hot_days = 4 + 2  # layer 2's shortened window
+    with stack.database.begin() as conn:
+        hot_sessions = {
+            row[0].astimezone(dt.UTC).date()
+            for row in conn.execute(sa.text("SELECT ts FROM bars_1day WHERE symbol = 'P0'"))
+        }
+    assert hot_sessions and all((AS_OF - s).days < hot_days for s in hot_sessions)
+    cold = {session for session, layer in stack.lake.partitions("bars_1day") if layer == 2}
+    assert cold and all((AS_OF - s).days < 14 for s in cold) and max(cold) == AS_OF
+
+    # The same update again changes nothing and launches nothing.
+    with stack.database.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE companies SET layer2_qualified = true WHERE symbol IN ('P0','P1','P2','P3','P4')")
+        )
+    time.sleep(15)
+    assert len(stack.backfills()) == 1
+
+
+LAUNCH = """
+mutation($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+  }
+}
+"""
+
+
+def test_a_ui_style_partition_backfill_completes_and_stores_its_data(stack: Stack) -> None:
+    before = {b.backfill_id for b in stack.backfills()}
+    # What the UI's launch dialog sends for a date range of one layer.
+    params: dict[str, Any] = {
+        "assetSelection": [{"path": ["corporate_actions"]}],
+        "partitionNames": [f"2026-11-{day}|2" for day in (16, 17, 18, 19, 20)],
+    }
+    response = requests.post(
+        f"{stack.url}/graphql", json={"query": LAUNCH, "variables": {"params": params}}, timeout=60
+    )
+    payload = response.json()["data"]["launchPartitionBackfill"]
+    assert payload["__typename"] == "LaunchBackfillSuccess", payload
+    assert payload["backfillId"] not in before
+    stack.wait_backfill_done(payload["backfillId"])
+    with stack.database.begin() as conn:
+        covered: int = conn.execute(
+            sa.text(
+                "SELECT COUNT(*) FROM ingestion_coverage "
+                "WHERE dataset = 'corporate_actions' AND session >= '2026-11-16'"
+            )
+        ).scalar_one()
+    assert covered == 5 * 6  # five sessions x the layer's six members
