@@ -249,10 +249,6 @@ class SchedulesSpec(_Frozen):
     retention: ScheduleSpec
 
 
-class ConcurrencySpec(_Frozen):
-    provider_pools: dict[ProviderName, PositiveInt]
-
-
 class DatabasePoolSpec(_Frozen):
     pool_size: PositiveInt
     max_overflow: Annotated[int, Field(strict=True, ge=0)]
@@ -265,13 +261,15 @@ class AutomationSpec(_Frozen):
     max_promotions_per_tick: PositiveInt
     demotion_guard_share: Annotated[float, Field(gt=0, le=1)]
     event_gap_timeout_seconds: PositiveInt
+    gap_healing_interval_seconds: PositiveInt
+    gap_healing_max_partitions_per_tick: PositiveInt
+    gap_healing_retry_after_seconds: PositiveInt
 
 
 class PipelineFile(_Frozen):
     partitions: PartitionsSpec
     chunks: ChunksSpec
     schedules: SchedulesSpec
-    concurrency: ConcurrencySpec
     database: DatabasePoolSpec
     automation: AutomationSpec
 

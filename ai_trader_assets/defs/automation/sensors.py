@@ -1,5 +1,7 @@
 """``qualification_sensor``: qualification events in ``companies`` become backfills of the new layer."""
 
+import datetime as dt
+import json
 import time
 
 import dagster as dg
@@ -9,8 +11,10 @@ from ai_trader_assets.defs.automation.backfills import backfill_run_request
 from ai_trader_assets.defs.market_data.assets import BACKFILL_REQUEST_TAG
 from ai_trader_assets.defs.market_data.partitions import configured_partitions
 from ai_trader_assets.defs.platform.resources import MarketDatabaseResource, PlatformConfigResource
+from ai_trader_assets.gaps import find_gaps
 from ai_trader_assets.qualification import Cursor, QualificationPlanner
 from ai_trader_assets.settings import load_settings
+from ai_trader_assets.storage import backfill_requests
 
 LAYER_TAG = "ai_trader/layer"
 PRIORITY_TAG = "dagster/priority"
@@ -64,7 +68,67 @@ def build_qualification_sensor(interval_seconds: int) -> dg.SensorDefinition:
     return qualification_sensor
 
 
+def build_gap_healing_sensor(interval_seconds: int) -> dg.SensorDefinition:
+    @dg.sensor(
+        name="gap_healing_sensor",
+        minimum_interval_seconds=interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        asset_selection=dg.AssetSelection.assets(*(d.value for d in INGESTED_DATASETS)),
+        description="Backfills sessions inside each layer's hot window that current members still lack.",
+    )
+    def gap_healing_sensor(
+        context: dg.SensorEvaluationContext,
+        platform: PlatformConfigResource,
+        market_db: MarketDatabaseResource,
+    ) -> dg.SensorResult:
+        config = platform.get()
+        automation = config.pipeline.automation
+        now = time.time()
+        # Partitions launched recently are in flight (or genuinely empty): not relaunched yet.
+        launched = {
+            k: t
+            for k, t in json.loads(context.cursor or "{}").items()
+            if now - t < automation.gap_healing_retry_after_seconds
+        }
+        today = platform.today()
+        gaps = find_gaps(
+            market_db.database, config, today, set(launched), automation.gap_healing_max_partitions_per_tick
+        )
+        partitions_def = configured_partitions()
+        run_requests = []
+        for layer_gaps in gaps:
+            sessions = sorted({k.split("|")[0] for keys in layer_gaps.keys_by_dataset.values() for k in keys})
+            request = backfill_requests.create(
+                market_db.database,
+                layer=layer_gaps.layer,
+                symbols=layer_gaps.symbols,
+                datasets=sorted(layer_gaps.keys_by_dataset),
+                start_date=dt.date.fromisoformat(sessions[0]),
+                end_date=dt.date.fromisoformat(sessions[-1]),
+                reason=f"gap healing: {layer_gaps.partitions} partition(s) missing in hot storage",
+            )
+            tags = {
+                BACKFILL_REQUEST_TAG: str(request.id),
+                LAYER_TAG: str(layer_gaps.layer),
+                PRIORITY_TAG: str(config.layers.layers[layer_gaps.layer].backfill_priority),  # type: ignore[index]
+            }
+            run_requests.append(backfill_run_request(partitions_def, layer_gaps.keys_by_dataset, tags))
+            launched |= {f"{d}|{k}": now for d, keys in layer_gaps.keys_by_dataset.items() for k in keys}
+        return dg.SensorResult(
+            run_requests=run_requests,
+            cursor=json.dumps(launched),
+            skip_reason=None if run_requests else "no gaps in any layer's hot window",
+        )
+
+    return gap_healing_sensor
+
+
 @dg.definitions
 def automation_sensors() -> dg.Definitions:
     automation = cached_config(str(load_settings().config_dir)).pipeline.automation
-    return dg.Definitions(sensors=[build_qualification_sensor(automation.sensor_interval_seconds)])
+    return dg.Definitions(
+        sensors=[
+            build_qualification_sensor(automation.sensor_interval_seconds),
+            build_gap_healing_sensor(automation.gap_healing_interval_seconds),
+        ]
+    )

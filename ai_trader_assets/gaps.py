@@ -1,0 +1,61 @@
+"""Gap healing, no Dagster: sessions inside a layer's hot window that current members still lack.
+
+A session is due once the next one has started (today's may still be trading). Gaps are the
+(dataset, session, symbol) triples of the calendar with no recorded fetch; they are grouped per layer
+into targeted backfill requests, at most ``gap_healing_max_partitions_per_tick`` partitions a tick.
+"""
+
+import dataclasses
+import datetime as dt
+from collections import defaultdict
+
+from ai_trader_assets import calendar
+from ai_trader_assets.config import LAYERS, PlatformConfig
+from ai_trader_assets.ingest import partition_key
+from ai_trader_assets.storage.companies import CompaniesRepository
+from ai_trader_assets.storage.database import MarketDatabase
+from ai_trader_assets.storage.ledger import Ledger
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerGaps:
+    layer: int
+    symbols: tuple[str, ...]
+    keys_by_dataset: dict[str, list[str]]  # partition keys to heal, per dataset
+
+    @property
+    def partitions(self) -> int:
+        return sum(len(keys) for keys in self.keys_by_dataset.values())
+
+
+def find_gaps(
+    database: MarketDatabase, config: PlatformConfig, today: dt.date, skip: set[str], limit: int
+) -> list[LayerGaps]:
+    """Per layer, the partitions (``dataset|key`` not in ``skip``) whose members lack data."""
+    latest = today if calendar.is_session(today) else calendar.previous_session(today)
+    due = calendar.previous_session(latest)
+    companies, ledger = CompaniesRepository(database), Ledger(database)
+    found: list[LayerGaps] = []
+    budget = limit
+    for layer in sorted(LAYERS, reverse=True):  # higher layers first
+        members = companies.members(layer)
+        if not members:
+            continue
+        keys: dict[str, list[str]] = defaultdict(list)
+        symbols: set[str] = set()
+        for dataset in config.layers.layers[layer].datasets:  # type: ignore[index]
+            window = config.window(layer, dataset)
+            assert window is not None
+            first = max(today - dt.timedelta(days=window.hot_days - 1), config.pipeline.partitions.start_date)
+            sessions = calendar.sessions(first, due)
+            covered = ledger.covered(dataset, sessions, members)
+            for session in sessions:
+                key = partition_key(session, layer)
+                missing = [m for m in members if (session, m) not in covered]
+                if missing and f"{dataset.value}|{key}" not in skip and budget > 0:
+                    keys[dataset.value].append(key)
+                    symbols.update(missing)
+                    budget -= 1
+        if keys:
+            found.append(LayerGaps(layer, tuple(sorted(symbols)), dict(keys)))
+    return found
