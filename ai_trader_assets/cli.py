@@ -3,6 +3,7 @@
 import contextlib
 import getpass
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -13,7 +14,8 @@ from rich.table import Table
 
 from ai_trader_assets.config import ConfigError, load_config
 from ai_trader_assets.qualification import release_guard
-from ai_trader_assets.settings import SettingsError, load_settings, mask_url
+from ai_trader_assets.settings import Secret, Settings, SettingsError, load_settings, mask_url
+from ai_trader_assets.status import build_status
 from ai_trader_assets.storage import migrations
 from ai_trader_assets.storage.companies import (
     CompaniesImportError,
@@ -23,6 +25,8 @@ from ai_trader_assets.storage.companies import (
     validate_layer,
 )
 from ai_trader_assets.storage.database import MarketDatabase
+from ai_trader_assets.storage.lake import Lake
+from ai_trader_assets.storage.retention import RetentionEngine
 
 app = typer.Typer(help="ai_trader_assets: layered market data on Dagster.", no_args_is_help=True)
 db_app = typer.Typer(help="The market database schema (Alembic migrations).", no_args_is_help=True)
@@ -149,6 +153,81 @@ def sensor_release(
     with _market_database() as database:
         release = release_guard(database, released_by=getpass.getuser(), note=note)
         console.print(f"demotion guard released (release {release}); the sensor proceeds on its next tick")
+
+
+def _lake(settings: Settings) -> Lake:
+    env = os.environ
+    key_id, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
+    return Lake(
+        settings.lake_url,
+        s3_endpoint_url=settings.aws_endpoint_url,
+        s3_region=settings.aws_region,
+        s3_access_key_id=Secret(key_id) if key_id else None,
+        s3_secret_access_key=Secret(secret) if secret else None,
+    )
+
+
+@app.command("retention")
+def retention(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would change; change nothing.")
+    ] = False,
+) -> None:
+    """Apply the retention policy now (what the daily enforce_retention job does)."""
+    with _market_database() as database:
+        settings = load_settings()
+        engine = RetentionEngine(
+            database, _lake(settings), load_config(settings.config_dir), settings.today()
+        )
+        counts = engine.run(dry_run=dry_run)
+    table = Table(
+        "dataset",
+        "layer",
+        "moved",
+        "verified",
+        "deleted",
+        "kept",
+        "unverified",
+        "purged",
+        title=f"retention {'(dry run) ' if dry_run else ''}as of {settings.today()}",
+    )
+    for (dataset, layer), c in sorted(counts.items()):
+        table.add_row(
+            dataset,
+            layer,
+            *(str(v) for v in (c.moved, c.verified, c.deleted, c.kept, c.unverified, c.purged)),
+        )
+    console.print(table if counts else "nothing to do: no hot or cold data is past its window")
+
+
+@app.command("status")
+def status() -> None:
+    """Layers, coverage of each retention window, hot and cold footprint, quarantine."""
+    with _market_database() as database:
+        settings = load_settings()
+        report = build_status(database, _lake(settings), load_config(settings.config_dir), settings.today())
+    layers = Table("layer", "symbols", title="layers")
+    for layer in (3, 2, 1, 0, None):
+        layers.add_row("none" if layer is None else str(layer), str(report.layers.get(layer, 0)))
+    coverage = Table(
+        "dataset", "layer", "members", "sessions in window", "complete", "missing", title="coverage"
+    )
+    for c in report.coverage:
+        coverage.add_row(
+            c.dataset,
+            str(c.layer),
+            str(c.members),
+            str(c.sessions),
+            str(c.complete),
+            str(c.sessions - c.complete),
+        )
+    footprint = Table("dataset", "hot rows", "cold files", "cold MiB", "quarantined", title="storage")
+    for f in report.footprint:
+        footprint.add_row(
+            f.dataset, str(f.hot_rows), str(f.cold_files), f"{f.cold_bytes / 2**20:.1f}", str(f.quarantined)
+        )
+    for table in (layers, coverage, footprint):
+        console.print(table)
 
 
 def main() -> None:

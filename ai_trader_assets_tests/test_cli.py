@@ -83,3 +83,52 @@ def test_sensor_release_records_a_release(use_database: MarketDatabase) -> None:
     with use_database.begin() as conn:
         note: str = conn.execute(sa.text("SELECT note FROM sensor_guard_releases")).scalar_one()
     assert note == "scanner recalibration"
+
+
+def test_status_and_retention(
+    use_database: MarketDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime as dt
+
+    from ai_trader_assets import calendar
+    from ai_trader_assets.config import Dataset, load_config
+    from ai_trader_assets.ingest import Ingestor, IngestRequest
+    from ai_trader_assets.providers.demo import DemoProvider
+    from ai_trader_assets.storage.companies import CompaniesRepository
+    from ai_trader_assets.storage.lake import Lake
+    from ai_trader_assets.storage.ledger import Ledger
+    from ai_trader_assets.storage.writer import PartitionWriter, WriteTotals
+
+    session = dt.date(2026, 11, 20)
+    monkeypatch.setenv("AI_TRADER_LAKE_URL", str(tmp_path / "lake"))
+    monkeypatch.setenv("AI_TRADER_AS_OF", session.isoformat())
+    assert invoke("db", "upgrade")[0] == 0
+    CompaniesRepository(use_database).upsert([{"symbol": "AAPL", "layer": 1}], source="test")
+    config = load_config()
+    results, _ = Ingestor(
+        DemoProvider(), CompaniesRepository(use_database), Ledger(use_database), config
+    ).run(IngestRequest(Dataset.BARS_1DAY, [(session, 1)], session))
+    writer = PartitionWriter(use_database, Lake(str(tmp_path / "lake")), config, session)
+    for data in results:
+        writer.write(data, WriteTotals())
+
+    code, output = invoke("status")
+    assert code == 0, output
+    row = next(line for line in output.splitlines() if "bars_1day" in line and "│ 1 " in line)
+    in_window = len(calendar.sessions(session - dt.timedelta(days=364), session))  # layer 1 keeps 365 days
+    assert [cell.strip() for cell in row.split("│")[1:7]] == [
+        "bars_1day",
+        "1",
+        "1",
+        str(in_window),
+        "1",
+        str(in_window - 1),
+    ]
+
+    monkeypatch.setenv("AI_TRADER_AS_OF", (session + dt.timedelta(days=45)).isoformat())
+    code, output = invoke("retention", "--dry-run")
+    assert code == 0 and "(dry run)" in output
+    code, output = invoke("retention")
+    assert code == 0 and "bars_1day" in output
+    with use_database.begin() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM bars_1day")).scalar_one() == 0

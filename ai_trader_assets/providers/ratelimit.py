@@ -15,6 +15,7 @@ DAY_MS = int(Duration.DAY)
 # Windows are padded so that network jitter between acquiring a slot and the request reaching the
 # provider cannot squeeze one request too many into the provider's own one-second window.
 SAFETY_MS = 50
+QUOTA_LOCK_SECONDS = 0.5
 
 
 def rate_list(spec: RateLimit) -> list[Rate]:
@@ -78,9 +79,10 @@ class RequestLimiter:
 
     def acquire(self) -> None:
         """Take one request slot (waits for the rate; never waits for the daily quota)."""
-        # blocking=False trips over filelock 4's acquire signature inside pyrate-limiter;
-        # a blocking call with a zero timeout is the same question and works with both.
-        if self._quota is not None and not self._quota.try_acquire(self.provider, timeout=0):
+        # blocking=False trips over filelock 4's acquire signature inside pyrate-limiter, and a zero
+        # timeout fails spuriously when another thread holds the lock for a moment; a short timeout
+        # waits for the lock, never for the day-long window (a spent quota returns False at once).
+        if self._quota is not None and not self._quota.try_acquire(self.provider, timeout=QUOTA_LOCK_SECONDS):
             raise QuotaExhaustedError(
                 f"{self.provider}: the daily quota of {self.daily_quota} requests is used up "
                 "(providers.yaml rate_limit.daily_quota); try again when the 24-hour window rolls"

@@ -136,6 +136,17 @@ class Lake:
                 )
         return sorted(found)
 
+    def footprint(self, dataset: Dataset | str) -> tuple[int, int]:
+        """(partition files, bytes) stored for a dataset."""
+        base = f"{self.root}/{Dataset(dataset).value}"
+        selector = pafs.FileSelector(base, recursive=True, allow_not_found=True)
+        try:
+            infos = self.filesystem.get_file_info(selector)
+        except OSError as exc:
+            raise LakeError(f"cannot list {base} in lake {self.url}: {exc}") from exc
+        files = [i for i in infos if i.type == pafs.FileType.File and i.base_name == PARTITION_FILE]
+        return len(files), sum(i.size or 0 for i in files)
+
     def dataset(self, dataset: Dataset | str) -> pads.Dataset:
         """The whole dataset as a Hive-partitioned pyarrow dataset (columns ``date`` and ``layer`` added)."""
         base = f"{self.root}/{Dataset(dataset).value}"
