@@ -107,6 +107,9 @@ def db_current() -> None:
 @companies_app.command("import")
 def companies_import(
     file: Annotated[Path, typer.Argument(help="CSV with a header; 'symbol' required.", exists=False)],
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Only when the companies table is empty (first start).")
+    ] = False,
 ) -> None:
     """Insert or update companies from a CSV (all rows validated first; one bad row writes nothing).
 
@@ -114,7 +117,11 @@ def companies_import(
     is_active, layer1_qualified, layer2_qualified, layer3_qualified.
     """
     with _market_database() as database:
-        result = CompaniesRepository(database).import_csv(file)
+        repository = CompaniesRepository(database)
+        if if_empty and any(repository.layer_counts().values()):
+            console.print("companies already present: import skipped (--if-empty)")
+            return
+        result = repository.import_csv(file)
         console.print(
             f"imported {file}: {result.inserted} inserted, {result.updated} updated, "
             f"{result.layer_changes} layer change(s) recorded"

@@ -132,3 +132,19 @@ def test_status_and_retention(
     assert code == 0 and "bars_1day" in output
     with use_database.begin() as conn:
         assert conn.execute(sa.text("SELECT COUNT(*) FROM bars_1day")).scalar_one() == 0
+
+
+def test_the_demo_universe_loads_once(use_database: MarketDatabase) -> None:
+    from ai_trader_assets.config import REPO_ROOT
+
+    universe = str(REPO_ROOT / "config" / "demo_universe.csv")
+    assert invoke("db", "upgrade")[0] == 0
+    code, output = invoke("companies", "import", universe, "--if-empty")
+    assert code == 0 and "264 inserted" in output
+    code, output = invoke("companies", "import", universe, "--if-empty")
+    assert code == 0 and "import skipped" in output
+    with use_database.begin() as conn:
+        layers: dict[int, int] = dict(
+            conn.execute(sa.text("SELECT layer, COUNT(*) FROM companies GROUP BY layer")).all()
+        )
+    assert layers[0] > layers[1] > layers[2] > layers[3] > 0  # most in layer 0, fewest in layer 3
