@@ -116,36 +116,30 @@ class Lake:
             raise LakeError(f"cannot delete {folder} in lake {self.url}: {exc}") from exc
         return True
 
-    def partitions(self, dataset: Dataset | str) -> list[tuple[dt.date, int]]:
-        """Every (session, layer) with a partition file, sorted."""
+    def _partition_files(self, dataset: Dataset | str) -> list[tuple[dt.date, int, int]]:
+        """(session, layer, bytes) of every partition file of a dataset."""
         base = f"{self.root}/{Dataset(dataset).value}"
         selector = pafs.FileSelector(base, recursive=True, allow_not_found=True)
         try:
             infos = self.filesystem.get_file_info(selector)
         except OSError as exc:
             raise LakeError(f"cannot list {base} in lake {self.url}: {exc}") from exc
-        found: list[tuple[dt.date, int]] = []
+        found = []
         for info in infos:
             parts = info.path.removeprefix(base).strip("/").split("/")
             if len(parts) == 3 and parts[2] == PARTITION_FILE:
-                found.append(
-                    (
-                        dt.date.fromisoformat(parts[0].removeprefix("date=")),
-                        int(parts[1].removeprefix("layer=")),
-                    )
-                )
-        return sorted(found)
+                session = dt.date.fromisoformat(parts[0].removeprefix("date="))
+                found.append((session, int(parts[1].removeprefix("layer=")), info.size or 0))
+        return found
+
+    def partitions(self, dataset: Dataset | str) -> list[tuple[dt.date, int]]:
+        """Every (session, layer) with a partition file, sorted."""
+        return sorted((session, layer) for session, layer, _ in self._partition_files(dataset))
 
     def footprint(self, dataset: Dataset | str) -> tuple[int, int]:
         """(partition files, bytes) stored for a dataset."""
-        base = f"{self.root}/{Dataset(dataset).value}"
-        selector = pafs.FileSelector(base, recursive=True, allow_not_found=True)
-        try:
-            infos = self.filesystem.get_file_info(selector)
-        except OSError as exc:
-            raise LakeError(f"cannot list {base} in lake {self.url}: {exc}") from exc
-        files = [i for i in infos if i.type == pafs.FileType.File and i.base_name == PARTITION_FILE]
-        return len(files), sum(i.size or 0 for i in files)
+        files = self._partition_files(dataset)
+        return len(files), sum(size for _, _, size in files)
 
     def dataset(self, dataset: Dataset | str) -> pads.Dataset:
         """The whole dataset as a Hive-partitioned pyarrow dataset (columns ``date`` and ``layer`` added)."""

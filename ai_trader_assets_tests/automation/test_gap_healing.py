@@ -6,14 +6,13 @@ import dagster as dg
 import pytest
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import DEFAULT_CONFIG_DIR, load_config
-from ai_trader_assets.definitions import defs
+from ai_trader_assets.config import load_config
 from ai_trader_assets.defs.automation.sensors import build_gap_healing_sensor
-from ai_trader_assets.defs.platform.resources import MarketDatabaseResource, PlatformConfigResource
 from ai_trader_assets.storage import backfill_requests
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.ledger import Ledger
+from ai_trader_assets_tests.support.sensors import evaluate
 
 AS_OF = dt.date(2026, 11, 20)
 MEMBERS = ["AAA", "BBB", "CCC"]
@@ -21,20 +20,7 @@ SENSOR = build_gap_healing_sensor(3600)
 
 
 def tick(database: MarketDatabase, cursor: str | None) -> dg.SensorResult:
-    resources = {
-        "platform": PlatformConfigResource(config_dir=str(DEFAULT_CONFIG_DIR), as_of=AS_OF.isoformat()),
-        "market_db": MarketDatabaseResource(
-            url=database.url.render_as_string(hide_password=False), config_dir=str(DEFAULT_CONFIG_DIR)
-        ),
-    }
-    with (
-        dg.instance_for_test() as instance,
-        dg.build_sensor_context(
-            instance=instance, cursor=cursor, resources=resources, definitions=defs()
-        ) as context,
-    ):
-        data = SENSOR.evaluate_tick(context)
-    return dg.SensorResult(run_requests=data.run_requests, cursor=data.cursor, skip_reason=data.skip_message)
+    return evaluate(SENSOR, database, cursor, AS_OF)
 
 
 def test_only_missing_partitions_are_healed_once(

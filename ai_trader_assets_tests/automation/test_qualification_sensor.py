@@ -12,14 +12,13 @@ import sqlalchemy as sa
 import yaml
 
 from ai_trader_assets.config import DEFAULT_CONFIG_DIR, Dataset, load_config
-from ai_trader_assets.definitions import defs
 from ai_trader_assets.defs.automation.schedules import automation_schedules
 from ai_trader_assets.defs.automation.sensors import build_qualification_sensor
-from ai_trader_assets.defs.platform.resources import MarketDatabaseResource, PlatformConfigResource
 from ai_trader_assets.qualification import Cursor, DemotionGuardError, release_guard
 from ai_trader_assets.storage import backfill_requests
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
+from ai_trader_assets_tests.support.sensors import evaluate
 
 AS_OF = dt.date(2026, 11, 20)
 SENSOR = build_qualification_sensor(30)
@@ -33,21 +32,7 @@ def sql(database: MarketDatabase, statement: str, **params: object) -> None:
 def tick(
     database: MarketDatabase, cursor: str | None, config_dir: Path = DEFAULT_CONFIG_DIR
 ) -> dg.SensorResult:
-    resources = {
-        "platform": PlatformConfigResource(config_dir=str(config_dir), as_of=AS_OF.isoformat()),
-        "market_db": MarketDatabaseResource(
-            url=database.url.render_as_string(hide_password=False), config_dir=str(config_dir)
-        ),
-    }
-    with (
-        dg.instance_for_test() as instance,
-        dg.build_sensor_context(
-            instance=instance, cursor=cursor, resources=resources, definitions=defs()
-        ) as context,
-    ):
-        # evaluate_tick runs Dagster's own validation of the result, as the daemon does.
-        data = SENSOR.evaluate_tick(context)
-    return dg.SensorResult(run_requests=data.run_requests, cursor=data.cursor, skip_reason=data.skip_message)
+    return evaluate(SENSOR, database, cursor, AS_OF, config_dir)
 
 
 def requests(result: dg.SensorResult) -> list[dg.RunRequest]:
