@@ -24,6 +24,7 @@ from ai_trader_assets.providers.base import (
     NEWS_COLUMNS,
     empty_frame,
 )
+from ai_trader_assets.providers.validation import add_reason, bar_problems, split_rejects
 from ai_trader_assets.storage import schema
 
 # News frames carry the symbols each article names (hot storage splits them into news_symbols).
@@ -80,8 +81,6 @@ def to_date(value: np.datetime64) -> dt.date:
 
 def check_rows(dataset: Dataset, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The write path's own validation: (rows fit to store, rejects with reasons)."""
-    from ai_trader_assets.providers.validation import add_reason, bar_problems, split_rejects  # noqa: PLC0415
-
     if frame.empty:
         return frame, split_rejects(frame, np.array([], dtype=object))[1]
     if dataset in BAR_DATASETS:

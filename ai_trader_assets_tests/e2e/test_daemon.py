@@ -9,7 +9,6 @@ runs fetch exactly the promoted symbols and store them per the new layer's windo
 import datetime as dt
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from ai_trader_assets.storage import migrations
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake
+from ai_trader_assets_tests.support.net import free_port
 from ai_trader_assets_tests.support.polygon_server import PolygonServer
 from ai_trader_assets_tests.support.postgres import DatabaseFactory
 
@@ -37,12 +37,6 @@ AS_OF = dt.date(2026, 11, 20)
 PROMOTED = ["P0", "P1", "P2", "P3", "P4"]
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.timeout(900)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def small_config(folder: Path) -> Path:

@@ -9,7 +9,6 @@ import contextlib
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -18,6 +17,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
+
+from ai_trader_assets_tests.support.net import free_port
 
 LOCAL_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -61,12 +62,6 @@ def find_postgres_bindir() -> Path:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def throwaway_cluster() -> Iterator[URL]:
     """Start a private PostgreSQL cluster on a free port; stop and delete it on exit.
@@ -83,7 +78,7 @@ def throwaway_cluster() -> Iterator[URL]:
         for path in (workdir, sockets):
             os.chown(path, owner.pw_uid, owner.pw_gid)
         prefix = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
+    port = free_port()
     log = workdir / "server.log"
 
     def run(*args: str) -> None:

@@ -2,7 +2,6 @@
 
 import contextlib
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -11,21 +10,17 @@ from pathlib import Path
 
 import requests
 
+from ai_trader_assets_tests.support.net import free_port
+
 ACCESS_KEY_ID = "test-access-key"
 SECRET_ACCESS_KEY = "test-SECRET-never-shown-5c1d"
 REGION = "us-east-1"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def moto_server() -> Iterator[str]:
     """Start ``moto_server`` on a free port; yields its endpoint URL."""
-    port = _free_port()
+    port = free_port()
     executable = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
     process = subprocess.Popen(
         [executable, "-H", "127.0.0.1", "-p", str(port)],

@@ -6,7 +6,7 @@ import functools
 import dagster as dg
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import LAYERS
+from ai_trader_assets.config import LAYERS, cached_config
 from ai_trader_assets.settings import load_settings
 
 WEEKENDS = ["0 0 * * 6", "0 0 * * 0"]
@@ -48,8 +48,6 @@ def market_partitions(start: dt.date, as_of: dt.date | None) -> dg.MultiPartitio
 
 def configured_partitions() -> dg.MultiPartitionsDefinition:
     """The partitions of the current configuration and environment."""
-    from ai_trader_assets.config import cached_config  # noqa: PLC0415
-
     settings = load_settings()
     config = cached_config(str(settings.config_dir))
     return market_partitions(config.pipeline.partitions.start_date, settings.as_of)
