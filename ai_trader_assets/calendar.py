@@ -104,6 +104,11 @@ def previous_session(day: dt.date) -> dt.date:
     return index[position - 1]
 
 
+def session_on_or_before(day: dt.date) -> dt.date:
+    """``day`` if it is a session, else the session before it (the latest session as of ``day``)."""
+    return day if is_session(day) else previous_session(day)
+
+
 def session_on_or_after(day: dt.date) -> dt.date:
     """``day`` if it is a session, else the next session."""
     _check_bounds(day)

@@ -1,18 +1,35 @@
 """The ``ai-trader`` command: database migrations and the companies universe."""
 
 import contextlib
+import datetime as dt
 import getpass
 import logging
 import os
-from collections.abc import Iterator
+import sys
+import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, NoReturn
 
+import dagster as dg
 import typer
+from rich import box
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ai_trader_assets.backfill_launch import (
+    BackfillLaunchError,
+    BackfillProgress,
+    InProcessRunner,
+    LayerLaunch,
+    WebserverClient,
+    planned_runs,
+    record_requests,
+)
+from ai_trader_assets.backfill_plan import BackfillPlan, BackfillPlanError, BackfillPlanner, parse_datasets
 from ai_trader_assets.config import ConfigError, load_config
+from ai_trader_assets.definitions import defs
 from ai_trader_assets.qualification import release_guard
 from ai_trader_assets.settings import Secret, Settings, SettingsError, load_settings, mask_url
 from ai_trader_assets.status import build_status
@@ -26,6 +43,7 @@ from ai_trader_assets.storage.companies import (
 )
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake
+from ai_trader_assets.storage.ledger import Ledger
 from ai_trader_assets.storage.retention import RetentionEngine
 
 app = typer.Typer(help="ai_trader_assets: layered market data on Dagster.", no_args_is_help=True)
@@ -36,7 +54,8 @@ sensor_app = typer.Typer(help="The qualification sensor.", no_args_is_help=True)
 app.add_typer(companies_app, name="companies")
 app.add_typer(sensor_app, name="sensor")
 
-console = Console(soft_wrap=True)
+# Piped or captured output is not squeezed into rich's 80-column default; a terminal sets its own width.
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 errors = Console(stderr=True, soft_wrap=True)
 
 # Errors a user can act on: printed as one line, exit code 1, no traceback.
@@ -235,6 +254,253 @@ def status() -> None:
         )
     for table in (layers, coverage, footprint):
         console.print(table)
+    _print_latest_runs(settings)
+
+
+def _print_latest_runs(settings: Settings, limit: int = 10) -> None:
+    """The newest runs of the Dagster instance at DAGSTER_HOME (what the UI's Runs page lists first)."""
+    if not settings.dagster_home.is_dir():
+        console.print(f"no Dagster instance at {settings.dagster_home} yet: no runs")
+        return
+    with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        records = instance.get_run_records(limit=limit)
+    runs = Table("run", "status", "started (UTC)", "assets", "partitions", "launched by", title="latest runs")
+    for record in records:
+        run, tags = record.dagster_run, record.dagster_run.tags
+        start, end = (
+            tags.get("dagster/asset_partition_range_start"),
+            tags.get("dagster/asset_partition_range_end"),
+        )
+        partitions = f"{start}..{end}" if start else tags.get("dagster/partition", "-")
+        started = dt.datetime.fromtimestamp(record.start_time, tz=dt.UTC) if record.start_time else None
+        runs.add_row(
+            run.run_id[:8],
+            run.status.value,
+            started.strftime("%Y-%m-%d %H:%M") if started else "-",
+            ", ".join(k.to_user_string() for k in sorted(run.asset_selection or [])) or run.job_name,
+            partitions,
+            _launcher(tags),
+        )
+    console.print(runs if records else "no runs yet")
+
+
+def _launcher(tags: Mapping[str, str]) -> str:
+    if "dagster/backfill" in tags:
+        return f"backfill {tags['dagster/backfill']}"
+    if "dagster/sensor_name" in tags:
+        return f"sensor {tags['dagster/sensor_name']}"
+    if "dagster/schedule_name" in tags:
+        return f"schedule {tags['dagster/schedule_name']}"
+    if tags.get("ai_trader/launched_by") == "cli":
+        return "ai-trader backfill"
+    return "manual"
+
+
+@app.command("backfill")
+def backfill(
+    symbols: Annotated[
+        str, typer.Option("--symbols", help="layer0..layer3, all, or symbols: AAPL,MSFT (grouped by layer).")
+    ],
+    days: Annotated[
+        int | None,
+        typer.Option(
+            "--days", min=1, help="Calendar days back from today; default: each dataset's cold window."
+        ),
+    ] = None,
+    datasets: Annotated[
+        str | None,
+        typer.Option(
+            "--datasets", help="Comma-separated, e.g. bars_1day,news; default: the layer's datasets."
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan only: nothing is fetched or launched.")
+    ] = False,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Refetch what storage already has (a full refresh).")
+    ] = False,
+    webserver: Annotated[
+        str | None,
+        typer.Option(
+            "--webserver",
+            envvar="AI_TRADER_WEBSERVER_URL",
+            help="Submit to this running Dagster webserver (its daemon runs it); default: run in-process.",
+        ),
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait/--no-wait", help="With --webserver: follow the backfill to its end.")
+    ] = True,
+) -> None:
+    """Backfill market data for a layer or symbols through Dagster (shown in the UI).
+
+    Prints the plan (sessions, symbols, datasets, provider requests and time at the configured rate
+    limits), then submits it to the running webserver, or executes its runs in this process against
+    the Dagster instance at DAGSTER_HOME.
+    """
+    with _market_database() as database:
+        settings = load_settings()
+        config = load_config(settings.config_dir)
+        planner = BackfillPlanner(
+            CompaniesRepository(database), Ledger(database), config, settings.today(), settings.provider
+        )
+        try:
+            plan = planner.plan(symbols, days, parse_datasets(datasets), refresh=refresh)
+        except BackfillPlanError as exc:
+            _fail(exc)
+        _print_plan(plan)
+        if dry_run:
+            console.print("dry run: nothing fetched, nothing launched")
+            return
+        client = WebserverClient(webserver) if webserver else None
+        try:
+            if client:
+                client.check()
+        except BackfillLaunchError as exc:
+            _fail(exc)
+        reason = f"ai-trader backfill --symbols {symbols}" + (f" --days {days}" if days else "")
+        launches = record_requests(database, config, plan, f"{reason} (by {getpass.getuser()})", refresh)
+        if not launches:
+            console.print("nothing to fetch: storage already has every pair (--refresh refetches)")
+            return
+    try:
+        if client:
+            ok = _submit_to_webserver(client, launches, wait)
+        else:
+            ok = _run_in_process(settings, launches, config.pipeline.chunks.max_partitions_per_run)
+    except BackfillLaunchError as exc:
+        _fail(exc)
+    if not ok:
+        raise typer.Exit(code=1)
+
+
+def _print_plan(plan: BackfillPlan) -> None:
+    window = f"last {plan.days} calendar days" if plan.days else "each dataset's cold window (retention.yaml)"
+    table = Table(
+        "layer",
+        "dataset",
+        "sessions",
+        "from",
+        "to",
+        "symbols",
+        "to fetch",
+        "requests",
+        title=f"backfill plan as of {plan.today}: {window}",
+        box=box.SIMPLE_HEAD,
+    )
+    for layer in plan.layers:
+        for d in layer.datasets:
+            table.add_row(
+                str(layer.layer),
+                d.dataset.value,
+                str(len(d.sessions)),
+                str(d.first),
+                str(d.last),
+                str(len(layer.symbols)),
+                f"{d.missing_pairs}/{len(d.sessions) * len(layer.symbols)}",
+                str(d.requests),
+            )
+    console.print(table)
+    for layer in plan.layers:
+        shown = ", ".join(layer.symbols[:12]) + (
+            f" and {len(layer.symbols) - 12} more" if len(layer.symbols) > 12 else ""
+        )
+        console.print(f"layer {layer.layer} symbols: {shown}")
+    limit = plan.rate_limit
+    console.print(
+        f"{plan.partitions} partition(s); about {plan.requests} {plan.provider} request(s), "
+        f"{_duration(plan.estimated_seconds)} at {limit.requests_per_second}/s, "
+        f"{limit.requests_per_minute}/min (providers.yaml); "
+        "'to fetch' = (session, symbol) pairs not yet stored"
+    )
+    for note in plan.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return "under a second" if seconds < 1 else f"about {seconds:.0f} s"
+    if seconds < 3600:
+        return f"about {seconds / 60:.0f} min"
+    return f"about {seconds / 3600:.1f} h"
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def _submit_to_webserver(client: WebserverClient, launches: list[LayerLaunch], wait: bool) -> bool:
+    launched = []
+    for launch in launches:
+        backfill_id = client.launch(launch)
+        launched.append((launch, backfill_id))
+        console.print(
+            f"launched backfill {backfill_id} (layer {launch.layer}): {client.backfill_url(backfill_id)}"
+        )
+    if not wait:
+        return True
+    results: dict[str, BackfillProgress] = {}
+    with _progress() as progress:
+        tasks = {
+            backfill_id: progress.add_task(f"layer {launch.layer} backfill {backfill_id}", total=None)
+            for launch, backfill_id in launched
+        }
+        while len(results) < len(launched):
+            for backfill_id, task in tasks.items():
+                if backfill_id in results:
+                    continue
+                state = client.progress(backfill_id)
+                progress.update(
+                    task, total=state.targeted or None, completed=state.materialized + state.failed
+                )
+                if state.finished:
+                    results[backfill_id] = state
+            time.sleep(0 if len(results) == len(launched) else 2)
+    ok = True
+    for backfill_id, state in results.items():
+        if not state.succeeded:
+            ok = False
+            errors.print(
+                f"[bold red]error:[/] backfill {backfill_id} ended {state.status} with {state.failed} failed "
+                f"partition(s); see {client.backfill_url(backfill_id)}",
+                highlight=False,
+            )
+    return ok
+
+
+def _run_in_process(settings: Settings, launches: list[LayerLaunch], max_partitions_per_run: int) -> bool:
+    runs = list(planned_runs(launches, max_partitions_per_run))
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
+    runner = InProcessRunner(instance, defs())
+    console.print(
+        f"running {len(runs)} run(s) in-process, recorded in the Dagster instance at {settings.dagster_home}"
+    )
+    failed = []
+    with _progress() as progress:
+        task = progress.add_task("partitions", total=sum(len(r.sessions) for r in runs))
+        for run in runs:
+            progress.update(
+                task, description=f"layer {run.layer} {run.dataset} {run.sessions[0]}..{run.sessions[-1]}"
+            )
+            run_id, ok = runner.execute(run)
+            if not ok:
+                failed.append((run, run_id))
+            progress.advance(task, len(run.sessions))
+        progress.update(task, description="partitions")
+    for run, run_id in failed:
+        errors.print(
+            f"[bold red]error:[/] run {run_id} failed (layer {run.layer} {run.dataset} "
+            f"{run.sessions[0]}..{run.sessions[-1]}); its log is in the Dagster UI under Runs",
+            highlight=False,
+        )
+    return not failed
 
 
 def main() -> None:

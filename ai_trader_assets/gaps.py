@@ -32,7 +32,7 @@ def find_gaps(
     database: MarketDatabase, config: PlatformConfig, today: dt.date, skip: set[str], limit: int
 ) -> list[LayerGaps]:
     """Per layer, the partitions (``dataset|key`` not in ``skip``) whose members lack data."""
-    latest = today if calendar.is_session(today) else calendar.previous_session(today)
+    latest = calendar.session_on_or_before(today)
     due = calendar.previous_session(latest)
     companies, ledger = CompaniesRepository(database), Ledger(database)
     found: list[LayerGaps] = []

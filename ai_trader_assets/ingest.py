@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import Dataset, PlatformConfig
+from ai_trader_assets.config import Dataset, PlatformConfig, RetentionWindow
 from ai_trader_assets.providers.base import (
     BAR_DATASETS,
     MarketDataProvider,
@@ -79,6 +79,13 @@ class IngestRequest:
     today: dt.date
     refresh: bool = False
     only_symbols: Sequence[str] | None = None
+    # A backfill request's first session: sessions from it on are fetched even past the cold window,
+    # because a user's explicit --days is honoured (retention prunes the surplus later).
+    requested_from: dt.date | None = None
+
+    def in_scope(self, session: dt.date, window: RetentionWindow) -> bool:
+        requested = self.requested_from is not None and session >= self.requested_from
+        return requested or window.is_kept(session, self.today)
 
 
 def _empty(dataset: Dataset, session: dt.date, layer: int, note: str) -> PartitionData:
@@ -120,8 +127,8 @@ class Ingestor:
             return [_empty(dataset, s, layer, note) for s in sessions]
         window = self.config.window(layer, dataset)
         assert window is not None  # validated: every ingested dataset has a window
-        outside = [s for s in sessions if not window.is_kept(s, request.today)]
-        inside = [s for s in sessions if window.is_kept(s, request.today)]
+        outside = [s for s in sessions if not request.in_scope(s, window)]
+        inside = [s for s in sessions if request.in_scope(s, window)]
         results = [
             _empty(
                 dataset,

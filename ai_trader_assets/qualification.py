@@ -212,7 +212,7 @@ class QualificationPlanner:
         return requests
 
     def latest_session(self) -> dt.date:
-        return self.today if calendar.is_session(self.today) else calendar.previous_session(self.today)
+        return calendar.session_on_or_before(self.today)
 
     def start_date(self, layer: int, dataset: Dataset | None = None) -> dt.date:
         """The first session inside the layer's cold window (for one dataset, or the longest)."""

@@ -44,7 +44,7 @@ def build_status(
     database: MarketDatabase, lake: Lake, config: PlatformConfig, today: dt.date
 ) -> StatusReport:
     companies, ledger = CompaniesRepository(database), Ledger(database)
-    latest = today if calendar.is_session(today) else calendar.previous_session(today)
+    latest = calendar.session_on_or_before(today)
     coverage = []
     for layer in LAYERS:
         members = companies.members(layer)

@@ -260,3 +260,24 @@ def test_a_ui_style_partition_backfill_completes_and_stores_its_data(stack: Stac
             )
         ).scalar_one()
     assert covered == 5 * 6  # five sessions x the layer's six members
+
+
+def test_ai_trader_backfill_submits_to_the_webserver_and_follows_it_to_the_end(stack: Stack) -> None:
+    stack.server.requests.clear()
+    before = {b.backfill_id for b in stack.backfills()}
+    command = [str(BIN / "ai-trader"), "backfill", "--symbols", "NVDA", "--days", "5"]
+    command += ["--datasets", "bars_1day,bars_1min", "--webserver", stack.url]
+    done = subprocess.run(command, env=stack.env, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (backfill,) = [b for b in stack.backfills() if b.backfill_id not in before]
+    assert f"launched backfill {backfill.backfill_id} (layer 2): {stack.url}/runs/b/" in done.stdout
+    assert backfill.title == "ai-trader backfill: layer 2, 1 symbol(s)"
+    assert backfill.tags["ai_trader/layer"] == "2" and "ai_trader/backfill_request" in backfill.tags
+    stack.wait_backfill_done(backfill.backfill_id, timeout=30)  # the CLI waited for the end already
+    tickers = {r.path.split("/")[4] for r in stack.server.requests if r.path.startswith("/v2/aggs/ticker/")}
+    assert tickers == {"NVDA"}  # restricted to the request's symbol, though layer 2 has six
+    with stack.database.begin() as conn:
+        minutes: int = conn.execute(
+            sa.text("SELECT COUNT(*) FROM bars_1min WHERE symbol = 'NVDA' AND ts >= '2026-11-16'")
+        ).scalar_one()
+    assert minutes == 5 * 390

@@ -4,7 +4,7 @@ import dagster as dg
 
 from ai_trader_assets import calendar
 from ai_trader_assets.config import INGESTED_DATASETS, LAYERS, cached_config
-from ai_trader_assets.defs.automation.sensors import LAYER_TAG
+from ai_trader_assets.run_tags import LAYER_TAG
 from ai_trader_assets.settings import load_settings
 
 

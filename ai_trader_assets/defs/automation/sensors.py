@@ -6,26 +6,15 @@ import time
 
 import dagster as dg
 
-from ai_trader_assets.config import INGESTED_DATASETS, PlatformConfig, cached_config
+from ai_trader_assets.config import INGESTED_DATASETS, cached_config
 from ai_trader_assets.defs.automation.backfills import backfill_run_request
-from ai_trader_assets.defs.market_data.assets import BACKFILL_REQUEST_TAG
 from ai_trader_assets.defs.market_data.partitions import configured_partitions
 from ai_trader_assets.defs.platform.resources import MarketDatabaseResource, PlatformConfigResource
 from ai_trader_assets.gaps import find_gaps
 from ai_trader_assets.qualification import Cursor, QualificationPlanner
+from ai_trader_assets.run_tags import backfill_tags
 from ai_trader_assets.settings import load_settings
 from ai_trader_assets.storage import backfill_requests
-
-LAYER_TAG = "ai_trader/layer"
-PRIORITY_TAG = "dagster/priority"
-
-
-def _backfill_tags(config: PlatformConfig, request_id: int, layer: int) -> dict[str, str]:
-    return {
-        BACKFILL_REQUEST_TAG: str(request_id),
-        LAYER_TAG: str(layer),
-        PRIORITY_TAG: str(config.layers.layers[layer].backfill_priority),  # type: ignore[index]
-    }
 
 
 def build_qualification_sensor(interval_seconds: int) -> dg.SensorDefinition:
@@ -49,7 +38,7 @@ def build_qualification_sensor(interval_seconds: int) -> dg.SensorDefinition:
         run_requests: list[dg.RunRequest] = []
         for request, fills_empty_layer in plan.requests:
             keys = planner.partition_keys(request)
-            tags = _backfill_tags(config, request.id, request.layer)
+            tags = backfill_tags(config, request.id, request.layer)
             # Filling an empty layer is one layer-wide backfill per dataset; otherwise one per request.
             groups = [{d: k} for d, k in keys.items()] if fills_empty_layer else [keys]
             run_requests.extend(backfill_run_request(partitions_def, group, tags) for group in groups)
@@ -111,7 +100,7 @@ def build_gap_healing_sensor(interval_seconds: int) -> dg.SensorDefinition:
                 end_date=dt.date.fromisoformat(sessions[-1]),
                 reason=f"gap healing: {layer_gaps.partitions} partition(s) missing in hot storage",
             )
-            tags = _backfill_tags(config, request.id, layer_gaps.layer)
+            tags = backfill_tags(config, request.id, layer_gaps.layer)
             run_requests.append(backfill_run_request(partitions_def, layer_gaps.keys_by_dataset, tags))
             launched |= {f"{d}|{k}": now for d, keys in layer_gaps.keys_by_dataset.items() for k in keys}
         return dg.SensorResult(

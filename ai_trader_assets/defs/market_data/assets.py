@@ -18,12 +18,10 @@ from ai_trader_assets.defs.platform.resources import (
     PlatformConfigResource,
 )
 from ai_trader_assets.ingest import Ingestor, IngestRequest, describe, parse_partition_key
+from ai_trader_assets.run_tags import BACKFILL_REQUEST_TAG, REFRESH_TAG
 from ai_trader_assets.settings import load_settings
 from ai_trader_assets.storage import backfill_requests
 from ai_trader_assets.storage.ledger import Ledger
-
-REFRESH_TAG = "ai_trader/refresh"  # value "full": refetch even what storage already has
-BACKFILL_REQUEST_TAG = "ai_trader/backfill_request"  # id of a backfill_requests row: only its symbols
 
 DESCRIPTIONS = {
     Dataset.BARS_1DAY: "Daily OHLCV bars (raw, unadjusted) of the layer's symbols for one NYSE session.",
@@ -57,16 +55,17 @@ def build_asset(
         lake: LakeResource,
     ) -> Iterator[dg.Output[dict[str, object]] | dg.AssetCheckResult]:
         partitions = [parse_partition_key(key) for key in context.partition_keys]
-        only_symbols = None
+        backfill = None
         request_id = context.run.tags.get(BACKFILL_REQUEST_TAG)
         if request_id:
-            only_symbols = backfill_requests.get(market_db.database, int(request_id)).symbols
+            backfill = backfill_requests.get(market_db.database, int(request_id))
         request = IngestRequest(
             dataset=dataset,
             partitions=partitions,
             today=platform.today(),
             refresh=context.run.tags.get(REFRESH_TAG) == "full",
-            only_symbols=only_symbols,
+            only_symbols=backfill.symbols if backfill else None,
+            requested_from=backfill.start_date if backfill else None,
         )
         ingestor = Ingestor(
             provider.get_provider(), market_db.companies(), Ledger(market_db.database), platform.get()

@@ -117,7 +117,7 @@ def _freshness(
 ) -> dg.AssetCheckResult:
     config = platform.get()
     today = platform.today()
-    latest = today if calendar.is_session(today) else calendar.previous_session(today)
+    latest = calendar.session_on_or_before(today)
     due = calendar.previous_session(latest)  # today's session may still be trading
     companies = market_db.companies()
     members = [m for layer in LAYERS if config.ingests(layer, dataset) for m in companies.members(layer)]

@@ -1,0 +1,244 @@
+"""Launching a planned backfill through Dagster, so it shows in the UI like any other.
+
+Each layer of a plan becomes a ``backfill_requests`` row (the run tags carry only its id) and then
+either one real backfill on the running webserver (GraphQL ``launchPartitionBackfill``, executed by its
+daemon and listed under Overview > Backfills), or, with no webserver configured, runs executed in this
+process against the Dagster instance (``DAGSTER_HOME``), chunked like the assets' backfill policy.
+"""
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import dagster as dg
+import requests
+
+from ai_trader_assets.backfill_plan import BackfillPlan, DatasetPlan
+from ai_trader_assets.config import PlatformConfig
+from ai_trader_assets.ingest import partition_key
+from ai_trader_assets.run_tags import REFRESH_TAG, backfill_tags
+from ai_trader_assets.settings import mask_url
+from ai_trader_assets.storage import backfill_requests
+from ai_trader_assets.storage.backfill_requests import BackfillRequest
+from ai_trader_assets.storage.database import MarketDatabase
+
+# Bulk-action states after which a backfill launches nothing more.
+FINISHED = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
+
+
+class BackfillLaunchError(RuntimeError):
+    """Dagster refused or could not be reached; the message says what to do."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerLaunch:
+    """One layer of the plan, recorded as a backfill request, with the tags its runs carry."""
+
+    layer: int
+    symbols: int
+    datasets: tuple[DatasetPlan, ...]
+    request: BackfillRequest
+    tags: dict[str, str]
+
+    @property
+    def title(self) -> str:
+        return f"ai-trader backfill: layer {self.layer}, {self.symbols} symbol(s)"
+
+
+def record_requests(
+    database: MarketDatabase, config: PlatformConfig, plan: BackfillPlan, reason: str, refresh: bool
+) -> list[LayerLaunch]:
+    """One request per layer with something to fetch; an empty list when storage has everything."""
+    launches = []
+    for layer in plan.layers:
+        datasets = layer.to_launch
+        if not datasets:
+            continue
+        request = backfill_requests.create(
+            database,
+            layer=layer.layer,
+            symbols=layer.symbols,
+            datasets=[d.dataset.value for d in datasets],
+            start_date=min(d.first for d in datasets),
+            end_date=max(d.last for d in datasets),
+            reason=reason,
+        )
+        tags = backfill_tags(config, request.id, layer.layer)
+        if refresh:
+            tags[REFRESH_TAG] = "full"
+        launches.append(LayerLaunch(layer.layer, len(layer.symbols), datasets, request, tags))
+    return launches
+
+
+# ------------------------------------------------------------------- webserver
+
+LAUNCH = """
+mutation($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on Error { message }
+  }
+}
+"""
+
+PROGRESS = """
+query($id: String!) {
+  partitionBackfillOrError(backfillId: $id) {
+    __typename
+    ... on PartitionBackfill {
+      status
+      assetBackfillData {
+        assetBackfillStatuses {
+          ... on AssetPartitionsStatusCounts {
+            numPartitionsTargeted numPartitionsMaterialized numPartitionsFailed numPartitionsInProgress
+          }
+        }
+      }
+    }
+    ... on Error { message }
+  }
+}
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class BackfillProgress:
+    status: str
+    targeted: int
+    materialized: int
+    failed: int
+    in_progress: int
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def succeeded(self) -> bool:
+        return self.finished and self.failed == 0 and self.status not in {"FAILED", "CANCELED"}
+
+
+class WebserverClient:
+    """The running Dagster webserver's GraphQL API (what the UI itself calls)."""
+
+    def __init__(self, url: str, timeout_seconds: float = 60) -> None:
+        self.url = url.rstrip("/")
+        self.timeout_seconds = timeout_seconds
+
+    def check(self) -> None:
+        """Fail early, before anything is recorded, when the webserver cannot be reached."""
+        self._graphql("{ version }", {})
+
+    def launch(self, launch: LayerLaunch) -> str:
+        params: dict[str, Any] = {
+            "partitionsByAssets": [
+                {
+                    "assetKey": {"path": [d.dataset.value]},
+                    "partitions": {
+                        "range": {
+                            "start": partition_key(d.first, launch.layer),
+                            "end": partition_key(d.last, launch.layer),
+                        }
+                    },
+                }
+                for d in launch.datasets
+            ],
+            "tags": [{"key": k, "value": v} for k, v in launch.tags.items()],
+            "title": launch.title,
+            "description": launch.request.reason,
+        }
+        payload = self._graphql(LAUNCH, {"params": params})["launchPartitionBackfill"]
+        if payload["__typename"] != "LaunchBackfillSuccess":
+            detail = next((v for k, v in payload.items() if k != "__typename"), "")
+            raise BackfillLaunchError(f"the webserver refused the backfill: {payload['__typename']} {detail}")
+        return str(payload["backfillId"])
+
+    def progress(self, backfill_id: str) -> BackfillProgress:
+        payload = self._graphql(PROGRESS, {"id": backfill_id})["partitionBackfillOrError"]
+        if payload["__typename"] != "PartitionBackfill":
+            raise BackfillLaunchError(
+                f"backfill {backfill_id}: {payload.get('message', payload['__typename'])}"
+            )
+        counts = [s for s in payload["assetBackfillData"]["assetBackfillStatuses"] if s]
+        return BackfillProgress(
+            status=payload["status"],
+            targeted=sum(c["numPartitionsTargeted"] for c in counts),
+            materialized=sum(c["numPartitionsMaterialized"] for c in counts),
+            failed=sum(c["numPartitionsFailed"] for c in counts),
+            in_progress=sum(c["numPartitionsInProgress"] for c in counts),
+        )
+
+    def backfill_url(self, backfill_id: str) -> str:
+        return f"{self.url}/runs/b/{backfill_id}"
+
+    def _graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        where = mask_url(self.url)
+        try:
+            response = requests.post(
+                f"{self.url}/graphql",
+                json={"query": query, "variables": variables},
+                timeout=self.timeout_seconds,
+            )
+        except requests.RequestException as exc:
+            raise BackfillLaunchError(
+                f"cannot reach the Dagster webserver at {where} ({type(exc).__name__}); start it "
+                "(./scripts/quickstart) or unset AI_TRADER_WEBSERVER_URL to run the backfill in-process"
+            ) from None
+        if response.status_code != 200:
+            raise BackfillLaunchError(
+                f"the Dagster webserver at {where} answered HTTP {response.status_code}"
+            )
+        body = response.json()
+        if body.get("errors"):
+            raise BackfillLaunchError(f"the Dagster webserver at {where}: {body['errors'][0].get('message')}")
+        data: dict[str, Any] = body["data"]
+        return data
+
+
+# ------------------------------------------------------------------ in-process
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannedRun:
+    dataset: str
+    layer: int
+    sessions: tuple[dt.date, ...]
+    tags: dict[str, str]
+
+    @property
+    def range_tags(self) -> dict[str, str]:
+        return {
+            "dagster/asset_partition_range_start": partition_key(self.sessions[0], self.layer),
+            "dagster/asset_partition_range_end": partition_key(self.sessions[-1], self.layer),
+        }
+
+
+def planned_runs(launches: Sequence[LayerLaunch], max_partitions_per_run: int) -> Iterator[PlannedRun]:
+    """The runs a backfill of these launches would make: per dataset, ranges of at most N sessions."""
+    for launch in launches:
+        for d in launch.datasets:
+            for start in range(0, len(d.sessions), max_partitions_per_run):
+                chunk = d.sessions[start : start + max_partitions_per_run]
+                yield PlannedRun(d.dataset.value, launch.layer, chunk, launch.tags)
+
+
+class InProcessRunner:
+    """Executes planned runs in this process, recorded in the Dagster instance (so the UI lists them)."""
+
+    def __init__(self, instance: dg.DagsterInstance, definitions: dg.Definitions) -> None:
+        self.instance = instance
+        self.job = definitions.resolve_implicit_global_asset_job_def()
+
+    def execute(self, run: PlannedRun) -> tuple[str, bool]:
+        """Run one range; returns the run id and whether it succeeded."""
+        result = self.job.execute_in_process(
+            instance=self.instance,
+            asset_selection=[dg.AssetKey(run.dataset)],
+            tags={**run.tags, **run.range_tags, "ai_trader/launched_by": "cli"},
+            # The run's full log is in the instance (the UI shows it); the terminal shows progress.
+            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+            raise_on_error=False,
+        )
+        return result.run_id, result.success

@@ -1,0 +1,284 @@
+"""What ``ai-trader backfill`` would fetch, no Dagster: sessions, symbols, datasets, provider requests.
+
+A selection is a layer (``layer2``), ``all`` layers, or symbols (``AAPL,MSFT``), which are grouped by
+their current layer because partitions are (session, layer). Without ``--days`` each dataset gets its
+layer's cold window (the retention policy); a user's ``--days`` is always honoured, even past that
+window (the plan then says retention will prune the surplus). The estimate counts only the
+(session, symbol) pairs storage lacks, the way the assets' gap-aware fetch does, and mirrors how the
+Polygon provider pages: grouped daily bars per session, one paged request per symbol and run otherwise.
+"""
+
+import dataclasses
+import datetime as dt
+import math
+import re
+from collections.abc import Sequence
+
+from ai_trader_assets import calendar
+from ai_trader_assets.config import INGESTED_DATASETS, LAYERS, Dataset, PlatformConfig, RateLimit
+from ai_trader_assets.settings import ProviderKind
+from ai_trader_assets.storage.companies import CompaniesRepository, validate_symbol
+from ai_trader_assets.storage.ledger import Ledger
+
+LAYER_SELECTION = re.compile(r"^layer([0-9]+)$")
+
+
+class BackfillPlanError(ValueError):
+    """The selection cannot be planned (unknown symbol, dataset, empty layer...); says how to fix it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetPlan:
+    dataset: Dataset
+    sessions: tuple[dt.date, ...]
+    missing_pairs: int  # (session, symbol) pairs storage lacks: what will be fetched
+    requests: int  # estimated provider requests for those pairs
+    past_cold_window: int  # sessions older than the layer's cold window (kept until retention runs)
+
+    @property
+    def first(self) -> dt.date:
+        return self.sessions[0]
+
+    @property
+    def last(self) -> dt.date:
+        return self.sessions[-1]
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerPlan:
+    layer: int
+    symbols: tuple[str, ...]
+    datasets: tuple[DatasetPlan, ...]
+
+    @property
+    def to_launch(self) -> tuple[DatasetPlan, ...]:
+        """The datasets with something to fetch (a dataset storage already has needs no run)."""
+        return tuple(d for d in self.datasets if d.missing_pairs)
+
+
+@dataclasses.dataclass(frozen=True)
+class BackfillPlan:
+    today: dt.date
+    days: int | None
+    provider: str
+    rate_limit: RateLimit
+    layers: tuple[LayerPlan, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def requests(self) -> int:
+        return sum(d.requests for layer in self.layers for d in layer.datasets)
+
+    @property
+    def estimated_seconds(self) -> float:
+        return seconds_at_rate_limit(self.requests, self.rate_limit)
+
+    @property
+    def partitions(self) -> int:
+        return sum(len(d.sessions) for layer in self.layers for d in layer.datasets)
+
+
+def seconds_at_rate_limit(requests: int, limit: RateLimit) -> float:
+    """The fastest the limiter lets ``requests`` through: the tighter of the per-second and per-minute
+    rates, after the burst (the daily quota is reported separately)."""
+    paced = max(0, requests - limit.burst)
+    return max(paced / limit.requests_per_second, paced * 60 / limit.requests_per_minute)
+
+
+def parse_datasets(raw: str | None) -> tuple[Dataset, ...] | None:
+    """``bars_1day,news`` -> datasets; None means every dataset the layer ingests."""
+    if raw is None or not raw.strip():
+        return None
+    known = {d.value: d for d in INGESTED_DATASETS}
+    chosen = []
+    for name in (part.strip() for part in raw.split(",") if part.strip()):
+        if name not in known:
+            raise BackfillPlanError(f"unknown dataset {name!r}; choose from {', '.join(known)}")
+        chosen.append(known[name])
+    return tuple(dict.fromkeys(chosen))
+
+
+class BackfillPlanner:
+    def __init__(
+        self,
+        companies: CompaniesRepository,
+        ledger: Ledger,
+        config: PlatformConfig,
+        today: dt.date,
+        provider: ProviderKind,
+    ) -> None:
+        self.companies = companies
+        self.ledger = ledger
+        self.config = config
+        self.today = today
+        self.provider = provider
+
+    def plan(
+        self,
+        selection: str,
+        days: int | None,
+        datasets: Sequence[Dataset] | None,
+        *,
+        refresh: bool = False,
+    ) -> BackfillPlan:
+        """``refresh``: everything is refetched, not only what storage lacks."""
+        if days is not None and days < 1:
+            raise BackfillPlanError(f"--days must be at least 1 (got {days})")
+        notes: list[str] = []
+        symbols_by_layer = self._select(selection, notes)
+        layers = []
+        for layer, symbols in sorted(symbols_by_layer.items(), reverse=True):
+            layer_plan = self._layer(
+                layer=layer, symbols=symbols, days=days, wanted=datasets, refresh=refresh, notes=notes
+            )
+            if layer_plan is not None:
+                layers.append(layer_plan)
+        if not layers:
+            wanted = ", ".join(d.value for d in datasets or ())
+            raise BackfillPlanError(
+                f"no selected layer ingests {wanted} (see config/layers.yaml); nothing to backfill"
+            )
+        limit = self.config.providers.providers[self.provider].rate_limit
+        requests = sum(d.requests for layer in layers for d in layer.datasets)
+        if limit.daily_quota is not None and requests > limit.daily_quota:
+            notes.append(
+                f"{requests} requests exceed {self.provider}'s daily quota of {limit.daily_quota}: runs "
+                "fail once it is spent; relaunch the next day and only what is still missing is fetched"
+            )
+        return BackfillPlan(self.today, days, self.provider, limit, tuple(layers), tuple(notes))
+
+    # ------------------------------------------------------------ selection
+
+    def _select(self, selection: str, notes: list[str]) -> dict[int, list[str]]:
+        text = selection.strip()
+        if text.lower() == "all":
+            members = {layer: self.companies.members(layer) for layer in LAYERS}
+            return {layer: symbols for layer, symbols in members.items() if symbols} or self._empty(text)
+        if match := LAYER_SELECTION.match(text.lower()):
+            layer = int(match.group(1))
+            if layer not in LAYERS:
+                raise BackfillPlanError(f"there is no layer {layer}; layers are {LAYERS[0]}-{LAYERS[-1]}")
+            layer_members = self.companies.members(layer)
+            return {layer: layer_members} if layer_members else self._empty(text)
+        symbols = [validate_symbol(part) for part in text.split(",") if part.strip()]
+        if not symbols:
+            raise BackfillPlanError("--symbols is empty; give layer0-layer3, all, or symbols like AAPL,MSFT")
+        layers = self.companies.layers_of(symbols)
+        unknown = [s for s in symbols if s not in layers]
+        if unknown:
+            raise BackfillPlanError(
+                f"unknown symbol(s) {', '.join(unknown)}; add them with 'ai-trader companies import FILE.csv'"
+            )
+        grouped: dict[int, list[str]] = {}
+        for symbol in dict.fromkeys(symbols):
+            symbol_layer = layers[symbol]
+            if symbol_layer is None:
+                notes.append(
+                    f"{symbol} has no layer (inactive, unqualified) and is skipped; "
+                    f"give it one with 'ai-trader companies set-layer {symbol} 0'"
+                )
+                continue
+            grouped.setdefault(symbol_layer, []).append(symbol)
+        if not grouped:
+            raise BackfillPlanError(f"none of {', '.join(symbols)} is in a layer; nothing to backfill")
+        return grouped
+
+    def _empty(self, selection: str) -> dict[int, list[str]]:
+        raise BackfillPlanError(
+            f"no symbols in {selection}; load companies with 'ai-trader companies import FILE.csv'"
+        )
+
+    # ---------------------------------------------------------------- layers
+
+    def _layer(
+        self,
+        *,
+        layer: int,
+        symbols: list[str],
+        days: int | None,
+        wanted: Sequence[Dataset] | None,
+        refresh: bool,
+        notes: list[str],
+    ) -> LayerPlan | None:
+        ingested = self.config.layers.layers[layer].datasets  # type: ignore[index]
+        chosen = [d for d in ingested if wanted is None or d in wanted]
+        skipped = [d.value for d in wanted or () if d not in ingested]
+        if skipped:
+            notes.append(f"layer {layer} does not ingest {', '.join(skipped)} (layers.yaml): skipped")
+        plans = []
+        for dataset in chosen:
+            window = self.config.window(layer, dataset)
+            assert window is not None  # validated: every ingested dataset has a window
+            span = days if days is not None else window.cold_days
+            sessions = self._sessions(span, notes)
+            if not sessions:
+                continue
+            past = sum(1 for s in sessions if not window.is_kept(s, self.today))
+            if past:
+                notes.append(
+                    f"layer {layer} {dataset.value}: {past} session(s) lie past its {window.cold_days}-day "
+                    "cold window; they are fetched as asked and pruned by the next retention run"
+                )
+            missing = self._missing(dataset, sessions, symbols, refresh)
+            pairs = sum(map(len, missing.values()))
+            plans.append(DatasetPlan(dataset, tuple(sessions), pairs, self._requests(dataset, missing), past))
+        if not plans:
+            return None
+        return LayerPlan(layer, tuple(symbols), tuple(plans))
+
+    def _sessions(self, days: int, notes: list[str]) -> list[dt.date]:
+        """Sessions d with today - d < days (calendar days, like retention), from the partitions' start."""
+        first = self.today - dt.timedelta(days=days - 1)
+        start = self.config.pipeline.partitions.start_date
+        if first < start:
+            note = f"sessions before {start} are not partitions (pipeline.yaml partitions.start_date)"
+            if note not in notes:
+                notes.append(note)
+            first = start
+        return calendar.sessions(first, calendar.session_on_or_before(self.today))
+
+    def _missing(
+        self, dataset: Dataset, sessions: list[dt.date], symbols: list[str], refresh: bool
+    ) -> dict[dt.date, list[str]]:
+        covered = set() if refresh else self.ledger.covered(dataset, sessions, symbols)
+        return {s: [m for m in symbols if (s, m) not in covered] for s in sessions}
+
+    # -------------------------------------------------------------- estimate
+
+    def _requests(self, dataset: Dataset, missing: dict[dt.date, list[str]]) -> int:
+        """Provider requests for the missing pairs, run by run (``chunks.max_partitions_per_run``)."""
+        sessions = sorted(missing)
+        per_run = self.config.pipeline.chunks.max_partitions_per_run
+        total = 0
+        for start in range(0, len(sessions), per_run):
+            chunk = {s: missing[s] for s in sessions[start : start + per_run] if missing[s]}
+            total += self._requests_in_run(dataset, chunk)
+        return total
+
+    def _requests_in_run(self, dataset: Dataset, missing: dict[dt.date, list[str]]) -> int:
+        symbols = sorted({m for members in missing.values() for m in members})
+        if not symbols:
+            return 0
+        if dataset == Dataset.BARS_1DAY and len(missing) <= len(symbols):
+            return len(missing)  # the grouped-daily endpoint: one request per session
+        if dataset == Dataset.CORPORATE_ACTIONS:
+            return 2 * len(symbols)  # splits and dividends
+        if dataset == Dataset.NEWS:
+            return len(symbols)  # at least one page each; busy names page further
+        page = self.config.providers.providers[self.provider].page_sizes.aggregates
+        requests = 0
+        for symbol in symbols:
+            bars = sum(_bars_per_session(dataset, s) for s, members in missing.items() if symbol in members)
+            requests += max(1, math.ceil(bars / page))
+        return requests
+
+
+def _bars_per_session(dataset: Dataset, session: dt.date) -> int:
+    minutes = calendar.session_minutes(session)
+    if dataset == Dataset.BARS_1MIN:
+        return minutes
+    if dataset == Dataset.BARS_5MIN:
+        return math.ceil(minutes / 5)
+    if dataset == Dataset.BARS_1HOUR:
+        return math.ceil((minutes + 30) / 60)  # clock hours from the 09:30 open
+    return 1

@@ -1,0 +1,17 @@
+"""Run tags the platform reads and writes, in one place (the sensors, the CLI and the assets share them)."""
+
+from ai_trader_assets.config import PlatformConfig
+
+REFRESH_TAG = "ai_trader/refresh"  # value "full": refetch even what storage already has
+BACKFILL_REQUEST_TAG = "ai_trader/backfill_request"  # id of a backfill_requests row: only its symbols
+LAYER_TAG = "ai_trader/layer"  # dagster.yaml limits concurrent runs per layer with this tag
+PRIORITY_TAG = "dagster/priority"  # the run queue starts higher layers' backfills first
+
+
+def backfill_tags(config: PlatformConfig, request_id: int, layer: int) -> dict[str, str]:
+    """Tags of every run of a backfill request: the request, its layer and the layer's priority."""
+    return {
+        BACKFILL_REQUEST_TAG: str(request_id),
+        LAYER_TAG: str(layer),
+        PRIORITY_TAG: str(config.layers.layers[layer].backfill_priority),  # type: ignore[index]
+    }
