@@ -5,6 +5,7 @@ import datetime as dt
 import getpass
 import logging
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -28,9 +29,9 @@ from ai_trader_assets.backfill_launch import (
     record_requests,
 )
 from ai_trader_assets.backfill_plan import BackfillPlan, BackfillPlanError, BackfillPlanner, parse_datasets
-from ai_trader_assets.config import ConfigError, load_config
+from ai_trader_assets.config import REPO_ROOT, ConfigError, load_config
 from ai_trader_assets.definitions import defs
-from ai_trader_assets.qualification import release_guard
+from ai_trader_assets.qualification import cursor_after_history, release_guard
 from ai_trader_assets.settings import Secret, Settings, SettingsError, load_settings, mask_url
 from ai_trader_assets.status import build_status
 from ai_trader_assets.storage import migrations
@@ -179,6 +180,33 @@ def sensor_release(
     with _market_database() as database:
         release = release_guard(database, released_by=getpass.getuser(), note=note)
         console.print(f"demotion guard released (release {release}); the sensor proceeds on its next tick")
+
+
+@sensor_app.command("skip-history")
+def sensor_skip_history() -> None:
+    """Start the qualification sensor after every qualification event recorded so far.
+
+    For a universe loaded as history (the quickstart's demo universe): its events launch no
+    backfills, later changes do. Without this, a first import fills every layer's whole window.
+    """
+    with _market_database() as database:
+        cursor = cursor_after_history(database)
+    settings = load_settings()
+    env = {**os.environ, "DAGSTER_HOME": str(settings.dagster_home)}
+    dagster = str(Path(sys.executable).parent / "dagster")
+    workspace = str(REPO_ROOT / "workspace.yaml")
+    # Setting a cursor stores an explicit sensor state, so the sensor is started again after it.
+    for args in (
+        ["cursor", "qualification_sensor", "--set", cursor.to_json()],
+        ["start", "qualification_sensor"],
+    ):
+        done = subprocess.run(
+            [dagster, "sensor", *args, "-w", workspace], env=env, capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            last_line = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            _fail(RuntimeError(f"'dagster sensor {args[0]}' failed: {last_line}"))
+    console.print(f"qualification_sensor starts after event {cursor.high}: earlier events are history")
 
 
 def _lake(settings: Settings) -> Lake:

@@ -88,6 +88,13 @@ def read_events(database: MarketDatabase, cursor: Cursor) -> list[Event]:
         return [Event(r["id"], r["symbol"], r["from_layer"], r["to_layer"], r["kind"]) for r in rows]
 
 
+def cursor_after_history(database: MarketDatabase) -> Cursor:
+    """A cursor past every event recorded so far: they are history, not changes to act on."""
+    with database.begin() as conn:
+        high: int = conn.execute(sa.select(sa.func.coalesce(sa.func.max(events_table.c.id), 0))).scalar_one()
+    return Cursor(high=int(high), release=latest_release(database))
+
+
 def latest_release(database: MarketDatabase) -> int:
     with database.begin() as conn:
         return int(
