@@ -29,7 +29,7 @@ from ai_trader_assets.backfill_launch import (
     record_requests,
 )
 from ai_trader_assets.backfill_plan import BackfillPlan, BackfillPlanError, BackfillPlanner, parse_datasets
-from ai_trader_assets.config import REPO_ROOT, ConfigError, load_config
+from ai_trader_assets.config import INGESTED_DATASETS, REPO_ROOT, ConfigError, load_config
 from ai_trader_assets.definitions import defs
 from ai_trader_assets.qualification import cursor_after_history, release_guard
 from ai_trader_assets.settings import Secret, Settings, SettingsError, load_settings, mask_url
@@ -233,7 +233,9 @@ def retention(
         engine = RetentionEngine(
             database, _lake(settings), load_config(settings.config_dir), settings.today()
         )
-        counts = engine.run(dry_run=dry_run)
+        with _progress() as progress:
+            task = progress.add_task("retention", total=len(INGESTED_DATASETS))
+            counts = engine.run(dry_run=dry_run, on_done=lambda d: progress.update(task, advance=1))
     table = Table(
         "dataset",
         "layer",

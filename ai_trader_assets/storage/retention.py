@@ -9,6 +9,7 @@ layer 0's windows where layer 0 keeps the dataset, and nothing otherwise.
 import dataclasses
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -97,11 +98,16 @@ class RetentionEngine:
             cold.append(best.cold_days)
         return layers, np.array(hot, dtype="int64"), np.array(cold, dtype="int64")
 
-    def run(self, dry_run: bool = False) -> dict[tuple[str, str], RetentionCounts]:
+    def run(
+        self, dry_run: bool = False, on_done: Callable[[Dataset], None] | None = None
+    ) -> dict[tuple[str, str], RetentionCounts]:
+        """Both passes over every dataset; ``on_done`` is told as each dataset finishes (progress)."""
         counts: dict[tuple[str, str], RetentionCounts] = defaultdict(RetentionCounts)
         for dataset in INGESTED_DATASETS:
             self._hot_pass(dataset, dry_run, counts)
             self._cold_pass(dataset, dry_run, counts)
+            if on_done:
+                on_done(dataset)
         return dict(counts)
 
     def _min_days(self, dataset: Dataset, attribute: str) -> int:
