@@ -23,6 +23,7 @@ import sqlalchemy as sa
 import yaml
 from dagster._core.execution.backfill import BulkActionStatus
 
+from ai_trader_assets.backfill_launch import LAUNCH
 from ai_trader_assets.config import DEFAULT_CONFIG_DIR, REPO_ROOT
 from ai_trader_assets.storage import migrations
 from ai_trader_assets.storage.companies import CompaniesRepository
@@ -225,17 +226,6 @@ def test_a_plain_sql_promotion_backfills_the_new_layer_untouched(stack: Stack) -
         )
     time.sleep(15)
     assert len(stack.backfills()) == 1
-
-
-LAUNCH = """
-mutation($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message }
-  }
-}
-"""
 
 
 def test_a_ui_style_partition_backfill_completes_and_stores_its_data(stack: Stack) -> None:
