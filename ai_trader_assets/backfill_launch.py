@@ -2,7 +2,7 @@
 
 Each layer of a plan becomes a ``backfill_requests`` row (the run tags carry only its id) and then
 either one real backfill on the running webserver (GraphQL ``launchPartitionBackfill``, executed by its
-daemon and listed under Overview > Backfills), or, with no webserver configured, runs executed in this
+daemon and listed on the Runs page), or, with no webserver configured, runs executed in this
 process against the Dagster instance (``DAGSTER_HOME``), chunked like the assets' backfill policy.
 """
 
