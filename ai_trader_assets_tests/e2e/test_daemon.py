@@ -10,9 +10,8 @@ import datetime as dt
 import os
 import shutil
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +28,13 @@ from ai_trader_assets.storage import migrations
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake
-from ai_trader_assets_tests.support.net import free_port
+from ai_trader_assets_tests.support.dagster_stack import BIN, DagsterStack, wait_for
 from ai_trader_assets_tests.support.polygon_server import PolygonServer
 from ai_trader_assets_tests.support.postgres import DatabaseFactory
 
 API_KEY = "e2e-key"
 AS_OF = dt.date(2026, 11, 20)
 PROMOTED = ["P0", "P1", "P2", "P3", "P4"]
-BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.timeout(900)
 
 
@@ -54,16 +52,6 @@ def small_config(folder: Path) -> Path:
     pipeline["automation"]["sensor_interval_seconds"] = 5
     (folder / "pipeline.yaml").write_text(yaml.safe_dump(pipeline))
     return folder
-
-
-def wait_for(condition: Callable[[], object], timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 class Stack:
@@ -99,7 +87,7 @@ class Stack:
                 )
                 return backfill.status in (BulkActionStatus.COMPLETED, BulkActionStatus.COMPLETED_SUCCESS)
 
-        wait_for(done, timeout, f"backfill {backfill_id}")
+        wait_for(done, timeout, f"backfill {backfill_id}", interval=2)
         with self.instance() as instance:
             runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
             assert runs and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs), [
@@ -139,60 +127,22 @@ def stack(postgres_databases: DatabaseFactory, tmp_path_factory: pytest.TempPath
         CompaniesRepository(database).upsert(
             [{"symbol": s, "layer": 1} for s in PROMOTED] + [{"symbol": "NVDA", "layer": 2}], source="test"
         )
-        # The import above is history, not news: start the sensor after its events.
-        with database.begin() as conn:
-            last_event: int = conn.execute(sa.text("SELECT MAX(id) FROM qualification_events")).scalar_one()
-        dagster_cli = [str(BIN / "dagster"), "sensor"]
+        # The import above is history, not news: the sensor starts after its events (as the quickstart
+        # does), and gap healing, which would backfill every layer's hot window, has its own test.
         for command in (
-            ["cursor", "qualification_sensor", "--set", f'{{"high": {last_event}}}'],
-            # Setting a cursor stores an explicit sensor state; keep it running as shipped.
-            ["start", "qualification_sensor"],
-            # Gap healing would backfill every layer's hot window here; it has its own test.
-            ["stop", "gap_healing_sensor"],
+            [str(BIN / "ai-trader"), "sensor", "skip-history"],
+            [str(BIN / "dagster"), "sensor", "stop", "gap_healing_sensor", "-w", "workspace.yaml"],
         ):
-            subprocess.run(
-                [*dagster_cli, *command, "-w", "workspace.yaml"],
-                cwd=REPO_ROOT,
-                env=env,
-                check=True,
-                capture_output=True,
-                timeout=120,
-            )
-        port = free_port()
-        logs = root / "logs"
-        logs.mkdir()
-        common = {"cwd": REPO_ROOT, "env": env, "stderr": subprocess.STDOUT}
-        daemon = subprocess.Popen(
-            [BIN / "dagster-daemon", "run", "-w", "workspace.yaml"],
-            stdout=(logs / "daemon.log").open("w"),
-            **common,
-        )  # type: ignore[call-overload]
-        webserver = subprocess.Popen(
-            [BIN / "dagster-webserver", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-            stdout=(logs / "webserver.log").open("w"),
-            **common,
-        )  # type: ignore[call-overload]
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_for(lambda: _responds(f"{url}/server_info"), 120, "the webserver")
-            yield Stack(env, database, Lake(str(root / "lake")), server, url)
-        finally:
-            for process in (webserver, daemon):
-                process.terminate()
-            for process in (webserver, daemon):
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-            database.dispose()
-            print((logs / "daemon.log").read_text()[-3000:])
-
-
-def _responds(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).ok
-    except requests.RequestException:
-        return False
+            subprocess.run(command, cwd=REPO_ROOT, env=env, check=True, capture_output=True, timeout=120)
+        # Each in a process group of its own, stopped with everything it spawned.
+        with DagsterStack(env, root / "logs") as processes:
+            try:
+                processes.start_daemon()
+                processes.start_webserver()
+                yield Stack(env, database, Lake(str(root / "lake")), server, processes.url)
+            finally:
+                database.dispose()
+                print(processes.log_tail("daemon", 3000))
 
 
 def test_a_plain_sql_promotion_backfills_the_new_layer_untouched(stack: Stack) -> None:
