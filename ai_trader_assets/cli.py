@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import dagster as dg
+import sqlalchemy as sa
 import typer
 from rich import box
 from rich.console import Console
@@ -71,18 +72,34 @@ USER_ERRORS = (
 
 
 @contextlib.contextmanager
-def _market_database() -> Iterator[MarketDatabase]:
+def _market_database(*, migrated: bool = True) -> Iterator[MarketDatabase]:
+    """The market database, reachable and (unless ``migrated=False``) at the shipped schema revision."""
     try:
         settings = load_settings()
         database = MarketDatabase(settings.database_url, load_config(settings.config_dir).pipeline.database)
     except USER_ERRORS as exc:
         _fail(exc)
     try:
+        if migrated:
+            _require_current_schema(database)
         yield database
     except USER_ERRORS as exc:
         _fail(exc)
+    except sa.exc.OperationalError as exc:
+        # The driver's first line says what failed (refused, unknown host, bad password); the URL is masked.
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        _fail(
+            RuntimeError(f"market database {mask_url(database.url)}: {reason}; check AI_TRADER_DATABASE_URL")
+        )
     finally:
         database.dispose()
+
+
+def _require_current_schema(database: MarketDatabase) -> None:
+    current, head = migrations.current_revision(database), migrations.head_revision()
+    if current != head:
+        state = "has no schema yet" if current is None else f"is at revision {current}, the code needs {head}"
+        _fail(RuntimeError(f"market database {mask_url(database.url)} {state}: run 'ai-trader db upgrade'"))
 
 
 def _fail(exc: Exception) -> NoReturn:
@@ -98,7 +115,7 @@ def db_upgrade(
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     # Alembic's plugin chatter is noise for a user; keep the migrations and merge report.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    with _market_database() as database:
+    with _market_database(migrated=False) as database:
         migrations.upgrade(database, revision)
         console.print(
             f"market database {mask_url(database.url)} is at revision {migrations.current_revision(database)}"
@@ -109,7 +126,7 @@ def db_upgrade(
 def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, or 'base'.")]) -> None:
     """Migrate the market database down (``base`` drops every table)."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    with _market_database() as database:
+    with _market_database(migrated=False) as database:
         migrations.downgrade(database, revision)
         console.print(f"market database is at revision {migrations.current_revision(database)}")
 
@@ -117,7 +134,7 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, 
 @db_app.command("current")
 def db_current() -> None:
     """Show the database's revision and the newest one shipped."""
-    with _market_database() as database:
+    with _market_database(migrated=False) as database:
         current = migrations.current_revision(database)
         head = migrations.head_revision()
         state = "up to date" if current == head else "run 'ai-trader db upgrade'"

@@ -70,6 +70,21 @@ def test_errors_are_one_line_with_exit_code_1(
     assert output.strip().startswith("error:")
 
 
+def test_an_unmigrated_or_unreachable_database_is_one_line_with_the_fix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    code, output = invoke("status")  # the embedded default: a SQLite file nobody has migrated yet
+    assert code == 1 and "Traceback" not in output
+    assert output.strip().endswith("has no schema yet: run 'ai-trader db upgrade'")
+    assert len(output.strip().splitlines()) == 1
+
+    monkeypatch.setenv("AI_TRADER_DATABASE_URL", "postgresql://trader:hunter2@127.0.0.1:1/market")
+    code, output = invoke("backfill", "--symbols", "layer3", "--dry-run")
+    assert code == 1 and "Traceback" not in output and "hunter2" not in output
+    assert output.startswith("error: market database postgresql+psycopg://trader:***@127.0.0.1:1/market")
+    assert "refused" in output and output.strip().endswith("check AI_TRADER_DATABASE_URL")
+
+
 def test_bad_environment_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AI_TRADER_PROVIDER", "polygon")
     code, output = invoke("db", "current")
