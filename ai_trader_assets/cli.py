@@ -5,6 +5,7 @@ import datetime as dt
 import getpass
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ from ai_trader_assets.backfill_launch import (
     BackfillProgress,
     InProcessRunner,
     LayerLaunch,
+    PlannedRun,
     WebserverClient,
     planned_runs,
     record_requests,
@@ -100,6 +102,23 @@ def _require_current_schema(database: MarketDatabase) -> None:
     if current != head:
         state = "has no schema yet" if current is None else f"is at revision {current}, the code needs {head}"
         _fail(RuntimeError(f"market database {mask_url(database.url)} {state}: run 'ai-trader db upgrade'"))
+
+
+@contextlib.contextmanager
+def _dagster_instance(settings: Settings) -> Iterator[dg.DagsterInstance]:
+    """The Dagster instance at DAGSTER_HOME; a misconfigured one is one line, not a config dump."""
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    try:
+        instance = dg.DagsterInstance.from_config(str(home))
+    except dg.DagsterInvalidConfigError as exc:
+        unset = sorted(set(re.findall(r'environment variable "(\w+)"', str(exc))))
+        problem = f"needs {', '.join(unset)}, which are not set" if unset else "has an invalid dagster.yaml"
+        _fail(RuntimeError(f"the Dagster instance at {home} {problem} (DAGSTER_HOME/dagster.yaml)"))
+    except Exception as exc:  # noqa: BLE001 - storage plugins raise their own types (DagsterPostgresException...)
+        _fail(RuntimeError(f"cannot open the Dagster instance at {home}: {str(exc).splitlines()[0]}"))
+    with instance:
+        yield instance
 
 
 def _fail(exc: Exception) -> NoReturn:
@@ -309,7 +328,7 @@ def _print_latest_runs(settings: Settings, limit: int = 10) -> None:
     if not settings.dagster_home.is_dir():
         console.print(f"no Dagster instance at {settings.dagster_home} yet: no runs")
         return
-    with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+    with _dagster_instance(settings) as instance:
         records = instance.get_run_records(limit=limit)
     runs = Table("run", "status", "started (UTC)", "assets", "partitions", "launched by", title="latest runs")
     for record in records:
@@ -523,9 +542,11 @@ def _submit_to_webserver(client: WebserverClient, launches: list[LayerLaunch], w
 
 def _run_in_process(settings: Settings, launches: list[LayerLaunch], max_partitions_per_run: int) -> bool:
     runs = list(planned_runs(launches, max_partitions_per_run))
-    settings.dagster_home.mkdir(parents=True, exist_ok=True)
-    instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
-    runner = InProcessRunner(instance, defs())
+    with _dagster_instance(settings) as instance:
+        return _execute_runs(InProcessRunner(instance, defs()), runs, settings)
+
+
+def _execute_runs(runner: InProcessRunner, runs: list[PlannedRun], settings: Settings) -> bool:
     console.print(
         f"running {len(runs)} run(s) in-process, recorded in the Dagster instance at {settings.dagster_home}"
     )

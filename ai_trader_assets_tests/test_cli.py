@@ -85,6 +85,24 @@ def test_an_unmigrated_or_unreachable_database_is_one_line_with_the_fix(
     assert "refused" in output and output.strip().endswith("check AI_TRADER_DATABASE_URL")
 
 
+def test_a_dagster_instance_missing_its_variables_is_named(
+    use_database: MarketDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from ai_trader_assets.config import REPO_ROOT
+
+    assert invoke("db", "upgrade")[0] == 0
+    shutil.copy(REPO_ROOT / "dagster.yaml", tmp_path / "dagster.yaml")  # production: needs DAGSTER_PG_*
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    code, output = invoke("status")
+    assert code == 1 and "Traceback" not in output
+    assert output.strip().splitlines()[-1] == (
+        f"error: the Dagster instance at {tmp_path} needs DAGSTER_PG_DB, DAGSTER_PG_HOST, "
+        "DAGSTER_PG_PASSWORD, DAGSTER_PG_PORT, DAGSTER_PG_USER, which are not set (DAGSTER_HOME/dagster.yaml)"
+    )
+
+
 def test_bad_environment_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AI_TRADER_PROVIDER", "polygon")
     code, output = invoke("db", "current")
