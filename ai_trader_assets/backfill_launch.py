@@ -17,7 +17,7 @@ import requests
 from ai_trader_assets.backfill_plan import BackfillPlan, DatasetPlan
 from ai_trader_assets.config import PlatformConfig
 from ai_trader_assets.ingest import partition_key
-from ai_trader_assets.run_tags import REFRESH_TAG, backfill_tags
+from ai_trader_assets.run_tags import LAUNCHED_BY_TAG, REFRESH_TAG, backfill_tags
 from ai_trader_assets.settings import mask_url
 from ai_trader_assets.storage import backfill_requests
 from ai_trader_assets.storage.backfill_requests import BackfillRequest
@@ -36,14 +36,14 @@ class LayerLaunch:
     """One layer of the plan, recorded as a backfill request, with the tags its runs carry."""
 
     layer: int
-    symbols: int
+    symbol_count: int
     datasets: tuple[DatasetPlan, ...]
     request: BackfillRequest
     tags: dict[str, str]
 
     @property
     def title(self) -> str:
-        return f"ai-trader backfill: layer {self.layer}, {self.symbols} symbol(s)"
+        return f"ai-trader backfill: layer {self.layer}, {self.symbol_count} symbol(s)"
 
 
 def record_requests(
@@ -236,7 +236,7 @@ class InProcessRunner:
         result = self.job.execute_in_process(
             instance=self.instance,
             asset_selection=[dg.AssetKey(run.dataset)],
-            tags={**run.tags, **run.range_tags, "ai_trader/launched_by": "cli"},
+            tags={**run.tags, **run.range_tags, LAUNCHED_BY_TAG: "cli"},
             # The run's full log is in the instance (the UI shows it); the terminal shows progress.
             run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
             raise_on_error=False,

@@ -13,6 +13,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Sequence
+from typing import NoReturn
 
 from ai_trader_assets import calendar
 from ai_trader_assets.config import INGESTED_DATASETS, LAYERS, Dataset, PlatformConfig, RateLimit
@@ -153,13 +154,14 @@ class BackfillPlanner:
         text = selection.strip()
         if text.lower() == "all":
             members = {layer: self.companies.members(layer) for layer in LAYERS}
-            return {layer: symbols for layer, symbols in members.items() if symbols} or self._empty(text)
+            selected = {layer: symbols for layer, symbols in members.items() if symbols}
+            return selected or _no_symbols_in(text)
         if match := LAYER_SELECTION.match(text.lower()):
             layer = int(match.group(1))
             if layer not in LAYERS:
                 raise BackfillPlanError(f"there is no layer {layer}; layers are {LAYERS[0]}-{LAYERS[-1]}")
             layer_members = self.companies.members(layer)
-            return {layer: layer_members} if layer_members else self._empty(text)
+            return {layer: layer_members} if layer_members else _no_symbols_in(text)
         symbols = [validate_symbol(part) for part in text.split(",") if part.strip()]
         if not symbols:
             raise BackfillPlanError("--symbols is empty; give layer0-layer3, all, or symbols like AAPL,MSFT")
@@ -182,11 +184,6 @@ class BackfillPlanner:
         if not grouped:
             raise BackfillPlanError(f"none of {', '.join(symbols)} is in a layer; nothing to backfill")
         return grouped
-
-    def _empty(self, selection: str) -> dict[int, list[str]]:
-        raise BackfillPlanError(
-            f"no symbols in {selection}; load companies with 'ai-trader companies import FILE.csv'"
-        )
 
     # ---------------------------------------------------------------- layers
 
@@ -228,13 +225,11 @@ class BackfillPlanner:
 
     def _sessions(self, days: int, notes: list[str]) -> list[dt.date]:
         """Sessions d with today - d < days (calendar days, like retention), from the partitions' start."""
-        first = self.today - dt.timedelta(days=days - 1)
-        start = self.config.pipeline.partitions.start_date
-        if first < start:
-            note = f"sessions before {start} are not partitions (pipeline.yaml partitions.start_date)"
+        first = self.config.window_start(days, self.today)
+        if (self.today - first).days + 1 < days:  # clipped at the first partition
+            note = f"sessions before {first} are not partitions (pipeline.yaml partitions.start_date)"
             if note not in notes:
                 notes.append(note)
-            first = start
         return calendar.sessions(first, calendar.session_on_or_before(self.today))
 
     def _missing(
@@ -271,6 +266,12 @@ class BackfillPlanner:
             bars = sum(_bars_per_session(dataset, s) for s, members in missing.items() if symbol in members)
             requests += max(1, math.ceil(bars / page))
         return requests
+
+
+def _no_symbols_in(selection: str) -> NoReturn:
+    raise BackfillPlanError(
+        f"no symbols in {selection}; load companies with 'ai-trader companies import FILE.csv'"
+    )
 
 
 def _bars_per_session(dataset: Dataset, session: dt.date) -> int:

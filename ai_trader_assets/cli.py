@@ -31,10 +31,11 @@ from ai_trader_assets.backfill_launch import (
     planned_runs,
     record_requests,
 )
-from ai_trader_assets.backfill_plan import BackfillPlan, BackfillPlanError, BackfillPlanner, parse_datasets
+from ai_trader_assets.backfill_plan import BackfillPlan, BackfillPlanner, parse_datasets
 from ai_trader_assets.config import INGESTED_DATASETS, REPO_ROOT, ConfigError, load_config
 from ai_trader_assets.definitions import defs
 from ai_trader_assets.qualification import cursor_after_history, release_guard
+from ai_trader_assets.run_tags import LAUNCHED_BY_TAG
 from ai_trader_assets.settings import Secret, Settings, SettingsError, load_settings, mask_url
 from ai_trader_assets.status import build_status
 from ai_trader_assets.storage import migrations
@@ -69,7 +70,8 @@ USER_ERRORS = (
     InvalidSymbolError,
     UnknownSymbolError,
     CompaniesImportError,
-    ValueError,
+    BackfillLaunchError,
+    ValueError,  # BackfillPlanError among them
 )
 
 
@@ -357,7 +359,7 @@ def _launcher(tags: Mapping[str, str]) -> str:
         return f"sensor {tags['dagster/sensor_name']}"
     if "dagster/schedule_name" in tags:
         return f"schedule {tags['dagster/schedule_name']}"
-    if tags.get("ai_trader/launched_by") == "cli":
+    if tags.get(LAUNCHED_BY_TAG) == "cli":
         return "ai-trader backfill"
     return "manual"
 
@@ -409,32 +411,23 @@ def backfill(
         planner = BackfillPlanner(
             CompaniesRepository(database), Ledger(database), config, settings.today(), settings.provider
         )
-        try:
-            plan = planner.plan(symbols, days, parse_datasets(datasets), refresh=refresh)
-        except BackfillPlanError as exc:
-            _fail(exc)
+        plan = planner.plan(symbols, days, parse_datasets(datasets), refresh=refresh)
         _print_plan(plan)
         if dry_run:
             console.print("dry run: nothing fetched, nothing launched")
             return
         client = WebserverClient(webserver) if webserver else None
-        try:
-            if client:
-                client.check()
-        except BackfillLaunchError as exc:
-            _fail(exc)
+        if client:
+            client.check()  # before anything is recorded
         reason = f"ai-trader backfill --symbols {symbols}" + (f" --days {days}" if days else "")
         launches = record_requests(database, config, plan, f"{reason} (by {getpass.getuser()})", refresh)
         if not launches:
             console.print("nothing to fetch: storage already has every pair (--refresh refetches)")
             return
-    try:
         if client:
             ok = _submit_to_webserver(client, launches, wait)
         else:
             ok = _run_in_process(settings, launches, config.pipeline.chunks.max_partitions_per_run)
-    except BackfillLaunchError as exc:
-        _fail(exc)
     if not ok:
         raise typer.Exit(code=1)
 

@@ -285,6 +285,11 @@ class PlatformConfig(_Frozen):
     providers: ProvidersFile
     pipeline: PipelineFile
 
+    def window_start(self, days: int, today: dt.date) -> dt.date:
+        """The first day of a ``days``-calendar-day window ending today (``today - d < days``, as
+        retention counts), not before the first partition."""
+        return max(today - dt.timedelta(days=days - 1), self.pipeline.partitions.start_date)
+
     def window(self, layer: int, dataset: Dataset | str) -> RetentionWindow | None:
         """The retention window of a layer for a dataset, or None when the layer does not keep it."""
         return self.retention.layers[layer].get(Dataset(dataset))  # type: ignore[index]

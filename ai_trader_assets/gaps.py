@@ -46,7 +46,7 @@ def find_gaps(
         for dataset in config.layers.layers[layer].datasets:  # type: ignore[index]
             window = config.window(layer, dataset)
             assert window is not None
-            first = max(today - dt.timedelta(days=window.hot_days - 1), config.pipeline.partitions.start_date)
+            first = config.window_start(window.hot_days, today)
             sessions = calendar.sessions(first, due)
             covered = ledger.covered(dataset, sessions, members)
             for session in sessions:

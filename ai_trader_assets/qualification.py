@@ -225,8 +225,7 @@ class QualificationPlanner:
         """The first session inside the layer's cold window (for one dataset, or the longest)."""
         datasets = [dataset] if dataset else list(self.config.layers.layers[layer].datasets)  # type: ignore[index]
         days = max(w.cold_days for d in datasets if (w := self.config.window(layer, d)) is not None)
-        earliest = max(self.today - dt.timedelta(days=days - 1), self.config.pipeline.partitions.start_date)
-        return calendar.session_on_or_after(earliest)
+        return calendar.session_on_or_after(self.config.window_start(days, self.today))
 
     def partition_keys(self, request: BackfillRequest) -> dict[str, list[str]]:
         """Per dataset, the (session, layer) keys inside that dataset's window for the layer."""

@@ -51,9 +51,7 @@ def build_status(
         for dataset in config.layers.layers[layer].datasets:  # type: ignore[index]
             window = config.window(layer, dataset)
             assert window is not None
-            first = max(
-                today - dt.timedelta(days=window.cold_days - 1), config.pipeline.partitions.start_date
-            )
+            first = config.window_start(window.cold_days, today)
             sessions = calendar.sessions(first, latest)
             covered = ledger.covered(dataset, sessions, members)
             per_session: dict[dt.date, int] = {}

@@ -137,3 +137,12 @@ def test_time_at_the_rate_limit_takes_the_tighter_limit() -> None:
     assert seconds_at_rate_limit(310, limit) == 60  # 300/min binds, not 10/s
     fast = RateLimit(requests_per_second=1, requests_per_minute=6000, burst=1, daily_quota=None)
     assert seconds_at_rate_limit(101, fast) == 100
+
+
+def test_days_reaching_before_the_first_partition_start_there_and_say_so(planner: BackfillPlanner) -> None:
+    start = load_config().pipeline.partitions.start_date
+    plan = planner.plan("IBM", 20_000, [Dataset.BARS_1DAY])
+    (d,) = plan.layers[0].datasets
+    assert d.first == calendar.session_on_or_after(start) and d.last == TODAY
+    assert f"sessions before {start} are not partitions (pipeline.yaml partitions.start_date)" in plan.notes
+    assert not any("not partitions" in note for note in planner.plan("IBM", 30, None).notes)

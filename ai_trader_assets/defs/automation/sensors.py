@@ -3,6 +3,8 @@
 import datetime as dt
 import json
 import time
+from collections.abc import Callable
+from typing import Any
 
 import dagster as dg
 
@@ -17,14 +19,25 @@ from ai_trader_assets.settings import load_settings
 from ai_trader_assets.storage import backfill_requests
 
 
-def build_qualification_sensor(interval_seconds: int) -> dg.SensorDefinition:
-    @dg.sensor(
-        name="qualification_sensor",
+def _backfill_sensor(
+    name: str, interval_seconds: int, description: str
+) -> Callable[[Callable[..., Any]], dg.SensorDefinition]:
+    """A running-by-default sensor that launches backfills of the market-data assets."""
+    return dg.sensor(
+        name=name,
         minimum_interval_seconds=interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         # Backfill run requests are only accepted from a sensor that declares the assets it targets.
         asset_selection=dg.AssetSelection.assets(*(d.value for d in INGESTED_DATASETS)),
-        description="Backfills the history a symbol's new layer calls for when it is qualified or promoted.",
+        description=description,
+    )
+
+
+def build_qualification_sensor(interval_seconds: int) -> dg.SensorDefinition:
+    @_backfill_sensor(
+        "qualification_sensor",
+        interval_seconds,
+        "Backfills the history a symbol's new layer calls for when it is qualified or promoted.",
     )
     def qualification_sensor(
         context: dg.SensorEvaluationContext,
@@ -62,12 +75,10 @@ def build_qualification_sensor(interval_seconds: int) -> dg.SensorDefinition:
 
 
 def build_gap_healing_sensor(interval_seconds: int) -> dg.SensorDefinition:
-    @dg.sensor(
-        name="gap_healing_sensor",
-        minimum_interval_seconds=interval_seconds,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        asset_selection=dg.AssetSelection.assets(*(d.value for d in INGESTED_DATASETS)),
-        description="Backfills sessions inside each layer's hot window that current members still lack.",
+    @_backfill_sensor(
+        "gap_healing_sensor",
+        interval_seconds,
+        "Backfills sessions inside each layer's hot window that current members still lack.",
     )
     def gap_healing_sensor(
         context: dg.SensorEvaluationContext,
