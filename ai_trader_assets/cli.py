@@ -520,7 +520,8 @@ def _submit_to_webserver(client: WebserverClient, launches: list[LayerLaunch], w
                 )
                 if state.finished:
                     results[backfill_id] = state
-            time.sleep(0 if len(results) == len(launched) else 2)
+            if len(results) < len(launched):
+                time.sleep(2)
     ok = True
     for backfill_id, state in results.items():
         if not state.succeeded:
