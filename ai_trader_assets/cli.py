@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -259,6 +260,11 @@ def _lake(settings: Settings) -> Lake:
     )
 
 
+def _cli_run_id(command: str) -> str:
+    """Lake commits made outside Dagster name the command and the invocation."""
+    return f"cli-{command}-{uuid.uuid4().hex[:12]}"
+
+
 @app.command("retention")
 def retention(
     dry_run: Annotated[
@@ -269,7 +275,11 @@ def retention(
     with _market_database() as database:
         settings = load_settings()
         engine = RetentionEngine(
-            database, _lake(settings), load_config(settings.config_dir), settings.today()
+            database,
+            _lake(settings),
+            load_config(settings.config_dir),
+            settings.today(),
+            run_id=_cli_run_id("retention"),
         )
         with _progress() as progress:
             task = progress.add_task("retention", total=len(INGESTED_DATASETS))
@@ -315,10 +325,30 @@ def status() -> None:
             str(c.complete),
             str(c.sessions - c.complete),
         )
-    footprint = Table("dataset", "hot rows", "cold files", "cold MiB", "quarantined", title="storage")
+    footprint = Table(
+        "dataset",
+        "hot rows",
+        "cold files",
+        "cold MiB",
+        "version",
+        "versions",
+        "oldest session",
+        "newest session",
+        "quarantined",
+        title="storage (cold: one Delta table per dataset)",
+    )
     for f in report.footprint:
+        cold = f.cold
         footprint.add_row(
-            f.dataset, str(f.hot_rows), str(f.cold_files), f"{f.cold_bytes / 2**20:.1f}", str(f.quarantined)
+            f.dataset,
+            str(f.hot_rows),
+            str(cold.files),
+            f"{cold.bytes / 2**20:.1f}",
+            "-" if cold.version is None else str(cold.version),
+            str(cold.versions),
+            str(cold.oldest_session or "-"),
+            str(cold.newest_session or "-"),
+            str(f.quarantined),
         )
     for table in (layers, coverage, footprint):
         console.print(table)

@@ -247,6 +247,7 @@ class ScheduleSpec(_Frozen):
 class SchedulesSpec(_Frozen):
     daily_ingest: ScheduleSpec
     retention: ScheduleSpec
+    maintain_lake: ScheduleSpec
 
 
 class DatabasePoolSpec(_Frozen):
@@ -266,12 +267,22 @@ class AutomationSpec(_Frozen):
     gap_healing_retry_after_seconds: PositiveInt
 
 
+class LakeSpec(_Frozen):
+    """The cold Delta tables: history kept, commit sizes, lock waits and maintenance memory."""
+
+    time_travel_days: PositiveInt
+    commit_rows: PositiveInt
+    lock_timeout_seconds: PositiveInt
+    maintenance_memory_mb: PositiveInt
+
+
 class PipelineFile(_Frozen):
     partitions: PartitionsSpec
     chunks: ChunksSpec
     schedules: SchedulesSpec
     database: DatabasePoolSpec
     automation: AutomationSpec
+    lake: LakeSpec
 
 
 # ------------------------------------------------------------------- loading

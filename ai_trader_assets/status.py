@@ -1,4 +1,5 @@
-"""What ``ai-trader status`` reports, no Dagster: layers, retention-window coverage, footprint, quarantine."""
+"""What ``ai-trader status`` reports, no Dagster: layers, retention-window coverage, hot rows and each
+Delta table's files, bytes, versions and sessions, quarantine."""
 
 import dataclasses
 import datetime as dt
@@ -12,6 +13,7 @@ from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.datasets import SPECS
 from ai_trader_assets.storage.lake import Lake
+from ai_trader_assets.storage.lake.tables import TableStats, lake_tables
 from ai_trader_assets.storage.ledger import Ledger
 
 
@@ -28,8 +30,7 @@ class Coverage:
 class Footprint:
     dataset: str
     hot_rows: int
-    cold_files: int
-    cold_bytes: int
+    cold: TableStats
     quarantined: int
 
 
@@ -60,6 +61,7 @@ def build_status(
             complete = sum(1 for s in sessions if members and per_session.get(s, 0) == len(members))
             coverage.append(Coverage(dataset.value, layer, len(members), len(sessions), complete))
     footprint = []
+    tables = lake_tables(lake, config)
     with database.begin() as conn:
         quarantined: dict[str, int] = dict(
             conn.execute(
@@ -68,8 +70,7 @@ def build_status(
         )
         for dataset, spec in SPECS.items():
             rows = int(conn.execute(sa.select(sa.func.count()).select_from(spec.table)).scalar_one())
-            files, size = lake.footprint(dataset)
             footprint.append(
-                Footprint(dataset.value, rows, files, size, int(quarantined.get(dataset.value, 0)))
+                Footprint(dataset.value, rows, tables.stats(dataset), int(quarantined.get(dataset.value, 0)))
             )
     return StatusReport(companies.layer_counts(), coverage, footprint)

@@ -141,9 +141,8 @@ def test_status_and_retention(
     results, _ = Ingestor(
         DemoProvider(), CompaniesRepository(use_database), Ledger(use_database), config
     ).run(IngestRequest(Dataset.BARS_1DAY, [(session, 1)], session))
-    writer = PartitionWriter(use_database, Lake(str(tmp_path / "lake")), config, session)
-    for data in results:
-        writer.write(data, WriteTotals())
+    writer = PartitionWriter(use_database, Lake(str(tmp_path / "lake")), config, session, "test-run")
+    writer.write(results, WriteTotals())
 
     code, output = invoke("status")
     assert code == 0, output

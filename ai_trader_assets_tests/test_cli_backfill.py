@@ -20,6 +20,7 @@ from ai_trader_assets.storage import migrations
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake
+from ai_trader_assets_tests.support.platform import lake_partitions
 from ai_trader_assets_tests.support.polygon_server import PolygonServer
 
 AS_OF = dt.date(2026, 11, 20)
@@ -132,8 +133,7 @@ def test_a_users_days_is_honoured_past_the_cold_window(polygon: PolygonServer) -
     assert code == 0, output
     assert "lie past its 30-day cold window" in output
     sessions = calendar.sessions(AS_OF - dt.timedelta(days=59), AS_OF)
-    lake = Lake(str(load_settings().lake_url))
-    assert lake.partitions("bars_1day") == [
+    assert lake_partitions(Lake(str(load_settings().lake_url)), "bars_1day") == [
         (s, 0) for s in sessions
     ]  # older than 30 days too: fetched as asked, into cold storage
     assert count("SELECT COUNT(*) FROM ingestion_coverage WHERE symbol = 'F'") == len(sessions)

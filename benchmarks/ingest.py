@@ -1,7 +1,7 @@
 """Ingest benchmark: one session of 1-minute bars for 2,000 symbols, end to end on PostgreSQL.
 
 Run from the repository root: .venv/bin/python -m benchmarks.ingest
-Ours: local Polygon server -> parse + validation -> cold Parquet + hot upsert (COPY into staging,
+Ours: local Polygon server -> parse + validation -> cold Delta table + hot upsert (COPY into staging,
 then INSERT ... ON CONFLICT) + coverage. Baseline, in the same run: ``pandas.DataFrame.to_sql`` of the
 same frame into an empty copy of the hot table. Prints rows/s, the ratio and the peak memory.
 PostgreSQL comes from AI_TRADER_TEST_DATABASE_URL, else 127.0.0.1:5432, else a throw-away cluster.
@@ -55,13 +55,14 @@ def main() -> None:
                 provider = PolygonProvider(PolygonTransport(Secret(KEY), server.url, spec, limiter), spec)
                 provider.bars(SYMBOLS, Dataset.BARS_1MIN, SESSION, SESSION)  # warm the server's cache
                 ingestor = Ingestor(provider, CompaniesRepository(database), Ledger(database), config)
-                writer = PartitionWriter(database, Lake(str(Path(scratch) / "lake")), config, SESSION)
+                writer = PartitionWriter(
+                    database, Lake(str(Path(scratch) / "lake")), config, SESSION, "benchmark"
+                )
 
                 started = time.perf_counter()
                 results, report = ingestor.run(IngestRequest(Dataset.BARS_1MIN, [(SESSION, LAYER)], SESSION))
                 totals = WriteTotals()
-                for data in results:
-                    writer.write(data, totals)
+                writer.write(results, totals)
                 ours = time.perf_counter() - started
             frame = results[0].frame
             assert totals.rows_hot == len(frame) == len(SYMBOLS) * 390, (totals, len(frame))

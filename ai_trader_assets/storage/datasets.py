@@ -79,6 +79,14 @@ def to_date(value: np.datetime64) -> dt.date:
     return dt.date.fromisoformat(str(value.astype("datetime64[D]")))
 
 
+def key_checksum(frame: pd.DataFrame, key: list[str]) -> tuple[int, int]:
+    """(row count, order-independent checksum of the key columns)."""
+    if frame.empty:
+        return 0, 0
+    hashes = pd.util.hash_pandas_object(frame[key].astype(str), index=False).to_numpy(dtype=np.uint64)
+    return len(frame), int(hashes.sum(dtype=np.uint64))
+
+
 def check_rows(dataset: Dataset, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The write path's own validation: (rows fit to store, rejects with reasons)."""
     if frame.empty:

@@ -1,5 +1,6 @@
 """Retention enforcement, no Dagster: hot rows past their symbol's hot window move to cold (deleted
-from hot only once the cold copy is verified), and cold rows past the cold window are purged.
+from hot only once the cold copy is verified from the Delta table by row count and key checksum),
+and cold rows past the cold window are purged with predicate deletes.
 
 A symbol's windows are those of its current layer, except that after a demotion (or deactivation)
 the previous layer's larger windows hold for ``demotion_grace_days``. A symbol without a layer keeps
@@ -13,18 +14,21 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import sqlalchemy as sa
 
 from ai_trader_assets.config import INGESTED_DATASETS, LAYERS, Dataset, PlatformConfig, RetentionWindow
 from ai_trader_assets.storage import schema
-from ai_trader_assets.storage.cold import ColdStore
 from ai_trader_assets.storage.database import MarketDatabase
-from ai_trader_assets.storage.datasets import SPECS, sessions_of, symbols_of, to_date
+from ai_trader_assets.storage.datasets import SPECS, key_checksum, sessions_of, symbols_of, to_date
 from ai_trader_assets.storage.hot import HotStore
 from ai_trader_assets.storage.lake import Lake
+from ai_trader_assets.storage.lake.layout import LAYOUTS
+from ai_trader_assets.storage.lake.tables import Commit, in_list, lake_tables, literal
 from ai_trader_assets.storage.ledger import Ledger
 
 NO_WINDOW = RetentionWindow(hot_days=0, cold_days=0)
+IDS_PER_DELETE = 5_000  # news purges delete by article id, in commits of this many
 
 
 @dataclasses.dataclass
@@ -37,19 +41,21 @@ class RetentionCounts:
     purged: int = 0  # cold rows past their cold window
 
 
-def key_checksum(frame: pd.DataFrame, key: list[str]) -> tuple[int, int]:
-    """(row count, order-independent checksum of the key columns)."""
-    if frame.empty:
-        return 0, 0
-    hashes = pd.util.hash_pandas_object(frame[key].astype(str), index=False).to_numpy(dtype=np.uint64)
-    return len(frame), int(hashes.sum(dtype=np.uint64))
-
-
 class RetentionEngine:
-    def __init__(self, database: MarketDatabase, lake: Lake, config: PlatformConfig, today: dt.date) -> None:
+    """Both retention passes; ``run_id`` is recorded with the lake commits it makes."""
+
+    def __init__(
+        self,
+        database: MarketDatabase,
+        lake: Lake,
+        config: PlatformConfig,
+        today: dt.date,
+        run_id: str = "retention",
+    ) -> None:
         self.database = database
-        self.cold = ColdStore(lake)
+        self.tables = lake_tables(lake, config, database)
         self.lake = lake
+        self.run_id = run_id
         self.hot = HotStore(database)
         self.ledger = Ledger(database)
         self.config = config
@@ -134,22 +140,18 @@ class RetentionEngine:
         for label, gone in zip(labels, leaving & expired, strict=True):
             counts[label].deleted += int(gone and not dry_run)
         to_delete = [rows[leaving & expired]]
-        for session in np.unique(sessions[leaving & ~expired]):
-            mask = leaving & ~expired & (sessions == session)
-            moving = rows[mask].reset_index(drop=True)
-            session_labels = [labels[i] for i in np.flatnonzero(mask)]
-            session_layers = [layers[i] for i in np.flatnonzero(mask)]
+        moving = leaving & ~expired
+        if moving.any():
             verified = self._copy_and_verify(
                 dataset,
-                to_date(session),
-                moving,
-                layers=session_layers,
+                rows[moving].reset_index(drop=True),
+                sessions[moving],
+                layers=[layers[i] for i in np.flatnonzero(moving)],
+                labels=[labels[i] for i in np.flatnonzero(moving)],
                 dry_run=dry_run,
-                labels=session_labels,
                 counts=counts,
             )
-            if verified:
-                to_delete.append(moving)
+            to_delete.append(rows[moving].reset_index(drop=True)[verified])
         deletable = pd.concat(to_delete, ignore_index=True)
         if not dry_run and not deletable.empty:
             with self.database.begin() as conn:
@@ -158,68 +160,109 @@ class RetentionEngine:
     def _copy_and_verify(
         self,
         dataset: Dataset,
-        session: dt.date,
         moving: pd.DataFrame,
+        sessions: np.ndarray,
         *,
         layers: list[int | None],
-        dry_run: bool,
         labels: list[tuple[str, str]],
+        dry_run: bool,
         counts: dict[tuple[str, str], RetentionCounts],
-    ) -> bool:
-        """Ensure cold holds these rows (copying what it lacks); True once verified by count and checksum."""
+    ) -> np.ndarray:
+        """Ensure cold holds these rows (copying what it lacks, in one commit); per row, whether its
+        session's cold copy is verified by row count and key checksum."""
         key = list(SPECS[dataset].key)
-        in_cold = self._cold_rows(dataset, session)
-        present = (
-            moving.merge(in_cold[key].drop_duplicates(), on=key, how="left", indicator=True)["_merge"]
-            == "both"
-        )
-        for label, missing in zip(labels, ~present.to_numpy(), strict=True):
+        present = self._in_cold(dataset, moving, sessions)
+        for label, missing in zip(labels, ~present, strict=True):
             counts[label].moved += int(missing)
         if dry_run:
-            return False
-        # Rows cold lacks go to the partition of their symbol's layer (0 for symbols without one).
-        lacking_mask = ~present.to_numpy()
-        targets = np.array([layer if layer is not None else 0 for layer in layers])
-        for layer in np.unique(targets[lacking_mask]):
-            self.cold.merge(dataset, session, int(layer), moving[lacking_mask & (targets == layer)])
-        stored = self._cold_rows(dataset, session)
-        found = stored.merge(moving[key], on=key, how="inner").drop_duplicates(subset=key)
-        verified = key_checksum(found, key) == key_checksum(moving, key)
-        for label in labels:
-            if verified:
+            return np.zeros(len(moving), dtype=bool)
+        if not present.all():
+            # Rows cold lacks go to their symbol's layer (0 for symbols without one); stored rows win.
+            targets = np.array([layer if layer is not None else 0 for layer in layers], dtype=np.int8)
+            self.tables.store(
+                dataset,
+                moving[~present],
+                targets[~present],
+                Commit("retention", self.run_id),
+                prefer="existing",
+            )
+            present = self._in_cold(dataset, moving, sessions)
+        verified = np.zeros(len(moving), dtype=bool)
+        for session in np.unique(sessions):
+            mine = sessions == session
+            found = moving[mine & present]
+            verified[mine] = key_checksum(found, key) == key_checksum(moving[mine], key)
+        for label, ok in zip(labels, verified, strict=True):
+            if ok:
                 counts[label].verified += 1
                 counts[label].deleted += 1
             else:
                 counts[label].unverified += 1
         return verified
 
-    def _cold_rows(self, dataset: Dataset, session: dt.date) -> pd.DataFrame:
-        frames = [f for layer in LAYERS if (f := self.cold.read(dataset, session, layer)) is not None]
-        return pd.concat(frames, ignore_index=True) if frames else SPECS[dataset].empty()
+    def _in_cold(self, dataset: Dataset, rows: pd.DataFrame, sessions: np.ndarray) -> np.ndarray:
+        """Per row, whether the Delta table holds its key (read back from the table itself)."""
+        key = list(SPECS[dataset].key)
+        days = sorted({to_date(s) for s in np.unique(sessions)})
+        symbols = None if dataset == Dataset.NEWS else sorted(set(rows["symbol"]))
+        stored = self.tables.read(dataset, sessions=days, symbols=symbols, columns=key).to_pandas()
+        stored = stored.astype({c: rows[c].dtype for c in key}).drop_duplicates()
+        merged = rows[key].merge(stored, on=key, how="left", indicator=True)
+        return (merged["_merge"] == "both").to_numpy()
 
     def _cold_pass(
         self, dataset: Dataset, dry_run: bool, counts: dict[tuple[str, str], RetentionCounts]
     ) -> None:
+        """Purge rows past their cold window: one predicate delete per window length (news: per ids)."""
         youngest_purgeable = self._min_days(dataset, "cold_days")
-        for session, layer in self.lake.partitions(dataset):
-            age = (self.today - session).days
-            if age < youngest_purgeable:
-                continue
-            stored = self.cold.read(dataset, session, layer)
-            if stored is None or stored.empty:
-                continue
-            row_layers, _, cold_days = self._row_windows(dataset, stored)
-            expired = age >= cold_days
-            if not expired.any():
-                continue
-            for row_layer, gone in zip(row_layers, expired, strict=True):
-                counts[(dataset.value, "none" if row_layer is None else str(row_layer))].purged += int(gone)
-            if dry_run:
-                continue
-            remaining = stored[~expired]
-            self.cold.replace(dataset, session, layer, remaining)
-            gone_symbols = set(symbols_of(dataset, stored[expired]).explode()) - set(
-                symbols_of(dataset, remaining).explode()
-            )
-            with self.database.begin() as conn:
-                self.ledger.forget(conn, dataset, session, sorted(str(s) for s in gone_symbols))
+        last_candidate = self.today - dt.timedelta(days=youngest_purgeable)
+        by_symbol = LAYOUTS[dataset].slice_column == "symbol"
+        columns = ["symbol", "session"] if by_symbol else ["id", "symbols", "session"]
+        found = pl.from_arrow(self.tables.read(dataset, end=last_candidate, columns=columns))
+        assert isinstance(found, pl.DataFrame)
+        if found.is_empty():
+            return
+        if by_symbol:  # a symbol's rows of one session expire together: count them, don't list them
+            found = found.group_by("symbol", "session").len("rows")
+        else:
+            found = found.with_columns(pl.lit(1, pl.UInt32).alias("rows"))
+        candidates = found.to_pandas().assign(session=found["session"].to_list())  # datetime.date
+        age = np.array([(self.today - s).days for s in candidates["session"]], dtype="int64")
+        row_layers, _, cold_days = self._row_windows(dataset, candidates)
+        expired = age >= cold_days
+        if not expired.any():
+            return
+        for row_layer, gone, rows in zip(row_layers, expired, candidates["rows"], strict=True):
+            label = (dataset.value, "none" if row_layer is None else str(row_layer))
+            counts[label].purged += int(rows) if gone else 0
+        if dry_run:
+            return
+        commit = Commit("retention", self.run_id)
+        if by_symbol:
+            gone = candidates[expired]
+            thresholds = pd.Series(cold_days[expired], index=gone.index)
+            for days, symbols in gone.groupby(thresholds)["symbol"]:
+                last = self.today - dt.timedelta(days=int(days))
+                predicate = f"session <= {literal(last)} AND {in_list('symbol', symbols)}"
+                self.tables.delete(dataset, predicate, commit)
+        else:
+            ids = sorted(candidates.loc[expired, "id"])
+            for start in range(0, len(ids), IDS_PER_DELETE):
+                chunk = ", ".join(literal(i) for i in ids[start : start + IDS_PER_DELETE])
+                self.tables.delete(
+                    dataset, f"session <= {literal(last_candidate)} AND id IN ({chunk})", commit
+                )
+        self._forget(dataset, candidates, expired)
+
+    def _forget(self, dataset: Dataset, candidates: pd.DataFrame, expired: np.ndarray) -> None:
+        """Drop coverage of (session, symbol) pairs left without rows, so a promotion fetches them again."""
+        with self.database.begin() as conn:
+            for session, here in candidates.groupby("session").groups.items():
+                rows = candidates.loc[here]
+                mask = expired[candidates.index.get_indexer(here)]
+                if not mask.any():
+                    continue
+                gone = set(symbols_of(dataset, rows[mask]).explode()) - set(
+                    symbols_of(dataset, rows[~mask]).explode()
+                )
+                self.ledger.forget(conn, dataset, session, sorted(str(s) for s in gone))

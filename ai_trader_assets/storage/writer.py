@@ -1,21 +1,25 @@
-"""Storing one partition's result: validate, cold first, then hot, quarantine and coverage together.
+"""Storing a run's partitions: validate, cold first, then hot, quarantine and coverage together.
 
-The order is the safety property: a failed cold write raises before anything touches the database,
-so hot storage and coverage stay as they were and the partition is fetched again next time.
+The partitions are stored in batches of about ``lake.commit_rows`` rows: each batch is one Delta
+commit, then one database transaction. The order is the safety property: a failed cold commit
+raises before the database is touched, so hot storage and coverage stay as they were and those
+partitions are fetched again next time; batches stored before it stay stored.
 """
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterator, Sequence
 
+import numpy as np
 import pandas as pd
 
 from ai_trader_assets.config import PlatformConfig
 from ai_trader_assets.ingest import PartitionData
-from ai_trader_assets.storage.cold import ColdStore
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.datasets import check_rows
 from ai_trader_assets.storage.hot import HotStore
 from ai_trader_assets.storage.lake import Lake
+from ai_trader_assets.storage.lake.tables import Commit, lake_tables
 from ai_trader_assets.storage.ledger import Ledger
 
 
@@ -26,31 +30,76 @@ class WriteTotals:
     rows_cold: int = 0
     rows_quarantined: int = 0
     partitions_written: int = 0
+    commits: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class _Checked:
+    data: PartitionData
+    valid: pd.DataFrame
+    rejects: pd.DataFrame
 
 
 class PartitionWriter:
-    def __init__(self, database: MarketDatabase, lake: Lake, config: PlatformConfig, today: dt.date) -> None:
+    """Writes a run's :class:`PartitionData` to cold and hot storage.
+
+    Args:
+        run_id: Recorded with every Delta commit (``ai-trader lake history`` shows it).
+    """
+
+    def __init__(
+        self, database: MarketDatabase, lake: Lake, config: PlatformConfig, today: dt.date, run_id: str
+    ) -> None:
         self.database = database
-        self.cold = ColdStore(lake)
+        self.tables = lake_tables(lake, config, database)
         self.hot = HotStore(database)
         self.ledger = Ledger(database)
         self.config = config
         self.today = today
+        self.run_id = run_id
 
-    def write(self, data: PartitionData, totals: WriteTotals) -> None:
-        valid, own_rejects = check_rows(data.dataset, data.frame)
-        rejects = pd.concat([data.rejects, own_rejects], ignore_index=True)
-        if valid.empty and not data.fetched and rejects.empty:
-            return  # nothing fetched for this partition: storage stays exactly as it was
-        window = self.config.window(data.layer, data.dataset)
-        assert window is not None  # only ingested datasets are fetched
-        if not valid.empty:
-            self.cold.merge(data.dataset, data.session, data.layer, valid)
+    def write(self, parts: Sequence[PartitionData], totals: WriteTotals) -> None:
+        checked = []
+        for data in parts:
+            valid, own_rejects = check_rows(data.dataset, data.frame)
+            rejects = pd.concat([data.rejects, own_rejects], ignore_index=True)
+            if valid.empty and not data.fetched and rejects.empty:
+                continue  # nothing fetched for this partition: storage stays exactly as it was
+            checked.append(_Checked(data, valid, rejects))
+        for batch in _batches(checked, self.config.pipeline.lake.commit_rows):
+            self._write_batch(batch, totals)
+
+    def _write_batch(self, batch: list[_Checked], totals: WriteTotals) -> None:
+        dataset = batch[0].data.dataset
+        stored = [c for c in batch if not c.valid.empty]
+        if stored:
+            frame = pd.concat([c.valid for c in stored], ignore_index=True)
+            layers = np.concatenate([np.full(len(c.valid), c.data.layer, dtype=np.int8) for c in stored])
+            commit = Commit("ingest", self.run_id, tuple(c.data.key for c in batch))
+            self.tables.store(dataset, frame, layers, commit)
+            totals.commits += 1
         with self.database.begin() as conn:
-            totals.rows_quarantined += self.ledger.quarantine(conn, data.dataset, data.key, rejects)
-            if window.is_hot(data.session, self.today):
-                totals.rows_hot += self.hot.upsert(conn, data.dataset, valid)
-            self.ledger.record(conn, data.dataset, data.session, data.fetched)
-        totals.rows_written += len(valid)
-        totals.rows_cold += len(valid)
-        totals.partitions_written += 1
+            for c in batch:
+                window = self.config.window(c.data.layer, dataset)
+                assert window is not None  # only ingested datasets are fetched
+                totals.rows_quarantined += self.ledger.quarantine(conn, dataset, c.data.key, c.rejects)
+                if window.is_hot(c.data.session, self.today):
+                    totals.rows_hot += self.hot.upsert(conn, dataset, c.valid)
+                self.ledger.record(conn, dataset, c.data.session, c.data.fetched)
+                totals.rows_written += len(c.valid)
+                totals.rows_cold += len(c.valid)
+                totals.partitions_written += 1
+
+
+def _batches(checked: list[_Checked], rows_per_commit: int) -> Iterator[list[_Checked]]:
+    """Consecutive partitions, cut when the next one would take a batch past the row budget."""
+    batch: list[_Checked] = []
+    rows = 0
+    for item in checked:
+        if batch and rows + len(item.valid) > rows_per_commit:
+            yield batch
+            batch, rows = [], 0
+        batch.append(item)
+        rows += len(item.valid)
+    if batch:
+        yield batch

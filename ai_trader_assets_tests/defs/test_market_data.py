@@ -18,9 +18,10 @@ from ai_trader_assets.settings import Secret
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake, LakeError
+from ai_trader_assets.storage.lake.tables import Commit, LakeTables
 from ai_trader_assets.storage.ledger import Ledger
 from ai_trader_assets.storage.retention import RetentionEngine
-from ai_trader_assets_tests.support.platform import Platform, metadata
+from ai_trader_assets_tests.support.platform import Platform, lake_partitions, metadata
 from ai_trader_assets_tests.support.polygon_server import PolygonServer
 from ai_trader_assets_tests.support.s3 import (
     ACCESS_KEY_ID,
@@ -178,10 +179,10 @@ def test_a_malformed_provider_row_is_quarantined_and_nowhere_else(
 def test_a_failed_cold_write_leaves_hot_storage_untouched(
     platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(*_: object, **__: object) -> str:
+    def broken(*_: object, **__: object) -> int:
         raise LakeError("injected: the lake is unreachable")
 
-    monkeypatch.setattr(Lake, "write_partition", broken)
+    monkeypatch.setattr(LakeTables, "upsert", broken)
     result = platform.materialize(DAY, f"{SESSION}|1")
     assert not result.success
     assert platform.count("bars_1day") == 0 and platform.count("ingestion_coverage") == 0
@@ -193,8 +194,8 @@ def test_retention_deletes_nothing_it_has_not_verified(
 ) -> None:
     recent = trading_days_ago(5)
     assert platform.materialize(DAY, f"{recent}|1").success
-    platform.lake.delete_partition(DAY, recent, 1)  # the cold copy is gone...
-    monkeypatch.setattr(Lake, "write_partition", lambda *_, **__: "pretended")  # ...and cannot be rewritten
+    platform.tables.delete(DAY, f"session = '{recent}'", Commit("test", "lost"))  # the cold copy is gone...
+    monkeypatch.setattr(LakeTables, "upsert", lambda *_, **__: 2)  # ...and a rewrite only pretends
     later = AS_OF + dt.timedelta(days=40)
     counts = RetentionEngine(platform.database, platform.lake, load_config(), later).run()[("bars_1day", "1")]
     assert (counts.unverified, counts.deleted) == (2, 0)
@@ -248,7 +249,7 @@ def test_the_s3_lake_path(
         )
         platform = Platform(market_db, lake, AS_OF)
         assert platform.materialize(DAY, f"{SESSION}|1").success
-        assert lake.partitions(DAY) == [(SESSION, 1)]
+        assert lake_partitions(lake, DAY) == [(SESSION, 1)]
         assert platform.cold(DAY, SESSION, 1)["symbol"].tolist() == LAYER1  # type: ignore[index]
 
 

@@ -29,6 +29,7 @@ from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake
 from ai_trader_assets_tests.support.dagster_stack import BIN, DagsterStack, wait_for
+from ai_trader_assets_tests.support.platform import lake_partitions
 from ai_trader_assets_tests.support.polygon_server import PolygonServer
 from ai_trader_assets_tests.support.postgres import DatabaseFactory
 
@@ -166,7 +167,7 @@ def test_a_plain_sql_promotion_backfills_the_new_layer_untouched(stack: Stack) -
             for row in conn.execute(sa.text("SELECT ts FROM bars_1day WHERE symbol = 'P0'"))
         }
     assert hot_sessions and all((AS_OF - s).days < hot_days for s in hot_sessions)
-    cold = {session for session, layer in stack.lake.partitions("bars_1day") if layer == 2}
+    cold = {session for session, layer in lake_partitions(stack.lake, "bars_1day") if layer == 2}
     assert cold and all((AS_OF - s).days < 14 for s in cold) and max(cold) == AS_OF
 
     # The same update again changes nothing and launches nothing.

@@ -1,53 +1,37 @@
-"""The cold lake on a local disk and on S3 (a local S3-compatible server): layout, atomicity, reads."""
+"""The Delta tables of the lake, on a local disk and on S3 (a local S3-compatible server): layout,
+atomic slice replacement, commit metadata and idempotence, time travel, errors."""
 
 import datetime as dt
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import pyarrow as pa
+import deltalake
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from deltalake import DeltaTable
 
+from ai_trader_assets.config import Dataset, load_config
 from ai_trader_assets.settings import Secret
+from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake, LakeError
-from ai_trader_assets_tests.support.s3 import (
-    ACCESS_KEY_ID,
-    REGION,
-    SECRET_ACCESS_KEY,
-    create_bucket,
-    moto_server,
-)
+from ai_trader_assets.storage.lake import tables as tables_module
+from ai_trader_assets.storage.lake.layout import LAYOUTS, ROW_GROUP_ROWS
+from ai_trader_assets.storage.lake.tables import Commit, LakeTables, lake_tables, literal
+from ai_trader_assets_tests.support.lake import demo_frame, s3_lake
+from ai_trader_assets_tests.support.s3 import SECRET_ACCESS_KEY, create_bucket, moto_server
 
-SESSION = dt.date(2026, 11, 20)
-
-
-def bars(symbols: list[str], close: float) -> pa.Table:
-    return pa.table(
-        {
-            "symbol": symbols,
-            "ts": pa.array(
-                [dt.datetime(2026, 11, 20, 5, tzinfo=dt.UTC)] * len(symbols), pa.timestamp("us", "UTC")
-            ),
-            "close": [close] * len(symbols),
-        }
-    )
+MINUTE = Dataset.BARS_1MIN
+OCT, NOV = dt.date(2026, 10, 30), dt.date(2026, 11, 2)  # two sessions in two months
 
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
     with moto_server() as endpoint:
         yield endpoint
-
-
-def s3_lake(endpoint: str, bucket: str, prefix: str = "lake") -> Lake:
-    return Lake(
-        f"s3://{bucket}/{prefix}",
-        s3_endpoint_url=endpoint,
-        s3_region=REGION,
-        s3_access_key_id=Secret(ACCESS_KEY_ID),
-        s3_secret_access_key=Secret(SECRET_ACCESS_KEY),
-    )
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -60,72 +44,200 @@ def lake(request: pytest.FixtureRequest, tmp_path: Path) -> Lake:
     return s3_lake(endpoint, bucket)
 
 
-def test_layout_and_roundtrip(lake: Lake) -> None:
-    path = lake.write_partition("bars_1day", SESSION, 1, bars(["AAPL", "MSFT"], 10.0))
-    assert path.endswith("/bars_1day/date=2026-11-20/layer=1/data.parquet")
-    table = lake.read_partition("bars_1day", SESSION, 1)
-    assert table is not None and table.column("symbol").to_pylist() == ["AAPL", "MSFT"]
-    assert lake.read_partition("bars_1day", SESSION, 2) is None
+@pytest.fixture
+def tables(lake: Lake, tmp_path: Path) -> Iterator[LakeTables]:
+    database = MarketDatabase(f"sqlite:///{tmp_path / 'market.db'}")  # coordinates the writers
+    yield lake_tables(lake, load_config(), database)
+    database.dispose()
 
 
-def test_replace_and_list_and_read_as_hive_dataset(lake: Lake) -> None:
-    lake.write_partition("bars_1day", SESSION, 1, bars(["AAPL"], 10.0))
-    lake.write_partition("bars_1day", SESSION, 1, bars(["AAPL"], 11.0))  # replaces
-    lake.write_partition("bars_1day", SESSION + dt.timedelta(days=3), 2, bars(["NVDA"], 5.0))
-    assert lake.partitions("bars_1day") == [(SESSION, 1), (SESSION + dt.timedelta(days=3), 2)]
-    assert lake.partitions("news") == []
-    table = lake.dataset("bars_1day").to_table().sort_by("symbol")
-    assert table.column("symbol").to_pylist() == ["AAPL", "NVDA"]
-    assert table.column("close").to_pylist() == [11.0, 5.0]
-    assert table.column("layer").to_pylist() == [1, 2]
-    assert table.column("date").to_pylist() == ["2026-11-20", "2026-11-23"]
+def store(tables: LakeTables, frame: pd.DataFrame, layer: int, run: str = "run-1") -> int:
+    return tables.store(MINUTE, frame, layer, Commit("ingest", run, (f"2026-11-02|{layer}",)))
 
 
-def test_delete_partition(lake: Lake) -> None:
-    lake.write_partition("news", SESSION, 3, bars(["AAPL"], 1.0))
-    assert lake.delete_partition("news", SESSION, 3) is True
-    assert lake.delete_partition("news", SESSION, 3) is False
-    assert lake.partitions("news") == []
+def keys(tables: LakeTables) -> pd.DataFrame:
+    return tables.read(MINUTE, columns=["symbol", "ts", "layer", "close"]).to_pandas()
 
 
-def test_dataset_and_layer_are_whitelisted(lake: Lake) -> None:
-    with pytest.raises(ValueError, match="not a valid Dataset"):
-        lake.partition_path("../../etc", SESSION, 1)
-    with pytest.raises(ValueError, match="invalid layer 4"):
-        lake.partition_path("bars_1day", SESSION, 4)
+def test_one_table_per_dataset_partitioned_by_month_sorted_by_symbol(tables: LakeTables) -> None:
+    frame = demo_frame(MINUTE, ["MSFT", "AAPL"], OCT, NOV)
+    assert store(tables, frame, 2) == len(frame) == 2 * 2 * 390
+    table = tables.open(MINUTE)
+    assert table is not None and table.table_uri.rstrip("/").endswith("/lake/bars_1min")
+    assert table.metadata().partition_columns == ["month"]
+    assert {"session", "layer", "month"} <= set(table.schema().to_arrow().names)
+    assert sorted(p["month"] for p in table.partitions()) == ["2026-10", "2026-11"]
+    read = tables.read(MINUTE)
+    assert read.num_rows == len(frame) and set(read.column("layer").to_pylist()) == {2}
+    if tables.lake.is_local:  # every file sorted by (symbol, ts) in row groups of at most ROW_GROUP_ROWS
+        for path in table.file_uris():
+            data = pq.read_table(path.removeprefix("file://"))
+            pairs = list(zip(data["symbol"].to_pylist(), data["ts"].to_pylist(), strict=True))
+            assert pairs == sorted(pairs)
+            metadata = pq.ParquetFile(path.removeprefix("file://")).metadata
+            assert all(
+                metadata.row_group(i).num_rows <= ROW_GROUP_ROWS for i in range(metadata.num_row_groups)
+            )
 
 
-def test_failed_local_write_keeps_the_old_file_and_leaves_no_temporary(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_rewriting_a_slice_replaces_its_keys_and_keeps_the_rest(tables: LakeTables) -> None:
+    store(tables, demo_frame(MINUTE, ["AAPL", "MSFT"], NOV, NOV), 1)
+    refreshed = demo_frame(MINUTE, ["AAPL"], NOV, NOV).assign(close=lambda f: f["close"] + 1000)
+    store(tables, refreshed.iloc[:200], 1, run="run-2")  # a partial answer: 200 of AAPL's 390 bars
+    stored = keys(tables)
+    assert not stored.duplicated(["symbol", "ts"]).any()
+    assert len(stored) == 2 * 390  # nothing lost: the other 190 AAPL bars and all of MSFT stay
+    aapl = stored[stored["symbol"] == "AAPL"].sort_values("ts")
+    assert (aapl["close"].iloc[:200] > 1000).all() and (aapl["close"].iloc[200:] < 1000).all()
+
+
+def test_a_symbol_written_by_a_higher_layer_moves_there_once(tables: LakeTables) -> None:
+    store(tables, demo_frame(MINUTE, ["AAPL", "MSFT"], NOV, NOV), 1)
+    store(tables, demo_frame(MINUTE, ["AAPL"], NOV, NOV), 2, run="promotion")
+    stored = keys(tables)
+    assert not stored.duplicated(["symbol", "ts"]).any() and len(stored) == 2 * 390
+    assert set(stored.loc[stored["symbol"] == "AAPL", "layer"]) == {2}
+    assert set(stored.loc[stored["symbol"] == "MSFT", "layer"]) == {1}
+
+
+def test_prefer_existing_only_adds_missing_keys(tables: LakeTables) -> None:
+    frame = demo_frame(MINUTE, ["AAPL"], NOV, NOV)
+    store(tables, frame.iloc[:100], 1)
+    version = tables.open(MINUTE).version()  # type: ignore[union-attr]
+    changed = frame.assign(close=frame["close"] + 1000)
+    added = tables.store(MINUTE, changed, 1, Commit("retention", "r"), prefer="existing")
+    assert added == 290
+    stored = keys(tables).sort_values("ts")
+    assert len(stored) == 390 and (stored["close"].iloc[:100] < 1000).all()
+    assert tables.store(MINUTE, changed, 1, Commit("retention", "r2"), prefer="existing") == 0
+    assert tables.open(MINUTE).version() == version + 1  # type: ignore[union-attr]  # no empty commit
+
+
+def test_commits_record_run_and_partitions_and_a_retried_commit_is_not_applied_twice(
+    tables: LakeTables,
 ) -> None:
-    lake = Lake(f"file://{tmp_path / 'lake'}")
-    lake.write_partition("bars_1day", SESSION, 1, bars(["AAPL"], 10.0))
+    frame = demo_frame(MINUTE, ["AAPL"], NOV, NOV)
+    commit = Commit("ingest", "run-42", ("2026-11-02|1",))
+    assert tables.store(MINUTE, frame, 1, commit) == 390
+    version = tables.open(MINUTE).version()  # type: ignore[union-attr]
+    assert tables.store(MINUTE, frame, 1, commit) == 0  # the same commit again: recognised
+    assert tables.open(MINUTE).version() == version  # type: ignore[union-attr]
+    newest = tables.history(MINUTE)[0]
+    assert (newest.operation, newest.run_id, newest.partitions, newest.rows) == (
+        "WRITE",
+        "run-42",
+        "2026-11-02|1",
+        "390 written",
+    )
+    assert tables.store(MINUTE, frame, 1, Commit("ingest", "run-43", ("2026-11-02|1",))) == 390
+    assert len(keys(tables)) == 390
 
-    real_write = pq.write_table
 
-    def write_then_crash(table: pa.Table, where: str, **kwargs: object) -> None:
-        real_write(table, where, **kwargs)  # the temporary file is fully on disk...
-        raise OSError("disk full")  # ...when the writer dies
+def test_a_commit_whose_answer_was_lost_is_not_applied_again(
+    tables: LakeTables, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
 
-    monkeypatch.setattr(pq, "write_table", write_then_crash)
-    with pytest.raises(LakeError, match="disk full"):
-        lake.write_partition("bars_1day", SESSION, 1, bars(["AAPL"], 99.0))
+    def lands_then_fails(*args: Any, **kwargs: Any) -> None:
+        calls.append(1)
+        deltalake.write_deltalake(*args, **kwargs)
+        raise OSError("connection reset by peer")  # the commit landed, the answer did not
+
+    monkeypatch.setattr(tables_module, "write_deltalake", lands_then_fails)
+    assert store(tables, demo_frame(MINUTE, ["AAPL"], NOV, NOV), 1) == 390
+    assert len(calls) == 1 and tables.open(MINUTE).version() == 1  # type: ignore[union-attr]
+    assert len(keys(tables)) == 390
+
+
+def test_a_failed_commit_leaves_the_previous_version(
+    tables: LakeTables, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store(tables, demo_frame(MINUTE, ["AAPL"], NOV, NOV), 1)
+    before = keys(tables)
+
+    def fails(*_: object, **__: object) -> None:
+        raise OSError("injected: storage unreachable")
+
+    monkeypatch.setattr(tables_module, "write_deltalake", fails)
+    with pytest.raises(LakeError, match="failed, the table is unchanged: injected"):
+        store(tables, demo_frame(MINUTE, ["AAPL", "MSFT"], NOV, NOV), 1, run="run-2")
     monkeypatch.undo()
-    table = lake.read_partition("bars_1day", SESSION, 1)
-    assert table is not None and table.column("close").to_pylist() == [10.0]
-    folder = Path(lake.partition_dir("bars_1day", SESSION, 1))
-    assert [p.name for p in folder.iterdir()] == ["data.parquet"]
+    assert tables.open(MINUTE).version() == 1  # type: ignore[union-attr]
+    pd.testing.assert_frame_equal(keys(tables), before)
 
 
-def test_s3_errors_name_the_location_but_never_the_secret(s3_endpoint: str) -> None:
+def test_time_travel_by_version_and_timestamp(tables: LakeTables) -> None:
+    store(tables, demo_frame(MINUTE, ["AAPL"], NOV, NOV), 1)
+    time.sleep(1.1)  # S3 stamps commits to the second
+    between = dt.datetime.now(tz=dt.UTC)
+    time.sleep(1.1)
+    store(tables, demo_frame(MINUTE, ["MSFT"], NOV, NOV), 1, run="run-2")
+    assert tables.read(MINUTE).num_rows == 780
+    assert tables.read(MINUTE, version=1).num_rows == 390
+    assert set(tables.read(MINUTE, timestamp=between).column("symbol").to_pylist()) == {"AAPL"}
+    with pytest.raises(LakeError):
+        tables.read(MINUTE, version=99)
+
+
+def test_reads_filter_by_session_layer_and_symbol(tables: LakeTables) -> None:
+    store(tables, demo_frame(MINUTE, ["AAPL", "MSFT"], OCT, NOV), 1)
+    store(tables, demo_frame(MINUTE, ["NVDA"], OCT, NOV), 2)
+    assert tables.read(MINUTE, symbols=["MSFT"], start=NOV).num_rows == 390
+    assert tables.read(MINUTE, sessions=[OCT], layers=[2]).num_rows == 390
+    assert tables.read(MINUTE, end=OCT, columns=["symbol"]).num_rows == 3 * 390
+    assert tables.read(MINUTE, sessions=[]).num_rows == 0
+    assert tables.partitions(MINUTE) == [(OCT, 1), (OCT, 2), (NOV, 1), (NOV, 2)]
+    stats = tables.stats(MINUTE)
+    assert (stats.oldest_session, stats.newest_session, stats.version, stats.versions) == (OCT, NOV, 2, 3)
+    assert stats.files >= 2 and stats.bytes > 0
+    assert tables.stats(Dataset.NEWS).exists is False and tables.read(Dataset.NEWS).num_rows == 0
+
+
+def test_news_ids_with_quotes_are_quoted_and_unprintable_values_refused(tables: LakeTables) -> None:
+    news = demo_frame(Dataset.NEWS, ["AAPL"], NOV, NOV)
+    news.loc[0, "id"] = "O'Brien's scoop"
+    commit = Commit("ingest", "run-1", ("2026-11-02|1",))
+    assert tables.store(Dataset.NEWS, news, 1, commit) == len(news)
+    assert tables.store(Dataset.NEWS, news, 1, Commit("ingest", "run-2")) == len(news)  # replaced
+    stored = tables.frame(Dataset.NEWS, symbols=["AAPL"])
+    assert len(stored) == len(news) and "O'Brien's scoop" in set(stored["id"])
+    assert literal("O'Brien") == "'O''Brien'"
+    for bad in ("back\\slash", "new\nline", "x" * 500):
+        with pytest.raises(LakeError, match="cannot be used in a lake predicate"):
+            literal(bad)
+
+
+def test_writing_needs_the_lock_of_a_market_database(lake: Lake) -> None:
+    read_only = lake_tables(lake, load_config())
+    with pytest.raises(LakeError, match="read-only"):
+        read_only.store(MINUTE, demo_frame(MINUTE, ["AAPL"], NOV, NOV), 1, Commit("ingest", "r"))
+
+
+def test_s3_errors_name_the_location_but_never_the_secret(s3_endpoint: str, tmp_path: Path) -> None:
     lake = s3_lake(s3_endpoint, "no-such-bucket")
+    database = MarketDatabase(f"sqlite:///{tmp_path / 'market.db'}")
     with pytest.raises(LakeError) as info:
-        lake.write_partition("bars_1day", SESSION, 1, bars(["AAPL"], 1.0))
+        lake_tables(lake, load_config(), database).store(
+            MINUTE, demo_frame(MINUTE, ["AAPL"], NOV, NOV), 1, Commit("ingest", "r")
+        )
     message = str(info.value)
-    assert "s3://no-such-bucket/lake" in message
+    assert "s3://no-such-bucket/lake/bars_1min" in message
     assert SECRET_ACCESS_KEY not in message and SECRET_ACCESS_KEY not in repr(lake)
 
 
 def test_half_configured_s3_credentials_are_refused() -> None:
     with pytest.raises(LakeError, match="AWS_SECRET_ACCESS_KEY"):
         Lake("s3://bucket/lake", s3_access_key_id=Secret("id"))
+
+
+def test_table_names_are_whitelisted() -> None:
+    with pytest.raises(ValueError, match="not a valid Dataset"):
+        Lake("lake").table_uri("../../etc")
+
+
+def test_every_dataset_has_a_layout_whose_schema_extends_the_hot_table() -> None:
+    for dataset, layout in LAYOUTS.items():
+        names = layout.schema.names
+        assert names[: len(layout.data_columns)] == layout.data_columns
+        assert names[len(layout.data_columns) :] == ["session", "layer", layout.bucket], dataset
+    assert DeltaTable.is_deltatable("/nonexistent") is False

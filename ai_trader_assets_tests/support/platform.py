@@ -12,10 +12,10 @@ from ai_trader_assets.config import Dataset, load_config
 from ai_trader_assets.defs.market_data.assets import build_asset
 from ai_trader_assets.defs.market_data.partitions import market_partitions
 from ai_trader_assets.defs.platform.definitions import resources
-from ai_trader_assets.storage.cold import ColdStore
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.hot import HotStore
 from ai_trader_assets.storage.lake import Lake
+from ai_trader_assets.storage.lake.tables import LakeTables, lake_tables
 
 
 @dataclasses.dataclass
@@ -52,12 +52,23 @@ class Platform:
     def hot(self, dataset: Dataset) -> pd.DataFrame:
         return HotStore(self.database).read(dataset)
 
+    @property
+    def tables(self) -> LakeTables:
+        return lake_tables(self.lake, load_config(), self.database)
+
     def cold(self, dataset: Dataset, session: dt.date, layer: int) -> pd.DataFrame | None:
-        return ColdStore(self.lake).read(dataset, session, layer)
+        """A partition's rows in the Delta table (what the first release kept in one file), or None."""
+        frame = self.tables.frame(dataset, sessions=[session], layers=[layer])
+        return None if frame.empty else frame
 
     def count(self, table: str) -> int:
         with self.database.begin() as conn:
             return int(conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
+
+
+def lake_partitions(lake: Lake, dataset: str) -> list[tuple[dt.date, int]]:
+    """Every (session, layer) the dataset's Delta table holds rows for."""
+    return lake_tables(lake, load_config()).partitions(Dataset(dataset))
 
 
 def metadata(result: dg.ExecuteInProcessResult, dataset: Dataset) -> dict[str, Any]:

@@ -45,7 +45,7 @@ def build_asset(
         group_name="market_data",
         io_manager_key="market_data_io_manager",
         check_specs=CHECK_SPECS(dataset),
-        kinds={"parquet", "sql"},
+        kinds={"deltalake", "sql"},
     )
     def market_data(
         context: dg.AssetExecutionContext,

@@ -22,8 +22,8 @@ from ai_trader_assets.defs.platform.resources import (
 )
 from ai_trader_assets.ingest import PartitionData
 from ai_trader_assets.providers.base import BAR_DATASETS
-from ai_trader_assets.storage.cold import ColdStore
 from ai_trader_assets.storage.datasets import check_rows
+from ai_trader_assets.storage.lake.tables import lake_tables
 from ai_trader_assets.storage.ledger import Ledger
 
 SHOWN = 20  # symbols listed in check metadata
@@ -71,12 +71,18 @@ def check_results(
     market_db: MarketDatabaseResource,
     lake: LakeResource,
 ) -> Iterator[dg.AssetCheckResult]:
-    cold = ColdStore(lake.get_lake())
     written = [r for r in results if r.fetched]
+    in_cold = lake_tables(lake.get_lake(), platform.get()).frame(
+        dataset,
+        extra=["session", "layer"],
+        sessions=sorted({r.session for r in written}),
+        layers=sorted({r.layer for r in written}),
+    )
     problems, incomplete = 0, {}
     for data in written:
-        stored = cold.read(dataset, data.session, data.layer)
-        if stored is None:
+        here = (in_cold["session"] == data.session) & (in_cold["layer"] == data.layer)
+        stored = in_cold[here].drop(columns=["session", "layer"]).reset_index(drop=True)
+        if stored.empty:
             if any(data.fetched.values()):
                 problems += 1  # rows were fetched but the partition is not in cold storage
             continue

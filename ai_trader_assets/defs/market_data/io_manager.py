@@ -18,10 +18,10 @@ from ai_trader_assets.defs.platform.resources import (
     PlatformConfigResource,
 )
 from ai_trader_assets.ingest import PartitionData, parse_partition_key
-from ai_trader_assets.storage.cold import ColdStore
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.datasets import SPECS, sessions_of
 from ai_trader_assets.storage.hot import HotStore
+from ai_trader_assets.storage.lake.tables import lake_tables
 from ai_trader_assets.storage.writer import PartitionWriter, WriteTotals
 
 
@@ -42,14 +42,16 @@ class MarketDataIOManager(dg.ConfigurableIOManager):
                 "nothing is ever pickled"
             )
         config = self.platform.get()
-        writer = PartitionWriter(self.market_db.database, self.lake.get_lake(), config, self.platform.today())
+        writer = PartitionWriter(
+            self.market_db.database, self.lake.get_lake(), config, self.platform.today(), context.run_id
+        )
         totals = WriteTotals()
         windows: dict[str, str] = {}
         for data in obj.values():
             window = config.window(data.layer, data.dataset)
             if window is not None:
                 windows[f"layer {data.layer}"] = f"hot {window.hot_days} d / cold {window.cold_days} d"
-            writer.write(data, totals)
+        writer.write(list(obj.values()), totals)
         context.add_output_metadata(
             {
                 "rows written": totals.rows_written,
@@ -57,6 +59,7 @@ class MarketDataIOManager(dg.ConfigurableIOManager):
                 "rows placed cold": totals.rows_cold,
                 "rows quarantined": totals.rows_quarantined,
                 "partitions written": totals.partitions_written,
+                "lake commits": totals.commits,
                 "retention windows applied": windows or "-",
             }
         )
@@ -66,12 +69,19 @@ class MarketDataIOManager(dg.ConfigurableIOManager):
         dataset = Dataset(context.asset_key.path[-1])
         spec = SPECS[dataset]
         database = self.market_db.database
-        cold, hot = ColdStore(self.lake.get_lake()), HotStore(database)
+        tables, hot = lake_tables(self.lake.get_lake(), self.platform.get()), HotStore(database)
+        partitions = [parse_partition_key(key) for key in context.asset_partition_keys]
+        in_cold = tables.frame(
+            dataset,
+            extra=["session", "layer"],
+            sessions=sorted({s for s, _ in partitions}),
+            layers=sorted({layer for _, layer in partitions}),
+        )
         frames = []
-        for key in context.asset_partition_keys:
-            session, layer = parse_partition_key(key)
-            stored = cold.read(dataset, session, layer)
-            if stored is None:
+        for session, layer in partitions:
+            here = (in_cold["session"] == session) & (in_cold["layer"] == layer)
+            stored = in_cold[here].drop(columns=["session", "layer"])
+            if stored.empty:
                 members = CompaniesRepository(database).members(layer)
                 # A generous time range, then exactly the rows whose session this is.
                 around = hot.read(

@@ -25,7 +25,9 @@ def enforce_retention_op(
     market_db: MarketDatabaseResource,
     lake: LakeResource,
 ) -> dg.Output[None]:
-    engine = RetentionEngine(market_db.database, lake.get_lake(), platform.get(), platform.today())
+    engine = RetentionEngine(
+        market_db.database, lake.get_lake(), platform.get(), platform.today(), run_id=context.run_id
+    )
     counts = engine.run(dry_run=config.dry_run)
     metadata: dict[str, dg.RawMetadataValue] = {
         "dry run": config.dry_run,

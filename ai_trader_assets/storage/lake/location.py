@@ -1,27 +1,21 @@
-"""The cold data lake: Hive-partitioned Parquet on a local disk or S3, through pyarrow filesystems.
+"""Where the lake lives: a local path, ``file://`` URL or ``s3://bucket/prefix``.
 
-Layout: ``{root}/{dataset}/date=YYYY-MM-DD/layer=L/data.parquet``, readable as one dataset by
-pyarrow, DuckDB or polars.
+Every dataset is one Delta Lake table at ``{root}/{dataset}``. This module only knows locations and
+credentials: delta-rs gets them as ``storage_options``, pyarrow (for the previous release's layout,
+which ``ai-trader lake migrate`` converts) as a filesystem. Secrets never reach a repr or an error.
 """
 
-import datetime as dt
-import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
-import pyarrow as pa
-import pyarrow.dataset as pads
 import pyarrow.fs as pafs
-import pyarrow.parquet as pq
 
-from ai_trader_assets.config import LAYERS, Dataset
+from ai_trader_assets.config import Dataset
 from ai_trader_assets.settings import Secret
-
-PARTITION_FILE = "data.parquet"
 
 
 class LakeError(RuntimeError):
-    """The lake could not be reached or written; the message names the location (never secrets)."""
+    """The lake could not be reached, read or written; the message names the location (never secrets)."""
 
 
 class Lake:
@@ -45,133 +39,61 @@ class Lake:
     ) -> None:
         self.url = url
         parsed = urlparse(url)
+        if (s3_access_key_id is None) != (s3_secret_access_key is None):
+            raise LakeError("set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither")
+        self._endpoint = s3_endpoint_url
+        self._region = s3_region
+        self._key_id = s3_access_key_id
+        self._secret = s3_secret_access_key
         if parsed.scheme == "s3":
-            self.filesystem: pafs.FileSystem = _s3_filesystem(
-                s3_endpoint_url, s3_region, s3_access_key_id, s3_secret_access_key
-            )
-            self.root = f"{parsed.netloc}{parsed.path}".rstrip("/")
             self.is_local = False
+            self.root = f"{parsed.netloc}{parsed.path}".rstrip("/")  # bucket/prefix, as pyarrow wants it
+            self.root_uri = f"s3://{self.root}"
         else:
             local = Path(parsed.path if parsed.scheme == "file" else url).expanduser().absolute()
-            self.filesystem = pafs.LocalFileSystem()
-            self.root = str(local)
             self.is_local = True
+            self.root = str(local)
+            self.root_uri = str(local)
 
     def __repr__(self) -> str:
         return f"Lake({self.url!r})"
 
-    def partition_dir(self, dataset: Dataset | str, session: dt.date, layer: int) -> str:
-        """The folder of one partition (dataset and layer are whitelisted, so no path tricks)."""
-        dataset = Dataset(dataset)
-        if layer not in LAYERS:
-            raise ValueError(f"invalid layer {layer!r}: expected one of {list(LAYERS)}")
-        return f"{self.root}/{dataset.value}/date={session.isoformat()}/layer={layer}"
+    def table_uri(self, dataset: Dataset | str) -> str:
+        """The Delta table of a dataset (the name is whitelisted, so no path tricks)."""
+        return f"{self.root_uri}/{Dataset(dataset).value}"
 
-    def partition_path(self, dataset: Dataset | str, session: dt.date, layer: int) -> str:
-        return f"{self.partition_dir(dataset, session, layer)}/{PARTITION_FILE}"
+    def describe(self, dataset: Dataset | str) -> str:
+        """The table's location for messages: the lake URL as given (no credentials in it) + dataset."""
+        return f"{self.url.rstrip('/')}/{Dataset(dataset).value}"
 
-    def write_partition(self, dataset: Dataset | str, session: dt.date, layer: int, table: pa.Table) -> str:
-        """Replace one partition's file atomically; readers see the old file or the new one.
+    def storage_options(self) -> dict[str, str]:
+        """delta-rs (object_store) options. Holds secrets: pass it on, never log it."""
+        if self.is_local:
+            return {}
+        options: dict[str, str] = {}
+        if self._endpoint:
+            options["AWS_ENDPOINT_URL"] = self._endpoint
+            if self._endpoint.startswith("http://"):
+                options["AWS_ALLOW_HTTP"] = "true"  # a local S3-compatible server without TLS
+        if self._region:
+            options["AWS_REGION"] = self._region
+        if self._key_id is not None and self._secret is not None:
+            options["AWS_ACCESS_KEY_ID"] = self._key_id.reveal()
+            options["AWS_SECRET_ACCESS_KEY"] = self._secret.reveal()
+        return options
 
-        Locally the file is written under a temporary name in the same folder, then renamed. On S3 a
-        single object PUT (multipart included) only becomes visible once complete, so it is already
-        atomic and a copy-then-delete "rename" would only add a window of duplicates.
-        """
-        folder = self.partition_dir(dataset, session, layer)
-        final = f"{folder}/{PARTITION_FILE}"
-        try:
-            self.filesystem.create_dir(folder, recursive=True)
-            if not self.is_local:
-                pq.write_table(table, final, filesystem=self.filesystem)
-                return final
-            temporary = f"{folder}/.{PARTITION_FILE}.{uuid.uuid4().hex}.tmp"
-            try:
-                pq.write_table(table, temporary, filesystem=self.filesystem)
-                self.filesystem.move(temporary, final)
-            finally:
-                if self.filesystem.get_file_info(temporary).type != pafs.FileType.NotFound:
-                    self.filesystem.delete_file(temporary)
-        except OSError as exc:
-            raise LakeError(f"cannot write {final} in lake {self.url}: {exc}") from exc
-        return final
-
-    def read_partition(self, dataset: Dataset | str, session: dt.date, layer: int) -> pa.Table | None:
-        """One partition's rows, or None when it was never written."""
-        path = self.partition_path(dataset, session, layer)
-        try:
-            if self.filesystem.get_file_info(path).type == pafs.FileType.NotFound:
-                return None
-            return pq.read_table(path, filesystem=self.filesystem)
-        except OSError as exc:
-            raise LakeError(f"cannot read {path} in lake {self.url}: {exc}") from exc
-
-    def delete_partition(self, dataset: Dataset | str, session: dt.date, layer: int) -> bool:
-        """Remove one partition; returns whether it existed."""
-        folder = self.partition_dir(dataset, session, layer)
-        try:
-            if self.filesystem.get_file_info(folder).type == pafs.FileType.NotFound:
-                return False
-            self.filesystem.delete_dir(folder)
-        except OSError as exc:
-            raise LakeError(f"cannot delete {folder} in lake {self.url}: {exc}") from exc
-        return True
-
-    def _partition_files(self, dataset: Dataset | str) -> list[tuple[dt.date, int, int]]:
-        """(session, layer, bytes) of every partition file of a dataset."""
-        base = f"{self.root}/{Dataset(dataset).value}"
-        selector = pafs.FileSelector(base, recursive=True, allow_not_found=True)
-        try:
-            infos = self.filesystem.get_file_info(selector)
-        except OSError as exc:
-            raise LakeError(f"cannot list {base} in lake {self.url}: {exc}") from exc
-        found = []
-        for info in infos:
-            parts = info.path.removeprefix(base).strip("/").split("/")
-            if len(parts) == 3 and parts[2] == PARTITION_FILE:
-                session = dt.date.fromisoformat(parts[0].removeprefix("date="))
-                found.append((session, int(parts[1].removeprefix("layer=")), info.size or 0))
-        return found
-
-    def partitions(self, dataset: Dataset | str) -> list[tuple[dt.date, int]]:
-        """Every (session, layer) with a partition file, sorted."""
-        return sorted((session, layer) for session, layer, _ in self._partition_files(dataset))
-
-    def footprint(self, dataset: Dataset | str) -> tuple[int, int]:
-        """(partition files, bytes) stored for a dataset."""
-        files = self._partition_files(dataset)
-        return len(files), sum(size for _, _, size in files)
-
-    def dataset(self, dataset: Dataset | str) -> pads.Dataset:
-        """The whole dataset as a Hive-partitioned pyarrow dataset (columns ``date`` and ``layer`` added)."""
-        base = f"{self.root}/{Dataset(dataset).value}"
-        return pads.dataset(
-            base,
-            filesystem=self.filesystem,
-            format="parquet",
-            partitioning=pads.partitioning(
-                pa.schema([("date", pa.string()), ("layer", pa.int8())]), flavor="hive"
-            ),
-            exclude_invalid_files=True,
-            ignore_prefixes=[".", "_"],
-        )
-
-
-def _s3_filesystem(
-    endpoint_url: str | None,
-    region: str | None,
-    access_key_id: Secret | None,
-    secret_access_key: Secret | None,
-) -> pafs.S3FileSystem:
-    options: dict[str, object] = {}
-    if endpoint_url:
-        endpoint = urlparse(endpoint_url)
-        options["endpoint_override"] = endpoint.netloc or endpoint.path
-        options["scheme"] = endpoint.scheme or "https"
-    if region:
-        options["region"] = region
-    if (access_key_id is None) != (secret_access_key is None):
-        raise LakeError("set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither")
-    if access_key_id is not None and secret_access_key is not None:
-        options["access_key"] = access_key_id.reveal()
-        options["secret_key"] = secret_access_key.reveal()
-    return pafs.S3FileSystem(**options)
+    def filesystem(self) -> pafs.FileSystem:
+        """A pyarrow filesystem for the lake root (paths relative to it start with ``self.root``)."""
+        if self.is_local:
+            return pafs.LocalFileSystem()
+        options: dict[str, object] = {}
+        if self._endpoint:
+            endpoint = urlparse(self._endpoint)
+            options["endpoint_override"] = endpoint.netloc or endpoint.path
+            options["scheme"] = endpoint.scheme or "https"
+        if self._region:
+            options["region"] = self._region
+        if self._key_id is not None and self._secret is not None:
+            options["access_key"] = self._key_id.reveal()
+            options["secret_key"] = self._secret.reveal()
+        return pafs.S3FileSystem(**options)

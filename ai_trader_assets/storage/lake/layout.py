@@ -1,0 +1,118 @@
+"""The physical layout of each dataset's Delta table, chosen by measurement (``benchmarks/lake.py``;
+figures in the README, "Cold storage").
+
+- Columns: the hot table's, plus ``session`` (date), ``layer`` (a plain column, not a partition) and the
+  time bucket the table is partitioned by: ``month`` ("YYYY-MM") for 1-minute and 5-minute bars,
+  ``year`` ("YYYY") for everything smaller. A bucket is the unit of compaction.
+- Every file is written sorted by ``(symbol, ts)`` (or its dataset's equivalent) in row groups of
+  ``ROW_GROUP_ROWS`` rows, so file and row-group statistics let a one-symbol read skip the rest.
+- Maintenance clusters each closed bucket by symbol (delta-rs z-order on ``symbol`` alone: a linear
+  sort; ``(symbol, ts)`` would interleave the bits and spread a symbol over every row group).
+"""
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ai_trader_assets.config import Dataset
+from ai_trader_assets.providers.base import BAR_DATASETS, conform
+from ai_trader_assets.storage.datasets import SPECS, sessions_of
+
+ROW_GROUP_ROWS = 16_384  # a symbol-month of 1-minute bars is ~8,200 rows: at most two row groups
+TARGET_FILE_BYTES = 256 * 2**20  # compaction output; a month of a 500-symbol layer is one or two files
+DATE_COLUMNS = frozenset({"ex_date", "declaration_date", "record_date", "pay_date"})
+Bucket = Literal["month", "year"]
+
+
+def _arrow_type(name: str, dtype: object) -> pa.DataType:
+    if name == "symbols":
+        return pa.list_(pa.string())
+    if name in DATE_COLUMNS:
+        return pa.date32()
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return pa.timestamp("us", "UTC")
+    return {"string": pa.string(), "float64": pa.float64(), "Int64": pa.int64()}[str(dtype)]
+
+
+@dataclasses.dataclass(frozen=True)
+class TableLayout:
+    """How one dataset is stored in its Delta table.
+
+    Attributes:
+        dataset: The dataset.
+        bucket: The partition column: ``month`` or ``year`` of the session.
+        slice_column: What a write replaces within a session: ``symbol`` (a fetch returns a symbol's
+            whole session) or ``id`` (news: one article may name several symbols).
+        cluster_by: Columns maintenance z-orders closed buckets by; None compacts only.
+    """
+
+    dataset: Dataset
+    bucket: Bucket
+    slice_column: str
+    cluster_by: tuple[str, ...] | None
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return tuple(SPECS[self.dataset].key)
+
+    @property
+    def data_columns(self) -> list[str]:
+        return list(SPECS[self.dataset].columns)
+
+    @property
+    def sort_by(self) -> list[str]:
+        return ["symbol", "ts"] if self.dataset in BAR_DATASETS else [SPECS[self.dataset].time_column, "id"]
+
+    @property
+    def schema(self) -> pa.Schema:
+        fields = [pa.field(n, _arrow_type(n, t)) for n, t in SPECS[self.dataset].columns.items()]
+        fields += [pa.field("session", pa.date32()), pa.field("layer", pa.int8())]
+        return pa.schema([*fields, pa.field(self.bucket, pa.string())])
+
+    def bucket_of(self, session: dt.date) -> str:
+        return session.strftime("%Y-%m" if self.bucket == "month" else "%Y")
+
+    def buckets(self, first: dt.date, last: dt.date) -> list[str]:
+        """Every bucket value from ``first``'s to ``last``'s, in order."""
+        if self.bucket == "year":
+            return [str(year) for year in range(first.year, last.year + 1)]
+        months = pd.period_range(first, last, freq="M")
+        return [str(month) for month in months]
+
+    def to_arrow(self, frame: pd.DataFrame, layers: int | Sequence[int] | np.ndarray) -> pa.Table:
+        """Rows of a dataset frame as table rows: schema cast, session, layer and bucket added, sorted."""
+        sessions = sessions_of(self.dataset, frame)
+        table = pa.Table.from_pandas(conform(frame, SPECS[self.dataset].columns), preserve_index=False)
+        session_array = pa.array(sessions.astype("datetime64[D]"), pa.date32())
+        layer_values = np.broadcast_to(np.asarray(layers, dtype=np.int8), (len(frame),))
+        fmt = "%Y-%m" if self.bucket == "month" else "%Y"
+        bucket = pc.strftime(session_array.cast(pa.timestamp("s")), format=fmt)
+        table = table.append_column("session", session_array).append_column("layer", pa.array(layer_values))
+        table = table.append_column(self.bucket, bucket).cast(self.schema)
+        return table.sort_by([(c, "ascending") for c in self.sort_by])
+
+    def to_frame(self, table: pa.Table, extra: Sequence[str] = ()) -> pd.DataFrame:
+        """Table rows back as a dataset frame (plus any of ``session``, ``layer`` asked for)."""
+        frame = conform(table.to_pandas(), SPECS[self.dataset].columns)
+        for name in extra:
+            frame[name] = table.column(name).to_pandas()
+        return frame
+
+    def empty(self) -> pa.Table:
+        return self.schema.empty_table()
+
+
+LAYOUTS: dict[Dataset, TableLayout] = {
+    Dataset.BARS_1MIN: TableLayout(Dataset.BARS_1MIN, "month", "symbol", ("symbol",)),
+    Dataset.BARS_5MIN: TableLayout(Dataset.BARS_5MIN, "month", "symbol", ("symbol",)),
+    Dataset.BARS_1HOUR: TableLayout(Dataset.BARS_1HOUR, "year", "symbol", ("symbol",)),
+    Dataset.BARS_1DAY: TableLayout(Dataset.BARS_1DAY, "year", "symbol", ("symbol",)),
+    Dataset.NEWS: TableLayout(Dataset.NEWS, "year", "id", None),
+    Dataset.CORPORATE_ACTIONS: TableLayout(Dataset.CORPORATE_ACTIONS, "year", "symbol", ("symbol",)),
+}

@@ -1,0 +1,495 @@
+"""The Delta tables of the lake: reads pruned by session, layer and symbol; writes as atomic commits.
+
+Writes replace *slices*: the rows of the given sessions for the given symbols (news: article ids),
+in whatever layer they were stored. One :meth:`LakeTables.upsert` is one Delta commit (a predicate
+overwrite of exactly those slices), so a re-materialization never duplicates a key and a failed
+commit leaves the previous version. Rows of a slice the new data does not repeat are kept (the
+merge semantics of the first release), relabelled to the writer's layer; ``prefer="existing"``
+instead keeps every stored row and adds only missing keys (retention, migration).
+
+Each commit runs under the table's lock (:mod:`.locking`), carries the operation, run id and
+partition keys in its commit info, and an application transaction id derived from them: a commit
+retried after its call failed (the write landed but the answer was lost) is recognised and not
+applied again.
+"""
+
+import contextlib
+import dataclasses
+import datetime as dt
+import hashlib
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+
+from ai_trader_assets.config import Dataset, LakeSpec, PlatformConfig
+from ai_trader_assets.storage.database import MarketDatabase
+from ai_trader_assets.storage.lake.layout import LAYOUTS, ROW_GROUP_ROWS, TableLayout
+from ai_trader_assets.storage.lake.location import Lake, LakeError
+from ai_trader_assets.storage.lake.locking import TableLocks
+
+COMMIT_ATTEMPTS = 3
+METADATA_PREFIX = "ai_trader."
+# Values that go into a delta-rs predicate (no bind parameters there): printable, no backslash.
+SAFE_LITERAL = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,200}$")
+WRITER_PROPERTIES = WriterProperties(max_row_group_size=ROW_GROUP_ROWS)
+
+
+@dataclasses.dataclass(frozen=True)
+class Commit:
+    """Who commits what; recorded in the commit info of the Delta log.
+
+    Attributes:
+        operation: ``ingest``, ``retention``, ``migrate``...
+        run_id: The Dagster run id, or an id of the CLI invocation.
+        partitions: Dagster partition keys the commit stores (``2026-11-20|2``).
+    """
+
+    operation: str
+    run_id: str
+    partitions: tuple[str, ...] = ()
+
+    def app_id(self, dataset: Dataset, predicate: str) -> str:
+        """Identifies this exact commit: same run, same partitions, same slices."""
+        digest = hashlib.sha256("\n".join([*self.partitions, predicate]).encode()).hexdigest()[:20]
+        return f"ai_trader_assets/{dataset.value}/{self.operation}/{self.run_id}/{digest}"
+
+    def properties(self, rows: int | None = None, app_id: str | None = None) -> CommitProperties:
+        metadata: dict[str, Any] = {
+            f"{METADATA_PREFIX}operation": self.operation,
+            f"{METADATA_PREFIX}run_id": self.run_id,
+            f"{METADATA_PREFIX}partitions": _shorten(self.partitions),
+        }
+        if rows is not None:
+            metadata[f"{METADATA_PREFIX}rows"] = rows
+        transactions = [Transaction(app_id=app_id, version=1)] if app_id else None
+        return CommitProperties(custom_metadata=metadata, app_transactions=transactions)
+
+
+@dataclasses.dataclass(frozen=True)
+class TableVersion:
+    """One entry of a table's history."""
+
+    version: int
+    timestamp: dt.datetime
+    operation: str
+    partitions: str
+    run_id: str
+    rows: str
+
+
+@dataclasses.dataclass(frozen=True)
+class TableStats:
+    """A table's footprint (no data read: the log's file statistics)."""
+
+    dataset: str
+    exists: bool
+    version: int | None = None
+    versions: int = 0
+    files: int = 0
+    bytes: int = 0
+    oldest_session: dt.date | None = None
+    newest_session: dt.date | None = None
+
+
+def _shorten(partitions: Sequence[str], limit: int = 50) -> str:
+    if len(partitions) <= limit:
+        return ",".join(partitions)
+    return ",".join(partitions[:limit]) + f",... ({len(partitions)} partitions)"
+
+
+def literal(value: object) -> str:
+    """A SQL literal for a delta-rs predicate; refuses anything it cannot quote safely."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return f"'{value.isoformat()}'"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    text = str(value)
+    if not SAFE_LITERAL.match(text):
+        raise LakeError(f"value {text[:40]!r} cannot be used in a lake predicate (unprintable or too long)")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def in_list(column: str, values: Iterable[object]) -> str:
+    """``column IN (...)`` of literals (the column name must come from a layout, never from input)."""
+    return f"{column} IN ({', '.join(literal(v) for v in sorted(set(values)))})"  # type: ignore[type-var]
+
+
+def table_configuration(spec: LakeSpec) -> dict[str, str | None]:
+    """Table properties: history and transaction ids are kept as long as time travel promises."""
+    interval = f"interval {spec.time_travel_days} days"
+    return {
+        "delta.deletedFileRetentionDuration": interval,
+        "delta.logRetentionDuration": interval,
+        "delta.setTransactionRetentionDuration": interval,
+    }
+
+
+def lake_tables(lake: Lake, config: PlatformConfig, database: MarketDatabase | None = None) -> "LakeTables":
+    """The lake's tables; writable when the market database (which coordinates writers) is given."""
+    spec = config.pipeline.lake
+    locks = TableLocks(database, lake, spec.lock_timeout_seconds) if database is not None else None
+    return LakeTables(lake, spec, locks)
+
+
+class LakeTables:
+    """Reads and atomic writes of the lake's Delta tables, one per dataset.
+
+    Args:
+        lake: The lake's location.
+        spec: ``pipeline.yaml``'s ``lake`` section.
+        locks: Write locks; None for a read-only use (writing then raises).
+    """
+
+    def __init__(self, lake: Lake, spec: LakeSpec, locks: TableLocks | None = None) -> None:
+        self.lake = lake
+        self.spec = spec
+        self.locks = locks
+
+    # ------------------------------------------------------------------ reading
+
+    def open(
+        self, dataset: Dataset, *, version: int | None = None, timestamp: dt.datetime | None = None
+    ) -> DeltaTable | None:
+        """The table (latest, or as of a version or a time), or None when it was never written."""
+        uri = self.lake.table_uri(dataset)
+        try:
+            table = DeltaTable(uri, version=version, storage_options=self.lake.storage_options())
+            if timestamp is not None:
+                table.load_as_version(timestamp)
+        except TableNotFoundError:
+            if version is not None or timestamp is not None:
+                raise LakeError(f"{self.lake.describe(dataset)} has no version to travel to") from None
+            return None
+        except (DeltaError, OSError) as exc:
+            raise LakeError(f"cannot open {self.lake.describe(dataset)}: {_first_line(exc)}") from exc
+        return table
+
+    def read(
+        self,
+        dataset: Dataset,
+        *,
+        sessions: Sequence[dt.date] | None = None,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        layers: Sequence[int] | None = None,
+        symbols: Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
+        version: int | None = None,
+        timestamp: dt.datetime | None = None,
+    ) -> pa.Table:
+        """Rows matching every filter given, in the table schema (``columns`` selects some).
+
+        Session filters also prune the time buckets, and the symbol filter skips files and row groups
+        by their statistics, so a one-symbol read opens only what holds that symbol.
+        """
+        layout = LAYOUTS[dataset]
+        schema = layout.schema if columns is None else pa.schema([layout.schema.field(c) for c in columns])
+        table = self.open(dataset, version=version, timestamp=timestamp)
+        if table is None or (sessions is not None and not sessions):
+            return schema.empty_table()
+        condition = _filters(layout, sessions=sessions, start=start, end=end, layers=layers, symbols=symbols)
+        try:
+            scan = pl.scan_delta(table)
+            if condition is not None:
+                scan = scan.filter(condition)
+            if columns is not None:
+                scan = scan.select(list(columns))
+            result = scan.collect().to_arrow(compat_level=pl.CompatLevel.oldest())
+        except (pl.exceptions.PolarsError, DeltaError, OSError) as exc:
+            raise LakeError(f"cannot read {self.lake.describe(dataset)}: {_first_line(exc)}") from exc
+        return result.select(schema.names).cast(schema)
+
+    def frame(self, dataset: Dataset, extra: Sequence[str] = (), **filters: Any) -> pd.DataFrame:
+        """Like :meth:`read`, as a dataset frame (with any of ``session``/``layer`` in ``extra``)."""
+        return LAYOUTS[dataset].to_frame(self.read(dataset, **filters), extra)
+
+    def partitions(self, dataset: Dataset) -> list[tuple[dt.date, int]]:
+        """Every (session, layer) holding rows, sorted."""
+        found = self.read(dataset, columns=["session", "layer"])
+        pairs = pl.DataFrame(found).unique()
+        return sorted(zip(pairs["session"].to_list(), pairs["layer"].to_list(), strict=True))
+
+    def stats(self, dataset: Dataset) -> TableStats:
+        table = self.open(dataset)
+        if table is None:
+            return TableStats(dataset.value, exists=False)
+        actions = pa.table(table.get_add_actions(flatten=True))
+        sessions = [
+            v
+            for name in ("min.session", "max.session")
+            if name in actions.column_names
+            for v in actions[name].to_pylist()
+            if v is not None
+        ]
+        return TableStats(
+            dataset.value,
+            exists=True,
+            version=table.version(),
+            versions=len(table.history()),
+            files=actions.num_rows,
+            bytes=sum(actions["size_bytes"].to_pylist()) if actions.num_rows else 0,
+            oldest_session=min(sessions) if sessions else None,
+            newest_session=max(sessions) if sessions else None,
+        )
+
+    def history(self, dataset: Dataset, limit: int | None = None) -> list[TableVersion]:
+        """Newest first: version, time, operation, partitions, run id and rows of each commit."""
+        table = self.open(dataset)
+        if table is None:
+            return []
+        return [_version_entry(entry) for entry in table.history(limit)]
+
+    # ------------------------------------------------------------------ writing
+
+    def upsert(
+        self,
+        dataset: Dataset,
+        rows: pa.Table,
+        commit: Commit,
+        *,
+        prefer: Literal["new", "existing"] = "new",
+    ) -> int:
+        """Store rows (table schema) in one commit, replacing the slices they cover; returns rows added.
+
+        ``prefer="new"``: a key present in ``rows`` replaces the stored row. ``"existing"``: stored rows
+        stay and only keys missing from the table are added (nothing is committed when none are).
+        """
+        if rows.num_rows == 0:
+            return 0
+        layout = LAYOUTS[dataset]
+        groups = _slice_groups(layout, rows)
+        predicate = " OR ".join(
+            f"({in_list('session', s)} AND {in_list(layout.slice_column, v)})" for s, v in groups
+        )
+        with self.locked(dataset):
+            table = self._open_or_create(dataset)
+            app_id = commit.app_id(dataset, predicate)
+            if table.transaction_version(app_id) is not None:
+                return 0  # this very commit already landed (a retry after a lost answer)
+            key = list(layout.key)
+            stored = pl.DataFrame(self._slices(table, layout, groups))
+            # One row per key, the last given winning (a later partition, or the same one fetched again).
+            new = pl.DataFrame(rows).unique(subset=key, keep="last", maintain_order=True)
+            if prefer == "existing":
+                new = new.join(stored.select(key), on=key, how="anti")
+                if new.is_empty():
+                    return 0
+                kept = stored
+            else:
+                kept = _relabel(stored.join(new.select(key), on=key, how="anti"), new, layout)
+            data = pl.concat([new, kept.select(new.columns)], how="vertical_relaxed")
+            arrow = (
+                data.to_arrow(compat_level=pl.CompatLevel.oldest())
+                .cast(layout.schema)
+                .sort_by([(c, "ascending") for c in layout.sort_by])
+            )
+            self._commit(
+                dataset,
+                table,
+                app_id,
+                lambda t: write_deltalake(
+                    t,
+                    arrow,
+                    mode="overwrite",
+                    predicate=predicate,
+                    writer_properties=WRITER_PROPERTIES,
+                    commit_properties=commit.properties(new.height, app_id),
+                ),
+            )
+        return new.height
+
+    def store(
+        self,
+        dataset: Dataset,
+        frame: pd.DataFrame,
+        layers: int | np.ndarray,
+        commit: Commit,
+        *,
+        prefer: Literal["new", "existing"] = "new",
+    ) -> int:
+        """:meth:`upsert` for a dataset frame; ``layers`` is the layer of every row, or of each row."""
+        if frame.empty:
+            return 0
+        return self.upsert(dataset, LAYOUTS[dataset].to_arrow(frame, layers), commit, prefer=prefer)
+
+    def delete(self, dataset: Dataset, predicate: str, commit: Commit) -> int:
+        """Delete the rows matching a predicate (built with :func:`literal`) in one commit."""
+        with self.locked(dataset):
+            table = self.open(dataset)
+            if table is None:
+                return 0
+            app_id = commit.app_id(dataset, predicate)
+            if table.transaction_version(app_id) is not None:
+                return 0
+            metrics: dict[str, Any] = {}
+
+            def run(t: DeltaTable) -> None:
+                metrics.update(t.delete(predicate, commit_properties=commit.properties(None, app_id)))
+
+            self._commit(dataset, table, app_id, run)
+        return int(metrics.get("num_deleted_rows", 0))
+
+    # ---------------------------------------------------------------- internals
+
+    def locked(self, dataset: Dataset) -> contextlib.AbstractContextManager[None]:
+        """The table's write lock (maintenance holds it around several operations)."""
+        if self.locks is None:
+            raise LakeError(f"{self.lake.describe(dataset)}: this LakeTables is read-only (no locks)")
+        return self.locks.hold(dataset)
+
+    def _open_or_create(self, dataset: Dataset) -> DeltaTable:
+        table = self.open(dataset)
+        if table is not None:
+            return table
+        layout = LAYOUTS[dataset]
+        try:
+            return DeltaTable.create(
+                self.lake.table_uri(dataset),
+                layout.schema,
+                mode="ignore",
+                partition_by=[layout.bucket],
+                name=dataset.value,
+                description=f"ai_trader_assets cold storage: {dataset.value}",
+                configuration=table_configuration(self.spec),
+                storage_options=self.lake.storage_options(),
+            )
+        except (DeltaError, OSError) as exc:
+            raise LakeError(f"cannot create {self.lake.describe(dataset)}: {_first_line(exc)}") from exc
+
+    def _slices(
+        self, table: DeltaTable, layout: TableLayout, groups: list[tuple[list[Any], list[Any]]]
+    ) -> pa.Table:
+        """The stored rows of the slices (the rows the commit's predicate will replace)."""
+        condition = pl.any_horizontal(
+            [
+                pl.col("session").is_in(sessions) & pl.col(layout.slice_column).is_in(values)
+                for sessions, values in groups
+            ]
+        )
+        buckets = sorted({layout.bucket_of(s) for sessions, _ in groups for s in sessions})
+        found = (
+            pl.scan_delta(table)
+            .filter(pl.col(layout.bucket).is_in(buckets) & condition)
+            .collect()
+            .to_arrow(compat_level=pl.CompatLevel.oldest())
+        )
+        return found.select(layout.schema.names).cast(layout.schema)
+
+    def _commit(self, dataset: Dataset, table: DeltaTable, app_id: str, write: Any) -> None:
+        """Run a write; after a failure, check whether it landed anyway before trying again."""
+        for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            try:
+                write(table)
+                return
+            except (CommitFailedError, DeltaError, OSError) as exc:
+                try:
+                    table.update_incremental()
+                    landed = table.transaction_version(app_id) is not None
+                except (DeltaError, OSError):
+                    landed = False
+                if landed:
+                    return
+                if attempt == COMMIT_ATTEMPTS or not _transient(exc):
+                    raise LakeError(
+                        f"commit to {self.lake.describe(dataset)} failed, the table is unchanged: "
+                        f"{_first_line(exc)}"
+                    ) from exc
+
+
+def _transient(exc: BaseException) -> bool:
+    """Conflicts and I/O hiccups are worth another attempt; bad data or schemas are not."""
+    if isinstance(exc, CommitFailedError | OSError):
+        return True
+    text = str(exc).lower()
+    return any(word in text for word in ("timeout", "timed out", "connection", "503", "500", "throttl"))
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+def _slice_groups(layout: TableLayout, rows: pa.Table) -> list[tuple[list[Any], list[Any]]]:
+    """(sessions, slice values) groups: sessions sharing the same set of symbols (or ids) go together,
+    so the predicate stays short however many sessions a commit holds."""
+    per_session: dict[Any, set[Any]] = defaultdict(set)
+    for session, value in zip(
+        rows.column("session").to_pylist(), rows.column(layout.slice_column).to_pylist(), strict=True
+    ):
+        per_session[session].add(value)
+    by_values: dict[frozenset[Any], list[Any]] = defaultdict(list)
+    for session, values in per_session.items():
+        by_values[frozenset(values)].append(session)
+    return [(sorted(sessions), sorted(values)) for values, sessions in by_values.items()]
+
+
+def _relabel(kept: pl.DataFrame, new: pl.DataFrame, layout: TableLayout) -> pl.DataFrame:
+    """Stored rows that stay in a rewritten slice move to the layer now writing that slice."""
+    if kept.is_empty():
+        return kept
+    owners = new.select(layout.slice_column, "layer").unique(subset=[layout.slice_column], keep="first")
+    return kept.drop("layer").join(owners, on=layout.slice_column, how="left").select(new.columns)
+
+
+def _filters(
+    layout: TableLayout,
+    *,
+    sessions: Sequence[dt.date] | None,
+    start: dt.date | None,
+    end: dt.date | None,
+    layers: Sequence[int] | None,
+    symbols: Sequence[str] | None,
+) -> pl.Expr | None:
+    """The polars condition of a read; the bucket conditions let it skip whole partitions."""
+    bucket, session = pl.col(layout.bucket), pl.col("session")
+    parts: list[pl.Expr] = []
+    if sessions is not None:
+        parts += [
+            bucket.is_in(sorted({layout.bucket_of(s) for s in sessions})),
+            session.is_in(list(sessions)),
+        ]
+    if start is not None:
+        parts += [bucket >= layout.bucket_of(start), session >= start]
+    if end is not None:
+        parts += [bucket <= layout.bucket_of(end), session <= end]
+    if layers is not None:
+        parts.append(pl.col("layer").is_in(list(layers)))
+    if symbols is not None:
+        parts.append(_symbol_filter(layout, symbols))
+    return pl.all_horizontal(parts) if parts else None
+
+
+def _symbol_filter(layout: TableLayout, symbols: Sequence[str]) -> pl.Expr:
+    if layout.slice_column == "id":  # news: any of the symbols an article names
+        return pl.col("symbols").list.eval(pl.element().is_in(list(symbols))).list.any()
+    return pl.col("symbol").is_in(list(symbols))
+
+
+def _version_entry(entry: dict[str, Any]) -> TableVersion:
+    metrics = entry.get("operationMetrics") or {}
+    ours = entry.get(f"{METADATA_PREFIX}rows")
+    if ours is not None:
+        rows = f"{ours} written"
+    elif "num_deleted_rows" in metrics:
+        rows = f"{metrics['num_deleted_rows']} deleted"
+    elif "num_added_rows" in metrics:
+        rows = f"{metrics['num_added_rows']} added"
+    elif "numFilesAdded" in metrics:
+        rows = f"{metrics.get('numFilesRemoved', 0)} files -> {metrics['numFilesAdded']}"
+    else:
+        rows = "-"
+    return TableVersion(
+        version=int(entry.get("version", -1)),
+        timestamp=dt.datetime.fromtimestamp(int(entry.get("timestamp", 0)) / 1000, tz=dt.UTC),
+        operation=str(entry.get("operation", "?")),
+        partitions=str(entry.get(f"{METADATA_PREFIX}partitions", "") or "-"),
+        run_id=str(entry.get(f"{METADATA_PREFIX}run_id", "") or "-"),
+        rows=rows,
+    )
