@@ -1,0 +1,134 @@
+"""What every ``ai-trader`` command shares: consoles, one-line errors, the market database, the
+Dagster instance, the lake, progress bars."""
+
+import contextlib
+import os
+import re
+import sys
+import uuid
+from collections.abc import Iterator
+from typing import NoReturn
+
+import dagster as dg
+import sqlalchemy as sa
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ai_trader_assets.backfill_launch import (
+    BackfillLaunchError,
+)
+from ai_trader_assets.config import ConfigError, load_config
+from ai_trader_assets.settings import Secret, Settings, SettingsError, load_settings, mask_url
+from ai_trader_assets.storage import migrations
+from ai_trader_assets.storage.companies import (
+    CompaniesImportError,
+    InvalidSymbolError,
+    UnknownSymbolError,
+)
+from ai_trader_assets.storage.database import MarketDatabase
+from ai_trader_assets.storage.lake import Lake
+
+# Piped or captured output is not squeezed into rich's 80-column default; a terminal sets its own width.
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+errors = Console(stderr=True, soft_wrap=True)
+
+# Errors a user can act on: printed as one line, exit code 1, no traceback.
+USER_ERRORS = (
+    SettingsError,
+    ConfigError,
+    InvalidSymbolError,
+    UnknownSymbolError,
+    CompaniesImportError,
+    BackfillLaunchError,
+    ValueError,  # BackfillPlanError among them
+)
+
+
+@contextlib.contextmanager
+def market_database(*, migrated: bool = True) -> Iterator[MarketDatabase]:
+    """The market database, reachable and (unless ``migrated=False``) at the shipped schema revision."""
+    try:
+        settings = load_settings()
+        database = MarketDatabase(settings.database_url, load_config(settings.config_dir).pipeline.database)
+    except USER_ERRORS as exc:
+        fail(exc)
+    try:
+        if migrated:
+            require_current_schema(database)
+        yield database
+    except USER_ERRORS as exc:
+        fail(exc)
+    except sa.exc.OperationalError as exc:
+        # The driver's first line says what failed (refused, unknown host, bad password); the URL is masked.
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        fail(
+            RuntimeError(f"market database {mask_url(database.url)}: {reason}; check AI_TRADER_DATABASE_URL")
+        )
+    finally:
+        database.dispose()
+
+
+def require_current_schema(database: MarketDatabase) -> None:
+    current, head = migrations.current_revision(database), migrations.head_revision()
+    if current != head:
+        state = "has no schema yet" if current is None else f"is at revision {current}, the code needs {head}"
+        fail(RuntimeError(f"market database {mask_url(database.url)} {state}: run 'ai-trader db upgrade'"))
+
+
+@contextlib.contextmanager
+def dagster_instance(settings: Settings) -> Iterator[dg.DagsterInstance]:
+    """The Dagster instance at DAGSTER_HOME; a misconfigured one is one line, not a config dump."""
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    try:
+        instance = dg.DagsterInstance.from_config(str(home))
+    except dg.DagsterInvalidConfigError as exc:
+        unset = sorted(set(re.findall(r'environment variable "(\w+)"', str(exc))))
+        problem = f"needs {', '.join(unset)}, which are not set" if unset else "has an invalid dagster.yaml"
+        fail(RuntimeError(f"the Dagster instance at {home} {problem} (DAGSTER_HOME/dagster.yaml)"))
+    except Exception as exc:  # noqa: BLE001 - storage plugins raise their own types (DagsterPostgresException...)
+        fail(RuntimeError(f"cannot open the Dagster instance at {home}: {str(exc).splitlines()[0]}"))
+    with instance:
+        yield instance
+
+
+def fail(exc: Exception) -> NoReturn:
+    errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=1)
+
+
+def lake_from_settings(settings: Settings) -> Lake:
+    env = os.environ
+    key_id, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
+    return Lake(
+        settings.lake_url,
+        s3_endpoint_url=settings.aws_endpoint_url,
+        s3_region=settings.aws_region,
+        s3_access_key_id=Secret(key_id) if key_id else None,
+        s3_secret_access_key=Secret(secret) if secret else None,
+    )
+
+
+def cli_run_id(command: str) -> str:
+    """Lake commits made outside Dagster name the command and the invocation."""
+    return f"cli-{command}-{uuid.uuid4().hex[:12]}"
+
+
+def duration(seconds: float) -> str:
+    if seconds < 60:
+        return "under a second" if seconds < 1 else f"about {seconds:.0f} s"
+    if seconds < 3600:
+        return f"about {seconds / 60:.0f} min"
+    return f"about {seconds / 3600:.1f} h"
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )

@@ -1,0 +1,17 @@
+"""The ``ai-trader`` command: one module per command group, registered here."""
+
+import typer
+
+from ai_trader_assets.cli import backfill, companies, db, sensor, status
+
+app = typer.Typer(help="ai_trader_assets: layered market data on Dagster.", no_args_is_help=True)
+app.add_typer(db.app, name="db")
+app.add_typer(companies.app, name="companies")
+app.add_typer(sensor.app, name="sensor")
+app.command("retention")(status.retention)
+app.command("status")(status.status)
+app.command("backfill")(backfill.backfill)
+
+
+def main() -> None:
+    app()
