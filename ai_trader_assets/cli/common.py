@@ -27,7 +27,7 @@ from ai_trader_assets.storage.companies import (
     UnknownSymbolError,
 )
 from ai_trader_assets.storage.database import MarketDatabase
-from ai_trader_assets.storage.lake import Lake
+from ai_trader_assets.storage.lake import Lake, LakeError
 
 # Piped or captured output is not squeezed into rich's 80-column default; a terminal sets its own width.
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -41,6 +41,7 @@ USER_ERRORS = (
     UnknownSymbolError,
     CompaniesImportError,
     BackfillLaunchError,
+    LakeError,
     ValueError,  # BackfillPlanError among them
 )
 

@@ -15,11 +15,12 @@ import dataclasses
 import datetime as dt
 import math
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 
 import pyarrow as pa
 from deltalake import DeltaTable, WriterProperties
 
-from ai_trader_assets.config import Dataset
+from ai_trader_assets.config import INGESTED_DATASETS, Dataset
 from ai_trader_assets.storage.lake.layout import LAYOUTS, ROW_GROUP_ROWS, TARGET_FILE_BYTES
 from ai_trader_assets.storage.lake.migration import has_legacy_layout
 from ai_trader_assets.storage.lake.tables import Commit, LakeTables, table_configuration
@@ -134,3 +135,22 @@ def _cluster(tables: LakeTables, table: DeltaTable, dataset: Dataset, value: str
     else:
         spill = tables.spec.maintenance_memory_mb * MIB
         table.optimize.z_order(list(layout.cluster_by), max_spill_size=spill, **options)  # type: ignore[arg-type]
+
+
+def maintain_lake(
+    tables: LakeTables,
+    today: dt.date,
+    *,
+    run_id: str,
+    dry_run: bool = False,
+    datasets: Sequence[Dataset] = INGESTED_DATASETS,
+    on_done: Callable[[MaintenanceReport], None] | None = None,
+) -> list[MaintenanceReport]:
+    """:func:`maintain_table` for every dataset (``on_done`` hears of each, for progress)."""
+    reports = []
+    for dataset in datasets:
+        report = maintain_table(tables, dataset, today, run_id=run_id, dry_run=dry_run)
+        reports.append(report)
+        if on_done:
+            on_done(report)
+    return reports
