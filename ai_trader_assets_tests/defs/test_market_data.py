@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from ai_trader_assets import calendar
 from ai_trader_assets.config import Dataset, load_config
+from ai_trader_assets.defs.market_data.maintenance import maintain_lake
 from ai_trader_assets.defs.platform.definitions import resources
 from ai_trader_assets.settings import Secret
 from ai_trader_assets.storage.companies import CompaniesRepository
@@ -283,3 +284,24 @@ def test_retention_purges_cold_data_past_the_cold_window(platform: Platform) -> 
     assert counts.purged == 2 and counts.deleted == 2
     assert platform.cold(DAY, SESSION, 1) is None and platform.hot(DAY).empty
     assert Ledger(platform.database).covered(DAY, [SESSION], LAYER1) == set()  # a promotion refetches it
+
+
+def test_the_maintain_lake_job_clusters_closed_months_and_reports_them(platform: Platform) -> None:
+    october = calendar.sessions(dt.date(2026, 10, 1), dt.date(2026, 10, 7))
+    for session in october:  # one run per session, as the daily schedule writes them
+        assert platform.materialize(Dataset.BARS_5MIN, f"{session}|1").success
+    assert platform.tables.stats(Dataset.BARS_5MIN).files == len(october)
+    job = dg.Definitions(jobs=[maintain_lake], resources=resources().resources).get_job_def("maintain_lake")
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance)
+    assert result.success
+    metadata = {
+        k: getattr(v, "value", v)
+        for event in result.all_node_events
+        if event.event_type_value == "STEP_OUTPUT"
+        for k, v in event.step_output_data.metadata.items()
+    }
+    assert metadata["bars_5min files before/after"] == f"{len(october)} / 1"
+    assert "clustered 2026-10" in metadata["bars_5min"] and metadata["news"] == "no table yet"
+    assert platform.tables.stats(Dataset.BARS_5MIN).files == 1
+    assert len(platform.tables.read(Dataset.BARS_5MIN)) == len(october) * len(LAYER1) * 78

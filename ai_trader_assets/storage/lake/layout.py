@@ -17,8 +17,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ai_trader_assets.config import Dataset
 from ai_trader_assets.providers.base import BAR_DATASETS, conform
@@ -86,16 +86,14 @@ class TableLayout:
         return [str(month) for month in months]
 
     def to_arrow(self, frame: pd.DataFrame, layers: int | Sequence[int] | np.ndarray) -> pa.Table:
-        """Rows of a dataset frame as table rows: schema cast, session, layer and bucket added, sorted."""
-        sessions = sessions_of(self.dataset, frame)
+        """Rows of a dataset frame as table rows: schema cast, session, layer and bucket added."""
+        sessions = pa.array(sessions_of(self.dataset, frame).astype("datetime64[D]"), pa.date32())
         table = pa.Table.from_pandas(conform(frame, SPECS[self.dataset].columns), preserve_index=False)
-        session_array = pa.array(sessions.astype("datetime64[D]"), pa.date32())
         layer_values = np.broadcast_to(np.asarray(layers, dtype=np.int8), (len(frame),))
         fmt = "%Y-%m" if self.bucket == "month" else "%Y"
-        bucket = pc.strftime(session_array.cast(pa.timestamp("s")), format=fmt)
-        table = table.append_column("session", session_array).append_column("layer", pa.array(layer_values))
-        table = table.append_column(self.bucket, bucket).cast(self.schema)
-        return table.sort_by([(c, "ascending") for c in self.sort_by])
+        bucket = pl.Series(sessions).dt.strftime(fmt).to_arrow()
+        table = table.append_column("session", sessions).append_column("layer", pa.array(layer_values))
+        return table.append_column(self.bucket, bucket).cast(self.schema)
 
     def to_frame(self, table: pa.Table, extra: Sequence[str] = ()) -> pd.DataFrame:
         """Table rows back as a dataset frame (plus any of ``session``, ``layer`` asked for)."""

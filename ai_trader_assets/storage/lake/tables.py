@@ -152,6 +152,7 @@ class LakeTables:
         self.lake = lake
         self.spec = spec
         self.locks = locks
+        self._latest: dict[Dataset, DeltaTable] = {}  # loaded once, then brought up to date per use
 
     # ------------------------------------------------------------------ reading
 
@@ -160,10 +161,16 @@ class LakeTables:
     ) -> DeltaTable | None:
         """The table (latest, or as of a version or a time), or None when it was never written."""
         uri = self.lake.table_uri(dataset)
+        latest = version is None and timestamp is None
         try:
+            if latest and dataset in self._latest:
+                self._latest[dataset].update_incremental()
+                return self._latest[dataset]
             table = DeltaTable(uri, version=version, storage_options=self.lake.storage_options())
             if timestamp is not None:
                 table.load_as_version(timestamp)
+            if latest:
+                self._latest[dataset] = table
         except TableNotFoundError:
             if version is not None or timestamp is not None:
                 raise LakeError(f"{self.lake.describe(dataset)} has no version to travel to") from None
@@ -202,7 +209,7 @@ class LakeTables:
                 scan = scan.filter(condition)
             if columns is not None:
                 scan = scan.select(list(columns))
-            result = scan.collect().to_arrow(compat_level=pl.CompatLevel.oldest())
+            result = scan.collect().rechunk().to_arrow()  # one buffer per column: a far cheaper export
         except (pl.exceptions.PolarsError, DeltaError, OSError) as exc:
             raise LakeError(f"cannot read {self.lake.describe(dataset)}: {_first_line(exc)}") from exc
         return result.select(schema.names).cast(schema)
@@ -265,7 +272,10 @@ class LakeTables:
         if rows.num_rows == 0:
             return 0
         layout = LAYOUTS[dataset]
-        groups = _slice_groups(layout, rows)
+        key = list(layout.key)
+        # One row per key, the last given winning (a later partition, or the same one fetched again).
+        new = pl.DataFrame(rows).unique(subset=key, keep="last")
+        groups = _slice_groups(layout, new)
         predicate = " OR ".join(
             f"({in_list('session', s)} AND {in_list(layout.slice_column, v)})" for s, v in groups
         )
@@ -274,10 +284,11 @@ class LakeTables:
             app_id = commit.app_id(dataset, predicate)
             if table.transaction_version(app_id) is not None:
                 return 0  # this very commit already landed (a retry after a lost answer)
-            key = list(layout.key)
-            stored = pl.DataFrame(self._slices(table, layout, groups))
-            # One row per key, the last given winning (a later partition, or the same one fetched again).
-            new = pl.DataFrame(rows).unique(subset=key, keep="last", maintain_order=True)
+            # Sessions no file holds yet (the daily ingest's case) have nothing to replace: a plain
+            # append, sparing delta-rs the search for rows matching the predicate.
+            sessions = sorted({session for group, _ in groups for session in group})
+            overlap = _files_may_hold(table, sessions)
+            stored = pl.DataFrame(self._slices(table, layout, groups) if overlap else layout.empty())
             if prefer == "existing":
                 new = new.join(stored.select(key), on=key, how="anti")
                 if new.is_empty():
@@ -285,25 +296,30 @@ class LakeTables:
                 kept = stored
             else:
                 kept = _relabel(stored.join(new.select(key), on=key, how="anti"), new, layout)
-            data = pl.concat([new, kept.select(new.columns)], how="vertical_relaxed")
-            arrow = (
-                data.to_arrow(compat_level=pl.CompatLevel.oldest())
-                .cast(layout.schema)
-                .sort_by([(c, "ascending") for c in layout.sort_by])
-            )
-            self._commit(
-                dataset,
-                table,
-                app_id,
-                lambda t: write_deltalake(
-                    t,
-                    arrow,
-                    mode="overwrite",
-                    predicate=predicate,
-                    writer_properties=WRITER_PROPERTIES,
-                    commit_properties=commit.properties(new.height, app_id),
-                ),
-            )
+            data = pl.concat([new, kept.select(new.columns)], how="vertical_relaxed").sort(layout.sort_by)
+            arrow = data.to_arrow(compat_level=pl.CompatLevel.oldest()).cast(layout.schema)
+            properties = commit.properties(new.height, app_id)
+
+            def write(t: DeltaTable) -> None:
+                if overlap:
+                    write_deltalake(
+                        t,
+                        arrow,
+                        mode="overwrite",
+                        predicate=predicate,
+                        writer_properties=WRITER_PROPERTIES,
+                        commit_properties=properties,
+                    )
+                else:
+                    write_deltalake(
+                        t,
+                        arrow,
+                        mode="append",
+                        writer_properties=WRITER_PROPERTIES,
+                        commit_properties=properties,
+                    )
+
+            self._commit(dataset, table, app_id, write)
         return new.height
 
     def store(
@@ -416,18 +432,33 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
-def _slice_groups(layout: TableLayout, rows: pa.Table) -> list[tuple[list[Any], list[Any]]]:
+def _slice_groups(layout: TableLayout, rows: pl.DataFrame) -> list[tuple[list[Any], list[Any]]]:
     """(sessions, slice values) groups: sessions sharing the same set of symbols (or ids) go together,
     so the predicate stays short however many sessions a commit holds."""
-    per_session: dict[Any, set[Any]] = defaultdict(set)
-    for session, value in zip(
-        rows.column("session").to_pylist(), rows.column(layout.slice_column).to_pylist(), strict=True
-    ):
-        per_session[session].add(value)
-    by_values: dict[frozenset[Any], list[Any]] = defaultdict(list)
-    for session, values in per_session.items():
-        by_values[frozenset(values)].append(session)
-    return [(sorted(sessions), sorted(values)) for values, sessions in by_values.items()]
+    per_session = (
+        rows.select("session", layout.slice_column)
+        .unique()
+        .group_by("session")
+        .agg(pl.col(layout.slice_column).sort().alias("values"))
+    )
+    by_values: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
+    for session, values in per_session.iter_rows():
+        by_values[tuple(values)].append(session)
+    return [(sorted(sessions), list(values)) for values, sessions in by_values.items()]
+
+
+def _files_may_hold(table: DeltaTable, sessions: Sequence[dt.date]) -> bool:
+    """Whether any file's session statistics admit one of the sessions (files without them: yes)."""
+    actions = pa.table(table.get_add_actions(flatten=True))
+    if actions.num_rows == 0:
+        return False
+    if "min.session" not in actions.column_names:
+        return True
+    lows, highs = actions["min.session"].to_pylist(), actions["max.session"].to_pylist()
+    return any(
+        low is None or high is None or any(low <= s <= high for s in sessions)
+        for low, high in zip(lows, highs, strict=True)
+    )
 
 
 def _relabel(kept: pl.DataFrame, new: pl.DataFrame, layout: TableLayout) -> pl.DataFrame:
