@@ -5,6 +5,7 @@ import datetime as dt
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -295,7 +296,7 @@ def test_the_maintain_lake_job_clusters_closed_months_and_reports_them(platform:
     with dg.instance_for_test() as instance:
         result = job.execute_in_process(instance=instance)
     assert result.success
-    metadata = {
+    metadata: dict[str, Any] = {
         k: getattr(v, "value", v)
         for event in result.all_node_events
         if event.event_type_value == "STEP_OUTPUT"
