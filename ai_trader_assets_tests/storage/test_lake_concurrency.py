@@ -8,6 +8,8 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -19,17 +21,25 @@ from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake
 from ai_trader_assets.storage.lake.locking import LakeLockTimeout, TableLocks
 from ai_trader_assets.storage.lake.tables import Commit, LakeTables, lake_tables
-from ai_trader_assets_tests.support.lake import demo_frame
+from ai_trader_assets_tests.support.lake import demo_frame, s3_lake
+from ai_trader_assets_tests.support.s3 import (
+    ACCESS_KEY_ID,
+    REGION,
+    SECRET_ACCESS_KEY,
+    create_bucket,
+    moto_server,
+)
 
 MINUTE = Dataset.BARS_1MIN
 OCTOBER = calendar.sessions(dt.date(2026, 10, 1), dt.date(2026, 10, 21))  # a closed month on Nov 20
 WRITERS = {0: ["AAPL", "MSFT"], 1: ["NVDA", "AMD"], 2: ["F", "GM"], 3: ["IBM", "INTC"]}
 
 
-def spawn(*args: str) -> subprocess.Popen[str]:
+def spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "ai_trader_assets_tests.support.lake_writer", *args],
         cwd=REPO_ROOT,
+        env={**os.environ, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -45,23 +55,55 @@ def stored(tables: LakeTables) -> pd.DataFrame:
     return frame.sort_values(["symbol", "ts"]).reset_index(drop=True)
 
 
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
 def test_four_writers_and_maintenance_at_once_lose_and_duplicate_nothing(
-    market_db: MarketDatabase, tmp_path: Path
+    market_db: MarketDatabase, tmp_path: Path, request: pytest.FixtureRequest, where: str
 ) -> None:
-    lake = str(tmp_path / "lake")
-    common = ["--database", database_url(market_db), "--lake", lake]
+    env: dict[str, str] = {}
+    if where == "local":
+        lake = Lake(str(tmp_path / "lake"))
+    else:
+        endpoint = request.getfixturevalue("s3_endpoint")
+        bucket = f"writers-{uuid.uuid4().hex[:8]}"
+        create_bucket(endpoint, bucket)
+        lake = s3_lake(endpoint, bucket)
+        env = {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+            "AWS_REGION": REGION,
+        }
+    common = ["--database", database_url(market_db), "--lake", lake.url]
     sessions = ",".join(s.isoformat() for s in OCTOBER)
     processes = [
-        spawn("write", *common, "--layer", str(layer), "--symbols", ",".join(symbols), "--sessions", sessions)
+        spawn(
+            "write",
+            *common,
+            "--layer",
+            str(layer),
+            "--symbols",
+            ",".join(symbols),
+            "--sessions",
+            sessions,
+            env=env,
+        )
         for layer, symbols in WRITERS.items()
     ]
-    log = tmp_path / "lake" / "bars_1min" / "_delta_log"
+    tables = lake_tables(lake, load_config())
     deadline = time.monotonic() + 120
-    while len(list(log.glob("*.json")) if log.exists() else []) < 4:  # the writers are committing...
-        assert time.monotonic() < deadline and all(p.poll() is None for p in processes)
+    while tables.open(MINUTE) is None or tables.open(MINUTE).version() < 4:  # type: ignore[union-attr]
+        assert time.monotonic() < deadline and all(
+            p.poll() is None for p in processes
+        )  # the writers commit...
         time.sleep(0.05)
     # ...into October, a closed month: compact it under their feet, three times.
-    processes.append(spawn("maintain", *common, "--rounds", "3", "--pause", "0.3"))
+    processes.append(spawn("maintain", *common, "--rounds", "3", "--pause", "0.3", env=env))
     outputs = []
     for process in processes:
         out, err = process.communicate(timeout=300)
@@ -78,7 +120,6 @@ def test_four_writers_and_maintenance_at_once_lose_and_duplicate_nothing(
         ignore_index=True,
     )[["symbol", "ts", "close", "layer"]]
     expected = expected.astype({"symbol": object, "layer": "int8"}).sort_values(["symbol", "ts"])
-    tables = lake_tables(Lake(lake), load_config())
     actual = stored(tables)
     assert not actual.duplicated(["symbol", "ts"]).any()
     pd.testing.assert_frame_equal(actual.astype({"symbol": object}), expected.reset_index(drop=True))

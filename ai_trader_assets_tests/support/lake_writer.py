@@ -13,12 +13,14 @@ commit. The process prints one line per commit and exits 0 when everything was s
 import argparse
 import datetime as dt
 import functools
+import os
 import sys
 import time
 
 import deltalake
 
 from ai_trader_assets.config import Dataset, load_config
+from ai_trader_assets.settings import Secret
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake
 from ai_trader_assets.storage.lake import tables as tables_module
@@ -27,6 +29,18 @@ from ai_trader_assets.storage.lake.tables import Commit, lake_tables
 from ai_trader_assets_tests.support.lake import demo_frame
 
 DATASET = Dataset.BARS_1MIN
+
+
+def lake_from_environment(url: str) -> Lake:
+    """The lake at ``url``; for ``s3://`` the endpoint and credentials come from the AWS_* variables."""
+    key_id, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+    return Lake(
+        url,
+        s3_endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),
+        s3_region=os.environ.get("AWS_REGION"),
+        s3_access_key_id=Secret(key_id) if key_id else None,
+        s3_secret_access_key=Secret(secret) if secret else None,
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -43,7 +57,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--file-bytes", type=int, default=0)
     args = parser.parse_args(argv)
     database = MarketDatabase(args.database)
-    tables = lake_tables(Lake(args.lake), load_config(), database)
+    tables = lake_tables(lake_from_environment(args.lake), load_config(), database)
     if args.file_bytes:
         small_files = functools.partial(deltalake.write_deltalake, target_file_size=args.file_bytes)
         setattr(tables_module, "write_deltalake", small_files)  # noqa: B010 - the module's own name
