@@ -350,7 +350,7 @@ def test_commands_and_health_checks_parse_with_the_installed_clis() -> None:
         test = services[name].get("healthcheck", {}).get("test", ["CMD", "python"])
         if test[1] != "python":  # the webserver's is run for real below
             parse_command(test[1:])
-    assert {"ai-trader db upgrade", "dagster instance migrate"} <= set(parsed)
+    assert {"ai-trader db upgrade", "ai-trader lake migrate", "dagster instance migrate"} <= set(parsed)
 
     server = parsed["dagster code-server start"]
     assert (server["module_name"], server["location_name"]) == (MODULE, LOCATION_NAME)
