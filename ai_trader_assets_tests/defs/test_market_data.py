@@ -16,14 +16,14 @@ from ai_trader_assets import calendar
 from ai_trader_assets.config import Dataset, load_config
 from ai_trader_assets.defs.market_data.maintenance import maintain_lake
 from ai_trader_assets.defs.platform.definitions import resources
-from ai_trader_assets.settings import Secret
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake, LakeError
 from ai_trader_assets.storage.lake.tables import Commit, LakeTables
 from ai_trader_assets.storage.ledger import Ledger
 from ai_trader_assets.storage.retention import RetentionEngine
-from ai_trader_assets_tests.support.platform import Platform, lake_partitions, metadata
+from ai_trader_assets_tests.support.lake import s3_lake
+from ai_trader_assets_tests.support.platform import Platform, metadata
 from ai_trader_assets_tests.support.polygon_server import PolygonServer
 from ai_trader_assets_tests.support.s3 import (
     ACCESS_KEY_ID,
@@ -65,13 +65,36 @@ def configure(
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(params=["local lake", "s3 lake"])
 def platform(
-    market_db: MarketDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: PolygonServer
+    request: pytest.FixtureRequest,
+    market_db: MarketDatabase,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    server: PolygonServer,
 ) -> Platform:
-    lake_dir = tmp_path / "lake"
-    configure(monkeypatch, market_db, str(lake_dir), server)
-    return Platform(market_db, Lake(str(lake_dir)), AS_OF)
+    """The assets' storage on both database engines and both lake kinds (local disk, S3 server)."""
+    if request.param == "local lake":
+        configure(monkeypatch, market_db, str(tmp_path / "lake"), server)
+        return Platform(market_db, Lake(str(tmp_path / "lake")), AS_OF)
+    endpoint = request.getfixturevalue("s3_endpoint")
+    bucket = f"lake-{uuid.uuid4().hex[:8]}"
+    create_bucket(endpoint, bucket)
+    for name, value in {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+        "AWS_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    configure(monkeypatch, market_db, f"s3://{bucket}/lake", server)
+    return Platform(market_db, s3_lake(endpoint, bucket), AS_OF)
 
 
 def without_ingest_time(frame: pd.DataFrame | None) -> pd.DataFrame:
@@ -226,33 +249,6 @@ def test_a_demoted_symbol_keeps_its_data_through_the_grace_period(platform: Plat
     counts = after.run()[("bars_1day", "1")]
     assert (counts.verified, counts.deleted) == (1, 1) and platform.hot(DAY).empty
     assert platform.cold(DAY, session, 2)["symbol"].tolist() == ["NVDA"]  # type: ignore[index]
-
-
-def test_the_s3_lake_path(
-    market_db: MarketDatabase, monkeypatch: pytest.MonkeyPatch, server: PolygonServer
-) -> None:
-    with moto_server() as endpoint:
-        bucket = f"lake-{uuid.uuid4().hex[:8]}"
-        create_bucket(endpoint, bucket)
-        for name, value in {
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
-            "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
-            "AWS_REGION": REGION,
-        }.items():
-            monkeypatch.setenv(name, value)
-        configure(monkeypatch, market_db, f"s3://{bucket}/lake", server)
-        lake = Lake(
-            f"s3://{bucket}/lake",
-            s3_endpoint_url=endpoint,
-            s3_region=REGION,
-            s3_access_key_id=Secret(ACCESS_KEY_ID),
-            s3_secret_access_key=Secret(SECRET_ACCESS_KEY),
-        )
-        platform = Platform(market_db, lake, AS_OF)
-        assert platform.materialize(DAY, f"{SESSION}|1").success
-        assert lake_partitions(lake, DAY) == [(SESSION, 1)]
-        assert platform.cold(DAY, SESSION, 1)["symbol"].tolist() == LAYER1  # type: ignore[index]
 
 
 def test_downstream_assets_load_each_key_once(platform: Platform) -> None:
