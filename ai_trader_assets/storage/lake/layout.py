@@ -17,8 +17,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ai_trader_assets.config import Dataset
 from ai_trader_assets.providers.base import BAR_DATASETS, conform
@@ -90,8 +90,10 @@ class TableLayout:
         sessions = pa.array(sessions_of(self.dataset, frame).astype("datetime64[D]"), pa.date32())
         table = pa.Table.from_pandas(conform(frame, SPECS[self.dataset].columns), preserve_index=False)
         layer_values = np.broadcast_to(np.asarray(layers, dtype=np.int8), (len(frame),))
-        fmt = "%Y-%m" if self.bucket == "month" else "%Y"
-        bucket = pl.Series(sessions).dt.strftime(fmt).to_arrow()
+        # A commit holds few sessions: format each once, then index.
+        distinct = pc.unique(sessions)
+        labels = pa.array([self.bucket_of(d) for d in distinct.to_pylist()], pa.string())
+        bucket = labels.take(pc.index_in(sessions, value_set=distinct))
         table = table.append_column("session", sessions).append_column("layer", pa.array(layer_values))
         return table.append_column(self.bucket, bucket).cast(self.schema)
 

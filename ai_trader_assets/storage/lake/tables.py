@@ -274,7 +274,7 @@ class LakeTables:
         layout = LAYOUTS[dataset]
         key = list(layout.key)
         # One row per key, the last given winning (a later partition, or the same one fetched again).
-        new = pl.DataFrame(rows).unique(subset=key, keep="last")
+        new = pl.DataFrame(rows).unique(subset=key, keep="last", maintain_order=True)
         groups = _slice_groups(layout, new)
         predicate = " OR ".join(
             f"({in_list('session', s)} AND {in_list(layout.slice_column, v)})" for s, v in groups
@@ -289,14 +289,18 @@ class LakeTables:
             sessions = sorted({session for group, _ in groups for session in group})
             overlap = _files_may_hold(table, sessions)
             stored = pl.DataFrame(self._slices(table, layout, groups) if overlap else layout.empty())
-            if prefer == "existing":
+            if stored.is_empty():
+                data = new
+            elif prefer == "existing":
                 new = new.join(stored.select(key), on=key, how="anti")
                 if new.is_empty():
                     return 0
-                kept = stored
+                data = pl.concat([new, stored.select(new.columns)], how="vertical_relaxed")
             else:
                 kept = _relabel(stored.join(new.select(key), on=key, how="anti"), new, layout)
-            data = pl.concat([new, kept.select(new.columns)], how="vertical_relaxed").sort(layout.sort_by)
+                data = pl.concat([new, kept.select(new.columns)], how="vertical_relaxed")
+            if not _is_sorted(data, layout.sort_by):  # provider frames usually are already
+                data = data.sort(layout.sort_by)
             arrow = data.to_arrow(compat_level=pl.CompatLevel.oldest()).cast(layout.schema)
             properties = commit.properties(new.height, app_id)
 
@@ -459,6 +463,20 @@ def _files_may_hold(table: DeltaTable, sessions: Sequence[dt.date]) -> bool:
         low is None or high is None or any(low <= s <= high for s in sessions)
         for low, high in zip(lows, highs, strict=True)
     )
+
+
+def _is_sorted(frame: pl.DataFrame, columns: Sequence[str]) -> bool:
+    """Whether rows are in ascending order of ``columns`` (checked row against previous row)."""
+    if frame.height < 2:
+        return True
+    later = pl.lit(False)
+    equal = pl.lit(True)
+    for column in columns:
+        current, previous = pl.col(column), pl.col(column).shift(1)
+        later = later | (equal & (current > previous))
+        equal = equal & (current == previous)
+    ordered = (later | equal).slice(1)
+    return bool(frame.select(ordered.all()).item())
 
 
 def _relabel(kept: pl.DataFrame, new: pl.DataFrame, layout: TableLayout) -> pl.DataFrame:
