@@ -52,13 +52,22 @@ def best_of(repeats: int, read: Callable[[], pa.Table]) -> tuple[float, int]:
 
 
 def first_release_write(root: Path, session: dt.date, frame: pd.DataFrame) -> None:
-    """What the first release did per partition (storage/cold.py + lake.py at commit caab6a7)."""
+    """What the first release did per partition: ``ColdStore.merge`` then ``Lake.write_partition``
+    (storage/cold.py and storage/lake.py at commit caab6a7): merge with what the file holds, one row
+    per key, sorted, written under a temporary name and renamed."""
+    key = list(SPECS[DATASET].key)
     folder = root / DATASET.value / f"date={session.isoformat()}" / f"layer={LAYER}"
+    final = folder / "data.parquet"
+    existing = conform(pq.read_table(final).to_pandas(), SPECS[DATASET].columns) if final.exists() else None
+    combined = (
+        frame if existing is None or existing.empty else pd.concat([existing, frame], ignore_index=True)
+    )
+    combined = combined.drop_duplicates(subset=key, keep="last").sort_values(key).reset_index(drop=True)
+    table = pa.Table.from_pandas(conform(combined, SPECS[DATASET].columns), preserve_index=False)
     folder.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pandas(conform(frame, SPECS[DATASET].columns), preserve_index=False)
     temporary = folder / ".data.parquet.tmp"
     pq.write_table(table, temporary)
-    temporary.rename(folder / "data.parquet")
+    temporary.rename(final)
 
 
 def first_release_dataset(root: Path) -> pads.Dataset:

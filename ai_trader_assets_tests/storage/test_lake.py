@@ -241,3 +241,18 @@ def test_every_dataset_has_a_layout_whose_schema_extends_the_hot_table() -> None
         assert names[: len(layout.data_columns)] == layout.data_columns
         assert names[len(layout.data_columns) :] == ["session", "layer", layout.bucket], dataset
     assert DeltaTable.is_deltatable("/nonexistent") is False
+
+
+def test_a_key_given_twice_in_one_commit_is_stored_once_the_last_winning(tables: LakeTables) -> None:
+    frame = demo_frame(MINUTE, ["MSFT", "AAPL"], NOV, NOV)  # one session: rows arrive sorted by symbol
+    again = frame.iloc[:10].assign(close=-1.0)  # a refetch of MSFT's first ten bars, given last
+    assert store(tables, pd.concat([frame, again], ignore_index=True), 1) == len(frame)
+    stored = keys(tables)
+    assert len(stored) == len(frame) and not stored.duplicated(["symbol", "ts"]).any()
+    msft = stored[stored["symbol"] == "MSFT"].sort_values("ts")
+    assert (msft["close"].iloc[:10] == -1.0).all() and (msft["close"].iloc[10:] > 0).all()
+    news = demo_frame(Dataset.NEWS, ["AAPL"], NOV, NOV)
+    doubled = pd.concat([news, news.iloc[:1].assign(title="corrected")], ignore_index=True)
+    assert tables.store(Dataset.NEWS, doubled, 1, Commit("ingest", "n")) == len(news)
+    titles = tables.frame(Dataset.NEWS).set_index("id")["title"]
+    assert titles[news["id"].iloc[0]] == "corrected"

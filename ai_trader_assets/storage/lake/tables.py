@@ -273,8 +273,7 @@ class LakeTables:
             return 0
         layout = LAYOUTS[dataset]
         key = list(layout.key)
-        # One row per key, the last given winning (a later partition, or the same one fetched again).
-        new = pl.DataFrame(rows).unique(subset=key, keep="last", maintain_order=True)
+        new = _one_row_per_key(pl.DataFrame(rows), layout)
         groups = _slice_groups(layout, new)
         predicate = " OR ".join(
             f"({in_list('session', s)} AND {in_list(layout.slice_column, v)})" for s, v in groups
@@ -299,7 +298,7 @@ class LakeTables:
             else:
                 kept = _relabel(stored.join(new.select(key), on=key, how="anti"), new, layout)
                 data = pl.concat([new, kept.select(new.columns)], how="vertical_relaxed")
-            if not _is_sorted(data, layout.sort_by):  # provider frames usually are already
+            if not _is_sorted(data, layout.sort_by):
                 data = data.sort(layout.sort_by)
             arrow = data.to_arrow(compat_level=pl.CompatLevel.oldest()).cast(layout.schema)
             properties = commit.properties(new.height, app_id)
@@ -463,6 +462,18 @@ def _files_may_hold(table: DeltaTable, sessions: Sequence[dt.date]) -> bool:
         low is None or high is None or any(low <= s <= high for s in sessions)
         for low, high in zip(lows, highs, strict=True)
     )
+
+
+def _one_row_per_key(frame: pl.DataFrame, layout: TableLayout) -> pl.DataFrame:
+    """Rows sorted for writing, one per key: the last given wins (a later partition, or a refetch)."""
+    key = list(layout.key)
+    if layout.sort_by[: len(key)] != key:  # news, actions: few rows, keyed by id
+        return frame.unique(subset=key, keep="last", maintain_order=True).sort(layout.sort_by)
+    if not _is_sorted(frame, layout.sort_by):  # a single session from a provider usually is
+        frame = frame.sort(layout.sort_by, maintain_order=True)
+    # Sorted by the key (stably), equal keys are neighbours in the order given: keep each run's last.
+    same_as_next = pl.all_horizontal([pl.col(c) == pl.col(c).shift(-1) for c in key]).fill_null(False)
+    return frame.filter(~same_as_next)
 
 
 def _is_sorted(frame: pl.DataFrame, columns: Sequence[str]) -> bool:
