@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from deltalake import ColumnProperties, WriterProperties
 
 from ai_trader_assets.config import Dataset
 from ai_trader_assets.providers.base import BAR_DATASETS, conform
@@ -26,6 +27,14 @@ from ai_trader_assets.storage.datasets import SPECS, sessions_of
 
 ROW_GROUP_ROWS = 16_384  # a symbol-month of 1-minute bars is ~8,200 rows: at most two row groups
 TARGET_FILE_BYTES = 256 * 2**20  # compaction output; a month of a 500-symbol layer is one or two files
+# Dictionary encoding pays for symbols, timestamps (every symbol shares a session's), volumes and
+# dates, not for prices, which rarely repeat within a row group: skipping it there writes ~30 % faster
+# and the files come out no larger (benchmarks/lake.py data, measured with delta-rs 1.6).
+PLAIN_COLUMNS = ("open", "high", "low", "close", "vwap")
+WRITER_PROPERTIES = WriterProperties(
+    max_row_group_size=ROW_GROUP_ROWS,
+    column_properties={name: ColumnProperties(dictionary_enabled=False) for name in PLAIN_COLUMNS},
+)
 DATE_COLUMNS = frozenset({"ex_date", "declaration_date", "record_date", "pay_date"})
 Bucket = Literal["month", "year"]
 

@@ -18,10 +18,10 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 import pyarrow as pa
-from deltalake import DeltaTable, WriterProperties
+from deltalake import DeltaTable
 
 from ai_trader_assets.config import INGESTED_DATASETS, Dataset
-from ai_trader_assets.storage.lake.layout import LAYOUTS, ROW_GROUP_ROWS, TARGET_FILE_BYTES
+from ai_trader_assets.storage.lake.layout import LAYOUTS, TARGET_FILE_BYTES, WRITER_PROPERTIES
 from ai_trader_assets.storage.lake.migration import has_legacy_layout
 from ai_trader_assets.storage.lake.tables import Commit, LakeTables, table_configuration
 
@@ -127,7 +127,7 @@ def _cluster(tables: LakeTables, table: DeltaTable, dataset: Dataset, value: str
     options = {
         "partition_filters": [(layout.bucket, "=", value)],
         "target_size": TARGET_FILE_BYTES,
-        "writer_properties": WriterProperties(max_row_group_size=ROW_GROUP_ROWS),
+        "writer_properties": WRITER_PROPERTIES,
         "commit_properties": commit.properties(),
     }
     if layout.cluster_by is None:

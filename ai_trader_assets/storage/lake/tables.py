@@ -26,12 +26,12 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from ai_trader_assets.config import Dataset, LakeSpec, PlatformConfig
 from ai_trader_assets.storage.database import MarketDatabase
-from ai_trader_assets.storage.lake.layout import LAYOUTS, ROW_GROUP_ROWS, TableLayout
+from ai_trader_assets.storage.lake.layout import LAYOUTS, WRITER_PROPERTIES, TableLayout
 from ai_trader_assets.storage.lake.location import Lake, LakeError
 from ai_trader_assets.storage.lake.locking import TableLocks
 
@@ -39,7 +39,6 @@ COMMIT_ATTEMPTS = 3
 METADATA_PREFIX = "ai_trader."
 # Values that go into a delta-rs predicate (no bind parameters there): printable, no backslash.
 SAFE_LITERAL = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,200}$")
-WRITER_PROPERTIES = WriterProperties(max_row_group_size=ROW_GROUP_ROWS)
 
 
 @dataclasses.dataclass(frozen=True)
