@@ -34,8 +34,9 @@ from ai_trader_assets.providers.demo import DemoProvider
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.datasets import SPECS
 from ai_trader_assets.storage.lake import Lake
+from ai_trader_assets.storage.lake.commits import Commit
 from ai_trader_assets.storage.lake.maintenance import maintain_table
-from ai_trader_assets.storage.lake.tables import Commit, LakeTables, lake_tables
+from ai_trader_assets.storage.lake.tables import LakeTables, lake_tables
 
 DATASET = Dataset.BARS_1MIN
 LAYER = 2

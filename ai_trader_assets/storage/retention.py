@@ -23,8 +23,9 @@ from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.datasets import SPECS, key_checksum, sessions_of, symbols_of, to_date
 from ai_trader_assets.storage.hot import HotStore
 from ai_trader_assets.storage.lake import Lake
+from ai_trader_assets.storage.lake.commits import Commit, in_list, literal
 from ai_trader_assets.storage.lake.layout import LAYOUTS
-from ai_trader_assets.storage.lake.tables import Commit, in_list, lake_tables, literal
+from ai_trader_assets.storage.lake.tables import lake_tables
 from ai_trader_assets.storage.ledger import Ledger
 
 NO_WINDOW = RetentionWindow(hot_days=0, cold_days=0)

@@ -19,7 +19,8 @@ from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.datasets import check_rows
 from ai_trader_assets.storage.hot import HotStore
 from ai_trader_assets.storage.lake import Lake
-from ai_trader_assets.storage.lake.tables import Commit, lake_tables
+from ai_trader_assets.storage.lake.commits import Commit
+from ai_trader_assets.storage.lake.tables import lake_tables
 from ai_trader_assets.storage.ledger import Ledger
 
 

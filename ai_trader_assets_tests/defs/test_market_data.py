@@ -19,7 +19,8 @@ from ai_trader_assets.defs.platform.definitions import resources
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake, LakeError
-from ai_trader_assets.storage.lake.tables import Commit, LakeTables
+from ai_trader_assets.storage.lake.commits import Commit
+from ai_trader_assets.storage.lake.tables import LakeTables
 from ai_trader_assets.storage.ledger import Ledger
 from ai_trader_assets.storage.retention import RetentionEngine
 from ai_trader_assets_tests.support.lake import s3_lake

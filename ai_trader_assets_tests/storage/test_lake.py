@@ -19,8 +19,9 @@ from ai_trader_assets.settings import Secret
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake, LakeError
 from ai_trader_assets.storage.lake import tables as tables_module
+from ai_trader_assets.storage.lake.commits import Commit, literal
 from ai_trader_assets.storage.lake.layout import LAYOUTS, ROW_GROUP_ROWS
-from ai_trader_assets.storage.lake.tables import Commit, LakeTables, lake_tables, literal
+from ai_trader_assets.storage.lake.tables import LakeTables, lake_tables
 from ai_trader_assets_tests.support.lake import demo_frame, s3_lake
 from ai_trader_assets_tests.support.s3 import SECRET_ACCESS_KEY, create_bucket, moto_server
 

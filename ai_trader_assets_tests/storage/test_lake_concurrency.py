@@ -19,8 +19,9 @@ from ai_trader_assets import calendar
 from ai_trader_assets.config import REPO_ROOT, Dataset, load_config
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake
+from ai_trader_assets.storage.lake.commits import Commit
 from ai_trader_assets.storage.lake.locking import LakeLockTimeout, TableLocks
-from ai_trader_assets.storage.lake.tables import Commit, LakeTables, lake_tables
+from ai_trader_assets.storage.lake.tables import LakeTables, lake_tables
 from ai_trader_assets_tests.support.lake import demo_frame, s3_lake
 from ai_trader_assets_tests.support.s3 import (
     ACCESS_KEY_ID,

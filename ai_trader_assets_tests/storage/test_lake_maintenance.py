@@ -19,9 +19,10 @@ from ai_trader_assets.providers.base import conform
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.datasets import SPECS
 from ai_trader_assets.storage.lake import Lake, LakeError
+from ai_trader_assets.storage.lake.commits import Commit
 from ai_trader_assets.storage.lake.maintenance import buckets_to_cluster, maintain_table
 from ai_trader_assets.storage.lake.migration import has_legacy_layout, legacy_partitions, migrate_dataset
-from ai_trader_assets.storage.lake.tables import Commit, LakeTables, lake_tables
+from ai_trader_assets.storage.lake.tables import LakeTables, lake_tables
 from ai_trader_assets_tests.support.lake import demo_frame
 
 MINUTE = Dataset.BARS_1MIN

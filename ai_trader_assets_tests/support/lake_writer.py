@@ -24,8 +24,9 @@ from ai_trader_assets.settings import Secret
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake
 from ai_trader_assets.storage.lake import tables as tables_module
+from ai_trader_assets.storage.lake.commits import Commit
 from ai_trader_assets.storage.lake.maintenance import maintain_table
-from ai_trader_assets.storage.lake.tables import Commit, lake_tables
+from ai_trader_assets.storage.lake.tables import lake_tables
 from ai_trader_assets_tests.support.lake import demo_frame
 
 DATASET = Dataset.BARS_1MIN

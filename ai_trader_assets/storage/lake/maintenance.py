@@ -21,9 +21,10 @@ import pyarrow as pa
 from deltalake import DeltaTable
 
 from ai_trader_assets.config import INGESTED_DATASETS, Dataset
+from ai_trader_assets.storage.lake.commits import Commit, table_configuration
 from ai_trader_assets.storage.lake.layout import LAYOUTS, TARGET_FILE_BYTES, WRITER_PROPERTIES
 from ai_trader_assets.storage.lake.migration import has_legacy_layout
-from ai_trader_assets.storage.lake.tables import Commit, LakeTables, table_configuration
+from ai_trader_assets.storage.lake.tables import LakeTables
 
 MIB = 2**20
 

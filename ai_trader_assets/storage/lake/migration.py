@@ -20,8 +20,9 @@ import pyarrow.parquet as pq
 from ai_trader_assets.config import Dataset
 from ai_trader_assets.providers.base import conform
 from ai_trader_assets.storage.datasets import SPECS, key_checksum
+from ai_trader_assets.storage.lake.commits import Commit
 from ai_trader_assets.storage.lake.location import Lake, LakeError
-from ai_trader_assets.storage.lake.tables import Commit, LakeTables
+from ai_trader_assets.storage.lake.tables import LakeTables
 
 LEGACY_FILE = "data.parquet"
 

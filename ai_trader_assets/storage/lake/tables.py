@@ -16,72 +16,37 @@ applied again.
 import contextlib
 import dataclasses
 import datetime as dt
-import hashlib
-import re
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from ai_trader_assets.config import Dataset, LakeSpec, PlatformConfig
 from ai_trader_assets.storage.database import MarketDatabase
+from ai_trader_assets.storage.lake.commits import (
+    Commit,
+    TableVersion,
+    in_list,
+    table_configuration,
+    version_entry,
+)
 from ai_trader_assets.storage.lake.layout import LAYOUTS, WRITER_PROPERTIES, TableLayout
 from ai_trader_assets.storage.lake.location import Lake, LakeError
 from ai_trader_assets.storage.lake.locking import TableLocks
+from ai_trader_assets.storage.lake.slices import (
+    files_may_hold,
+    is_sorted,
+    one_row_per_key,
+    relabel,
+    slice_groups,
+)
 
 COMMIT_ATTEMPTS = 3
-METADATA_PREFIX = "ai_trader."
-# Values that go into a delta-rs predicate (no bind parameters there): printable, no backslash.
-SAFE_LITERAL = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,200}$")
-
-
-@dataclasses.dataclass(frozen=True)
-class Commit:
-    """Who commits what; recorded in the commit info of the Delta log.
-
-    Attributes:
-        operation: ``ingest``, ``retention``, ``migrate``...
-        run_id: The Dagster run id, or an id of the CLI invocation.
-        partitions: Dagster partition keys the commit stores (``2026-11-20|2``).
-    """
-
-    operation: str
-    run_id: str
-    partitions: tuple[str, ...] = ()
-
-    def app_id(self, dataset: Dataset, predicate: str) -> str:
-        """Identifies this exact commit: same run, same partitions, same slices."""
-        digest = hashlib.sha256("\n".join([*self.partitions, predicate]).encode()).hexdigest()[:20]
-        return f"ai_trader_assets/{dataset.value}/{self.operation}/{self.run_id}/{digest}"
-
-    def properties(self, rows: int | None = None, app_id: str | None = None) -> CommitProperties:
-        metadata: dict[str, Any] = {
-            f"{METADATA_PREFIX}operation": self.operation,
-            f"{METADATA_PREFIX}run_id": self.run_id,
-            f"{METADATA_PREFIX}partitions": _shorten(self.partitions),
-        }
-        if rows is not None:
-            metadata[f"{METADATA_PREFIX}rows"] = rows
-        transactions = [Transaction(app_id=app_id, version=1)] if app_id else None
-        return CommitProperties(custom_metadata=metadata, app_transactions=transactions)
-
-
-@dataclasses.dataclass(frozen=True)
-class TableVersion:
-    """One entry of a table's history."""
-
-    version: int
-    timestamp: dt.datetime
-    operation: str
-    partitions: str
-    run_id: str
-    rows: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,39 +61,6 @@ class TableStats:
     bytes: int = 0
     oldest_session: dt.date | None = None
     newest_session: dt.date | None = None
-
-
-def _shorten(partitions: Sequence[str], limit: int = 50) -> str:
-    if len(partitions) <= limit:
-        return ",".join(partitions)
-    return ",".join(partitions[:limit]) + f",... ({len(partitions)} partitions)"
-
-
-def literal(value: object) -> str:
-    """A SQL literal for a delta-rs predicate; refuses anything it cannot quote safely."""
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return f"'{value.isoformat()}'"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    text = str(value)
-    if not SAFE_LITERAL.match(text):
-        raise LakeError(f"value {text[:40]!r} cannot be used in a lake predicate (unprintable or too long)")
-    return "'" + text.replace("'", "''") + "'"
-
-
-def in_list(column: str, values: Iterable[object]) -> str:
-    """``column IN (...)`` of literals (the column name must come from a layout, never from input)."""
-    return f"{column} IN ({', '.join(literal(v) for v in sorted(set(values)))})"  # type: ignore[type-var]
-
-
-def table_configuration(spec: LakeSpec) -> dict[str, str | None]:
-    """Table properties: history and transaction ids are kept as long as time travel promises."""
-    interval = f"interval {spec.time_travel_days} days"
-    return {
-        "delta.deletedFileRetentionDuration": interval,
-        "delta.logRetentionDuration": interval,
-        "delta.setTransactionRetentionDuration": interval,
-    }
 
 
 def lake_tables(lake: Lake, config: PlatformConfig, database: MarketDatabase | None = None) -> "LakeTables":
@@ -251,7 +183,7 @@ class LakeTables:
         table = self.open(dataset)
         if table is None:
             return []
-        return [_version_entry(entry) for entry in table.history(limit)]
+        return [version_entry(entry) for entry in table.history(limit)]
 
     # ------------------------------------------------------------------ writing
 
@@ -272,8 +204,8 @@ class LakeTables:
             return 0
         layout = LAYOUTS[dataset]
         key = list(layout.key)
-        new = _one_row_per_key(pl.DataFrame(rows), layout)
-        groups = _slice_groups(layout, new)
+        new = one_row_per_key(pl.DataFrame(rows), layout)
+        groups = slice_groups(layout, new)
         predicate = " OR ".join(
             f"({in_list('session', s)} AND {in_list(layout.slice_column, v)})" for s, v in groups
         )
@@ -285,7 +217,7 @@ class LakeTables:
             # Sessions no file holds yet (the daily ingest's case) have nothing to replace: a plain
             # append, sparing delta-rs the search for rows matching the predicate.
             sessions = sorted({session for group, _ in groups for session in group})
-            overlap = _files_may_hold(table, sessions)
+            overlap = files_may_hold(table, sessions)
             stored = pl.DataFrame(self._slices(table, layout, groups) if overlap else layout.empty())
             if stored.is_empty():
                 data = new
@@ -295,9 +227,9 @@ class LakeTables:
                     return 0
                 data = pl.concat([new, stored.select(new.columns)], how="vertical_relaxed")
             else:
-                kept = _relabel(stored.join(new.select(key), on=key, how="anti"), new, layout)
+                kept = relabel(stored.join(new.select(key), on=key, how="anti"), new, layout)
                 data = pl.concat([new, kept.select(new.columns)], how="vertical_relaxed")
-            if not _is_sorted(data, layout.sort_by):
+            if not is_sorted(data, layout.sort_by):
                 data = data.sort(layout.sort_by)
             arrow = data.to_arrow(compat_level=pl.CompatLevel.oldest()).cast(layout.schema)
             properties = commit.properties(new.height, app_id)
@@ -434,69 +366,6 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
-def _slice_groups(layout: TableLayout, rows: pl.DataFrame) -> list[tuple[list[Any], list[Any]]]:
-    """(sessions, slice values) groups: sessions sharing the same set of symbols (or ids) go together,
-    so the predicate stays short however many sessions a commit holds."""
-    per_session = (
-        rows.select("session", layout.slice_column)
-        .unique()
-        .group_by("session")
-        .agg(pl.col(layout.slice_column).sort().alias("values"))
-    )
-    by_values: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
-    for session, values in per_session.iter_rows():
-        by_values[tuple(values)].append(session)
-    return [(sorted(sessions), list(values)) for values, sessions in by_values.items()]
-
-
-def _files_may_hold(table: DeltaTable, sessions: Sequence[dt.date]) -> bool:
-    """Whether any file's session statistics admit one of the sessions (files without them: yes)."""
-    actions = pa.table(table.get_add_actions(flatten=True))
-    if actions.num_rows == 0:
-        return False
-    if "min.session" not in actions.column_names:
-        return True
-    lows, highs = actions["min.session"].to_pylist(), actions["max.session"].to_pylist()
-    return any(
-        low is None or high is None or any(low <= s <= high for s in sessions)
-        for low, high in zip(lows, highs, strict=True)
-    )
-
-
-def _one_row_per_key(frame: pl.DataFrame, layout: TableLayout) -> pl.DataFrame:
-    """Rows sorted for writing, one per key: the last given wins (a later partition, or a refetch)."""
-    key = list(layout.key)
-    if layout.sort_by[: len(key)] != key:  # news, actions: few rows, keyed by id
-        return frame.unique(subset=key, keep="last", maintain_order=True).sort(layout.sort_by)
-    if not _is_sorted(frame, layout.sort_by):  # a single session from a provider usually is
-        frame = frame.sort(layout.sort_by, maintain_order=True)
-    # Sorted by the key (stably), equal keys are neighbours in the order given: keep each run's last.
-    same_as_next = pl.all_horizontal([pl.col(c) == pl.col(c).shift(-1) for c in key]).fill_null(False)
-    return frame.filter(~same_as_next)
-
-
-def _is_sorted(frame: pl.DataFrame, columns: Sequence[str]) -> bool:
-    """Whether rows are in ascending order of ``columns`` (checked row against previous row)."""
-    if frame.height < 2:
-        return True
-    later = pl.lit(False)
-    equal = pl.lit(True)
-    for column in columns:
-        current, previous = pl.col(column), pl.col(column).shift(1)
-        later = later | (equal & (current > previous))
-        equal = equal & (current == previous)
-    ordered = (later | equal).slice(1)
-    return bool(frame.select(ordered.all()).item())
-
-
-def _relabel(kept: pl.DataFrame, new: pl.DataFrame, layout: TableLayout) -> pl.DataFrame:
-    """Stored rows that stay in a rewritten slice move to the layer now writing that slice."""
-    if kept.is_empty():
-        return kept
-    owners = new.select(layout.slice_column, "layer").unique(subset=[layout.slice_column], keep="first")
-    return kept.drop("layer").join(owners, on=layout.slice_column, how="left").select(new.columns)
-
-
 def _filters(
     layout: TableLayout,
     *,
@@ -529,26 +398,3 @@ def _symbol_filter(layout: TableLayout, symbols: Sequence[str]) -> pl.Expr:
     if layout.slice_column == "id":  # news: any of the symbols an article names
         return pl.col("symbols").list.eval(pl.element().is_in(list(symbols))).list.any()
     return pl.col("symbol").is_in(list(symbols))
-
-
-def _version_entry(entry: dict[str, Any]) -> TableVersion:
-    metrics = entry.get("operationMetrics") or {}
-    ours = entry.get(f"{METADATA_PREFIX}rows")
-    if ours is not None:
-        rows = f"{ours} written"
-    elif "num_deleted_rows" in metrics:
-        rows = f"{metrics['num_deleted_rows']} deleted"
-    elif "num_added_rows" in metrics:
-        rows = f"{metrics['num_added_rows']} added"
-    elif "numFilesAdded" in metrics:
-        rows = f"{metrics.get('numFilesRemoved', 0)} files -> {metrics['numFilesAdded']}"
-    else:
-        rows = "-"
-    return TableVersion(
-        version=int(entry.get("version", -1)),
-        timestamp=dt.datetime.fromtimestamp(int(entry.get("timestamp", 0)) / 1000, tz=dt.UTC),
-        operation=str(entry.get("operation", "?")),
-        partitions=str(entry.get(f"{METADATA_PREFIX}partitions", "") or "-"),
-        run_id=str(entry.get(f"{METADATA_PREFIX}run_id", "") or "-"),
-        rows=rows,
-    )

@@ -1,0 +1,76 @@
+"""Preparing a commit's rows: one row per key in write order, the slices they replace, and the stored
+rows a slice keeps (polars frames in the table schema)."""
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+from deltalake import DeltaTable
+
+from ai_trader_assets.storage.lake.layout import TableLayout
+
+
+def slice_groups(layout: TableLayout, rows: pl.DataFrame) -> list[tuple[list[Any], list[Any]]]:
+    """(sessions, slice values) groups: sessions sharing the same set of symbols (or ids) go together,
+    so the predicate stays short however many sessions a commit holds."""
+    per_session = (
+        rows.select("session", layout.slice_column)
+        .unique()
+        .group_by("session")
+        .agg(pl.col(layout.slice_column).sort().alias("values"))
+    )
+    by_values: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
+    for session, values in per_session.iter_rows():
+        by_values[tuple(values)].append(session)
+    return [(sorted(sessions), list(values)) for values, sessions in by_values.items()]
+
+
+def files_may_hold(table: DeltaTable, sessions: Sequence[dt.date]) -> bool:
+    """Whether any file's session statistics admit one of the sessions (files without them: yes)."""
+    actions = pa.table(table.get_add_actions(flatten=True))
+    if actions.num_rows == 0:
+        return False
+    if "min.session" not in actions.column_names:
+        return True
+    lows, highs = actions["min.session"].to_pylist(), actions["max.session"].to_pylist()
+    return any(
+        low is None or high is None or any(low <= s <= high for s in sessions)
+        for low, high in zip(lows, highs, strict=True)
+    )
+
+
+def one_row_per_key(frame: pl.DataFrame, layout: TableLayout) -> pl.DataFrame:
+    """Rows sorted for writing, one per key: the last given wins (a later partition, or a refetch)."""
+    key = list(layout.key)
+    if layout.sort_by[: len(key)] != key:  # news, actions: few rows, keyed by id
+        return frame.unique(subset=key, keep="last", maintain_order=True).sort(layout.sort_by)
+    if not is_sorted(frame, layout.sort_by):  # a single session from a provider usually is
+        frame = frame.sort(layout.sort_by, maintain_order=True)
+    # Sorted by the key (stably), equal keys are neighbours in the order given: keep each run's last.
+    same_as_next = pl.all_horizontal([pl.col(c) == pl.col(c).shift(-1) for c in key]).fill_null(False)
+    return frame.filter(~same_as_next)
+
+
+def is_sorted(frame: pl.DataFrame, columns: Sequence[str]) -> bool:
+    """Whether rows are in ascending order of ``columns`` (checked row against previous row)."""
+    if frame.height < 2:
+        return True
+    later = pl.lit(False)
+    equal = pl.lit(True)
+    for column in columns:
+        current, previous = pl.col(column), pl.col(column).shift(1)
+        later = later | (equal & (current > previous))
+        equal = equal & (current == previous)
+    ordered = (later | equal).slice(1)
+    return bool(frame.select(ordered.all()).item())
+
+
+def relabel(kept: pl.DataFrame, new: pl.DataFrame, layout: TableLayout) -> pl.DataFrame:
+    """Stored rows that stay in a rewritten slice move to the layer now writing that slice."""
+    if kept.is_empty():
+        return kept
+    owners = new.select(layout.slice_column, "layer").unique(subset=[layout.slice_column], keep="first")
+    return kept.drop("layer").join(owners, on=layout.slice_column, how="left").select(new.columns)
