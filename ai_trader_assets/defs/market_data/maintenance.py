@@ -8,6 +8,7 @@ from ai_trader_assets.defs.platform.resources import (
     MarketDatabaseResource,
     PlatformConfigResource,
 )
+from ai_trader_assets.defs.platform.scheduling import on_schedule
 from ai_trader_assets.settings import load_settings
 from ai_trader_assets.storage.lake import maintenance
 from ai_trader_assets.storage.lake.tables import lake_tables
@@ -52,17 +53,5 @@ def maintain_lake() -> None:
 
 @dg.definitions
 def maintenance_definitions() -> dg.Definitions:
-    schedule = cached_config(str(load_settings().config_dir)).pipeline.schedules.maintain_lake
-    job = maintain_lake
-    return dg.Definitions(
-        jobs=[job],
-        schedules=[
-            dg.ScheduleDefinition(
-                name="maintain_lake_schedule",
-                job=job,
-                cron_schedule=schedule.cron,
-                execution_timezone=schedule.timezone,
-                default_status=dg.DefaultScheduleStatus.RUNNING,
-            )
-        ],
-    )
+    schedules = cached_config(str(load_settings().config_dir)).pipeline.schedules
+    return on_schedule(maintain_lake, "maintain_lake_schedule", schedules.maintain_lake)

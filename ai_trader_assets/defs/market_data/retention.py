@@ -8,6 +8,7 @@ from ai_trader_assets.defs.platform.resources import (
     MarketDatabaseResource,
     PlatformConfigResource,
 )
+from ai_trader_assets.defs.platform.scheduling import on_schedule
 from ai_trader_assets.settings import load_settings
 from ai_trader_assets.storage.retention import RetentionEngine
 
@@ -49,16 +50,5 @@ def enforce_retention() -> None:
 
 @dg.definitions
 def retention_definitions() -> dg.Definitions:
-    schedule = cached_config(str(load_settings().config_dir)).pipeline.schedules.retention
-    return dg.Definitions(
-        jobs=[enforce_retention],
-        schedules=[
-            dg.ScheduleDefinition(
-                name="retention_schedule",
-                job=enforce_retention,
-                cron_schedule=schedule.cron,
-                execution_timezone=schedule.timezone,
-                default_status=dg.DefaultScheduleStatus.RUNNING,
-            )
-        ],
-    )
+    schedules = cached_config(str(load_settings().config_dir)).pipeline.schedules
+    return on_schedule(enforce_retention, "retention_schedule", schedules.retention)
