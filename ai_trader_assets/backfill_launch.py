@@ -1,9 +1,11 @@
 """Launching a planned backfill through Dagster, so it shows in the UI like any other.
 
-Each layer of a plan becomes a ``backfill_requests`` row (the run tags carry only its id) and then
-either one real backfill on the running webserver (GraphQL ``launchPartitionBackfill``, executed by its
-daemon and listed on the Runs page), or, with no webserver configured, runs executed in this
-process against the Dagster instance (``DAGSTER_HOME``), chunked like the assets' backfill policy.
+Each layer of a plan becomes a ``backfill_requests`` row (the run tags carry only its id) and its
+work is cut into backfill parts by the rows it implies (:mod:`ai_trader_assets.planning.runs`). Each
+part is then either one real backfill on the running webserver (GraphQL ``launchPartitionBackfill``,
+executed by its daemon and listed on the Runs page), or, with no webserver configured, its runs are
+executed in this process against the Dagster instance (``DAGSTER_HOME``), grouped as Dagster groups
+them (datasets over the same sessions share a run).
 """
 
 import dataclasses
@@ -15,8 +17,9 @@ import dagster as dg
 import requests
 
 from ai_trader_assets.backfill_plan import BackfillPlan, DatasetPlan
-from ai_trader_assets.config import PlatformConfig
+from ai_trader_assets.config import Dataset, PlatformConfig
 from ai_trader_assets.ingest import partition_key
+from ai_trader_assets.planning.runs import backfill_parts, run_groups
 from ai_trader_assets.run_tags import LAUNCHED_BY_TAG, REFRESH_TAG, backfill_tags
 from ai_trader_assets.settings import mask_url
 from ai_trader_assets.storage import backfill_requests
@@ -33,17 +36,19 @@ class BackfillLaunchError(RuntimeError):
 
 @dataclasses.dataclass(frozen=True)
 class LayerLaunch:
-    """One layer of the plan, recorded as a backfill request, with the tags its runs carry."""
+    """One layer of the plan, recorded as a backfill request, with the tags its runs carry and the
+    parts (one backfill each) its work is cut into."""
 
     layer: int
     symbol_count: int
     datasets: tuple[DatasetPlan, ...]
     request: BackfillRequest
     tags: dict[str, str]
+    parts: tuple[dict[Dataset, tuple[dt.date, ...]], ...]
 
-    @property
-    def title(self) -> str:
-        return f"ai-trader backfill: layer {self.layer}, {self.symbol_count} symbol(s)"
+    def title(self, part: int) -> str:
+        of = f", part {part + 1} of {len(self.parts)}" if len(self.parts) > 1 else ""
+        return f"ai-trader backfill: layer {self.layer}, {self.symbol_count} symbol(s){of}"
 
 
 def record_requests(
@@ -67,7 +72,8 @@ def record_requests(
         tags = backfill_tags(config, request.id, layer.layer)
         if refresh:
             tags[REFRESH_TAG] = "full"
-        launches.append(LayerLaunch(layer.layer, len(layer.symbols), datasets, request, tags))
+        parts = backfill_parts(config, len(layer.symbols), {d.dataset: d.sessions for d in datasets})
+        launches.append(LayerLaunch(layer.layer, len(layer.symbols), datasets, request, tags, tuple(parts)))
     return launches
 
 
@@ -131,22 +137,23 @@ class WebserverClient:
         """Fail early, before anything is recorded, when the webserver cannot be reached."""
         self._graphql("{ version }", {})
 
-    def launch(self, launch: LayerLaunch) -> str:
+    def launch(self, launch: LayerLaunch, part: int) -> str:
+        """Launch one part of a layer's work as a backfill; returns its id."""
         params: dict[str, Any] = {
             "partitionsByAssets": [
                 {
-                    "assetKey": {"path": [d.dataset.value]},
+                    "assetKey": {"path": [dataset.value]},
                     "partitions": {
                         "range": {
-                            "start": partition_key(d.first, launch.layer),
-                            "end": partition_key(d.last, launch.layer),
+                            "start": partition_key(sessions[0], launch.layer),
+                            "end": partition_key(sessions[-1], launch.layer),
                         }
                     },
                 }
-                for d in launch.datasets
+                for dataset, sessions in launch.parts[part].items()
             ],
             "tags": [{"key": k, "value": v} for k, v in launch.tags.items()],
-            "title": launch.title,
+            "title": launch.title(part),
             "description": launch.request.reason,
         }
         payload = self._graphql(LAUNCH, {"params": params})["launchPartitionBackfill"]
@@ -202,7 +209,7 @@ class WebserverClient:
 
 @dataclasses.dataclass(frozen=True)
 class PlannedRun:
-    dataset: str
+    datasets: tuple[Dataset, ...]
     layer: int
     sessions: tuple[dt.date, ...]
     tags: dict[str, str]
@@ -214,14 +221,22 @@ class PlannedRun:
             "dagster/asset_partition_range_end": partition_key(self.sessions[-1], self.layer),
         }
 
+    @property
+    def partitions(self) -> int:
+        return len(self.sessions) * len(self.datasets)
 
-def planned_runs(launches: Sequence[LayerLaunch], max_partitions_per_run: int) -> Iterator[PlannedRun]:
-    """The runs a backfill of these launches would make: per dataset, ranges of at most N sessions."""
+    def describe(self) -> str:
+        names = ",".join(d.value for d in self.datasets)
+        return f"layer {self.layer} {names} {self.sessions[0]}..{self.sessions[-1]}"
+
+
+def planned_runs(launches: Sequence[LayerLaunch]) -> Iterator[PlannedRun]:
+    """The runs the launches' backfills would make: per part, one per group of datasets with the
+    same sessions (what Dagster's single-run backfill policy does)."""
     for launch in launches:
-        for d in launch.datasets:
-            for start in range(0, len(d.sessions), max_partitions_per_run):
-                chunk = d.sessions[start : start + max_partitions_per_run]
-                yield PlannedRun(d.dataset.value, launch.layer, chunk, launch.tags)
+        for part in launch.parts:
+            for group in run_groups(part):
+                yield PlannedRun(group.datasets, launch.layer, group.sessions, launch.tags)
 
 
 class InProcessRunner:
@@ -235,7 +250,7 @@ class InProcessRunner:
         """Run one range; returns the run id and whether it succeeded."""
         result = self.job.execute_in_process(
             instance=self.instance,
-            asset_selection=[dg.AssetKey(run.dataset)],
+            asset_selection=[dg.AssetKey(d.value) for d in run.datasets],
             tags={**run.tags, **run.range_tags, LAUNCHED_BY_TAG: "cli"},
             # The run's full log is in the instance (the UI shows it); the terminal shows progress.
             run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},

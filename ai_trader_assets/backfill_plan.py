@@ -1,11 +1,12 @@
-"""What ``ai-trader backfill`` would fetch, no Dagster: sessions, symbols, datasets, provider requests.
+"""What ``ai-trader backfill`` would fetch, no Dagster: sessions, symbols, datasets, runs, requests.
 
 A selection is a layer (``layer2``), ``all`` layers, or symbols (``AAPL,MSFT``), which are grouped by
 their current layer because partitions are (session, layer). Without ``--days`` each dataset gets its
 layer's cold window (the retention policy); a user's ``--days`` is always honoured, even past that
-window (the plan then says retention will prune the surplus). The estimate counts only the
-(session, symbol) pairs storage lacks, the way the assets' gap-aware fetch does, and mirrors how the
-Polygon provider pages: grouped daily bars per session, one paged request per symbol and run otherwise.
+window (the plan then says retention will prune the surplus). Runs are sized by the rows they imply
+(:mod:`ai_trader_assets.planning.runs`). The estimate counts only the (session, symbol) pairs storage
+lacks, the way the assets' gap-aware fetch does, and mirrors how the runs fetch (slice by slice) and
+how the Polygon provider pages: grouped daily bars per session, one paged request per symbol otherwise.
 """
 
 import dataclasses
@@ -17,6 +18,8 @@ from typing import NoReturn
 
 from ai_trader_assets import calendar
 from ai_trader_assets.config import INGESTED_DATASETS, LAYERS, Dataset, PlatformConfig, RateLimit
+from ai_trader_assets.planning.runs import RunGroup, backfill_parts, cut_sessions, run_groups
+from ai_trader_assets.planning.slices import FetchSlice, plan_slices
 from ai_trader_assets.settings import ProviderKind
 from ai_trader_assets.storage.companies import CompaniesRepository, validate_symbol
 from ai_trader_assets.storage.ledger import Ledger
@@ -50,6 +53,7 @@ class LayerPlan:
     layer: int
     symbols: tuple[str, ...]
     datasets: tuple[DatasetPlan, ...]
+    runs: tuple[RunGroup, ...] = ()  # the runs its launch makes (datasets with something to fetch)
 
     @property
     def to_launch(self) -> tuple[DatasetPlan, ...]:
@@ -77,6 +81,10 @@ class BackfillPlan:
     @property
     def partitions(self) -> int:
         return sum(len(d.sessions) for layer in self.layers for d in layer.datasets)
+
+    @property
+    def runs(self) -> int:
+        return sum(len(layer.runs) for layer in self.layers)
 
 
 def seconds_at_rate_limit(requests: int, limit: RateLimit) -> float:
@@ -218,10 +226,16 @@ class BackfillPlanner:
                 )
             missing = self._missing(dataset, sessions, symbols, refresh)
             pairs = sum(map(len, missing.values()))
-            plans.append(DatasetPlan(dataset, tuple(sessions), pairs, self._requests(dataset, missing), past))
+            requests = self._requests(dataset, missing, len(symbols))
+            plans.append(DatasetPlan(dataset, tuple(sessions), pairs, requests, past))
         if not plans:
             return None
-        return LayerPlan(layer, tuple(symbols), tuple(plans))
+        return LayerPlan(layer, tuple(symbols), tuple(plans), self._runs(len(symbols), plans))
+
+    def _runs(self, symbols: int, plans: list[DatasetPlan]) -> tuple[RunGroup, ...]:
+        """The runs launching this layer makes: backfill parts sized by rows, datasets sharing runs."""
+        wanted = {d.dataset: d.sessions for d in plans if d.missing_pairs}
+        return tuple(g for part in backfill_parts(self.config, symbols, wanted) for g in run_groups(part))
 
     def _sessions(self, days: int, notes: list[str]) -> list[dt.date]:
         """Sessions d with today - d < days (calendar days, like retention), from the partitions' start."""
@@ -240,31 +254,31 @@ class BackfillPlanner:
 
     # -------------------------------------------------------------- estimate
 
-    def _requests(self, dataset: Dataset, missing: dict[dt.date, list[str]]) -> int:
-        """Provider requests for the missing pairs, run by run (``chunks.max_partitions_per_run``)."""
-        sessions = sorted(missing)
-        per_run = self.config.pipeline.chunks.max_partitions_per_run
+    def _requests(self, dataset: Dataset, missing: dict[dt.date, list[str]], symbols: int) -> int:
+        """Provider requests for the missing pairs, the way the runs fetch them: run by run (cut by
+        rows, ``runs`` in pipeline.yaml), slice by slice within a run."""
+        runs = self.config.pipeline.runs
+        rows_per_pair = runs.budget(dataset).rows_per_symbol_session
         total = 0
-        for start in range(0, len(sessions), per_run):
-            chunk = {s: missing[s] for s in sessions[start : start + per_run] if missing[s]}
-            total += self._requests_in_run(dataset, chunk)
+        for chunk in cut_sessions(self.config, dataset, symbols, sorted(missing)):
+            wanted = {s: missing[s] for s in chunk if missing[s]}
+            for piece in plan_slices(dataset, wanted, rows_per_pair, runs.slice_rows):
+                total += self._requests_in_slice(dataset, piece)
         return total
 
-    def _requests_in_run(self, dataset: Dataset, missing: dict[dt.date, list[str]]) -> int:
-        symbols = sorted({m for members in missing.values() for m in members})
-        if not symbols:
-            return 0
-        if dataset == Dataset.BARS_1DAY and len(missing) <= len(symbols):
-            return len(missing)  # the grouped-daily endpoint: one request per session
+    def _requests_in_slice(self, dataset: Dataset, piece: FetchSlice) -> int:
+        if piece.grouped_sessions:
+            return len(piece.grouped_sessions)  # the grouped-daily endpoint: one request per session
+        symbols = sum(len(call.symbols) for call in piece.calls)
         if dataset == Dataset.CORPORATE_ACTIONS:
-            return 2 * len(symbols)  # splits and dividends
+            return 2 * symbols  # splits and dividends
         if dataset == Dataset.NEWS:
-            return len(symbols)  # at least one page each; busy names page further
+            return symbols  # at least one page each; busy names page further
         page = self.config.providers.providers[self.provider].page_sizes.aggregates
         requests = 0
-        for symbol in symbols:
-            bars = sum(_bars_per_session(dataset, s) for s, members in missing.items() if symbol in members)
-            requests += max(1, math.ceil(bars / page))
+        for call in piece.calls:
+            bars = sum(_bars_per_session(dataset, s) for s in calendar.sessions(call.first, call.last))
+            requests += len(call.symbols) * max(1, math.ceil(bars / page))
         return requests
 
 

@@ -215,9 +215,34 @@ class PartitionsSpec(_Frozen):
 
 
 class ChunksSpec(_Frozen):
-    max_partitions_per_run: PositiveInt
     symbols_per_request: PositiveInt
     write_batch_rows: PositiveInt
+
+
+class DatasetBudget(_Frozen):
+    """How much work of one dataset a run takes on."""
+
+    rows_per_symbol_session: Annotated[float, Field(gt=0)]  # the estimate runs are sized by
+    rows_per_run: PositiveInt
+
+
+class RunsSpec(_Frozen):
+    """Runs sized by data: a backfill becomes runs of at most ``rows_per_run`` estimated rows per
+    dataset, and a run holds at most ``slice_rows`` rows in memory (fetch, validate, store, next)."""
+
+    slice_rows: PositiveInt
+    datasets: dict[Dataset, DatasetBudget]
+
+    @field_validator("datasets")
+    @classmethod
+    def _every_ingested_dataset(cls, value: dict[Dataset, DatasetBudget]) -> dict[Dataset, DatasetBudget]:
+        missing = [d.value for d in INGESTED_DATASETS if d not in value]
+        if missing:
+            raise ValueError(f"no budget for {missing}: every ingested dataset needs one")
+        return value
+
+    def budget(self, dataset: Dataset | str) -> DatasetBudget:
+        return self.datasets[Dataset(dataset)]
 
 
 class ScheduleSpec(_Frozen):
@@ -283,6 +308,7 @@ class PipelineFile(_Frozen):
     database: DatabasePoolSpec
     automation: AutomationSpec
     lake: LakeSpec
+    runs: RunsSpec
 
 
 # ------------------------------------------------------------------- loading

@@ -1,17 +1,19 @@
-"""Ingestion planning, no Dagster: which (session, symbol) pairs a run must fetch, with the fewest
-provider requests, and which partition each fetched row belongs to.
+"""Ingestion, no Dagster: which (session, symbol) pairs a run must fetch, fetched a slice at a time,
+and which partition each fetched row belongs to.
 
 A run covers partitions (session, layer). Per layer: a dataset the layer does not ingest, or a
 session outside the layer's cold window, yields an empty, labelled partition without a provider
 call. Otherwise the members' (session, symbol) pairs not yet covered are fetched (all of them with a
-full refresh): daily bars through the grouped endpoint when that needs fewer requests, everything
-else with one request per symbol over its whole missing range, then split per partition.
+full refresh) in slices of at most ``runs.slice_rows`` estimated rows (see
+:mod:`ai_trader_assets.planning.slices`): each slice is split per partition and handed on before the
+next is fetched, so a run's memory stays bounded and what it stored stays stored if a later slice
+fails.
 """
 
 import dataclasses
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,7 @@ import pandas as pd
 
 from ai_trader_assets import calendar
 from ai_trader_assets.config import Dataset, PlatformConfig, RetentionWindow
+from ai_trader_assets.planning.slices import FetchSlice, plan_slices
 from ai_trader_assets.providers.base import (
     BAR_DATASETS,
     MarketDataProvider,
@@ -27,7 +30,7 @@ from ai_trader_assets.providers.base import (
     rejects_frame,
 )
 from ai_trader_assets.storage.companies import CompaniesRepository
-from ai_trader_assets.storage.datasets import SPECS, sessions_of
+from ai_trader_assets.storage.datasets import sessions_of
 from ai_trader_assets.storage.ledger import Ledger
 
 
@@ -88,8 +91,33 @@ class IngestRequest:
         return requested or window.is_kept(session, self.today)
 
 
-def _empty(dataset: Dataset, session: dt.date, layer: int, note: str) -> PartitionData:
-    return PartitionData(dataset, session, layer, SPECS[dataset].empty(), {}, rejects_frame([], []), note)
+@dataclasses.dataclass
+class _LayerWork:
+    """What one layer of a run fetches: the missing pairs per session."""
+
+    layer: int
+    missing: dict[dt.date, list[str]]
+
+
+class IngestStream:
+    """A run's partitions, fetched lazily: iterate once for one slice (a list of partitions) at a time.
+
+    ``report`` fills in as the slices are fetched.
+    """
+
+    def __init__(self, dataset: Dataset, report: IngestReport, slices: Iterator[list[PartitionData]]) -> None:
+        self.dataset = dataset
+        self.report = report
+        self._slices = slices
+        # Told of each slice once it is stored (the asset's checks read it back from storage).
+        self.on_stored: Callable[[list[PartitionData]], None] | None = None
+
+    def __iter__(self) -> Iterator[list[PartitionData]]:
+        return self._slices
+
+    def stored(self, piece: list[PartitionData]) -> None:
+        if self.on_stored is not None:
+            self.on_stored(piece)
 
 
 class Ingestor:
@@ -108,39 +136,52 @@ class Ingestor:
         self.config = config
 
     def run(self, request: IngestRequest) -> tuple[list[PartitionData], IngestReport]:
+        """Every partition at once (small runs and tests); :meth:`stream` is the bounded form."""
+        stream = self.stream(request)
+        results = [data for piece in stream for data in piece]
+        return results, stream.report
+
+    def stream(self, request: IngestRequest) -> IngestStream:
+        """Plan the run now (coverage, windows, notes); fetch slice by slice as it is iterated."""
         report = IngestReport()
         by_layer: dict[int, list[dt.date]] = defaultdict(list)
         for session, layer in request.partitions:
             by_layer[layer].append(session)
-        results: list[PartitionData] = []
-        for layer, sessions in sorted(by_layer.items()):
-            results.extend(self._layer(request, layer, sorted(sessions), report))
-        return results, report
+        work = [
+            self._plan_layer(request, layer, sorted(sessions), report)
+            for layer, sessions in sorted(by_layer.items())
+        ]
+        return IngestStream(request.dataset, report, self._slices(request.dataset, work, report))
 
-    def _layer(
+    def _slices(
+        self, dataset: Dataset, work: list[_LayerWork | None], report: IngestReport
+    ) -> Iterator[list[PartitionData]]:
+        budget = self.config.pipeline.runs
+        for layer_work in work:
+            if layer_work is None:
+                continue
+            rows_per_pair = budget.budget(dataset).rows_per_symbol_session
+            for piece in plan_slices(dataset, layer_work.missing, rows_per_pair, budget.slice_rows):
+                fetched = self._fetch(dataset, piece)
+                report.calls.extend(fetched.calls)
+                pairs = {s: list(symbols) for s, symbols in piece.pairs.items()}
+                yield self._split(dataset, layer_work.layer, pairs, fetched, report)
+
+    def _plan_layer(
         self, request: IngestRequest, layer: int, sessions: list[dt.date], report: IngestReport
-    ) -> list[PartitionData]:
+    ) -> _LayerWork | None:
         dataset = request.dataset
         if not self.config.ingests(layer, dataset):
-            note = f"layer {layer} does not ingest {dataset.value} (layers.yaml)"
-            report.notes.append(note)
-            return [_empty(dataset, s, layer, note) for s in sessions]
+            report.notes.append(f"layer {layer} does not ingest {dataset.value} (layers.yaml)")
+            return None
         window = self.config.window(layer, dataset)
         assert window is not None  # validated: every ingested dataset has a window
         outside = [s for s in sessions if not request.in_scope(s, window)]
         inside = [s for s in sessions if request.in_scope(s, window)]
-        results = [
-            _empty(
-                dataset,
-                s,
-                layer,
-                f"outside layer {layer}'s {window.cold_days}-day cold window for {dataset.value}",
-            )
-            for s in outside
-        ]
         if outside:
             report.notes.append(
-                f"{len(outside)} session(s) outside layer {layer}'s cold window: nothing fetched"
+                f"{len(outside)} session(s) outside layer {layer}'s {window.cold_days}-day cold window "
+                f"for {dataset.value}: nothing fetched"
             )
         members = self.companies.members(layer)
         if request.only_symbols is not None:
@@ -149,30 +190,19 @@ class Ingestor:
         missing = {s: [m for m in members if (s, m) not in covered] for s in inside}
         report.already_stored += sum(len(members) - len(v) for v in missing.values())
         report.symbols.update(m for symbols in missing.values() for m in symbols)
-        if not any(missing.values()):
-            if inside:
-                report.notes.append(
-                    f"layer {layer}: every member already stored for {len(inside)} session(s)"
-                )
-            return results + [_empty(dataset, s, layer, "already stored") for s in inside]
-        fetched = self._fetch(dataset, missing)
-        report.calls.extend(fetched.calls)
-        return results + self._split(dataset, layer, missing, fetched, report)
+        if inside and not any(missing.values()):
+            report.notes.append(f"layer {layer}: every member already stored for {len(inside)} session(s)")
+        return _LayerWork(layer, {s: v for s, v in missing.items() if v})
 
     # ----------------------------------------------------------------- fetching
 
-    def _fetch(self, dataset: Dataset, missing: dict[dt.date, list[str]]) -> ProviderResult:
-        sessions_needed = sorted(s for s, symbols in missing.items() if symbols)
-        symbols_needed = sorted({m for symbols in missing.values() for m in symbols})
-        if dataset == Dataset.BARS_1DAY and len(sessions_needed) <= len(symbols_needed):
-            return _combine([self.provider.grouped_daily_bars(s, missing[s]) for s in sessions_needed])
-        # One request per symbol over its own missing range; symbols sharing a range share a call.
-        ranges: dict[tuple[dt.date, dt.date], list[str]] = defaultdict(list)
-        for symbol in symbols_needed:
-            own = [s for s in sessions_needed if symbol in missing[s]]
-            ranges[(own[0], own[-1])].append(symbol)
+    def _fetch(self, dataset: Dataset, piece: FetchSlice) -> ProviderResult:
+        if piece.grouped_sessions:
+            return _combine(
+                [self.provider.grouped_daily_bars(s, list(piece.pairs[s])) for s in piece.grouped_sessions]
+            )
         fetch = self._fetcher(dataset)
-        return _combine([fetch(symbols, first, last) for (first, last), symbols in sorted(ranges.items())])
+        return _combine([fetch(list(call.symbols), call.first, call.last) for call in piece.calls])
 
     def _fetcher(self, dataset: Dataset) -> Callable[[list[str], dt.date, dt.date], ProviderResult]:
         if dataset in BAR_DATASETS:

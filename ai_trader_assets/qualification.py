@@ -227,12 +227,9 @@ class QualificationPlanner:
         days = max(w.cold_days for d in datasets if (w := self.config.window(layer, d)) is not None)
         return calendar.session_on_or_after(self.config.window_start(days, self.today))
 
-    def partition_keys(self, request: BackfillRequest) -> dict[str, list[str]]:
-        """Per dataset, the (session, layer) keys inside that dataset's window for the layer."""
-        keys = {}
-        for dataset in request.datasets:
-            first = self.start_date(request.layer, Dataset(dataset))
-            keys[dataset] = [
-                f"{s.isoformat()}|{request.layer}" for s in calendar.sessions(first, request.end_date)
-            ]
-        return keys
+    def sessions_by_dataset(self, request: BackfillRequest) -> dict[Dataset, list[dt.date]]:
+        """Per dataset, the sessions inside that dataset's window for the layer."""
+        return {
+            Dataset(d): calendar.sessions(self.start_date(request.layer, Dataset(d)), request.end_date)
+            for d in request.datasets
+        }

@@ -111,24 +111,47 @@ def test_stored_pairs_are_not_planned_again(planner: BackfillPlanner, market_db:
     assert full.missing_pairs == 2 * len(sessions)
 
 
-def test_the_estimate_follows_how_the_provider_pages(planner: BackfillPlanner) -> None:
+def test_the_estimate_follows_how_the_runs_fetch_and_the_provider_pages(planner: BackfillPlanner) -> None:
     config = load_config()
-    per_run = config.pipeline.chunks.max_partitions_per_run
     page = config.providers.providers["polygon"].page_sizes.aggregates
     plan = planner.plan("layer3", 365, None)
     by_dataset = {d.dataset: d for d in plan.layers[0].datasets}
-    runs = -(-len(sessions_in_last(365)) // per_run)
+    sessions = len(sessions_in_last(365))
+    # Two symbols for a year is far below every run budget: one run, and since --days gives every
+    # dataset the same sessions, all six datasets share it.
+    assert plan.runs == 1 and plan.layers[0].runs[0].datasets == tuple(by_dataset)
     # Daily bars for two symbols: per-symbol requests beat one grouped request per session.
-    assert by_dataset[Dataset.BARS_1DAY].requests == 2 * runs
-    assert by_dataset[Dataset.CORPORATE_ACTIONS].requests == 2 * 2 * runs  # splits + dividends
-    assert by_dataset[Dataset.NEWS].requests == 2 * runs
-    # A run of 1-minute bars holds up to 30 x 390 bars: one page each at 50,000 a page.
-    assert per_run * 390 <= page
-    assert by_dataset[Dataset.BARS_1MIN].requests == 2 * runs
+    assert by_dataset[Dataset.BARS_1DAY].requests == 2
+    assert by_dataset[Dataset.CORPORATE_ACTIONS].requests == 2 * 2  # splits + dividends
+    assert by_dataset[Dataset.NEWS].requests == 2
+    # A symbol's year of 1-minute bars is one call, paged at 50,000 bars.
+    assert by_dataset[Dataset.BARS_1MIN].requests == 2 * -(-sessions * 390 // page)
     # Layer 0 has many symbols: daily bars come from the grouped endpoint, one request per session.
     (layer0,) = planner.plan("F,GE", 5, [Dataset.BARS_1DAY]).layers
     assert layer0.datasets[0].requests == 2  # 2 symbols, 5 sessions: per symbol is cheaper
     assert plan.requests == sum(d.requests for d in plan.layers[0].datasets)
+
+
+def test_runs_follow_the_rows_not_the_sessions(planner: BackfillPlanner) -> None:
+    config = load_config()
+    budget = config.pipeline.runs.budget(Dataset.BARS_1MIN)
+    plan = planner.plan("layer3", None, None)  # each dataset's cold window: six different ranges
+    runs = plan.layers[0].runs
+    # Two symbols: every dataset fits one run; datasets with the same window share it.
+    windows = {config.window(3, d).cold_days for d in config.layers.layers[3].datasets}  # type: ignore[index, union-attr]
+    assert len(runs) == len(windows)
+    assert sorted(d for r in runs for d in r.datasets) == sorted(config.layers.layers[3].datasets)  # type: ignore[index]
+    # A layer of 2,000 symbols cuts a year of 1-minute bars by rows.
+    from ai_trader_assets.planning.runs import backfill_parts
+
+    year = sessions_in_last(365)
+    parts = backfill_parts(config, 2_000, {Dataset.BARS_1MIN: year, Dataset.CORPORATE_ACTIONS: year})
+    per_run = int(budget.rows_per_run // (2_000 * budget.rows_per_symbol_session))  # sessions a run holds
+    assert per_run == 25 and len(parts) == -(-len(year) // per_run)
+    assert Dataset.CORPORATE_ACTIONS in parts[0] and all(
+        Dataset.CORPORATE_ACTIONS not in p for p in parts[1:]
+    )
+    assert [s for p in parts for s in p[Dataset.BARS_1MIN]] == year  # every session once, in order
 
 
 def test_time_at_the_rate_limit_takes_the_tighter_limit() -> None:

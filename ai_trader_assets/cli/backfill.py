@@ -94,10 +94,7 @@ def backfill(
         if not launches:
             console.print("nothing to fetch: storage already has every pair (--refresh refetches)")
             return
-        if client:
-            ok = _submit_to_webserver(client, launches, wait)
-        else:
-            ok = _run_in_process(settings, launches, config.pipeline.chunks.max_partitions_per_run)
+        ok = _submit_to_webserver(client, launches, wait) if client else _run_in_process(settings, launches)
     if not ok:
         raise typer.Exit(code=1)
 
@@ -136,7 +133,8 @@ def _print_plan(plan: BackfillPlan) -> None:
         console.print(f"layer {layer.layer} symbols: {shown}")
     limit = plan.rate_limit
     console.print(
-        f"{plan.partitions} partition(s); about {plan.requests} {plan.provider} request(s), "
+        f"{plan.partitions} partition(s) in {plan.runs} run(s) (sized by rows: pipeline.yaml runs); "
+        f"about {plan.requests} {plan.provider} request(s), "
         f"{duration(plan.estimated_seconds)} at {limit.requests_per_second}/s, "
         f"{limit.requests_per_minute}/min (providers.yaml); "
         "'to fetch' = (session, symbol) pairs not yet stored"
@@ -148,11 +146,12 @@ def _print_plan(plan: BackfillPlan) -> None:
 def _submit_to_webserver(client: WebserverClient, launches: list[LayerLaunch], wait: bool) -> bool:
     launched = []
     for launch in launches:
-        backfill_id = client.launch(launch)
-        launched.append((launch, backfill_id))
-        console.print(
-            f"launched backfill {backfill_id} (layer {launch.layer}): {client.backfill_url(backfill_id)}"
-        )
+        for part in range(len(launch.parts)):
+            backfill_id = client.launch(launch, part)
+            launched.append((launch, backfill_id))
+            console.print(
+                f"launched backfill {backfill_id} ({launch.title(part)}): {client.backfill_url(backfill_id)}"
+            )
     if not wait:
         return True
     results: dict[str, BackfillProgress] = {}
@@ -185,8 +184,8 @@ def _submit_to_webserver(client: WebserverClient, launches: list[LayerLaunch], w
     return ok
 
 
-def _run_in_process(settings: Settings, launches: list[LayerLaunch], max_partitions_per_run: int) -> bool:
-    runs = list(planned_runs(launches, max_partitions_per_run))
+def _run_in_process(settings: Settings, launches: list[LayerLaunch]) -> bool:
+    runs = list(planned_runs(launches))
     with dagster_instance(settings) as instance:
         return _execute_runs(InProcessRunner(instance, defs()), runs, settings)
 
@@ -197,20 +196,18 @@ def _execute_runs(runner: InProcessRunner, runs: list[PlannedRun], settings: Set
     )
     failed = []
     with progress_bar() as progress:
-        task = progress.add_task("partitions", total=sum(len(r.sessions) for r in runs))
+        task = progress.add_task("partitions", total=sum(r.partitions for r in runs))
         for run in runs:
-            progress.update(
-                task, description=f"layer {run.layer} {run.dataset} {run.sessions[0]}..{run.sessions[-1]}"
-            )
+            progress.update(task, description=run.describe())
             run_id, ok = runner.execute(run)
             if not ok:
                 failed.append((run, run_id))
-            progress.advance(task, len(run.sessions))
+            progress.advance(task, run.partitions)
         progress.update(task, description="partitions")
     for run, run_id in failed:
         errors.print(
-            f"[bold red]error:[/] run {run_id} failed (layer {run.layer} {run.dataset} "
-            f"{run.sessions[0]}..{run.sessions[-1]}); its log is in the Dagster UI under Runs",
+            f"[bold red]error:[/] run {run_id} failed ({run.describe()}); "
+            "its log is in the Dagster UI under Runs",
             highlight=False,
         )
     return not failed

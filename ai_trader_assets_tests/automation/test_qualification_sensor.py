@@ -122,19 +122,40 @@ def test_mass_qualification_is_throttled(universe: MarketDatabase, tmp_path: Pat
     assert sizes == [3, 3, 3, 1]  # a steady stream, every symbol exactly once
 
 
-def test_filling_an_empty_layer_is_one_backfill_per_dataset(universe: MarketDatabase) -> None:
+def test_backfills_follow_the_rows_a_promotion_implies(universe: MarketDatabase, tmp_path: Path) -> None:
+    """A small first fill is one backfill of every dataset; with tight run budgets it is cut into parts
+    by rows, each within budget, every session of every dataset exactly once."""
     cursor = settle(universe)
     sql(universe, "UPDATE companies SET layer3_qualified = true WHERE symbol IN ('L1S0','L1S1','L1S2')")
     result = tick(universe, cursor)
     datasets = {d.value for d in load_config().layers.layers[3].datasets}
-    assert len(requests(result)) == len(datasets)
-    assert {next(iter(r.asset_graph_subset.asset_keys)).path[-1] for r in requests(result)} == datasets  # type: ignore[union-attr]
-    ids = {r.tags["ai_trader/backfill_request"] for r in requests(result)}
-    assert len(ids) == 1 and backfill_requests.get(universe, int(ids.pop())).symbols == (
+    (run,) = requests(result)
+    assert {k.path[-1] for k in run.asset_graph_subset.asset_keys} == datasets  # type: ignore[union-attr]
+    assert backfill_requests.get(universe, int(run.tags["ai_trader/backfill_request"])).symbols == (
         "L1S0",
         "L1S1",
         "L1S2",
     )
+
+    config_dir = tmp_path / "config"
+    shutil.copytree(DEFAULT_CONFIG_DIR, config_dir)
+    pipeline = yaml.safe_load((config_dir / "pipeline.yaml").read_text())
+    pipeline["runs"]["datasets"]["bars_1min"]["rows_per_run"] = 100_000  # ~85 sessions of 3 symbols
+    (config_dir / "pipeline.yaml").write_text(yaml.safe_dump(pipeline))
+    cursor = tick(universe, None, config_dir).cursor
+    sql(universe, "UPDATE companies SET layer3_qualified = true WHERE symbol IN ('L1S5','L1S6','L1S7')")
+    parts = requests(tick(universe, cursor, config_dir))
+    minute = [
+        sorted(p.asset_graph_subset.get_partitions_subset(dg.AssetKey("bars_1min")).get_partition_keys())  # type: ignore[union-attr]
+        for p in parts
+    ]
+    window = load_config().window(3, Dataset.BARS_1MIN)
+    assert window is not None and len(parts) > 1
+    assert all(len(keys) * 3 * 390 <= 100_000 for keys in minute)
+    flat = [k for keys in minute for k in keys]
+    assert flat == sorted(flat) and len(flat) == len(set(flat))
+    assert {k.path[-1] for k in parts[0].asset_graph_subset.asset_keys} == datasets  # type: ignore[union-attr]
+    assert all({k.path[-1] for k in p.asset_graph_subset.asset_keys} == {"bars_1min"} for p in parts[1:])  # type: ignore[union-attr]
 
 
 # SQLite serializes writers, so its ids always commit in order: this is a PostgreSQL case.

@@ -2,6 +2,7 @@
 against the local Polygon server."""
 
 import datetime as dt
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,9 +12,10 @@ import dagster as dg
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+import yaml
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import Dataset, load_config
+from ai_trader_assets.config import DEFAULT_CONFIG_DIR, Dataset, load_config
 from ai_trader_assets.defs.market_data.maintenance import maintain_lake
 from ai_trader_assets.defs.platform.definitions import resources
 from ai_trader_assets.storage.companies import CompaniesRepository
@@ -149,7 +151,8 @@ def test_a_range_run_fetches_each_symbol_once_and_writes_every_session(
 ) -> None:
     sessions = calendar.sessions(dt.date(2026, 9, 1), AS_OF)[-30:]
     asset = platform.asset(Dataset.BARS_5MIN)
-    assert asset.backfill_policy is not None and asset.backfill_policy.max_partitions_per_run == 30  # one run
+    # A backfill's range is one run; its launcher sizes runs by rows (pipeline.yaml runs).
+    assert asset.backfill_policy == dg.BackfillPolicy.single_run()
     result = platform.materialize(Dataset.BARS_5MIN, f"{sessions[0]}|1", f"{sessions[-1]}|1")
     assert result.success
     assert metadata(result, Dataset.BARS_5MIN)["provider requests"] == len(LAYER1)
@@ -303,3 +306,39 @@ def test_the_maintain_lake_job_clusters_closed_months_and_reports_them(platform:
     assert "clustered 2026-10" in metadata["bars_5min"] and metadata["news"] == "no table yet"
     assert platform.tables.stats(Dataset.BARS_5MIN).files == 1
     assert len(platform.tables.read(Dataset.BARS_5MIN)) == len(october) * len(LAYER1) * 78
+
+
+def small_slices(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, slice_rows: int) -> None:
+    """A copy of the configuration whose runs hold at most ``slice_rows`` rows at a time."""
+    config_dir = tmp_path / "config"
+    shutil.copytree(DEFAULT_CONFIG_DIR, config_dir)
+    pipeline = yaml.safe_load((config_dir / "pipeline.yaml").read_text())
+    pipeline["runs"]["slice_rows"] = slice_rows
+    (config_dir / "pipeline.yaml").write_text(yaml.safe_dump(pipeline))
+    monkeypatch.setenv("AI_TRADER_CONFIG_DIR", str(config_dir))
+
+
+def test_a_run_stores_slice_by_slice_and_its_retry_fetches_only_the_rest(
+    platform: Platform, server: PolygonServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    sessions = calendar.sessions(dt.date(2026, 9, 1), AS_OF)[-20:]
+    small_slices(monkeypatch, tmp_path, slice_rows=20 * 78)  # one symbol's range a slice
+    server.fail("/v2/aggs/ticker/MSFT/", 401)  # the second slice fails for good
+    first = platform.materialize(Dataset.BARS_5MIN, f"{sessions[0]}|1", f"{sessions[-1]}|1")
+    assert not first.success
+    # The first slice (AAPL) stayed stored, in cold, hot and coverage; MSFT has nothing.
+    stored = platform.tables.frame(Dataset.BARS_5MIN)
+    expected_aapl = sum(calendar.session_minutes(s) // 5 for s in sessions)
+    assert set(stored["symbol"]) == {"AAPL"} and len(stored) == expected_aapl
+    assert set(platform.hot(Dataset.BARS_5MIN)["symbol"]) == {"AAPL"}
+    covered = Ledger(platform.database).covered(Dataset.BARS_5MIN, sessions, LAYER1)
+    assert covered == {(s, "AAPL") for s in sessions}
+
+    server.requests.clear()
+    again = platform.materialize(Dataset.BARS_5MIN, f"{sessions[0]}|1", f"{sessions[-1]}|1")
+    assert again.success
+    asked = {r.path.split("/")[4] for r in server.requests_to("/v2/aggs/ticker/")}
+    assert asked == {"MSFT"}  # nothing already stored was requested again
+    stored = platform.tables.frame(Dataset.BARS_5MIN)
+    assert len(stored) == 2 * expected_aapl and not stored.duplicated(["symbol", "ts"]).any()
+    assert metadata(again, Dataset.BARS_5MIN)["slices"] == 1

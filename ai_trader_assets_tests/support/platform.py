@@ -27,7 +27,7 @@ class Platform:
     def asset(self, dataset: Dataset) -> dg.AssetsDefinition:
         config = load_config()
         partitions = market_partitions(config.pipeline.partitions.start_date, self.as_of)
-        return build_asset(dataset, partitions, config.pipeline.chunks.max_partitions_per_run, pool="test")
+        return build_asset(dataset, partitions, pool="test")
 
     def materialize(
         self, dataset: Dataset, first: str, last: str | None = None, tags: dict[str, str] | None = None

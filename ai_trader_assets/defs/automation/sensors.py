@@ -8,11 +8,14 @@ from typing import Any
 
 import dagster as dg
 
-from ai_trader_assets.config import INGESTED_DATASETS, cached_config
+from ai_trader_assets import calendar
+from ai_trader_assets.config import INGESTED_DATASETS, Dataset, cached_config
 from ai_trader_assets.defs.automation.backfills import backfill_run_request
 from ai_trader_assets.defs.market_data.partitions import configured_partitions
 from ai_trader_assets.defs.platform.resources import MarketDatabaseResource, PlatformConfigResource
 from ai_trader_assets.gaps import find_gaps
+from ai_trader_assets.ingest import parse_partition_key
+from ai_trader_assets.planning.runs import backfill_parts, partition_keys
 from ai_trader_assets.qualification import Cursor, QualificationPlanner
 from ai_trader_assets.run_tags import backfill_tags
 from ai_trader_assets.settings import load_settings
@@ -49,20 +52,23 @@ def build_qualification_sensor(interval_seconds: int) -> dg.SensorDefinition:
         plan = planner.plan(Cursor.from_json(context.cursor), time.time())
         partitions_def = configured_partitions()
         run_requests: list[dg.RunRequest] = []
-        for request, fills_empty_layer in plan.requests:
-            keys = planner.partition_keys(request)
+        for request, _ in plan.requests:
+            # As few backfills (and runs) as the run budgets allow: a small promotion is one backfill.
+            parts = backfill_parts(config, len(request.symbols), planner.sessions_by_dataset(request))
             tags = backfill_tags(config, request.id, request.layer)
-            # Filling an empty layer is one layer-wide backfill per dataset; otherwise one per request.
-            groups = [{d: k} for d, k in keys.items()] if fills_empty_layer else [keys]
-            run_requests.extend(backfill_run_request(partitions_def, group, tags) for group in groups)
+            run_requests.extend(
+                backfill_run_request(partitions_def, partition_keys(request.layer, part), tags)
+                for part in parts
+            )
             context.log.info(
-                "backfill request %s: layer %s, %d symbol(s), %s, %s..%s",
+                "backfill request %s: layer %s, %d symbol(s), %s, %s..%s, %d backfill(s)",
                 request.id,
                 request.layer,
                 len(request.symbols),
                 ",".join(request.datasets),
                 request.start_date,
                 request.end_date,
+                len(parts),
             )
         summary = f"{plan.consumed} event(s) consumed, {plan.deferred} deferred, {plan.demotions} demotion(s)"
         return dg.SensorResult(
@@ -99,7 +105,7 @@ def build_gap_healing_sensor(interval_seconds: int) -> dg.SensorDefinition:
             market_db.database, config, today, set(launched), automation.gap_healing_max_partitions_per_tick
         )
         partitions_def = configured_partitions()
-        run_requests = []
+        run_requests: list[dg.RunRequest] = []
         for layer_gaps in gaps:
             sessions = sorted({k.split("|")[0] for keys in layer_gaps.keys_by_dataset.values() for k in keys})
             request = backfill_requests.create(
@@ -112,7 +118,17 @@ def build_gap_healing_sensor(interval_seconds: int) -> dg.SensorDefinition:
                 reason=f"gap healing: {layer_gaps.partitions} partition(s) missing in hot storage",
             )
             tags = backfill_tags(config, request.id, layer_gaps.layer)
-            run_requests.append(backfill_run_request(partitions_def, layer_gaps.keys_by_dataset, tags))
+            # Each dataset's whole span from its first gap to its last: one range, so one run per part
+            # (a scattered subset would be a run per stretch); the run fetches only what is missing.
+            spans = {
+                Dataset(d): calendar.sessions(min(days), max(days))
+                for d, keys in layer_gaps.keys_by_dataset.items()
+                if (days := [parse_partition_key(k)[0] for k in keys])
+            }
+            run_requests.extend(
+                backfill_run_request(partitions_def, partition_keys(layer_gaps.layer, part), tags)
+                for part in backfill_parts(config, len(layer_gaps.symbols), spans)
+            )
             launched |= {f"{d}|{k}": now for d, keys in layer_gaps.keys_by_dataset.items() for k in keys}
         return dg.SensorResult(
             run_requests=run_requests,

@@ -1,15 +1,20 @@
 """The market-data assets: one per dataset, partitioned by date (NYSE session) x layer.
 
-Asset bodies stay thin: plan and fetch with :class:`ai_trader_assets.ingest.Ingestor`, hand the
-per-partition frames to the IO manager, then check what storage now holds.
+Asset bodies stay thin: plan with :class:`ai_trader_assets.ingest.Ingestor`, hand the IO manager a
+lazy :class:`ai_trader_assets.ingest.IngestStream` (it fetches and stores one bounded slice at a
+time), then report the checks tallied as the slices were stored.
+
+A backfill's range for an asset is one run (``BackfillPolicy.single_run``): how many runs a backfill
+becomes is decided by its launcher from the rows it implies (``runs`` in pipeline.yaml), and a run's
+memory is bounded by its slices, whatever the range.
 """
 
 from collections.abc import Iterator
 
 import dagster as dg
 
-from ai_trader_assets.config import INGESTED_DATASETS, Dataset, cached_config
-from ai_trader_assets.defs.market_data.checks import CHECK_SPECS, check_results
+from ai_trader_assets.config import INGESTED_DATASETS, Dataset
+from ai_trader_assets.defs.market_data.checks import CHECK_SPECS, CheckTally
 from ai_trader_assets.defs.market_data.partitions import configured_partitions
 from ai_trader_assets.defs.platform.resources import (
     LakeResource,
@@ -17,10 +22,11 @@ from ai_trader_assets.defs.platform.resources import (
     MarketDataProviderResource,
     PlatformConfigResource,
 )
-from ai_trader_assets.ingest import Ingestor, IngestRequest, describe, parse_partition_key
+from ai_trader_assets.ingest import Ingestor, IngestRequest, IngestStream, parse_partition_key
 from ai_trader_assets.run_tags import BACKFILL_REQUEST_TAG, REFRESH_TAG
 from ai_trader_assets.settings import load_settings
 from ai_trader_assets.storage import backfill_requests
+from ai_trader_assets.storage.lake.tables import lake_tables
 from ai_trader_assets.storage.ledger import Ledger
 
 DESCRIPTIONS = {
@@ -33,14 +39,12 @@ DESCRIPTIONS = {
 }
 
 
-def build_asset(
-    dataset: Dataset, partitions_def: dg.PartitionsDefinition, max_per_run: int, pool: str
-) -> dg.AssetsDefinition:
+def build_asset(dataset: Dataset, partitions_def: dg.PartitionsDefinition, pool: str) -> dg.AssetsDefinition:
     @dg.asset(
         name=dataset.value,
         description=DESCRIPTIONS[dataset],
         partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.multi_run(max_per_run),
+        backfill_policy=dg.BackfillPolicy.single_run(),
         pool=pool,
         group_name="market_data",
         io_manager_key="market_data_io_manager",
@@ -53,7 +57,7 @@ def build_asset(
         market_db: MarketDatabaseResource,
         provider: MarketDataProviderResource,
         lake: LakeResource,
-    ) -> Iterator[dg.Output[dict[str, object]] | dg.AssetCheckResult]:
+    ) -> Iterator[dg.Output[IngestStream] | dg.AssetCheckResult]:
         partitions = [parse_partition_key(key) for key in context.partition_keys]
         backfill = None
         request_id = context.run.tags.get(BACKFILL_REQUEST_TAG)
@@ -70,10 +74,12 @@ def build_asset(
         ingestor = Ingestor(
             provider.get_provider(), market_db.companies(), Ledger(market_db.database), platform.get()
         )
-        results, report = ingestor.run(request)
-        metadata = describe(report) | {"partitions": len(partitions), "provider": provider.kind}
-        yield dg.Output({r.key: r for r in results}, metadata=metadata)
-        yield from check_results(dataset, results, platform, market_db, lake)
+        stream = ingestor.stream(request)
+        tally = CheckTally(dataset, lake_tables(lake.get_lake(), platform.get()))
+        stream.on_stored = tally.add
+        # The IO manager fetches and stores the stream here, slice by slice, before the checks below.
+        yield dg.Output(stream, metadata={"partitions": len(partitions), "provider": provider.kind})
+        yield from tally.results(platform, market_db)
 
     return market_data
 
@@ -81,11 +87,7 @@ def build_asset(
 @dg.definitions
 def market_data_assets() -> dg.Definitions:
     settings = load_settings()
-    config = cached_config(str(settings.config_dir))
     partitions_def = configured_partitions()
-    max_per_run = config.pipeline.chunks.max_partitions_per_run
     return dg.Definitions(
-        assets=[
-            build_asset(d, partitions_def, max_per_run, pool=settings.provider) for d in INGESTED_DATASETS
-        ]
+        assets=[build_asset(d, partitions_def, pool=settings.provider) for d in INGESTED_DATASETS]
     )

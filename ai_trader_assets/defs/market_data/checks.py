@@ -7,6 +7,7 @@
 - freshness: every member of an ingesting layer is stored up to the previous session at least.
 """
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator, Sequence
 
@@ -16,14 +17,13 @@ import pandas as pd
 from ai_trader_assets import calendar
 from ai_trader_assets.config import LAYERS, Dataset
 from ai_trader_assets.defs.platform.resources import (
-    LakeResource,
     MarketDatabaseResource,
     PlatformConfigResource,
 )
 from ai_trader_assets.ingest import PartitionData
 from ai_trader_assets.providers.base import BAR_DATASETS
 from ai_trader_assets.storage.datasets import check_rows
-from ai_trader_assets.storage.lake.tables import lake_tables
+from ai_trader_assets.storage.lake.tables import LakeTables
 from ai_trader_assets.storage.ledger import Ledger
 
 SHOWN = 20  # symbols listed in check metadata
@@ -64,58 +64,79 @@ def _regular_rows(dataset: Dataset, session: dt.date, frame: pd.DataFrame) -> pd
     return frame[(frame["ts"] >= open_utc) & (frame["ts"] < close_utc)]
 
 
-def check_results(
-    dataset: Dataset,
-    results: Sequence[PartitionData],
-    platform: PlatformConfigResource,
-    market_db: MarketDatabaseResource,
-    lake: LakeResource,
-) -> Iterator[dg.AssetCheckResult]:
-    written = [r for r in results if r.fetched]
-    in_cold = lake_tables(lake.get_lake(), platform.get()).frame(
-        dataset,
-        extra=["session", "layer"],
-        sessions=sorted({r.session for r in written}),
-        layers=sorted({r.layer for r in written}),
-    )
-    problems, incomplete = 0, {}
-    for data in written:
-        here = (in_cold["session"] == data.session) & (in_cold["layer"] == data.layer)
-        stored = in_cold[here].drop(columns=["session", "layer"]).reset_index(drop=True)
-        if stored.empty:
-            if any(data.fetched.values()):
-                problems += 1  # rows were fetched but the partition is not in cold storage
-            continue
-        problems += len(check_rows(dataset, stored)[1])
-        if dataset in BAR_DATASETS:
-            counts = _regular_rows(dataset, data.session, stored).groupby("symbol").size()
-            expected = expected_bars(dataset, data.session)
-            for symbol in data.fetched:
-                if int(counts.get(symbol, 0)) < expected:
-                    incomplete[f"{symbol} {data.session}"] = int(counts.get(symbol, 0))
-    yield dg.AssetCheckResult(
-        check_name="integrity",
-        passed=problems == 0,
-        metadata={"partitions checked": len(written), "invalid or duplicate rows": problems},
-    )
-    if dataset not in BAR_DATASETS:
-        ledger = Ledger(market_db.database)
+class CheckTally:
+    """The integrity and completeness checks, tallied slice by slice as a run stores them.
+
+    After each slice is stored, its rows are read back from the Delta table (only that slice's
+    sessions and symbols), so the checks see what storage holds without holding the run in memory.
+    """
+
+    def __init__(self, dataset: Dataset, tables: LakeTables) -> None:
+        self.dataset = dataset
+        self.tables = tables
+        self.partitions: set[str] = set()
+        self.problems = 0
+        self.incomplete: dict[str, int] = {}
+        self._fetched: list[PartitionData] = []
+
+    def add(self, stored: Sequence[PartitionData]) -> None:
+        """Check one stored slice."""
+        written = [d for d in stored if d.fetched]
+        if not written:
+            return
+        in_cold = self.tables.frame(
+            self.dataset,
+            extra=["session", "layer"],
+            sessions=sorted({d.session for d in written}),
+            symbols=None if self.dataset == Dataset.NEWS else sorted({s for d in written for s in d.fetched}),
+        )
         for data in written:
-            covered = ledger.covered(dataset, [data.session], list(data.fetched))
-            incomplete.update(
-                {f"{s} {data.session}": 0 for s in data.fetched if (data.session, s) not in covered}
+            self.partitions.add(data.key)
+            self._fetched.append(
+                dataclasses.replace(data, frame=data.frame.iloc[0:0], rejects=data.rejects.iloc[0:0])
             )
-    yield dg.AssetCheckResult(
-        check_name="completeness",
-        passed=not incomplete,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "partitions checked": len(written),
-            "incomplete symbol-sessions": len(incomplete),
-            "examples (rows found)": str(dict(list(incomplete.items())[:SHOWN])) or "-",
-        },
-    )
-    yield _freshness(dataset, platform, market_db)
+            here = (in_cold["session"] == data.session) & (in_cold["layer"] == data.layer)
+            stored_rows = in_cold[here].drop(columns=["session", "layer"]).reset_index(drop=True)
+            if self.dataset != Dataset.NEWS:
+                stored_rows = stored_rows[stored_rows["symbol"].isin(list(data.fetched))]
+            if stored_rows.empty:
+                if any(data.fetched.values()):
+                    self.problems += 1  # rows were fetched but are not in cold storage
+                continue
+            self.problems += len(check_rows(self.dataset, stored_rows)[1])
+            if self.dataset in BAR_DATASETS:
+                counts = _regular_rows(self.dataset, data.session, stored_rows).groupby("symbol").size()
+                expected = expected_bars(self.dataset, data.session)
+                for symbol in data.fetched:
+                    if int(counts.get(symbol, 0)) < expected:
+                        self.incomplete[f"{symbol} {data.session}"] = int(counts.get(symbol, 0))
+
+    def results(
+        self, platform: PlatformConfigResource, market_db: MarketDatabaseResource
+    ) -> Iterator[dg.AssetCheckResult]:
+        yield dg.AssetCheckResult(
+            check_name="integrity",
+            passed=self.problems == 0,
+            metadata={"partitions checked": len(self.partitions), "invalid or duplicate rows": self.problems},
+        )
+        if self.dataset not in BAR_DATASETS:
+            ledger = Ledger(market_db.database)
+            for data in self._fetched:
+                covered = ledger.covered(self.dataset, [data.session], list(data.fetched))
+                self.incomplete.update(
+                    {f"{s} {data.session}": 0 for s in data.fetched if (data.session, s) not in covered}
+                )
+        yield dg.AssetCheckResult(
+            check_name="completeness",
+            passed=not self.incomplete,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "partitions checked": len(self.partitions),
+                "incomplete symbol-sessions": len(self.incomplete),
+                "examples (rows found)": str(dict(list(self.incomplete.items())[:SHOWN])) or "-",
+            },
+        )
+        yield _freshness(self.dataset, platform, market_db)
 
 
 def _freshness(

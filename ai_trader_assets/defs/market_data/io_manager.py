@@ -17,7 +17,7 @@ from ai_trader_assets.defs.platform.resources import (
     MarketDatabaseResource,
     PlatformConfigResource,
 )
-from ai_trader_assets.ingest import PartitionData, parse_partition_key
+from ai_trader_assets.ingest import IngestStream, describe, parse_partition_key
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.datasets import SPECS, sessions_of
 from ai_trader_assets.storage.hot import HotStore
@@ -26,7 +26,7 @@ from ai_trader_assets.storage.writer import PartitionWriter, WriteTotals
 
 
 class MarketDataIOManager(dg.ConfigurableIOManager):
-    """Stores ``{partition key: PartitionData}`` outputs in hot and cold storage; loads frames back."""
+    """Stores a run's :class:`IngestStream` in hot and cold storage, slice by slice; loads frames back."""
 
     platform: dg.ResourceDependency[PlatformConfigResource]
     market_db: dg.ResourceDependency[MarketDatabaseResource]
@@ -35,11 +35,10 @@ class MarketDataIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if obj is None:  # ops that return nothing (the retention job) have nothing to store
             return
-        if not isinstance(obj, dict) or not all(isinstance(v, PartitionData) for v in obj.values()):
+        if not isinstance(obj, IngestStream):
             raise TypeError(
                 f"{context.asset_key if context.has_asset_key else 'this output'}: the market-data IO "
-                f"manager stores {{partition key: PartitionData}} only, got {type(obj).__name__}; "
-                "nothing is ever pickled"
+                f"manager stores an IngestStream only, got {type(obj).__name__}; nothing is ever pickled"
             )
         config = self.platform.get()
         writer = PartitionWriter(
@@ -47,13 +46,19 @@ class MarketDataIOManager(dg.ConfigurableIOManager):
         )
         totals = WriteTotals()
         windows: dict[str, str] = {}
-        for data in obj.values():
-            window = config.window(data.layer, data.dataset)
-            if window is not None:
-                windows[f"layer {data.layer}"] = f"hot {window.hot_days} d / cold {window.cold_days} d"
-        writer.write(list(obj.values()), totals)
+        slices = 0
+        for piece in obj:  # each slice is fetched here, stored, then the next one
+            for data in piece:
+                window = config.window(data.layer, data.dataset)
+                if window is not None:
+                    windows[f"layer {data.layer}"] = f"hot {window.hot_days} d / cold {window.cold_days} d"
+            writer.write(piece, totals)
+            obj.stored(piece)
+            slices += 1
         context.add_output_metadata(
-            {
+            describe(obj.report)
+            | {
+                "slices": slices,
                 "rows written": totals.rows_written,
                 "rows placed hot": totals.rows_hot,
                 "rows placed cold": totals.rows_cold,

@@ -1,0 +1,54 @@
+"""Slices: every missing pair fetched exactly once, in pieces within the row budget, with the calls
+the provider pages best."""
+
+import datetime as dt
+
+from ai_trader_assets import calendar
+from ai_trader_assets.config import Dataset
+from ai_trader_assets.planning.slices import plan_slices
+
+SESSIONS = calendar.sessions(dt.date(2026, 6, 1), dt.date(2026, 11, 20))
+
+
+def pairs_of(slices: list) -> list[tuple[dt.date, str]]:  # type: ignore[type-arg]
+    return [(s, m) for piece in slices for s, symbols in piece.pairs.items() for m in symbols]
+
+
+def test_per_symbol_slices_pack_whole_ranges_within_the_budget() -> None:
+    symbols = [f"S{i:02d}" for i in range(10)]
+    missing = {s: symbols for s in SESSIONS}
+    per_symbol = len(SESSIONS) * 390
+    slices = plan_slices(Dataset.BARS_1MIN, missing, 390, slice_rows=3 * per_symbol)
+    assert [len(p.calls[0].symbols) for p in slices] == [3, 3, 3, 1]  # symbols sharing a range share a call
+    assert all(p.rows <= 3 * per_symbol for p in slices)
+    assert all((c.first, c.last) == (SESSIONS[0], SESSIONS[-1]) for p in slices for c in p.calls)
+    found = pairs_of(slices)
+    assert len(found) == len(set(found)) == len(SESSIONS) * len(symbols)
+
+
+def test_a_symbol_larger_than_a_slice_is_split_into_consecutive_sessions() -> None:
+    slices = plan_slices(Dataset.BARS_1MIN, {s: ["AAPL"] for s in SESSIONS}, 390, slice_rows=390 * 40)
+    assert all(len(p.pairs) <= 40 and p.rows <= 390 * 40 for p in slices)
+    assert [s for p in slices for s in p.pairs] == SESSIONS  # in order, each once
+    assert [c.first for p in slices for c in p.calls] == [p.calls[0].first for p in slices]
+
+
+def test_only_missing_pairs_are_stored_and_gaps_inside_a_range_are_not() -> None:
+    missing = {SESSIONS[0]: ["AAPL", "MSFT"], SESSIONS[5]: ["AAPL"], SESSIONS[9]: ["MSFT"]}
+    (piece,) = plan_slices(Dataset.BARS_5MIN, missing, 78, slice_rows=500_000)
+    assert {(c.symbols, c.first, c.last) for c in piece.calls} == {
+        (("AAPL",), SESSIONS[0], SESSIONS[5]),
+        (("MSFT",), SESSIONS[0], SESSIONS[9]),
+    }
+    assert sorted(pairs_of([piece])) == sorted(
+        [(SESSIONS[0], "AAPL"), (SESSIONS[0], "MSFT"), (SESSIONS[5], "AAPL"), (SESSIONS[9], "MSFT")]
+    )
+
+
+def test_grouped_daily_bars_are_sliced_by_sessions() -> None:
+    symbols = [f"S{i:04d}" for i in range(2_000)]
+    missing = {s: symbols for s in SESSIONS[:20]}
+    slices = plan_slices(Dataset.BARS_1DAY, missing, 1, slice_rows=5_000)
+    assert all(not p.calls for p in slices) and [len(p.grouped_sessions) for p in slices] == [2] * 10
+    assert len(pairs_of(slices)) == 20 * 2_000
+    assert plan_slices(Dataset.BARS_1DAY, {s: [] for s in SESSIONS}, 1, slice_rows=5_000) == []
