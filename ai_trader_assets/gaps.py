@@ -1,8 +1,11 @@
 """Gap healing, no Dagster: sessions inside a layer's hot window that current members still lack.
 
 A session is due once the next one has started (today's may still be trading). Gaps are the
-(dataset, session, symbol) triples of the calendar with no recorded fetch; they are grouped per layer
-into targeted backfill requests, at most ``gap_healing_max_partitions_per_tick`` partitions a tick.
+(dataset, session, symbol) triples of the calendar with no recorded fetch, and those fetched (with
+rows) that hot storage lacks because the symbol's hot window grew after they were stored (they sit
+before its earliest hot row; the backfill copies them from cold, with no provider request). They are
+grouped per layer into targeted backfill requests, at most ``gap_healing_max_partitions_per_tick``
+partitions a tick.
 """
 
 import dataclasses
@@ -14,6 +17,7 @@ from ai_trader_assets.config import LAYERS, PlatformConfig
 from ai_trader_assets.ingest import partition_key
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
+from ai_trader_assets.storage.hot_window import earliest_hot_sessions
 from ai_trader_assets.storage.ledger import Ledger
 
 
@@ -48,10 +52,16 @@ def find_gaps(
             assert window is not None
             first = config.window_start(window.hot_days, today)
             sessions = calendar.sessions(first, due)
-            covered = ledger.covered(dataset, sessions, members)
+            covered = ledger.covered_rows(dataset, sessions, members)
+            earliest = earliest_hot_sessions(database, dataset, members)
             for session in sessions:
                 key = partition_key(session, layer)
-                missing = [m for m in members if (session, m) not in covered]
+                missing = [
+                    m
+                    for m in members
+                    if (session, m) not in covered
+                    or (covered[(session, m)] > 0 and session < earliest.get(m, dt.date.max))
+                ]
                 if missing and f"{dataset.value}|{key}" not in skip and budget > 0:
                     keys[dataset.value].append(key)
                     symbols.update(missing)

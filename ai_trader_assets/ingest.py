@@ -97,6 +97,7 @@ class _LayerWork:
 
     layer: int
     missing: dict[dt.date, list[str]]
+    hot_windows: dict[str, tuple[dt.date, dt.date]]
 
 
 class IngestStream:
@@ -109,6 +110,9 @@ class IngestStream:
         self.dataset = dataset
         self.report = report
         self._slices = slices
+        # Per symbol, the run's sessions inside its layer's hot window: rows cold already holds for
+        # them are copied into hot storage (no provider request), e.g. after a promotion.
+        self.hot_windows: dict[str, tuple[dt.date, dt.date]] = {}
         # Told of each slice once it is stored (the asset's checks read it back from storage).
         self.on_stored: Callable[[list[PartitionData]], None] | None = None
 
@@ -151,7 +155,11 @@ class Ingestor:
             self._plan_layer(request, layer, sorted(sessions), report)
             for layer, sessions in sorted(by_layer.items())
         ]
-        return IngestStream(request.dataset, report, self._slices(request.dataset, work, report))
+        stream = IngestStream(request.dataset, report, self._slices(request.dataset, work, report))
+        for layer_work in work:
+            if layer_work is not None:
+                stream.hot_windows.update(layer_work.hot_windows)
+        return stream
 
     def _slices(
         self, dataset: Dataset, work: list[_LayerWork | None], report: IngestReport
@@ -192,7 +200,9 @@ class Ingestor:
         report.symbols.update(m for symbols in missing.values() for m in symbols)
         if inside and not any(missing.values()):
             report.notes.append(f"layer {layer}: every member already stored for {len(inside)} session(s)")
-        return _LayerWork(layer, {s: v for s, v in missing.items() if v})
+        hot = [s for s in inside if window.is_hot(s, request.today)]
+        hot_windows = {m: (hot[0], hot[-1]) for m in members} if hot else {}
+        return _LayerWork(layer, {s: v for s, v in missing.items() if v}, hot_windows)
 
     # ----------------------------------------------------------------- fetching
 

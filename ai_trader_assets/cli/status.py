@@ -49,13 +49,14 @@ def retention(
         "kept",
         "unverified",
         "purged",
+        "copied to hot",
         title=f"retention {'(dry run) ' if dry_run else ''}as of {settings.today()}",
     )
     for (dataset, layer), c in sorted(counts.items()):
         table.add_row(
             dataset,
             layer,
-            *(str(v) for v in (c.moved, c.verified, c.deleted, c.kept, c.unverified, c.purged)),
+            *(str(v) for v in (c.moved, c.verified, c.deleted, c.kept, c.unverified, c.purged, c.warmed)),
         )
     console.print(table if counts else "nothing to do: no hot or cold data is past its window")
 

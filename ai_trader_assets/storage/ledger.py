@@ -31,19 +31,25 @@ class Ledger:
         self, dataset: Dataset, sessions: Sequence[dt.date], symbols: Sequence[str]
     ) -> set[tuple[dt.date, str]]:
         """The (session, symbol) pairs already fetched."""
+        return set(self.covered_rows(dataset, sessions, symbols))
+
+    def covered_rows(
+        self, dataset: Dataset, sessions: Sequence[dt.date], symbols: Sequence[str]
+    ) -> dict[tuple[dt.date, str], int]:
+        """The (session, symbol) pairs already fetched, with the rows each fetch stored."""
         if not sessions or not symbols:
-            return set()
-        found: set[tuple[dt.date, str]] = set()
+            return {}
+        found: dict[tuple[dt.date, str], int] = {}
         with self.database.begin() as conn:
             for chunk in _chunks(list(symbols)):
                 rows = conn.execute(
-                    sa.select(coverage.c.session, coverage.c.symbol).where(
+                    sa.select(coverage.c.session, coverage.c.symbol, coverage.c.rows).where(
                         coverage.c.dataset == dataset.value,
                         coverage.c.session.between(min(sessions), max(sessions)),
                         coverage.c.symbol.in_(list(chunk)),
                     )
                 )
-                found.update((row[0], str(row[1])) for row in rows)
+                found.update({(row[0], str(row[1])): int(row[2]) for row in rows})
         return found
 
     def record(

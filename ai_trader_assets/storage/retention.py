@@ -1,6 +1,8 @@
 """Retention enforcement, no Dagster: hot rows past their symbol's hot window move to cold (deleted
 from hot only once the cold copy is verified from the Delta table by row count and key checksum),
-and cold rows past the cold window are purged with predicate deletes.
+cold rows past the cold window are purged with predicate deletes, and when a symbol's hot window has
+grown (a promotion, a longer ``hot_days``) the rows cold holds for the sessions it now covers are
+copied into hot storage (:mod:`ai_trader_assets.storage.hot_window`).
 
 A symbol's windows are those of its current layer, except that after a demotion (or deactivation)
 the previous layer's larger windows hold for ``demotion_grace_days``. A symbol without a layer keeps
@@ -17,11 +19,13 @@ import pandas as pd
 import polars as pl
 import sqlalchemy as sa
 
+from ai_trader_assets import calendar
 from ai_trader_assets.config import INGESTED_DATASETS, LAYERS, Dataset, PlatformConfig, RetentionWindow
 from ai_trader_assets.storage import schema
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.datasets import SPECS, key_checksum, sessions_of, symbols_of, to_date
 from ai_trader_assets.storage.hot import HotStore
+from ai_trader_assets.storage.hot_window import copy_to_hot, ranges_to_warm
 from ai_trader_assets.storage.lake import Lake
 from ai_trader_assets.storage.lake.commits import Commit, in_list, literal
 from ai_trader_assets.storage.lake.layout import LAYOUTS
@@ -40,6 +44,7 @@ class RetentionCounts:
     kept: int = 0  # hot rows examined and still inside their hot window
     unverified: int = 0  # hot rows left in place because the cold copy did not verify
     purged: int = 0  # cold rows past their cold window
+    warmed: int = 0  # cold rows copied into hot because the symbol's hot window grew
 
 
 class RetentionEngine:
@@ -111,6 +116,7 @@ class RetentionEngine:
         """Both passes over every dataset; ``on_done`` is told as each dataset finishes (progress)."""
         counts: dict[tuple[str, str], RetentionCounts] = defaultdict(RetentionCounts)
         for dataset in INGESTED_DATASETS:
+            self._warm_pass(dataset, dry_run, counts)
             self._hot_pass(dataset, dry_run, counts)
             self._cold_pass(dataset, dry_run, counts)
             if on_done:
@@ -120,6 +126,24 @@ class RetentionEngine:
     def _min_days(self, dataset: Dataset, attribute: str) -> int:
         windows = [self.config.window(layer, dataset) for layer in LAYERS]
         return min(getattr(w, attribute) for w in windows if w is not None)
+
+    def _warm_pass(
+        self, dataset: Dataset, dry_run: bool, counts: dict[tuple[str, str], RetentionCounts]
+    ) -> None:
+        """Hot follows the window: per layer, copy what cold holds for hot-window sessions hot lacks."""
+        latest = calendar.session_on_or_before(self.today)
+        by_layer: dict[int, dict[str, tuple[dt.date, dt.date]]] = defaultdict(dict)
+        for symbol, layer in self.layers.items():
+            window = self.config.window(layer, dataset) if layer is not None else None
+            if layer is None or window is None or window.hot_days == 0:
+                continue
+            first = calendar.session_on_or_after(self.today - dt.timedelta(days=window.hot_days - 1))
+            if first <= latest:
+                by_layer[layer][symbol] = (first, latest)
+        for layer, windows in sorted(by_layer.items()):
+            ranges = ranges_to_warm(self.database, dataset, windows)
+            copied = copy_to_hot(self.database, self.tables, dataset, ranges, dry_run=dry_run)
+            counts[(dataset.value, str(layer))].warmed += copied
 
     def _hot_pass(
         self, dataset: Dataset, dry_run: bool, counts: dict[tuple[str, str], RetentionCounts]

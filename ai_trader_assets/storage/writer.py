@@ -8,16 +8,17 @@ partitions are fetched again next time; batches stored before it stay stored.
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from ai_trader_assets.config import PlatformConfig
+from ai_trader_assets.config import Dataset, PlatformConfig
 from ai_trader_assets.ingest import PartitionData
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.datasets import check_rows
 from ai_trader_assets.storage.hot import HotStore
+from ai_trader_assets.storage.hot_window import copy_to_hot, ranges_to_warm
 from ai_trader_assets.storage.lake import Lake
 from ai_trader_assets.storage.lake.commits import Commit
 from ai_trader_assets.storage.lake.tables import lake_tables
@@ -32,6 +33,7 @@ class WriteTotals:
     rows_quarantined: int = 0
     partitions_written: int = 0
     commits: int = 0
+    rows_warmed: int = 0  # copied from cold into hot (a grown hot window)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +60,11 @@ class PartitionWriter:
         self.config = config
         self.today = today
         self.run_id = run_id
+
+    def warm(self, dataset: Dataset, windows: Mapping[str, tuple[dt.date, dt.date]]) -> int:
+        """Copy into hot storage what cold holds for these hot-window sessions and hot lacks."""
+        ranges = ranges_to_warm(self.database, dataset, windows)
+        return copy_to_hot(self.database, self.tables, dataset, ranges)
 
     def write(self, parts: Sequence[PartitionData], totals: WriteTotals) -> None:
         checked = []

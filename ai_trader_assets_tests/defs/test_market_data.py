@@ -18,6 +18,8 @@ from ai_trader_assets import calendar
 from ai_trader_assets.config import DEFAULT_CONFIG_DIR, Dataset, load_config
 from ai_trader_assets.defs.market_data.maintenance import maintain_lake
 from ai_trader_assets.defs.platform.definitions import resources
+from ai_trader_assets.gaps import find_gaps
+from ai_trader_assets.storage import backfill_requests
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake, LakeError
@@ -342,3 +344,64 @@ def test_a_run_stores_slice_by_slice_and_its_retry_fetches_only_the_rest(
     stored = platform.tables.frame(Dataset.BARS_5MIN)
     assert len(stored) == 2 * expected_aapl and not stored.duplicated(["symbol", "ts"]).any()
     assert metadata(again, Dataset.BARS_5MIN)["slices"] == 1
+
+
+def sessions_back(days: int) -> list[dt.date]:
+    return calendar.sessions(AS_OF - dt.timedelta(days=days), AS_OF)
+
+
+def hot_sessions(platform: Platform, symbol: str) -> set[dt.date]:
+    hot = platform.hot(DAY)
+    return set(hot.loc[hot["symbol"] == symbol, "ts"].dt.tz_convert("America/New_York").dt.date)
+
+
+def test_a_promotion_copies_its_grown_hot_window_from_cold_without_fetching(
+    platform: Platform, server: PolygonServer
+) -> None:
+    sessions = sessions_back(80)  # layer 1 keeps daily bars 30 days hot; layer 2 keeps 60
+    assert platform.materialize(DAY, f"{sessions[0]}|1", f"{sessions[-1]}|1").success
+    hot_before = hot_sessions(platform, "AAPL")
+    assert hot_before == {s for s in sessions if (AS_OF - s).days < 30}
+    CompaniesRepository(platform.database).set_layer("AAPL", 2)  # the scanner promotes AAPL
+    request = backfill_requests.create(
+        platform.database,
+        layer=2,
+        symbols=["AAPL"],
+        datasets=[DAY.value],
+        start_date=sessions[0],
+        end_date=sessions[-1],
+        reason="test promotion",
+    )
+    server.requests.clear()
+    run = platform.materialize(
+        DAY, f"{sessions[0]}|2", f"{sessions[-1]}|2", tags={"ai_trader/backfill_request": str(request.id)}
+    )
+    assert run.success and server.requests == []  # everything was in cold already
+    assert hot_sessions(platform, "AAPL") == {s for s in sessions if (AS_OF - s).days < 60}
+    assert metadata(run, DAY)["rows copied cold to hot"] == len(
+        {s for s in sessions if 30 <= (AS_OF - s).days < 60}
+    )
+
+
+def test_retention_and_gap_healing_make_hot_follow_a_grown_window(platform: Platform) -> None:
+    sessions = sessions_back(80)
+    assert platform.materialize(DAY, f"{sessions[0]}|1", f"{sessions[-1]}|1").success
+    companies = CompaniesRepository(platform.database)
+    companies.set_layer("NVDA", None)  # MSFT alone in layer 2...
+    companies.set_layer("MSFT", 2)  # ...promoted, no backfill run yet
+    grown = {s for s in sessions if 30 <= (AS_OF - s).days < 60}
+    config = load_config()
+    due = [s for s in grown if s < AS_OF]  # gap healing waits for a session to close
+    layer2 = next(g for g in find_gaps(platform.database, config, AS_OF, set(), 1_000) if g.layer == 2)
+    # Every daily session of MSFT's new window was fetched: only the ones hot lacks are gaps.
+    assert sorted(layer2.keys_by_dataset[DAY.value]) == sorted(f"{s}|2" for s in due)
+
+    dry = RetentionEngine(platform.database, platform.lake, config, AS_OF).run(dry_run=True)
+    assert dry[(DAY.value, "2")].warmed == len(grown) and hot_sessions(platform, "MSFT") != set(sessions)
+    applied = RetentionEngine(platform.database, platform.lake, config, AS_OF).run()
+    assert applied[(DAY.value, "2")].warmed == len(grown)
+    assert hot_sessions(platform, "MSFT") == {s for s in sessions if (AS_OF - s).days < 60}
+    again = RetentionEngine(platform.database, platform.lake, config, AS_OF).run()
+    assert again[(DAY.value, "2")].warmed == 0  # idempotent
+    layer2 = next(g for g in find_gaps(platform.database, config, AS_OF, set(), 1_000) if g.layer == 2)
+    assert DAY.value not in layer2.keys_by_dataset  # hot holds the whole window now

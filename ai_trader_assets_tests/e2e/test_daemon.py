@@ -211,8 +211,9 @@ def test_ai_trader_backfill_submits_to_the_webserver_and_follows_it_to_the_end(s
     done = subprocess.run(command, env=stack.env, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     (backfill,) = [b for b in stack.backfills() if b.backfill_id not in before]
-    assert f"launched backfill {backfill.backfill_id} (layer 2): {stack.url}/runs/b/" in done.stdout
-    assert backfill.title == "ai-trader backfill: layer 2, 1 symbol(s)"
+    title = "ai-trader backfill: layer 2, 1 symbol(s)"
+    assert f"launched backfill {backfill.backfill_id} ({title}): {stack.url}/runs/b/" in done.stdout
+    assert backfill.title == title
     assert backfill.tags["ai_trader/layer"] == "2" and "ai_trader/backfill_request" in backfill.tags
     stack.wait_backfill_done(backfill.backfill_id, timeout=30)  # the CLI waited for the end already
     tickers = {r.path.split("/")[4] for r in stack.server.requests if r.path.startswith("/v2/aggs/ticker/")}

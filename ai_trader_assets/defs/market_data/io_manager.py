@@ -45,6 +45,8 @@ class MarketDataIOManager(dg.ConfigurableIOManager):
             self.market_db.database, self.lake.get_lake(), config, self.platform.today(), context.run_id
         )
         totals = WriteTotals()
+        # What cold already holds for the run's hot-window sessions goes to hot first (no fetch).
+        totals.rows_warmed = writer.warm(obj.dataset, obj.hot_windows)
         windows: dict[str, str] = {}
         slices = 0
         for piece in obj:  # each slice is fetched here, stored, then the next one
@@ -62,6 +64,7 @@ class MarketDataIOManager(dg.ConfigurableIOManager):
                 "rows written": totals.rows_written,
                 "rows placed hot": totals.rows_hot,
                 "rows placed cold": totals.rows_cold,
+                "rows copied cold to hot": totals.rows_warmed,
                 "rows quarantined": totals.rows_quarantined,
                 "partitions written": totals.partitions_written,
                 "lake commits": totals.commits,

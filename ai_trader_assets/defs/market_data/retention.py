@@ -18,7 +18,10 @@ class RetentionConfig(dg.Config):
     """Report what would move, be deleted and purged, without changing anything."""
 
 
-@dg.op(description="Move hot rows past their hot window to cold (verified first); purge expired cold rows.")
+@dg.op(
+    description="Move hot rows past their hot window to cold (verified first), purge expired cold rows, "
+    "copy into hot what cold holds for a grown hot window."
+)
 def enforce_retention_op(
     context: dg.OpExecutionContext,
     config: RetentionConfig,
@@ -37,7 +40,7 @@ def enforce_retention_op(
     for (dataset, layer), c in sorted(counts.items()):
         metadata[f"{dataset} layer {layer}"] = (
             f"moved {c.moved}, verified {c.verified}, deleted {c.deleted}, kept {c.kept}, "
-            f"unverified {c.unverified}, purged {c.purged}"
+            f"unverified {c.unverified}, purged {c.purged}, copied cold to hot {c.warmed}"
         )
     context.log.info("retention %s: %s", "dry run" if config.dry_run else "applied", metadata)
     return dg.Output(None, metadata=metadata)
