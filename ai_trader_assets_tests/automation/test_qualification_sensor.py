@@ -142,9 +142,9 @@ def test_backfills_follow_the_rows_a_promotion_implies(universe: MarketDatabase,
     pipeline = yaml.safe_load((config_dir / "pipeline.yaml").read_text())
     pipeline["runs"]["datasets"]["bars_1min"]["rows_per_run"] = 100_000  # ~85 sessions of 3 symbols
     (config_dir / "pipeline.yaml").write_text(yaml.safe_dump(pipeline))
-    cursor = tick(universe, None, config_dir).cursor
+    settled = tick(universe, None, config_dir).cursor
     sql(universe, "UPDATE companies SET layer3_qualified = true WHERE symbol IN ('L1S5','L1S6','L1S7')")
-    parts = requests(tick(universe, cursor, config_dir))
+    parts = requests(tick(universe, settled, config_dir))
     minute = [
         sorted(p.asset_graph_subset.get_partitions_subset(dg.AssetKey("bars_1min")).get_partition_keys())  # type: ignore[union-attr]
         for p in parts
