@@ -14,8 +14,10 @@ import pandas as pd
 
 NEW_YORK = ZoneInfo("America/New_York")
 CALENDAR_NAME = "XNYS"
-# exchange_calendars only knows sessions inside its bounds; ours cover every partition and the demo.
+# exchange_calendars only knows sessions inside its bounds; ours cover every partition and the demo,
+# and reach a few years ahead (its default is one), so date arithmetic near the end never falls off.
 CALENDAR_START = "2000-01-03"
+YEARS_AHEAD = 3
 
 
 class CalendarError(ValueError):
@@ -28,7 +30,8 @@ def _calendar() -> xcals.ExchangeCalendar:
     # pandas 4 (we pin below it); the warning is theirs, not ours.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", getattr(pd.errors, "Pandas4Warning", FutureWarning))
-        return xcals.get_calendar(CALENDAR_NAME, start=CALENDAR_START)
+        end = (pd.Timestamp.today() + pd.DateOffset(years=YEARS_AHEAD)).strftime("%Y-%m-%d")
+        return xcals.get_calendar(CALENDAR_NAME, start=CALENDAR_START, end=end)
 
 
 @functools.cache

@@ -41,8 +41,8 @@ def test_only_missing_partitions_are_healed_once(
                 for s in MEMBERS
                 if not (dataset.value == "bars_1day" and session == gap_session and s == "CCC")
             ]
-            with market_db.begin() as conn:
-                ledger.record(conn, dataset, session, dict.fromkeys(symbols, 1))
+            with market_db.begin() as conn:  # fetched, with no rows (hot has nothing to hold)
+                ledger.record(conn, dataset, session, dict.fromkeys(symbols, 0))
     first = tick(market_db, None)
     requests = list(first.run_requests or [])
     assert len(requests) == 1
