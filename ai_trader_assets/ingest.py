@@ -265,9 +265,12 @@ class Ingestor:
         frame, sessions = frame[keep].reset_index(drop=True), sessions[keep]
         rejects = fetched.rejects
         first_key = min(s for s, symbols in missing.items() if symbols)
+        # Row positions per session, found in one pass (a mask per session would rescan the frame).
+        positions = pd.Series(np.arange(len(frame))).groupby(sessions).indices if len(frame) else {}
         results = []
         for session, symbols in sorted(missing.items()):
-            rows = frame[sessions == np.datetime64(session, "D")].reset_index(drop=True)
+            where = positions.get(np.datetime64(session, "D"), np.array([], dtype=np.int64))
+            rows = frame.iloc[where].reset_index(drop=True)
             counts = _rows_per_symbol(dataset, rows, symbols)
             # Provider rejects cannot always be dated; they are kept with the run's first partition.
             session_rejects = rejects if session == first_key else rejects_frame([], [])

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from ai_trader_assets.config import Dataset
@@ -56,22 +57,28 @@ class Ledger:
         self, conn: Connection, dataset: Dataset, session: dt.date, rows_per_symbol: Mapping[str, int]
     ) -> None:
         """Mark symbols as fetched for a session (idempotent)."""
-        if not rows_per_symbol:
-            return
+        self.record_many(conn, dataset, {session: rows_per_symbol})
+
+    def record_many(
+        self, conn: Connection, dataset: Dataset, fetched: Mapping[dt.date, Mapping[str, int]]
+    ) -> None:
+        """Mark (session, symbol) pairs as fetched, with their rows, in one statement (an upsert)."""
         now = dt.datetime.now(tz=dt.UTC)
+        values = [
+            {"dataset": dataset.value, "session": session, "symbol": s, "rows": n, "ingested_at": now}
+            for session, per_symbol in fetched.items()
+            for s, n in per_symbol.items()
+        ]
+        if not values:
+            return
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        statement = insert(coverage)
         conn.execute(
-            coverage.delete().where(
-                coverage.c.dataset == dataset.value,
-                coverage.c.session == session,
-                coverage.c.symbol.in_(list(rows_per_symbol)),
-            )
-        )
-        conn.execute(
-            coverage.insert(),
-            [
-                {"dataset": dataset.value, "session": session, "symbol": s, "rows": n, "ingested_at": now}
-                for s, n in rows_per_symbol.items()
-            ],
+            statement.on_conflict_do_update(
+                index_elements=[coverage.c.dataset, coverage.c.session, coverage.c.symbol],
+                set_={"rows": statement.excluded.rows, "ingested_at": statement.excluded.ingested_at},
+            ),
+            values,
         )
 
     def forget(self, conn: Connection, dataset: Dataset, session: dt.date, symbols: Sequence[str]) -> None:

@@ -87,16 +87,22 @@ class PartitionWriter:
             self.tables.store(dataset, frame, layers, commit)
             totals.commits += 1
         with self.database.begin() as conn:
+            hot = []
             for c in batch:
                 window = self.config.window(c.data.layer, dataset)
                 assert window is not None  # only ingested datasets are fetched
                 totals.rows_quarantined += self.ledger.quarantine(conn, dataset, c.data.key, c.rejects)
-                if window.is_hot(c.data.session, self.today):
-                    totals.rows_hot += self.hot.upsert(conn, dataset, c.valid)
-                self.ledger.record(conn, dataset, c.data.session, c.data.fetched)
+                if window.is_hot(c.data.session, self.today) and not c.valid.empty:
+                    hot.append(c.valid)
                 totals.rows_written += len(c.valid)
                 totals.rows_cold += len(c.valid)
                 totals.partitions_written += 1
+            if hot:
+                totals.rows_hot += self.hot.upsert(conn, dataset, pd.concat(hot, ignore_index=True))
+            fetched: dict[dt.date, dict[str, int]] = {}
+            for c in batch:  # partitions of two layers may share a session; their symbols differ
+                fetched.setdefault(c.data.session, {}).update(c.data.fetched)
+            self.ledger.record_many(conn, dataset, fetched)
 
 
 def _batches(checked: list[_Checked], rows_per_commit: int) -> Iterator[list[_Checked]]:

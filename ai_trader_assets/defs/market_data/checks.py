@@ -57,11 +57,16 @@ def expected_bars(dataset: Dataset, session: dt.date) -> int:
     return 1
 
 
-def _regular_rows(dataset: Dataset, session: dt.date, frame: pd.DataFrame) -> pd.DataFrame:
-    if dataset in (Dataset.BARS_1DAY, Dataset.BARS_1HOUR):
+def _regular_rows_of_sessions(dataset: Dataset, frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows inside their session's regular hours (all of them for daily and hourly bars)."""
+    if dataset in (Dataset.BARS_1DAY, Dataset.BARS_1HOUR) or frame.empty:
         return frame
-    open_utc, close_utc = calendar.session_open_close(session)
-    return frame[(frame["ts"] >= open_utc) & (frame["ts"] < close_utc)]
+    hours = {s: calendar.session_open_close(s) for s in set(frame["session"])}
+    opens = frame["session"].map(lambda s: hours[s][0])
+    closes = frame["session"].map(lambda s: hours[s][1])
+    return frame[
+        (frame["ts"] >= opens.astype(frame["ts"].dtype)) & (frame["ts"] < closes.astype(frame["ts"].dtype))
+    ]
 
 
 class CheckTally:
@@ -80,36 +85,41 @@ class CheckTally:
         self._fetched: list[PartitionData] = []
 
     def add(self, stored: Sequence[PartitionData]) -> None:
-        """Check one stored slice."""
+        """Check one stored slice (vectorized over its partitions: a slice may hold hundreds)."""
         written = [d for d in stored if d.fetched]
         if not written:
             return
+        news = self.dataset == Dataset.NEWS
         in_cold = self.tables.frame(
             self.dataset,
             extra=["session", "layer"],
             sessions=sorted({d.session for d in written}),
-            symbols=None if self.dataset == Dataset.NEWS else sorted({s for d in written for s in d.fetched}),
+            symbols=None if news else sorted({s for d in written for s in d.fetched}),
         )
-        for data in written:
-            self.partitions.add(data.key)
-            self._fetched.append(
-                dataclasses.replace(data, frame=data.frame.iloc[0:0], rejects=data.rejects.iloc[0:0])
+        self.partitions.update(d.key for d in written)
+        self._fetched.extend(
+            dataclasses.replace(d, frame=d.frame.iloc[0:0], rejects=d.rejects.iloc[0:0]) for d in written
+        )
+        if not news:  # only the (session, layer, symbol) the slice fetched
+            fetched = pd.DataFrame(
+                [(d.session, d.layer, s) for d in written for s in d.fetched],
+                columns=["session", "layer", "symbol"],
             )
-            here = (in_cold["session"] == data.session) & (in_cold["layer"] == data.layer)
-            stored_rows = in_cold[here].drop(columns=["session", "layer"]).reset_index(drop=True)
-            if self.dataset != Dataset.NEWS:
-                stored_rows = stored_rows[stored_rows["symbol"].isin(list(data.fetched))]
-            if stored_rows.empty:
-                if any(data.fetched.values()):
-                    self.problems += 1  # rows were fetched but are not in cold storage
-                continue
-            self.problems += len(check_rows(self.dataset, stored_rows)[1])
-            if self.dataset in BAR_DATASETS:
-                counts = _regular_rows(self.dataset, data.session, stored_rows).groupby("symbol").size()
+            in_cold = in_cold.merge(fetched.astype({"symbol": in_cold["symbol"].dtype}), how="inner")
+        present = set(zip(in_cold["session"], in_cold["layer"], strict=True))
+        for data in written:
+            if (data.session, data.layer) not in present and any(data.fetched.values()):
+                self.problems += 1  # rows were fetched but are not in cold storage
+        self.problems += len(check_rows(self.dataset, in_cold.drop(columns=["session", "layer"]))[1])
+        if self.dataset in BAR_DATASETS:
+            regular = _regular_rows_of_sessions(self.dataset, in_cold)
+            counts = regular.groupby(["session", "symbol"], observed=True).size().to_dict()
+            for data in written:
                 expected = expected_bars(self.dataset, data.session)
                 for symbol in data.fetched:
-                    if int(counts.get(symbol, 0)) < expected:
-                        self.incomplete[f"{symbol} {data.session}"] = int(counts.get(symbol, 0))
+                    found = int(counts.get((data.session, symbol), 0))
+                    if found < expected:
+                        self.incomplete[f"{symbol} {data.session}"] = found
 
     def results(
         self, platform: PlatformConfigResource, market_db: MarketDatabaseResource
@@ -119,10 +129,13 @@ class CheckTally:
             passed=self.problems == 0,
             metadata={"partitions checked": len(self.partitions), "invalid or duplicate rows": self.problems},
         )
-        if self.dataset not in BAR_DATASETS:
-            ledger = Ledger(market_db.database)
+        if self.dataset not in BAR_DATASETS and self._fetched:
+            covered = Ledger(market_db.database).covered(
+                self.dataset,
+                sorted({d.session for d in self._fetched}),
+                sorted({s for d in self._fetched for s in d.fetched}),
+            )
             for data in self._fetched:
-                covered = ledger.covered(self.dataset, [data.session], list(data.fetched))
                 self.incomplete.update(
                     {f"{s} {data.session}": 0 for s in data.fetched if (data.session, s) not in covered}
                 )
