@@ -122,6 +122,8 @@ def stack(postgres_databases: DatabaseFactory, tmp_path_factory: pytest.TempPath
             "DAGSTER_PG_USER": instance_url.username or "postgres",
             "DAGSTER_PG_PASSWORD": instance_url.password or "",
             "DAGSTER_PG_DB": instance_url.database or "",
+            "DAGSTER_EVENT_BATCH_SIZE": "1000",  # as docker-compose.yml and the Helm values set them
+            "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
         }
         database = MarketDatabase(market_url)
         migrations.upgrade(database)

@@ -91,11 +91,14 @@ class DagsterStack:
     Args:
         env: The processes' whole environment (see :func:`embedded_environment`).
         logs: Folder for ``webserver.log`` and ``daemon.log``.
+        root: The project folder the processes run in (its ``workspace.yaml``); this repository's by
+            default (a benchmark points it at an earlier release's tree).
     """
 
-    def __init__(self, env: Mapping[str, str], logs: Path) -> None:
+    def __init__(self, env: Mapping[str, str], logs: Path, root: Path = REPO_ROOT) -> None:
         self.env = dict(env)
         self.logs = logs
+        self.root = root
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._processes: list[subprocess.Popen[bytes]] = []
@@ -114,7 +117,7 @@ class DagsterStack:
             self._processes.append(
                 subprocess.Popen(
                     command,
-                    cwd=REPO_ROOT,
+                    cwd=self.root,
                     env=self.env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
