@@ -3,6 +3,9 @@ against the local Polygon server."""
 
 import datetime as dt
 import shutil
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -344,6 +347,62 @@ def test_a_run_stores_slice_by_slice_and_its_retry_fetches_only_the_rest(
     stored = platform.tables.frame(Dataset.BARS_5MIN)
     assert len(stored) == 2 * expected_aapl and not stored.duplicated(["symbol", "ts"]).any()
     assert metadata(again, Dataset.BARS_5MIN)["slices"] == 1
+
+
+KILLED_RUN = """
+import datetime as dt, sys
+from ai_trader_assets.config import Dataset
+from ai_trader_assets.storage.database import MarketDatabase
+from ai_trader_assets.storage.lake import Lake
+from ai_trader_assets_tests.support.platform import Platform
+platform = Platform(MarketDatabase(sys.argv[1]), Lake(sys.argv[2]), dt.date.fromisoformat(sys.argv[3]))
+platform.materialize(Dataset.BARS_5MIN, sys.argv[4], sys.argv[5])
+"""
+
+
+def test_a_run_killed_halfway_then_retried_stores_every_row_once_and_refetches_nothing_stored(
+    market_db: MarketDatabase,
+    server: PolygonServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    lake_url = str(tmp_path / "lake")
+    configure(monkeypatch, market_db, lake_url, server)
+    sessions = calendar.sessions(dt.date(2026, 9, 1), AS_OF)[-20:]
+    small_slices(monkeypatch, tmp_path, slice_rows=20 * 78)  # one symbol's range a slice
+    server.fail("/v2/aggs/ticker/MSFT/", 503, delay_seconds=25)  # the second slice hangs...
+    first, last = f"{sessions[0]}|1", f"{sessions[-1]}|1"
+    url = market_db.url.render_as_string(hide_password=False)
+    run = subprocess.Popen(
+        [sys.executable, "-c", KILLED_RUN, url, lake_url, AS_OF.isoformat(), first, last],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    ledger = Ledger(market_db)
+    try:
+        deadline = time.monotonic() + 120
+        while not (server.requests_to("/MSFT/") and ledger.covered(Dataset.BARS_5MIN, sessions, ["AAPL"])):
+            assert run.poll() is None and time.monotonic() < deadline, "no second slice"
+            time.sleep(0.2)
+        run.kill()  # ...and the run dies there, with its first slice stored
+    finally:
+        run.kill()
+        run.wait()
+    expected_aapl = sum(calendar.session_minutes(s) // 5 for s in sessions)
+    assert ledger.covered(Dataset.BARS_5MIN, sessions, LAYER1) == {(s, "AAPL") for s in sessions}
+
+    server.requests.clear()
+    platform = Platform(market_db, Lake(lake_url), AS_OF)
+    assert platform.materialize(Dataset.BARS_5MIN, first, last).success
+    assert {r.path.split("/")[4] for r in server.requests_to("/v2/aggs/ticker/")} == {"MSFT"}
+    cold = platform.tables.frame(Dataset.BARS_5MIN)
+    assert len(cold) == 2 * expected_aapl and not cold.duplicated(["symbol", "ts"]).any()
+    hot = platform.hot(Dataset.BARS_5MIN)  # layer 1 keeps 14 days of 5-minute bars hot
+    assert len(hot) > 0 and not hot.duplicated(["symbol", "ts"]).any()
+    assert hot.groupby("symbol").size().to_dict() == dict.fromkeys(LAYER1, len(hot) // 2)
+    assert ledger.covered(Dataset.BARS_5MIN, sessions, LAYER1) == {
+        (s, symbol) for s in sessions for symbol in LAYER1
+    }
 
 
 def sessions_back(days: int) -> list[dt.date]:
