@@ -24,10 +24,10 @@ from ai_trader_assets.config import Dataset, PlatformConfig, RetentionWindow
 from ai_trader_assets.planning.slices import FetchSlice, plan_slices
 from ai_trader_assets.providers.base import (
     BAR_DATASETS,
+    EMPTY_REJECTS,
     MarketDataProvider,
     ProviderCall,
     ProviderResult,
-    rejects_frame,
 )
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.datasets import sessions_of
@@ -273,7 +273,7 @@ class Ingestor:
             rows = frame.iloc[where].reset_index(drop=True)
             counts = _rows_per_symbol(dataset, rows, symbols)
             # Provider rejects cannot always be dated; they are kept with the run's first partition.
-            session_rejects = rejects if session == first_key else rejects_frame([], [])
+            session_rejects = rejects if session == first_key else EMPTY_REJECTS
             results.append(PartitionData(dataset, session, layer, rows, counts, session_rejects))
             report.rows += len(rows)
         report.rejects += len(rejects)
@@ -309,9 +309,7 @@ def _combine(results: list[ProviderResult]) -> ProviderResult:
     links = [r.links for r in results if r.links is not None]
     return ProviderResult(
         frame=pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(),
-        rejects=pd.concat([r.rejects for r in results], ignore_index=True)
-        if results
-        else rejects_frame([], []),
+        rejects=pd.concat([r.rejects for r in results], ignore_index=True) if results else EMPTY_REJECTS,
         calls=tuple(call for r in results for call in r.calls),
         links=pd.concat(links, ignore_index=True) if links else None,
     )

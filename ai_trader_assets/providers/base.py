@@ -126,6 +126,8 @@ def rejects_frame(records: Sequence[dict[str, Any]], reasons: Sequence[str]) -> 
     )
 
 
+# Shared by every result without rejects (building an empty frame per partition is measurable);
+# never modified in place.
 EMPTY_REJECTS = rejects_frame([], [])
 
 

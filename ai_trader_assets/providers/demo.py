@@ -189,7 +189,8 @@ def session_bars(symbols: Sequence[str], session: dt.date, dataset: Dataset) -> 
     return pd.DataFrame(
         {
             "symbol": np.repeat(np.asarray(symbols, dtype=object), len(starts)),
-            "ts": np.tile(stamps.as_unit("us"), len(symbols)),
+            # Indexing keeps the datetime dtype (np.tile would make an object array of Timestamps).
+            "ts": stamps.as_unit("us")[np.tile(np.arange(len(stamps)), len(symbols))],
             "open": opens[:, starts].ravel(),
             "high": np.maximum.reduceat(highs, starts, axis=1).ravel(),
             "low": np.minimum.reduceat(lows, starts, axis=1).ravel(),

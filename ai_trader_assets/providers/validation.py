@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ai_trader_assets.providers.base import rejects_frame
+from ai_trader_assets.providers.base import EMPTY_REJECTS, rejects_frame
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
 BAR_REQUIRED = ("symbol", "ts", *PRICE_COLUMNS, "volume")
@@ -53,7 +53,7 @@ def split_rejects(
     """Split a frame into (valid rows, rejects frame); rejects keep the provider's raw record."""
     bad = reasons != ""
     if not bad.any():
-        return frame.reset_index(drop=True), rejects_frame([], [])
+        return frame.reset_index(drop=True), EMPTY_REJECTS
     positions = np.flatnonzero(bad)
     if raw_records is not None:
         records = [raw_records[int(i)] for i in positions]

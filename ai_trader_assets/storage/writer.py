@@ -70,7 +70,9 @@ class PartitionWriter:
         checked = []
         for data in parts:
             valid, own_rejects = check_rows(data.dataset, data.frame)
-            rejects = pd.concat([data.rejects, own_rejects], ignore_index=True)
+            rejects = data.rejects
+            if len(own_rejects):
+                rejects = pd.concat([rejects, own_rejects], ignore_index=True)
             if valid.empty and not data.fetched and rejects.empty:
                 continue  # nothing fetched for this partition: storage stays exactly as it was
             checked.append(_Checked(data, valid, rejects))

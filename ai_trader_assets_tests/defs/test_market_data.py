@@ -22,6 +22,7 @@ from ai_trader_assets.config import DEFAULT_CONFIG_DIR, Dataset, load_config
 from ai_trader_assets.defs.market_data.maintenance import maintain_lake
 from ai_trader_assets.defs.platform.definitions import resources
 from ai_trader_assets.gaps import find_gaps
+from ai_trader_assets.providers.demo import session_bars
 from ai_trader_assets.storage import backfill_requests
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
@@ -32,7 +33,7 @@ from ai_trader_assets.storage.ledger import Ledger
 from ai_trader_assets.storage.retention import RetentionEngine
 from ai_trader_assets_tests.support.lake import s3_lake
 from ai_trader_assets_tests.support.platform import Platform, metadata
-from ai_trader_assets_tests.support.polygon_server import PolygonServer
+from ai_trader_assets_tests.support.polygon_server import PolygonServer, bars_json
 from ai_trader_assets_tests.support.s3 import (
     ACCESS_KEY_ID,
     REGION,
@@ -311,6 +312,33 @@ def test_the_maintain_lake_job_clusters_closed_months_and_reports_them(platform:
     assert "clustered 2026-10" in metadata["bars_5min"] and metadata["news"] == "no table yet"
     assert platform.tables.stats(Dataset.BARS_5MIN).files == 1
     assert len(platform.tables.read(Dataset.BARS_5MIN)) == len(october) * len(LAYER1) * 78
+
+
+def checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def test_the_checks_pass_on_a_complete_run_and_completeness_names_a_short_symbol_session(
+    platform: Platform, server: PolygonServer
+) -> None:
+    first, last = trading_days_ago(3), trading_days_ago(1)
+    complete = checks(platform.materialize(Dataset.BARS_5MIN, f"{first}|1", f"{last}|1"))
+    assert complete["integrity"].passed and complete["completeness"].passed
+    assert complete["completeness"].metadata["partitions checked"].value == 3
+
+    # The provider leaves out MSFT's last ten 5-minute bars of one session: stored, but short.
+    session = AS_OF
+    short = session_bars(["MSFT"], session, Dataset.BARS_5MIN).iloc[:-10]
+    body = {"status": "OK", "ticker": "MSFT", "resultsCount": len(short), "results": bars_json(short)}
+    server.respond("/v2/aggs/ticker/MSFT/", body)
+    result = platform.materialize(Dataset.BARS_5MIN, f"{session}|1")
+    evaluations = checks(result)
+    assert result.success and evaluations["integrity"].passed
+    completeness = evaluations["completeness"]
+    assert not completeness.passed and completeness.severity == dg.AssetCheckSeverity.WARN
+    assert completeness.metadata["incomplete symbol-sessions"].value == 1
+    expected = calendar.session_minutes(session) // 5
+    assert f"'MSFT {session}': {expected - 10}" in str(completeness.metadata["examples (rows found)"].value)
 
 
 def small_slices(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, slice_rows: int) -> None:

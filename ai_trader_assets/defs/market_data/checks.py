@@ -7,11 +7,11 @@
 - freshness: every member of an ingesting layer is stored up to the previous session at least.
 """
 
-import dataclasses
 import datetime as dt
 from collections.abc import Iterator, Sequence
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from ai_trader_assets import calendar
@@ -61,12 +61,17 @@ def _regular_rows_of_sessions(dataset: Dataset, frame: pd.DataFrame) -> pd.DataF
     """The rows inside their session's regular hours (all of them for daily and hourly bars)."""
     if dataset in (Dataset.BARS_1DAY, Dataset.BARS_1HOUR) or frame.empty:
         return frame
-    hours = {s: calendar.session_open_close(s) for s in set(frame["session"])}
-    opens = frame["session"].map(lambda s: hours[s][0])
-    closes = frame["session"].map(lambda s: hours[s][1])
-    return frame[
-        (frame["ts"] >= opens.astype(frame["ts"].dtype)) & (frame["ts"] < closes.astype(frame["ts"].dtype))
-    ]
+    # Each distinct session's hours once, then compared as UTC datetime64 (a per-row map is slow).
+    codes, sessions = pd.factorize(frame["session"])
+    hours = np.array(
+        [
+            [t.astimezone(dt.UTC).replace(tzinfo=None) for t in calendar.session_open_close(d)]
+            for d in sessions
+        ],
+        dtype="datetime64[us]",
+    )
+    ts = frame["ts"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[us]")
+    return frame[(ts >= hours[codes, 0]) & (ts < hours[codes, 1])]
 
 
 class CheckTally:
@@ -82,7 +87,9 @@ class CheckTally:
         self.partitions: set[str] = set()
         self.problems = 0
         self.incomplete: dict[str, int] = {}
-        self._fetched: list[PartitionData] = []
+        # (session, symbols fetched) of news and actions partitions, for the coverage check at the end.
+        # Never the partitions themselves: a run must not hold the rows of the slices it has stored.
+        self._fetched: list[tuple[dt.date, list[str]]] = []
 
     def add(self, stored: Sequence[PartitionData]) -> None:
         """Check one stored slice (vectorized over its partitions: a slice may hold hundreds)."""
@@ -97,9 +104,8 @@ class CheckTally:
             symbols=None if news else sorted({s for d in written for s in d.fetched}),
         )
         self.partitions.update(d.key for d in written)
-        self._fetched.extend(
-            dataclasses.replace(d, frame=d.frame.iloc[0:0], rejects=d.rejects.iloc[0:0]) for d in written
-        )
+        if self.dataset not in BAR_DATASETS:
+            self._fetched.extend((d.session, list(d.fetched)) for d in written)
         if not news:  # only the (session, layer, symbol) the slice fetched
             fetched = pd.DataFrame(
                 [(d.session, d.layer, s) for d in written for s in d.fetched],
@@ -132,13 +138,11 @@ class CheckTally:
         if self.dataset not in BAR_DATASETS and self._fetched:
             covered = Ledger(market_db.database).covered(
                 self.dataset,
-                sorted({d.session for d in self._fetched}),
-                sorted({s for d in self._fetched for s in d.fetched}),
+                sorted({session for session, _ in self._fetched}),
+                sorted({s for _, symbols in self._fetched for s in symbols}),
             )
-            for data in self._fetched:
-                self.incomplete.update(
-                    {f"{s} {data.session}": 0 for s in data.fetched if (data.session, s) not in covered}
-                )
+            for session, symbols in self._fetched:
+                self.incomplete.update({f"{s} {session}": 0 for s in symbols if (session, s) not in covered})
         yield dg.AssetCheckResult(
             check_name="completeness",
             passed=not self.incomplete,
