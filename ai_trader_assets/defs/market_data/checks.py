@@ -97,11 +97,14 @@ class CheckTally:
         if not written:
             return
         news = self.dataset == Dataset.NEWS
+        # Exactly the slice's rows: its symbols' bars, or its articles by id (an article names several
+        # symbols, and reading every article of the slice's sessions grows with each slice).
         in_cold = self.tables.frame(
             self.dataset,
             extra=["session", "layer"],
             sessions=sorted({d.session for d in written}),
             symbols=None if news else sorted({s for d in written for s in d.fetched}),
+            ids=sorted({i for d in written for i in d.frame["id"]}) if news else None,
         )
         self.partitions.update(d.key for d in written)
         if self.dataset not in BAR_DATASETS:

@@ -119,11 +119,14 @@ class LakeTables:
         end: dt.date | None = None,
         layers: Sequence[int] | None = None,
         symbols: Sequence[str] | None = None,
+        ids: Sequence[str] | None = None,
         columns: Sequence[str] | None = None,
         version: int | None = None,
         timestamp: dt.datetime | None = None,
     ) -> pa.Table:
         """Rows matching every filter given, in the table schema (``columns`` selects some).
+
+        ``ids`` selects rows by their ``id`` (news and corporate actions).
 
         Session filters also prune the time buckets, and the symbol filter skips files and row groups
         by their statistics, so a one-symbol read opens only what holds that symbol.
@@ -133,7 +136,9 @@ class LakeTables:
         table = self.open(dataset, version=version, timestamp=timestamp)
         if table is None or (sessions is not None and not sessions):
             return schema.empty_table()
-        condition = _filters(layout, sessions=sessions, start=start, end=end, layers=layers, symbols=symbols)
+        condition = _filters(
+            layout, sessions=sessions, start=start, end=end, layers=layers, symbols=symbols, ids=ids
+        )
         try:
             scan = pl.scan_delta(table)
             if condition is not None:
@@ -221,6 +226,10 @@ class LakeTables:
             sessions = sorted({session for group, _ in groups for session in group})
             overlap = files_may_hold(table, sessions)
             stored = pl.DataFrame(self._slices(table, layout, groups) if overlap else layout.empty())
+            # Nothing stored matches the predicate (a backfill's next slice: same sessions, other
+            # symbols): a plain append is the same commit, without delta-rs parsing and evaluating a
+            # predicate that can name thousands of ids.
+            replace = not stored.is_empty()
             if stored.is_empty():
                 data = new
             elif prefer == "existing":
@@ -237,7 +246,7 @@ class LakeTables:
             properties = commit.properties(new.height, app_id)
 
             def write(t: DeltaTable) -> None:
-                if overlap:
+                if replace:
                     write_deltalake(
                         t,
                         arrow,
@@ -376,6 +385,7 @@ def _filters(
     end: dt.date | None,
     layers: Sequence[int] | None,
     symbols: Sequence[str] | None,
+    ids: Sequence[str] | None = None,
 ) -> pl.Expr | None:
     """The polars condition of a read; the bucket conditions let it skip whole partitions."""
     bucket, session = pl.col(layout.bucket), pl.col("session")
@@ -393,6 +403,10 @@ def _filters(
         parts.append(pl.col("layer").is_in(list(layers)))
     if symbols is not None:
         parts.append(_symbol_filter(layout, symbols))
+    if ids is not None:
+        if "id" not in layout.key:
+            raise ValueError(f"{layout.dataset.value} rows have no id to select by")
+        parts.append(pl.col("id").is_in(list(ids)))
     return pl.all_horizontal(parts) if parts else None
 
 
