@@ -52,3 +52,12 @@ def test_grouped_daily_bars_are_sliced_by_sessions() -> None:
     assert all(not p.calls for p in slices) and [len(p.grouped_sessions) for p in slices] == [2] * 10
     assert len(pairs_of(slices)) == 20 * 2_000
     assert plan_slices(Dataset.BARS_1DAY, {s: [] for s in SESSIONS}, 1, slice_rows=5_000) == []
+
+
+def test_a_sparse_dataset_is_sliced_by_pairs_too() -> None:
+    # Ten years of corporate actions for 500 symbols: ~25k estimated rows, but 1.26M pairs to record.
+    sessions = calendar.sessions(dt.date(2016, 11, 23), dt.date(2026, 11, 20))
+    symbols = [f"S{i:03d}" for i in range(500)]
+    slices = plan_slices(Dataset.CORPORATE_ACTIONS, dict.fromkeys(sessions, symbols), 0.02, 300_000)
+    pairs = [sum(len(v) for v in piece.pairs.values()) for piece in slices]
+    assert len(slices) == 5 and max(pairs) <= 300_000 and sum(pairs) == len(sessions) * len(symbols)
