@@ -44,7 +44,13 @@ from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.hot_window import earliest_hot_sessions
 from ai_trader_assets.storage.ledger import Ledger
-from ai_trader_assets_tests.support.dagster_stack import BIN, DagsterStack, wait_for
+from ai_trader_assets_tests.support.dagster_stack import (
+    BIN,
+    DagsterStack,
+    instance_of,
+    production_instance_environment,
+    wait_for,
+)
 from ai_trader_assets_tests.support.polygon_server import PolygonServer
 from ai_trader_assets_tests.support.postgres import DatabaseFactory, postgres_server
 
@@ -94,23 +100,20 @@ class Stack:
         env = {
             k: v for k, v in os.environ.items() if not k.startswith(("AI_TRADER_", "DAGSTER_", "POLYGON_"))
         }
-        self.env = env | {
-            "AI_TRADER_HOME": str(root / "home"),
-            "AI_TRADER_DATABASE_URL": market.render_as_string(hide_password=False),
-            "AI_TRADER_LAKE_URL": str(root / "lake"),
-            "AI_TRADER_CONFIG_DIR": str(config_dir),
-            "AI_TRADER_AS_OF": AS_OF.isoformat(),
-            "POLYGON_API_KEY": KEY,
-            "POLYGON_BASE_URL": server.url,
-            "DAGSTER_HOME": str(home),
-            "DAGSTER_PG_HOST": instance.host or "127.0.0.1",
-            "DAGSTER_PG_PORT": str(instance.port or 5432),
-            "DAGSTER_PG_USER": instance.username or "postgres",
-            "DAGSTER_PG_PASSWORD": instance.password or "",
-            "DAGSTER_PG_DB": instance.database or "",
-            "DAGSTER_EVENT_BATCH_SIZE": "1000",  # as the deployment files set them
-            "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
-        }
+        self.env = (
+            env
+            | {
+                "AI_TRADER_HOME": str(root / "home"),
+                "AI_TRADER_DATABASE_URL": market.render_as_string(hide_password=False),
+                "AI_TRADER_LAKE_URL": str(root / "lake"),
+                "AI_TRADER_CONFIG_DIR": str(config_dir),
+                "AI_TRADER_AS_OF": AS_OF.isoformat(),
+                "POLYGON_API_KEY": KEY,
+                "POLYGON_BASE_URL": server.url,
+                "DAGSTER_HOME": str(home),
+            }
+            | production_instance_environment(instance)
+        )
         if code != REPO_ROOT:
             self.env["PYTHONPATH"] = str(code)
         self.database = MarketDatabase(market)
@@ -127,16 +130,7 @@ class Stack:
         return done.stdout
 
     def instance(self) -> dg.DagsterInstance:
-        saved = {k: os.environ.get(k) for k in self.env if k.startswith("DAGSTER_PG_")}
-        os.environ.update({k: self.env[k] for k in saved})
-        try:
-            return dg.DagsterInstance.from_config(self.env["DAGSTER_HOME"])
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        return instance_of(self.env)
 
 
 # ------------------------------------------------------------------ promotion
@@ -341,15 +335,7 @@ def fill(
         "AI_TRADER_AS_OF": AS_OF.isoformat(),
         "AI_TRADER_PROVIDER": "demo",
         "DAGSTER_HOME": str(root / "dagster_home"),
-        # The production instance (dagster.yaml): run and event storage in PostgreSQL.
-        "DAGSTER_PG_HOST": instance.host or "127.0.0.1",
-        "DAGSTER_PG_PORT": str(instance.port or 5432),
-        "DAGSTER_PG_USER": instance.username or "postgres",
-        "DAGSTER_PG_PASSWORD": instance.password or "",
-        "DAGSTER_PG_DB": instance.database or "",
-        "DAGSTER_EVENT_BATCH_SIZE": "1000",  # as the deployment files set them
-        "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
-    }
+    } | production_instance_environment(instance)
     if code != REPO_ROOT:
         env["PYTHONPATH"] = str(code)
     (root / "dagster_home").mkdir(parents=True)

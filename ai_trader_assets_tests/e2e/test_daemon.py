@@ -28,7 +28,13 @@ from ai_trader_assets.storage import migrations
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake
-from ai_trader_assets_tests.support.dagster_stack import BIN, DagsterStack, wait_for
+from ai_trader_assets_tests.support.dagster_stack import (
+    BIN,
+    DagsterStack,
+    instance_of,
+    production_instance_environment,
+    wait_for,
+)
 from ai_trader_assets_tests.support.platform import lake_partitions
 from ai_trader_assets_tests.support.polygon_server import PolygonServer
 from ai_trader_assets_tests.support.postgres import DatabaseFactory
@@ -62,17 +68,7 @@ class Stack:
         self.env, self.database, self.lake, self.server, self.url = env, database, lake, server, url
 
     def instance(self) -> dg.DagsterInstance:
-        # dagster.yaml resolves DAGSTER_PG_* when the instance is created; give it the stack's values.
-        saved = {k: os.environ.get(k) for k in self.env if k.startswith("DAGSTER_PG_")}
-        os.environ.update({k: self.env[k] for k in saved})
-        try:
-            return dg.DagsterInstance.from_config(self.env["DAGSTER_HOME"])
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        return instance_of(self.env)
 
     def backfills(self) -> list:  # type: ignore[type-arg]
         with self.instance() as instance:
@@ -117,14 +113,7 @@ def stack(postgres_databases: DatabaseFactory, tmp_path_factory: pytest.TempPath
             "POLYGON_API_KEY": API_KEY,
             "POLYGON_BASE_URL": server.url,
             "DAGSTER_HOME": str(home),
-            "DAGSTER_PG_HOST": instance_url.host or "127.0.0.1",
-            "DAGSTER_PG_PORT": str(instance_url.port or 5432),
-            "DAGSTER_PG_USER": instance_url.username or "postgres",
-            "DAGSTER_PG_PASSWORD": instance_url.password or "",
-            "DAGSTER_PG_DB": instance_url.database or "",
-            "DAGSTER_EVENT_BATCH_SIZE": "1000",  # as docker-compose.yml and the Helm values set them
-            "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
-        }
+        } | production_instance_environment(instance_url)
         database = MarketDatabase(market_url)
         migrations.upgrade(database)
         CompaniesRepository(database).upsert(

@@ -18,7 +18,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+import dagster as dg
 import requests
+from sqlalchemy.engine import URL
 
 from ai_trader_assets.config import REPO_ROOT
 from ai_trader_assets_tests.support.net import free_port
@@ -65,6 +67,35 @@ def wait_for(condition: Callable[[], T | None], timeout: float, what: str, inter
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)
+
+
+def production_instance_environment(instance_url: URL) -> dict[str, str]:
+    """What the shipped dagster.yaml reads for an instance in this PostgreSQL database, with the event
+    settings every deployment file sets."""
+    return {
+        "DAGSTER_PG_HOST": instance_url.host or "127.0.0.1",
+        "DAGSTER_PG_PORT": str(instance_url.port or 5432),
+        "DAGSTER_PG_USER": instance_url.username or "postgres",
+        "DAGSTER_PG_PASSWORD": instance_url.password or "",
+        "DAGSTER_PG_DB": instance_url.database or "",
+        "DAGSTER_EVENT_BATCH_SIZE": "1000",  # as docker-compose.yml and the Helm values set them
+        "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
+    }
+
+
+def instance_of(env: Mapping[str, str]) -> dg.DagsterInstance:
+    """The Dagster instance a stack's processes use (``env``'s DAGSTER_HOME), opened here."""
+    # dagster.yaml resolves DAGSTER_PG_* when the instance is created; give it the stack's values.
+    saved = {k: os.environ.get(k) for k in env if k.startswith("DAGSTER_PG_")}
+    os.environ.update({k: env[k] for k in saved})
+    try:
+        return dg.DagsterInstance.from_config(env["DAGSTER_HOME"])
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def embedded_environment(root: Path, *, config_dir: Path, as_of: dt.date) -> dict[str, str]:
