@@ -78,6 +78,11 @@ def sessions(start: dt.date, end: dt.date) -> list[dt.date]:
     return [day for day in index[(index >= start) & (index <= end)]]
 
 
+def first_session() -> dt.date:
+    """The first session the calendar knows."""
+    return _bounds()[0]
+
+
 def last_session() -> dt.date:
     """The last session the calendar knows (about a year ahead)."""
     return _bounds()[1]

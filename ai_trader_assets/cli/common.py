@@ -2,7 +2,6 @@
 Dagster instance, the lake, progress bars."""
 
 import contextlib
-import os
 import re
 import sys
 import uuid
@@ -19,7 +18,7 @@ from ai_trader_assets.backfill_launch import (
     BackfillLaunchError,
 )
 from ai_trader_assets.config import ConfigError, load_config
-from ai_trader_assets.settings import Secret, Settings, SettingsError, load_settings, mask_url
+from ai_trader_assets.settings import Settings, SettingsError, load_settings, mask_url
 from ai_trader_assets.storage import migrations
 from ai_trader_assets.storage.companies import (
     CompaniesImportError,
@@ -27,7 +26,7 @@ from ai_trader_assets.storage.companies import (
     UnknownSymbolError,
 )
 from ai_trader_assets.storage.database import MarketDatabase
-from ai_trader_assets.storage.lake import Lake, LakeError
+from ai_trader_assets.storage.lake import LakeError
 
 # Piped or captured output is not squeezed into rich's 80-column default; a terminal sets its own width.
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -97,18 +96,6 @@ def dagster_instance(settings: Settings) -> Iterator[dg.DagsterInstance]:
 def fail(exc: Exception) -> NoReturn:
     errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=1)
-
-
-def lake_from_settings(settings: Settings) -> Lake:
-    env = os.environ
-    key_id, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
-    return Lake(
-        settings.lake_url,
-        s3_endpoint_url=settings.aws_endpoint_url,
-        s3_region=settings.aws_region,
-        s3_access_key_id=Secret(key_id) if key_id else None,
-        s3_secret_access_key=Secret(secret) if secret else None,
-    )
 
 
 def cli_run_id(command: str) -> str:

@@ -10,12 +10,12 @@ from ai_trader_assets.cli.common import (
     cli_run_id,
     console,
     fail,
-    lake_from_settings,
     market_database,
     progress_bar,
 )
 from ai_trader_assets.config import INGESTED_DATASETS, Dataset, load_config
 from ai_trader_assets.settings import load_settings
+from ai_trader_assets.storage.lake.location import lake_from_settings
 from ai_trader_assets.storage.lake.maintenance import MIB, maintain_lake
 from ai_trader_assets.storage.lake.migration import legacy_partitions, migrate_dataset
 from ai_trader_assets.storage.lake.tables import lake_tables

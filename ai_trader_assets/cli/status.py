@@ -11,7 +11,6 @@ from ai_trader_assets.cli.common import (
     cli_run_id,
     console,
     dagster_instance,
-    lake_from_settings,
     market_database,
     progress_bar,
 )
@@ -19,6 +18,7 @@ from ai_trader_assets.config import INGESTED_DATASETS, load_config
 from ai_trader_assets.run_tags import LAUNCHED_BY_TAG
 from ai_trader_assets.settings import Settings, load_settings
 from ai_trader_assets.status import build_status
+from ai_trader_assets.storage.lake.location import lake_from_settings
 from ai_trader_assets.storage.retention import RetentionEngine
 
 

@@ -5,13 +5,14 @@ credentials: delta-rs gets them as ``storage_options``, pyarrow (for the previou
 which ``ai-trader lake migrate`` converts) as a filesystem. Secrets never reach a repr or an error.
 """
 
+import os
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 
 from ai_trader_assets.config import Dataset
-from ai_trader_assets.settings import Secret
+from ai_trader_assets.settings import Secret, Settings
 
 
 class LakeError(RuntimeError):
@@ -97,3 +98,15 @@ class Lake:
             options["access_key"] = self._key_id.reveal()
             options["secret_key"] = self._secret.reveal()
         return pafs.S3FileSystem(**options)
+
+
+def lake_from_settings(settings: Settings) -> Lake:
+    """The lake of the environment (``AI_TRADER_LAKE_URL`` and the ``AWS_*`` variables)."""
+    key_id, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+    return Lake(
+        settings.lake_url,
+        s3_endpoint_url=settings.aws_endpoint_url,
+        s3_region=settings.aws_region,
+        s3_access_key_id=Secret(key_id) if key_id else None,
+        s3_secret_access_key=Secret(secret) if secret else None,
+    )

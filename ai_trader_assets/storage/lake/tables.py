@@ -38,6 +38,7 @@ from ai_trader_assets.storage.lake.commits import (
 from ai_trader_assets.storage.lake.layout import LAYOUTS, WRITER_PROPERTIES, TableLayout
 from ai_trader_assets.storage.lake.location import Lake, LakeError
 from ai_trader_assets.storage.lake.locking import TableLocks
+from ai_trader_assets.storage.lake.scan import scan
 from ai_trader_assets.storage.lake.slices import (
     files_may_hold,
     is_sorted,
@@ -139,13 +140,21 @@ class LakeTables:
         condition = _filters(
             layout, sessions=sessions, start=start, end=end, layers=layers, symbols=symbols, ids=ids
         )
+        if sessions is not None:
+            start = max(start or min(sessions), min(sessions))
+            end = min(end or max(sessions), max(sessions))
         try:
-            scan = pl.scan_delta(table)
-            if condition is not None:
-                scan = scan.filter(condition)
-            if columns is not None:
-                scan = scan.select(list(columns))
-            result = scan.collect().rechunk().to_arrow()  # one buffer per column: a far cheaper export
+            result = scan(
+                table,
+                layout,
+                self.lake.storage_options(),
+                condition=condition,
+                columns=schema.names,
+                start=start,
+                end=end,
+                symbols=symbols,
+                layers=layers,
+            )
         except (pl.exceptions.PolarsError, DeltaError, OSError) as exc:
             raise LakeError(f"cannot read {self.lake.describe(dataset)}: {_first_line(exc)}") from exc
         return result.select(schema.names).cast(schema)

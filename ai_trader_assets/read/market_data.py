@@ -1,0 +1,551 @@
+"""``MarketData``: the one read path for people and programs (the CLI, the IO manager, backtests).
+
+Each read is checked first (:mod:`.requests`: symbols known, interval ingested by a layer the symbol
+has held, dates in order and not in the future), then served from cold with each symbol's newest
+rows from hot where cold does not hold them yet (:mod:`.sources`), sorted, one row per key, and
+adjusted at read (:mod:`.adjustment`). ``last_read`` reports what was read: rows from each source,
+the Delta versions (pin one with ``version=`` to read exactly the same data again) and, for an empty
+result, why it is empty.
+"""
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+from typing import Any
+
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+
+from ai_trader_assets import calendar
+from ai_trader_assets.config import LAYERS, Dataset, PlatformConfig, load_config
+from ai_trader_assets.providers.base import BAR_DATASETS
+from ai_trader_assets.read.adjustment import PRICE_COLUMNS, factors, multipliers, relevant_actions
+from ai_trader_assets.read.requests import (
+    Output,
+    ReadError,
+    adjust_mode,
+    as_of_date,
+    bar_dataset,
+    date_range,
+    output_kind,
+    symbols_of,
+)
+from ai_trader_assets.read.sources import (
+    ColdSource,
+    HotSource,
+    in_sessions,
+    newest_per_symbol,
+    time_bounds,
+)
+from ai_trader_assets.read.symbols import SymbolLayers, symbol_layers
+from ai_trader_assets.settings import load_settings
+from ai_trader_assets.storage.database import MarketDatabase
+from ai_trader_assets.storage.datasets import SPECS
+from ai_trader_assets.storage.lake import Lake
+from ai_trader_assets.storage.lake.layout import LAYOUTS
+from ai_trader_assets.storage.lake.location import lake_from_settings
+from ai_trader_assets.storage.lake.slices import is_sorted
+from ai_trader_assets.storage.lake.tables import lake_tables
+from ai_trader_assets.storage.ledger import Ledger
+
+BAR_COLUMNS = ["symbol", "ts", "open", "high", "low", "close", "volume", "vwap", "trade_count", "source"]
+NEWS_COLUMNS = [
+    "id",
+    "published_utc",
+    "symbols",
+    "title",
+    "author",
+    "article_url",
+    "publisher",
+    "description",
+    "source",
+]
+ACTION_COLUMNS = [
+    "symbol",
+    "ex_date",
+    "action_type",
+    "split_from",
+    "split_to",
+    "cash_amount",
+    "currency",
+    "declaration_date",
+    "record_date",
+    "pay_date",
+    "id",
+    "source",
+]
+REFERENCE_CLOSE_DAYS = 10  # a dividend's reference close: the last daily bar within this many days before
+
+
+@dataclasses.dataclass
+class ReadReport:
+    """What one read returned and where it came from."""
+
+    dataset: str
+    symbols: tuple[str, ...]
+    start: dt.date
+    end: dt.date
+    rows: int = 0
+    rows_cold: int = 0
+    rows_hot: int = 0
+    versions: dict[str, int | None] = dataclasses.field(default_factory=dict)
+    adjust: str = "none"
+    as_of: dt.date | None = None
+    actions_applied: int = 0
+    empty_reason: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Pin:
+    """Which version of each table a read uses: the latest (with hot), a version of one table (the
+    others as of that version's commit time), or a point in time (cold only)."""
+
+    dataset: Dataset
+    version: int | None = None
+    timestamp: dt.datetime | None = None
+
+    @property
+    def hot(self) -> bool:
+        return self.version is None and self.timestamp is None
+
+    def of(self, dataset: Dataset) -> tuple[int | None, dt.datetime | None]:
+        if dataset == self.dataset and self.version is not None:
+            return self.version, None
+        return None, self.timestamp
+
+
+class MarketData:
+    """Bars, news and corporate actions across hot and cold storage, adjusted at read.
+
+    Args:
+        database: The market database (companies, hot tables).
+        lake: The lake holding the Delta tables.
+        config: The platform configuration (default: the config folder of the environment).
+        today: "Today" for defaults, future-date checks and ``as_of`` (default: ``AI_TRADER_AS_OF`` or
+            New York's date).
+    """
+
+    def __init__(
+        self,
+        database: MarketDatabase,
+        lake: Lake,
+        *,
+        config: PlatformConfig | None = None,
+        today: dt.date | None = None,
+    ) -> None:
+        self.database = database
+        self.lake = lake
+        self.config = config or load_config(load_settings().config_dir)
+        self.today = today or load_settings().today()
+        self.cold = ColdSource(lake_tables(lake, self.config))
+        self.hot = HotSource(database)
+        self.last_read: ReadReport | None = None
+        self._owns_database = False
+
+    @classmethod
+    def from_env(cls) -> "MarketData":
+        """The market database, lake, configuration and today of the environment (``AI_TRADER_*``)."""
+        settings = load_settings()
+        config = load_config(settings.config_dir)
+        database = MarketDatabase(settings.database_url, config.pipeline.database)
+        reader = cls(database, lake_from_settings(settings), config=config, today=settings.today())
+        reader._owns_database = True
+        return reader
+
+    def close(self) -> None:
+        if self._owns_database:
+            self.database.dispose()
+
+    def __enter__(self) -> "MarketData":
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ reads
+
+    def bars(
+        self,
+        symbols: str | Iterable[str],
+        interval: str,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        *,
+        adjust: str = "none",
+        as_of: dt.date | str | None = None,
+        version: int | dt.datetime | str | None = None,
+        columns: Sequence[str] | None = None,
+        output: str = "pandas",
+    ) -> Any:
+        """OHLCV bars of sessions ``start``..``end`` (both included; default the last 30 days).
+
+        Args:
+            symbols: Symbols, as a list or ``"AAPL,MSFT"``.
+            interval: ``1day``, ``1hour``, ``5min`` or ``1min``.
+            adjust: ``none`` (raw, as stored), ``splits`` or ``all`` (splits and cash dividends).
+            as_of: Only corporate actions with an ex-date on or before it apply (default today).
+            version: Read the bars table at this Delta version (or every table at this time).
+            columns: Bar columns to return (default: every column but ``ingested_at``).
+            output: ``pandas`` (default), ``arrow`` or ``polars``.
+
+        Returns:
+            One row per (symbol, ts), sorted by it; ``ts`` the bar start, tz-aware UTC.
+
+        Raises:
+            ReadError: The request cannot be answered as asked (the message says why).
+        """
+        dataset = bar_dataset(interval)
+        mode, kind = adjust_mode(adjust), output_kind(output)
+        wanted = _columns(columns, BAR_COLUMNS, dataset)
+        point = as_of_date(as_of, self.today)
+        report, layers, pin = self._begin(dataset, symbols, start, end, version)
+        rows = self._rows(dataset, report, layers, pin)
+        if mode != "none" and not rows.is_empty():
+            table = self._factors(
+                report.symbols,
+                after=report.start,
+                as_of=point,
+                mode=mode,
+                layers=layers,
+                pin=pin,
+                report=report,
+            )
+            if not table.empty:
+                prices, volumes = multipliers(
+                    rows["symbol"].to_numpy(), rows["session"].to_numpy().astype("datetime64[D]"), table
+                )
+                rows = rows.with_columns(
+                    *(pl.col(c) * pl.Series(prices) for c in PRICE_COLUMNS),
+                    pl.col("volume") * pl.Series(volumes),
+                )
+            report.actions_applied = len(table)
+        report.adjust, report.as_of = mode, point
+        return self._finish(rows.select(wanted), report, kind)
+
+    def news(
+        self,
+        symbols: str | Iterable[str],
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        *,
+        version: int | dt.datetime | str | None = None,
+        output: str = "pandas",
+    ) -> Any:
+        """Articles naming any of the symbols, of sessions ``start``..``end`` (an article belongs to the
+        session whose (previous close, close] holds its publication), sorted by (published_utc, id)."""
+        kind = output_kind(output)
+        report, layers, pin = self._begin(Dataset.NEWS, symbols, start, end, version)
+        rows = self._rows(Dataset.NEWS, report, layers, pin)
+        return self._finish(rows.select(NEWS_COLUMNS), report, kind)
+
+    def corporate_actions(
+        self,
+        symbols: str | Iterable[str],
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        *,
+        version: int | dt.datetime | str | None = None,
+        output: str = "pandas",
+    ) -> Any:
+        """Splits and dividends of the symbols with an ex-date in ``start``..``end``, sorted by
+        (symbol, ex_date); raw, as the providers reported them."""
+        kind = output_kind(output)
+        report, layers, pin = self._begin(Dataset.CORPORATE_ACTIONS, symbols, start, end, version)
+        rows = self._rows(Dataset.CORPORATE_ACTIONS, report, layers, pin)
+        return self._finish(rows.select(ACTION_COLUMNS), report, kind)
+
+    def adjustment_factors(
+        self,
+        symbols: str | Iterable[str],
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        *,
+        adjust: str = "all",
+        as_of: dt.date | str | None = None,
+    ) -> pd.DataFrame:
+        """The factors of the actions with an ex-date in ``start``..``end`` (and on or before ``as_of``):
+        per action its ``price_factor`` and ``volume_factor``, which multiply the bars of every session
+        before its ex-date; ``reference_close`` is a dividend's raw close of the session before."""
+        mode = adjust_mode(adjust)
+        point = as_of_date(as_of, self.today)
+        report, layers, pin = self._begin(Dataset.CORPORATE_ACTIONS, symbols, start, end, None)
+        last = min(report.end, point)
+        after = report.start - dt.timedelta(days=1)
+        table = self._factors(
+            report.symbols, after=after, as_of=last, mode=mode, layers=layers, pin=pin, report=report
+        )
+        report.rows, report.adjust, report.as_of = len(table), mode, point
+        self.last_read = report
+        return table.reset_index(drop=True)
+
+    # ------------------------------------------------------------- internals
+
+    def _begin(
+        self,
+        dataset: Dataset,
+        symbols: str | Iterable[str],
+        start: dt.date | str | None,
+        end: dt.date | str | None,
+        version: int | dt.datetime | str | None,
+    ) -> tuple[ReadReport, SymbolLayers, _Pin]:
+        names = symbols_of(symbols)
+        first, last = date_range(start, end, self.today)
+        layers = symbol_layers(self.database, names)
+        if dataset != Dataset.CORPORATE_ACTIONS:
+            self._require_ingested(dataset, names, layers)
+        report = ReadReport(dataset.value, names, first, last)
+        self.last_read = report
+        return report, layers, _pin(dataset, version)
+
+    def _require_ingested(self, dataset: Dataset, symbols: Sequence[str], layers: SymbolLayers) -> None:
+        """Every symbol must have held a layer that ingests the dataset."""
+        ingesting = [n for n in LAYERS if self.config.ingests(n, dataset)]
+        what = _describe(dataset)
+        for symbol in symbols:
+            if any(self.config.ingests(n, dataset) for n in layers.held[symbol]):
+                continue
+            now = layers.current[symbol]
+            held = f"is layer {now}" if now is not None else "has no layer (inactive)"
+            raise ReadError(
+                f"{symbol} {held} and has never been in a layer that ingests {what} "
+                f"(layer{'s' if len(ingesting) > 1 else ''} {', '.join(map(str, ingesting))})"
+            )
+
+    def _rows(self, dataset: Dataset, report: ReadReport, layers: SymbolLayers, pin: _Pin) -> pl.DataFrame:
+        """Every row of the request, hot and cold, one per key, sorted; plus a ``session`` column."""
+        symbols, first, last = report.symbols, report.start, report.end
+        # Actions are asked by ex-date: its session is the ex-date's or the next one.
+        actions = dataset == Dataset.CORPORATE_ACTIONS
+        last_session = calendar.session_on_or_after(last) if actions else last
+        version, timestamp = pin.of(dataset)
+        report.versions[dataset.value] = self.cold.version(dataset, version, timestamp)
+        cold = self.cold.read(
+            dataset,
+            symbols,
+            first,
+            last_session,
+            layers=layers.layers(symbols),
+            version=version,
+            timestamp=timestamp,
+        )
+        rows = pl.from_arrow(cold)
+        assert isinstance(rows, pl.DataFrame)
+        report.rows_cold = rows.height
+        if pin.hot:
+            tail = self._hot_tail(dataset, symbols, first, last, rows)
+            if tail is not None and tail.height:
+                report.rows_hot = tail.height
+                rows = pl.concat([rows, tail.select(rows.columns)], how="vertical_relaxed")
+        if dataset == Dataset.CORPORATE_ACTIONS:
+            rows = rows.filter(pl.col("ex_date").is_between(first, last))
+        order = _order(dataset)
+        if not is_sorted(rows, order):
+            rows = rows.sort(order)
+        return rows
+
+    def _hot_tail(
+        self, dataset: Dataset, symbols: Sequence[str], first: dt.date, last: dt.date, cold: pl.DataFrame
+    ) -> pl.DataFrame | None:
+        """Hot rows cold does not hold yet (see :mod:`.sources`), with their sessions."""
+        if dataset == Dataset.CORPORATE_ACTIONS:
+            # Few rows: take every hot one cold lacks, by id.
+            found = self.hot.corporate_actions(symbols, first, last)
+            held = set(cold["id"].to_list())
+            found = found[~found["id"].isin(held)]
+        elif dataset == Dataset.NEWS:
+            low, high = time_bounds(dataset, first, last)
+            newest = cold["published_utc"].max() if cold.height else None
+            after = pd.Timestamp(newest) if newest is not None else None
+            found = in_sessions(dataset, self.hot.news(symbols, low, high, after), first, last)
+        else:
+            low, high = time_bounds(dataset, first, last)
+            newest_hot = self.hot.newest(dataset, symbols, low, high)
+            newest_cold = newest_per_symbol(cold, "ts") if newest_hot else {}
+            behind = {
+                symbol: newest_cold.get(symbol)
+                for symbol, newest in newest_hot.items()
+                if symbol not in newest_cold or newest > newest_cold[symbol]
+            }
+            if not behind:
+                return None
+            found = in_sessions(dataset, self.hot.bars_after(dataset, behind, high, low), first, last)
+        if found.empty:
+            return None
+        table = LAYOUTS[dataset].to_arrow(found.reset_index(drop=True), 0)
+        tail = pl.from_arrow(table.select([*SPECS[dataset].columns, "session"]))
+        assert isinstance(tail, pl.DataFrame)
+        return tail
+
+    def _factors(
+        self,
+        symbols: Sequence[str],
+        *,
+        after: dt.date,
+        as_of: dt.date,
+        mode: str,
+        layers: SymbolLayers,
+        pin: _Pin,
+        report: ReadReport,
+    ) -> pd.DataFrame:
+        """Factors of the actions with an ex-date after ``after``, up to ``as_of``."""
+        first = after + dt.timedelta(days=1)
+        actions_report = ReadReport(Dataset.CORPORATE_ACTIONS.value, tuple(symbols), first, as_of)
+        if first > as_of:
+            return factors(relevant_actions(_empty_actions(), "none", as_of), {})
+        rows = self._rows(Dataset.CORPORATE_ACTIONS, actions_report, layers, pin)
+        report.versions |= actions_report.versions
+        chosen = relevant_actions(_to_pandas(rows), adjust_mode(mode), as_of)
+        dividends = chosen[chosen["action_type"] == "dividend"]
+        closes = self._reference_closes(dividends, layers, pin, report) if len(dividends) else {}
+        return factors(chosen, closes)
+
+    def _reference_closes(
+        self, dividends: pd.DataFrame, layers: SymbolLayers, pin: _Pin, report: ReadReport
+    ) -> dict[tuple[str, dt.date], float]:
+        """(symbol, ex-date) -> the raw daily close of the last session before the ex-date."""
+        symbols = tuple(sorted(set(dividends["symbol"])))
+        ex_dates = list(dividends["ex_date"])
+        first = max(min(ex_dates) - dt.timedelta(days=REFERENCE_CLOSE_DAYS), calendar.first_session())
+        last = min(max(ex_dates) - dt.timedelta(days=1), self.today)
+        if first > last:
+            return {}
+        daily_report = ReadReport(Dataset.BARS_1DAY.value, symbols, first, last)
+        daily = self._rows(Dataset.BARS_1DAY, daily_report, layers, pin)
+        report.versions |= daily_report.versions
+        wanted = pl.DataFrame(
+            {
+                "symbol": list(dividends["symbol"]),
+                "ex_date": ex_dates,
+                "before": [d - dt.timedelta(days=1) for d in ex_dates],
+            },
+            schema={"symbol": pl.String, "ex_date": pl.Date, "before": pl.Date},
+        ).sort("before")
+        closes = daily.select("symbol", "session", "close").sort("session")
+        matched = wanted.join_asof(
+            closes,
+            left_on="before",
+            right_on="session",
+            by="symbol",
+            strategy="backward",
+            tolerance=dt.timedelta(days=REFERENCE_CLOSE_DAYS),
+        )
+        return {
+            (symbol, ex_date): close
+            for symbol, ex_date, close in matched.select("symbol", "ex_date", "close").iter_rows()
+            if close is not None
+        }
+
+    def _finish(self, rows: pl.DataFrame, report: ReadReport, kind: Output) -> Any:
+        report.rows = rows.height
+        if rows.is_empty():
+            report.empty_reason = self._why_empty(Dataset(report.dataset), report)
+        self.last_read = report
+        if kind == "polars":
+            return rows
+        table = rows.to_arrow(compat_level=pl.CompatLevel.oldest())
+        if kind == "arrow":
+            return table
+        return _arrow_to_pandas(table)
+
+    def _why_empty(self, dataset: Dataset, report: ReadReport) -> str:  # noqa: PLR0911 - one per reason
+        sessions = calendar.sessions(report.start, report.end)
+        if dataset != Dataset.CORPORATE_ACTIONS and not sessions:
+            return f"no NYSE session between {report.start} and {report.end}"
+        if report.versions.get(dataset.value) is None:
+            return f"nothing stored: the lake has no {dataset.value} table yet"
+        outside = self._outside_retention(dataset, report)
+        if outside:
+            return outside
+        if dataset == Dataset.CORPORATE_ACTIONS:
+            return "no split or dividend of these symbols has an ex-date in this range"
+        covered = Ledger(self.database).covered_rows(dataset, sessions, report.symbols)
+        if not covered:
+            return (
+                f"not yet fetched: no {_describe(dataset)} of these symbols and sessions have been "
+                f"ingested (ai-trader backfill --symbols {','.join(report.symbols)} --datasets "
+                f"{dataset.value})"
+            )
+        if not any(covered.values()):
+            return "fetched, but the provider had no data for these symbols and sessions"
+        return "the stored rows are gone (purged by retention or pinned to an older version)"
+
+    def _outside_retention(self, dataset: Dataset, report: ReadReport) -> str | None:
+        layers = symbol_layers(self.database, report.symbols)
+        windows = [
+            window
+            for layer in layers.layers(report.symbols)
+            if (window := self.config.window(layer, dataset)) is not None
+        ]
+        if windows:
+            kept = max(w.cold_days for w in windows)
+            oldest = self.today - dt.timedelta(days=kept - 1)
+            if report.end < oldest:
+                return (
+                    f"outside every retention window: {_describe(dataset)} of these symbols' layers are "
+                    f"kept {kept} days (sessions from {oldest})"
+                )
+        return None
+
+
+def _pin(dataset: Dataset, version: int | dt.datetime | str | None) -> _Pin:
+    if version is None:
+        return _Pin(dataset)
+    if isinstance(version, bool):
+        raise ReadError(f"version {version!r} is neither a Delta version number nor a time")
+    if isinstance(version, int):
+        if version < 0:
+            raise ReadError(f"version {version} is negative")
+        return _Pin(dataset, version=version)
+    if isinstance(version, dt.datetime):
+        moment = version
+    elif isinstance(version, str) and version.strip().isdigit():
+        return _Pin(dataset, version=int(version))
+    else:
+        try:
+            moment = dt.datetime.fromisoformat(str(version).strip())
+        except ValueError:
+            raise ReadError(f"version {version!r} is neither a Delta version number nor a time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return _Pin(dataset, timestamp=moment)
+
+
+def _columns(columns: Sequence[str] | None, default: list[str], dataset: Dataset) -> list[str]:
+    if columns is None:
+        return default
+    known = [*SPECS[dataset].columns, "session"]
+    unknown = [c for c in columns if c not in known]
+    if unknown:
+        raise ReadError(f"unknown column {', '.join(unknown)} of {dataset.value}: use {', '.join(known)}")
+    return list(columns)
+
+
+def _order(dataset: Dataset) -> list[str]:
+    if dataset in BAR_DATASETS:
+        return ["symbol", "ts"]
+    if dataset == Dataset.NEWS:
+        return ["published_utc", "id"]
+    return ["symbol", "ex_date", "id"]
+
+
+def _describe(dataset: Dataset) -> str:
+    if dataset in BAR_DATASETS:
+        return f"{dataset.value.removeprefix('bars_')} bars"
+    return dataset.value.replace("_", " ")
+
+
+def _empty_actions() -> pd.DataFrame:
+    return SPECS[Dataset.CORPORATE_ACTIONS].empty()
+
+
+def _to_pandas(rows: pl.DataFrame) -> pd.DataFrame:
+    return _arrow_to_pandas(rows.to_arrow(compat_level=pl.CompatLevel.oldest()))
+
+
+def _arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
+    """Arrow to pandas: tz-aware UTC times, float64 prices, nullable integers, dates as dates."""
+    return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get, date_as_object=True)

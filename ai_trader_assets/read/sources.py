@@ -1,0 +1,218 @@
+"""The two places a row can be: cold (the lake's Delta tables) and hot (the market database).
+
+Every write stores cold first, then hot (:mod:`ai_trader_assets.storage.writer`), retention deletes a
+hot row only once its cold copy is verified, and the hot window is warmed *from* cold: so cold holds
+every stored row up to its newest one per symbol, and the only rows hot can hold that cold does not
+are newer ones (a write whose hot part landed before its cold copy could be read, or a writer that
+fills hot first). A read therefore takes a range from cold, pruned by symbol, layer and time, and
+from hot only each symbol's *tail*: rows newer than the newest cold row of that symbol, found by one
+index seek per symbol. Every key comes from exactly one of them.
+"""
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import sqlalchemy as sa
+
+from ai_trader_assets import calendar
+from ai_trader_assets.config import Dataset
+from ai_trader_assets.storage import schema
+from ai_trader_assets.storage.database import MarketDatabase
+from ai_trader_assets.storage.datasets import SPECS, sessions_of
+from ai_trader_assets.storage.hot import from_database
+from ai_trader_assets.storage.lake.tables import LakeTables
+
+IN_CHUNK = 500
+
+
+def time_bounds(dataset: Dataset, start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """A UTC range ``[low, high)`` holding every row of sessions ``start``..``end`` (bars: exactly
+    those; news: a little more, filtered by session afterwards)."""
+    try:
+        before = calendar.previous_session(start) + dt.timedelta(days=1)
+    except calendar.CalendarError:
+        before = start - dt.timedelta(days=7)
+    if dataset == Dataset.NEWS:
+        before -= dt.timedelta(days=1)  # after the previous close: that evening, New York time
+    low = dt.datetime.combine(before, dt.time(), calendar.NEW_YORK).astimezone(dt.UTC)
+    high = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), calendar.NEW_YORK).astimezone(dt.UTC)
+    return low, high
+
+
+class ColdSource:
+    """Range reads of the Delta tables (latest, or pinned to a version or a time)."""
+
+    def __init__(self, tables: LakeTables) -> None:
+        self.tables = tables
+
+    def version(self, dataset: Dataset, version: int | None, timestamp: dt.datetime | None) -> int | None:
+        table = self.tables.open(dataset, version=version, timestamp=timestamp)
+        return None if table is None else table.version()
+
+    def read(
+        self,
+        dataset: Dataset,
+        symbols: Sequence[str],
+        start: dt.date,
+        end: dt.date,
+        *,
+        layers: Sequence[int] | None,
+        version: int | None = None,
+        timestamp: dt.datetime | None = None,
+    ) -> pa.Table:
+        """The rows of sessions ``start``..``end`` naming the symbols: data columns plus ``session``."""
+        columns = [*SPECS[dataset].columns, "session"]
+        found = self.tables.read(
+            dataset,
+            start=start,
+            end=end,
+            symbols=symbols,
+            layers=layers,
+            columns=columns,
+            version=version,
+            timestamp=timestamp,
+        )
+        return found
+
+
+class HotSource:
+    """Reads of the market database's hot tables: per-symbol newest rows and tails."""
+
+    def __init__(self, database: MarketDatabase) -> None:
+        self.database = database
+
+    def newest(
+        self, dataset: Dataset, symbols: Sequence[str], low: dt.datetime, high: dt.datetime
+    ) -> dict[str, pd.Timestamp]:
+        """Each symbol's newest hot bar time in ``[low, high)`` (symbols without one are absent): one
+        index seek per symbol on the ``(symbol, ts)`` key."""
+        table = SPECS[dataset].table
+        found: dict[str, Any] = {}
+        with self.database.begin() as conn:
+            for start in range(0, len(symbols), IN_CHUNK):
+                chunk = symbols[start : start + IN_CHUNK]
+                wanted = (
+                    sa.values(sa.column("symbol", sa.String), name="wanted")
+                    .data([(s,) for s in chunk])
+                    .cte("wanted")
+                )
+                newest = (
+                    sa.select(sa.func.max(table.c.ts))
+                    .where(table.c.symbol == wanted.c.symbol, table.c.ts >= low, table.c.ts < high)
+                    .scalar_subquery()
+                )
+                rows = conn.execute(sa.select(wanted.c.symbol, newest))
+                found.update({str(symbol): ts for symbol, ts in rows if ts is not None})
+        return {symbol: _utc(ts) for symbol, ts in found.items()}
+
+    def bars_after(
+        self,
+        dataset: Dataset,
+        after: Mapping[str, pd.Timestamp | None],
+        high: dt.datetime,
+        low: dt.datetime,
+    ) -> pd.DataFrame:
+        """Hot bars of each symbol newer than its ``after`` time (None: from ``low``), before ``high``."""
+        table = SPECS[dataset].table
+        by_bound: dict[Any, list[str]] = {}
+        for symbol, bound in after.items():
+            by_bound.setdefault(bound, []).append(symbol)
+        frames = []
+        with self.database.begin() as conn:
+            for bound, symbols in by_bound.items():
+                for start in range(0, len(symbols), IN_CHUNK):
+                    query = sa.select(table).where(
+                        table.c.symbol.in_(symbols[start : start + IN_CHUNK]),
+                        table.c.ts > bound.to_pydatetime() if bound is not None else table.c.ts >= low,
+                        table.c.ts < high,
+                    )
+                    frames.append(_frame(conn.execute(query), table))
+        return _combined(frames, dataset)
+
+    def news(
+        self, symbols: Sequence[str], low: dt.datetime, high: dt.datetime, after: pd.Timestamp | None
+    ) -> pd.DataFrame:
+        """Hot articles naming any of the symbols, published in ``[low, high)`` and after ``after``."""
+        news, links = schema.news, schema.news_symbols
+        frames = []
+        with self.database.begin() as conn:
+            for start in range(0, len(symbols), IN_CHUNK):
+                ids = (
+                    sa.select(links.c.news_id)
+                    .where(links.c.symbol.in_(list(symbols[start : start + IN_CHUNK])))
+                    .scalar_subquery()
+                )
+                query = sa.select(news).where(
+                    news.c.id.in_(ids),
+                    news.c.published_utc > after.to_pydatetime() if after is not None else sa.true(),
+                    news.c.published_utc >= low,
+                    news.c.published_utc < high,
+                )
+                frames.append(_frame(conn.execute(query), news))
+            frame = pd.concat(frames, ignore_index=True).drop_duplicates("id")
+            named: dict[str, list[str]] = {}
+            ids_found = frame["id"].tolist()
+            for start in range(0, len(ids_found), IN_CHUNK):
+                rows = conn.execute(
+                    sa.select(links.c.news_id, links.c.symbol).where(
+                        links.c.news_id.in_(ids_found[start : start + IN_CHUNK])
+                    )
+                )
+                for news_id, symbol in rows:
+                    named.setdefault(str(news_id), []).append(str(symbol))
+        frame["symbols"] = [sorted(named.get(i, [])) for i in frame["id"]]
+        return from_database(frame, Dataset.NEWS)
+
+    def corporate_actions(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame:
+        """Hot corporate actions of the symbols with an ex-date in ``start``..``end``."""
+        table = schema.corporate_actions
+        frames = []
+        with self.database.begin() as conn:
+            for first in range(0, len(symbols), IN_CHUNK):
+                query = sa.select(table).where(
+                    table.c.symbol.in_(list(symbols[first : first + IN_CHUNK])),
+                    table.c.ex_date.between(start, end),
+                )
+                frames.append(_frame(conn.execute(query), table))
+        return _combined(frames, Dataset.CORPORATE_ACTIONS)
+
+
+def _frame(result: sa.CursorResult[Any], table: sa.Table) -> pd.DataFrame:
+    return pd.DataFrame(result.all(), columns=[c.name for c in table.columns])
+
+
+def _combined(frames: list[pd.DataFrame], dataset: Dataset) -> pd.DataFrame:
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return SPECS[dataset].empty()
+    return from_database(pd.concat(frames, ignore_index=True), dataset)
+
+
+def _utc(value: Any) -> pd.Timestamp:
+    stamp = pd.Timestamp(value)  # SQLite hands back naive UTC text or datetimes
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def in_sessions(dataset: Dataset, frame: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """The rows whose session lies in ``start``..``end``."""
+    if frame.empty:
+        return frame
+    sessions = sessions_of(dataset, frame)
+    keep = (sessions >= np.datetime64(start, "D")) & (sessions <= np.datetime64(end, "D"))
+    return frame[keep].reset_index(drop=True)
+
+
+def newest_per_symbol(rows: pl.DataFrame, time_column: str) -> dict[str, pd.Timestamp]:
+    """The newest time of each symbol in cold rows."""
+    if rows.is_empty():
+        return {}
+    newest = rows.group_by("symbol").agg(pl.col(time_column).max())
+    return {
+        str(symbol): pd.Timestamp(ts).tz_convert("UTC") if pd.Timestamp(ts).tzinfo else _utc(ts)
+        for symbol, ts in newest.iter_rows()
+    }

@@ -1,0 +1,63 @@
+"""What the market database knows about the symbols of a read: each one's layer now, and every layer
+it has held (from ``qualification_events``).
+
+Rows in the lake carry the layer of the partition that wrote them, and a partition only ever holds
+symbols of its layer at the time (a rewritten slice moves to the writer's layer, retention writes a
+symbol's current or pre-demotion layer): so a symbol's rows lie under layers it has held. The cold
+read uses that set to skip the other layers' row groups, which maintenance clusters apart.
+"""
+
+import dataclasses
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from ai_trader_assets.read.requests import ReadError
+from ai_trader_assets.storage import schema
+from ai_trader_assets.storage.database import MarketDatabase
+
+IN_CHUNK = 500
+
+
+@dataclasses.dataclass(frozen=True)
+class SymbolLayers:
+    """``current``: each symbol's layer now (None: inactive); ``held``: every layer it has had."""
+
+    current: dict[str, int | None]
+    held: dict[str, frozenset[int]]
+
+    def layers(self, symbols: Sequence[str]) -> list[int]:
+        """Every layer any of the symbols has held, sorted."""
+        return sorted(set().union(*(self.held[s] for s in symbols))) if symbols else []
+
+
+def symbol_layers(database: MarketDatabase, symbols: Sequence[str]) -> SymbolLayers:
+    """Layers of the symbols; an unknown symbol is a :class:`ReadError` naming it."""
+    companies, events = schema.companies, schema.qualification_events
+    current: dict[str, int | None] = {}
+    held: dict[str, set[int]] = {s: set() for s in symbols}
+    with database.begin() as conn:
+        for start in range(0, len(symbols), IN_CHUNK):
+            chunk = list(symbols[start : start + IN_CHUNK])
+            rows = conn.execute(
+                sa.select(companies.c.symbol, companies.c.layer).where(companies.c.symbol.in_(chunk))
+            )
+            current.update({str(r[0]): r[1] for r in rows})
+            history = conn.execute(
+                sa.select(events.c.symbol, events.c.from_layer, events.c.to_layer)
+                .where(events.c.symbol.in_(chunk))
+                .distinct()
+            )
+            for symbol, before, after in history:
+                held[str(symbol)].update(int(str(layer)) for layer in (before, after) if layer is not None)
+    unknown = [s for s in symbols if s not in current]
+    if unknown:
+        names = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        raise ReadError(
+            f"unknown symbol{'s' if len(unknown) > 1 else ''} {names}: not in the companies table "
+            "(add with 'ai-trader companies import FILE.csv')"
+        )
+    for symbol, layer in current.items():
+        if layer is not None:
+            held[symbol].add(layer)
+    return SymbolLayers(current, {s: frozenset(v) for s, v in held.items()})
