@@ -432,6 +432,7 @@ class MarketData:
             by="symbol",
             strategy="backward",
             tolerance=dt.timedelta(days=REFERENCE_CLOSE_DAYS),
+            check_sortedness=False,  # sorted by "before" overall, so within each symbol too
         )
         return {
             (symbol, ex_date): close
