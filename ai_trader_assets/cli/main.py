@@ -2,7 +2,7 @@
 
 import typer
 
-from ai_trader_assets.cli import backfill, companies, db, lake, sensor, status
+from ai_trader_assets.cli import backfill, companies, db, lake, read, sensor, status
 
 app = typer.Typer(help="ai_trader_assets: layered market data on Dagster.", no_args_is_help=True)
 app.add_typer(db.app, name="db")
@@ -12,6 +12,10 @@ app.add_typer(lake.app, name="lake")
 app.command("retention")(status.retention)
 app.command("status")(status.status)
 app.command("backfill")(backfill.backfill)
+app.command("bars")(read.bars)
+app.command("news")(read.news)
+app.command("actions")(read.actions)
+app.command("sql")(read.sql)
 
 
 def main() -> None:

@@ -1,0 +1,104 @@
+"""``ai-trader bars|news|actions|sql``: the read side (:class:`MarketData`) from the command line."""
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ai_trader_assets.cli.common import errors, market_database
+from ai_trader_assets.cli.output import Format, write
+from ai_trader_assets.config import load_config
+from ai_trader_assets.read import MarketData
+from ai_trader_assets.read.sql import run_sql
+from ai_trader_assets.settings import load_settings
+from ai_trader_assets.storage.lake.location import lake_from_settings
+from ai_trader_assets.storage.lake.tables import lake_tables
+
+Symbols = Annotated[str, typer.Argument(help="Symbols, comma-separated (AAPL,MSFT).")]
+Start = Annotated[
+    str | None, typer.Option("--start", help="First session (YYYY-MM-DD); default 30 days before --end.")
+]
+End = Annotated[str | None, typer.Option("--end", help="Last session (YYYY-MM-DD); default today.")]
+FormatOption = Annotated[Format, typer.Option("--format", help="table (truncated), csv, json or parquet.")]
+OutputOption = Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")]
+
+
+@contextlib.contextmanager
+def reader() -> Iterator[MarketData]:
+    with market_database() as database:
+        settings = load_settings()
+        config = load_config(settings.config_dir)
+        yield MarketData(database, lake_from_settings(settings), config=config, today=settings.today())
+
+
+def _explain_empty(data: MarketData) -> None:
+    report = data.last_read
+    if report is not None and report.rows == 0 and report.empty_reason:
+        errors.print(f"no rows: {report.empty_reason}", highlight=False)
+
+
+def bars(
+    symbols: Symbols,
+    interval: Annotated[str, typer.Option("--interval", help="1day, 1hour, 5min or 1min.")],
+    start: Start = None,
+    end: End = None,
+    adjust: Annotated[str, typer.Option("--adjust", help="none (raw), splits or all.")] = "none",
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Apply only actions with an ex-date up to this date.")
+    ] = None,
+    fmt: FormatOption = Format.TABLE,
+    output: OutputOption = None,
+) -> None:
+    """OHLCV bars from hot and cold storage, raw or adjusted for splits (and dividends)."""
+    with reader() as data:
+        rows = data.bars(symbols, interval, start, end, adjust=adjust, as_of=as_of, output="arrow")
+        report = data.last_read
+        assert report is not None
+        title = f"{interval} bars {report.start}..{report.end} ({report.adjust})"
+        write(rows, fmt, output, title=title)
+        _explain_empty(data)
+
+
+def news(
+    symbols: Symbols,
+    start: Start = None,
+    end: End = None,
+    fmt: FormatOption = Format.TABLE,
+    output: OutputOption = None,
+) -> None:
+    """News naming the symbols, from hot and cold storage."""
+    with reader() as data:
+        rows = data.news(symbols, start, end, output="arrow")
+        write(rows, fmt, output, title="news")
+        _explain_empty(data)
+
+
+def actions(
+    symbols: Symbols,
+    start: Start = None,
+    end: End = None,
+    fmt: FormatOption = Format.TABLE,
+    output: OutputOption = None,
+) -> None:
+    """Splits and dividends of the symbols by ex-date, as the providers reported them."""
+    with reader() as data:
+        rows = data.corporate_actions(symbols, start, end, output="arrow")
+        write(rows, fmt, output, title="corporate actions")
+        _explain_empty(data)
+
+
+def sql(
+    query: Annotated[
+        str, typer.Argument(help='DuckDB SQL over the views (e.g. "SELECT count(*) FROM bars_1day").')
+    ],
+    fmt: FormatOption = Format.TABLE,
+    output: OutputOption = None,
+) -> None:
+    """DuckDB SQL over one view per dataset (bars_1day ... bars_1min, news, corporate_actions): hot and
+    cold storage, every key once."""
+    with market_database() as database:
+        settings = load_settings()
+        tables = lake_tables(lake_from_settings(settings), load_config(settings.config_dir))
+        write(run_sql(query, database, tables), fmt, output, title="query")

@@ -1,0 +1,94 @@
+"""``ai-trader bars|news|actions|sql`` on the quickstart's data (the demo universe, a backfill through
+Dagster in-process, the demo provider), on PostgreSQL and SQLite."""
+
+import csv
+import datetime as dt
+import io
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from ai_trader_assets import calendar
+from ai_trader_assets.cli import app
+from ai_trader_assets.config import DEFAULT_CONFIG_DIR
+from ai_trader_assets.storage.database import MarketDatabase
+
+AS_OF = dt.date(2026, 11, 20)
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def quickstart(market_db: MarketDatabase, monkeypatch: pytest.MonkeyPatch) -> MarketDatabase:
+    """What the quickstart does first: the demo universe, then the latest sessions backfilled."""
+    monkeypatch.setenv("AI_TRADER_DATABASE_URL", market_db.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("AI_TRADER_AS_OF", AS_OF.isoformat())
+    code, out, err = run("companies", "import", str(DEFAULT_CONFIG_DIR / "demo_universe.csv"))
+    assert code == 0, out + err
+    code, out, err = run(
+        "backfill", "--symbols", "AAPL,MSFT", "--days", "40", "--datasets", "bars_1day,corporate_actions,news"
+    )
+    assert code == 0, out + err
+    return market_db
+
+
+def test_bars_adjusted_as_csv_and_sql_counts_work_on_the_quickstarts_data(quickstart: MarketDatabase) -> None:
+    code, out, err = run("bars", "AAPL", "--interval", "1day", "--adjust", "all", "--format", "csv")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    sessions = calendar.sessions(AS_OF - dt.timedelta(days=30), AS_OF)
+    assert [r["ts"][:10] for r in rows] == [
+        calendar.session_midnight_utc(s).date().isoformat() for s in sessions
+    ]
+    assert list(rows[0]) == [
+        "symbol", "ts", "open", "high", "low", "close", "volume", "vwap", "trade_count", "source"
+    ]  # fmt: skip
+    assert rows[0]["ts"].endswith("Z") and all(r["symbol"] == "AAPL" for r in rows)
+
+    code, out, err = run("sql", "select count(*) as n from bars_1day", "--format", "json")
+    assert code == 0, err
+    stored = calendar.sessions(AS_OF - dt.timedelta(days=39), AS_OF)
+    assert json.loads(out) == [{"n": 2 * len(stored)}]
+
+    code, out, err = run("sql", "select symbol, count(*) as n from bars_1day group by symbol order by symbol")
+    assert code == 0, err
+    assert "AAPL" in out and "MSFT" in out and str(len(stored)) in out  # the rich table
+
+
+def test_news_actions_and_files_in_every_format(quickstart: MarketDatabase, tmp_path: Path) -> None:
+    code, out, err = run("news", "AAPL", "--start", "2026-10-20", "--format", "json")
+    assert code == 0, err
+    articles = json.loads(out)
+    assert articles and all("AAPL" in a["symbols"].split(";") for a in articles)
+    code, _, err = run("actions", "AAPL,MSFT", "--start", "2026-10-12", "--format", "csv")
+    assert code == 0, err
+    target = tmp_path / "bars.parquet"
+    code, _, err = run(
+        "bars", "AAPL,MSFT", "--interval", "1day", "--format", "parquet", "--output", str(target)
+    )
+    assert code == 0 and "wrote" in err
+    table = pq.read_table(target)
+    assert table.num_rows > 0 and set(table.column("symbol").to_pylist()) == {"AAPL", "MSFT"}
+
+
+def test_bad_and_empty_requests_are_one_line(quickstart: MarketDatabase) -> None:
+    for args, message in [
+        (["bars", "ZZZZ", "--interval", "1day"], "unknown symbol ZZZZ"),
+        (["bars", "AAPL", "--interval", "2min"], "unknown interval '2min'"),
+        (["bars", "AAPL", "--interval", "1day", "--start", "2026-11-10", "--end", "2026-11-01"], "after end"),
+        (["bars", "AAPL", "--interval", "1day", "--end", "2027-01-04"], "in the future"),
+        (["sql", "select * from bars_2min"], "unknown dataset bars_2min"),
+        (["sql", "selec 1 from bars_1day"], "invalid SQL"),
+        (["bars", "AAPL", "--interval", "1day", "--format", "parquet"], "give --output"),
+    ]:
+        code, _, err = run(*args)
+        assert code == 1 and message in err and len(err.strip().splitlines()) == 1, (args, err)
+    code, _, err = run("bars", "AAPL", "--interval", "1day", "--start", "2026-11-07", "--end", "2026-11-08")
+    assert code == 0 and "no rows: no NYSE session" in err
