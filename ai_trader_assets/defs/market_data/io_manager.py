@@ -8,9 +8,9 @@ import datetime as dt
 from typing import Any
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 
+from ai_trader_assets import calendar
 from ai_trader_assets.config import Dataset
 from ai_trader_assets.defs.platform.resources import (
     LakeResource,
@@ -18,11 +18,18 @@ from ai_trader_assets.defs.platform.resources import (
     PlatformConfigResource,
 )
 from ai_trader_assets.ingest import IngestStream, describe, parse_partition_key
+from ai_trader_assets.providers.base import BAR_DATASETS
+from ai_trader_assets.read import MarketData
+from ai_trader_assets.read.market_data import BAR_COLUMNS
 from ai_trader_assets.storage.companies import CompaniesRepository
-from ai_trader_assets.storage.datasets import SPECS, sessions_of
-from ai_trader_assets.storage.hot import HotStore
-from ai_trader_assets.storage.lake.tables import lake_tables
+from ai_trader_assets.storage.datasets import SPECS
+from ai_trader_assets.storage.lake.commits import Commit
+from ai_trader_assets.storage.lake.derived import DerivedTable
+from ai_trader_assets.storage.lake.location import DERIVED_TABLES
+from ai_trader_assets.storage.lake.locking import TableLocks
 from ai_trader_assets.storage.writer import PartitionWriter, WriteTotals
+
+LOADED_BAR_COLUMNS = [*BAR_COLUMNS, "session"]
 
 
 class MarketDataIOManager(dg.ConfigurableIOManager):
@@ -35,10 +42,14 @@ class MarketDataIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if obj is None:  # ops that return nothing (the retention job) have nothing to store
             return
+        name = context.asset_key.path[-1] if context.has_asset_key else None
+        if isinstance(obj, pd.DataFrame) and name in DERIVED_TABLES:
+            self._store_derived(context, name, obj)
+            return
         if not isinstance(obj, IngestStream):
             raise TypeError(
-                f"{context.asset_key if context.has_asset_key else 'this output'}: the market-data IO "
-                f"manager stores an IngestStream only, got {type(obj).__name__}; nothing is ever pickled"
+                f"{name or 'this output'}: the market-data IO manager stores an IngestStream or a "
+                f"derived table's frame, got {type(obj).__name__}; nothing is ever pickled"
             )
         config = self.platform.get()
         writer = PartitionWriter(
@@ -73,32 +84,55 @@ class MarketDataIOManager(dg.ConfigurableIOManager):
         )
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
-        """Rows of the upstream partitions, from cold or (if never written cold) hot; each key once."""
-        dataset = Dataset(context.asset_key.path[-1])
-        spec = SPECS[dataset]
-        database = self.market_db.database
-        tables, hot = lake_tables(self.lake.get_lake(), self.platform.get()), HotStore(database)
+        """The upstream partitions' rows through :class:`MarketData` (hot and cold, each key once):
+        the symbols of each partition's layer, over its sessions. Input metadata may ask for
+        ``adjust`` (``none``, ``splits``, ``all``) and ``lookback_sessions`` before the first one."""
+        name = context.asset_key.path[-1]
         partitions = [parse_partition_key(key) for key in context.asset_partition_keys]
-        in_cold = tables.frame(
-            dataset,
-            extra=["session", "layer"],
-            sessions=sorted({s for s, _ in partitions}),
-            layers=sorted({layer for _, layer in partitions}),
+        sessions = sorted({s for s, _ in partitions})
+        layers = sorted({layer for _, layer in partitions})
+        if name in DERIVED_TABLES:
+            return DerivedTable(self.lake.get_lake(), name).read(sessions, layers)
+        dataset = Dataset(name)
+        options = context.definition_metadata or {}
+        lookback = int(options.get("lookback_sessions", 0))
+        first = calendar.sessions(sessions[0] - dt.timedelta(days=2 * lookback + 10), sessions[0])
+        start = first[-1 - lookback] if lookback else sessions[0]
+        config = self.platform.get()
+        repository = CompaniesRepository(self.market_db.database)
+        symbols = sorted(
+            {s for layer in layers if config.ingests(layer, dataset) for s in repository.members(layer)}
         )
-        frames = []
-        for session, layer in partitions:
-            here = (in_cold["session"] == session) & (in_cold["layer"] == layer)
-            stored = in_cold[here].drop(columns=["session", "layer"])
-            if stored.empty:
-                members = CompaniesRepository(database).members(layer)
-                # A generous time range, then exactly the rows whose session this is.
-                around = hot.read(
-                    dataset,
-                    symbols=members,
-                    start=session - dt.timedelta(days=7),
-                    end=session + dt.timedelta(days=2),
-                )
-                stored = around[sessions_of(dataset, around) == np.datetime64(session, "D")]
-            frames.append(stored)
-        combined = pd.concat(frames, ignore_index=True) if frames else spec.empty()
-        return combined.drop_duplicates(subset=list(spec.key), keep="last").reset_index(drop=True)
+        if not symbols:
+            return SPECS[dataset].empty()
+        reader = MarketData(
+            self.market_db.database, self.lake.get_lake(), config=config, today=self.platform.today()
+        )
+        if dataset in BAR_DATASETS:
+            interval = dataset.value.removeprefix("bars_")
+            adjust = str(options.get("adjust", "none"))
+            return reader.bars(
+                symbols, interval, start, sessions[-1], adjust=adjust, columns=LOADED_BAR_COLUMNS
+            )
+        if dataset == Dataset.NEWS:
+            return reader.news(symbols, start, sessions[-1])
+        return reader.corporate_actions(symbols, start, sessions[-1])
+
+    def _store_derived(self, context: dg.OutputContext, name: str, frame: pd.DataFrame) -> None:
+        partitions = [parse_partition_key(key) for key in context.asset_partition_keys]
+        database = self.market_db.database
+        config = self.platform.get()
+        lake = self.lake.get_lake()
+        table = DerivedTable(
+            lake, name, TableLocks(database, lake, config.pipeline.lake.lock_timeout_seconds)
+        )
+        rows = 0
+        for layer in sorted({layer for _, layer in partitions}):
+            sessions = sorted({s for s, of in partitions if of == layer})
+            part = frame[frame["layer"] == layer].drop(columns="layer") if "layer" in frame else frame
+            rows += table.replace(
+                part, sessions, layer, Commit("derive", context.run_id, tuple(context.asset_partition_keys))
+            )
+        context.add_output_metadata(
+            {"rows written": rows, "partitions written": len(partitions), "table": lake.describe(name)}
+        )

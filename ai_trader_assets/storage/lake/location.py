@@ -14,6 +14,16 @@ import pyarrow.fs as pafs
 from ai_trader_assets.config import Dataset
 from ai_trader_assets.settings import Secret, Settings
 
+# Tables of derived assets (computed from the datasets, not ingested): at ``{root}/derived/{name}``.
+DERIVED_TABLES = frozenset({"daily_liquidity"})
+
+
+def table_path(name: Dataset | str) -> str:
+    """A table's folder under the lake root; only datasets and derived tables have one (no path tricks)."""
+    if name in DERIVED_TABLES:
+        return f"derived/{name}"
+    return Dataset(name).value
+
 
 class LakeError(RuntimeError):
     """The lake could not be reached, read or written; the message names the location (never secrets)."""
@@ -60,12 +70,12 @@ class Lake:
         return f"Lake({self.url!r})"
 
     def table_uri(self, dataset: Dataset | str) -> str:
-        """The Delta table of a dataset (the name is whitelisted, so no path tricks)."""
-        return f"{self.root_uri}/{Dataset(dataset).value}"
+        """The Delta table of a dataset or derived table (whitelisted by :func:`table_path`)."""
+        return f"{self.root_uri}/{table_path(dataset)}"
 
     def describe(self, dataset: Dataset | str) -> str:
         """The table's location for messages: the lake URL as given (no credentials in it) + dataset."""
-        return f"{self.url.rstrip('/')}/{Dataset(dataset).value}"
+        return f"{self.url.rstrip('/')}/{table_path(dataset)}"
 
     def storage_options(self) -> dict[str, str]:
         """delta-rs (object_store) options. Holds secrets: pass it on, never log it."""

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from ai_trader_assets.config import Dataset
 from ai_trader_assets.storage.database import MarketDatabase
-from ai_trader_assets.storage.lake.location import Lake, LakeError
+from ai_trader_assets.storage.lake.location import Lake, LakeError, table_path
 
 POLL_SECONDS = 0.2
 
@@ -58,7 +58,7 @@ class TableLocks:
     def hold(self, dataset: Dataset | str) -> Iterator[None]:
         """Hold the table's lock for the block (waits for other writers, up to the timeout)."""
         held: dict[str, int] = self._held.__dict__.setdefault("counts", {})
-        name = Dataset(dataset).value
+        name = table_path(dataset)
         if held.get(name):
             held[name] += 1
             try:

@@ -1,0 +1,1 @@
+"""Derived data computed from the datasets (plain Python, no Dagster)."""
