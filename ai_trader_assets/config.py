@@ -299,6 +299,7 @@ class LakeSpec(_Frozen):
     commit_rows: PositiveInt
     lock_timeout_seconds: PositiveInt
     maintenance_memory_mb: PositiveInt
+    open_bucket_max_files: PositiveInt = 64
 
 
 class PipelineFile(_Frozen):

@@ -64,6 +64,10 @@ def test_maintenance_clusters_closed_months_only_and_keeps_every_row(tables: Lak
     before, version = rows(tables), tables.open(MINUTE).version()  # type: ignore[union-attr]
     assert files_per_month(tables) == {"2026-09": 3, "2026-10": 22, "2026-11": 15}
 
+    # The open month (15 daily files) is clustered too once it holds more than open_bucket_max_files.
+    table = tables.open(MINUTE)
+    assert buckets_to_cluster(table, MINUTE, TODAY, open_max_files=14) == ["2026-09", "2026-10", "2026-11"]  # type: ignore[arg-type]
+    assert buckets_to_cluster(table, MINUTE, TODAY, open_max_files=15) == ["2026-09", "2026-10"]  # type: ignore[arg-type]
     dry = maintain_table(tables, MINUTE, TODAY, run_id="dry", dry_run=True)
     assert dry.clustered == ["2026-09", "2026-10"] and tables.open(MINUTE).version() == version  # type: ignore[union-attr]
 
@@ -72,8 +76,8 @@ def test_maintenance_clusters_closed_months_only_and_keeps_every_row(tables: Lak
     assert (report.files_before, report.files_after) == (40, 17)
     assert files_per_month(tables) == {"2026-09": 1, "2026-10": 1, "2026-11": 15}  # open month untouched
     pd.testing.assert_frame_equal(rows(tables), before)
-    operations = [v.operation for v in tables.history(MINUTE, 3)]
-    assert operations[:2] == ["OPTIMIZE", "OPTIMIZE"] and report.checkpoint is not None
+    runs = [v.run_id for v in tables.history(MINUTE, 3)]
+    assert runs[:2] == ["night-1", "night-1"] and report.checkpoint is not None  # one commit a month
     log = Path(tables.lake.table_uri(MINUTE)) / "_delta_log"
     assert any(p.name.endswith(".checkpoint.parquet") for p in log.iterdir())
 
@@ -90,6 +94,12 @@ def test_maintenance_clusters_closed_months_only_and_keeps_every_row(tables: Lak
     daily_ingest(tables, SESSIONS[5:8], ["IBM"], layer=3)
     table = tables.open(MINUTE)
     assert buckets_to_cluster(table, MINUTE, TODAY) == ["2026-10"]  # type: ignore[arg-type]
+    maintain_table(tables, MINUTE, TODAY, run_id="night-3")
+    # Clustered by layer first: layer 3's rows follow layer 2's, each sorted by symbol and time.
+    october = next(p for p in tables.open(MINUTE).file_uris() if "month=2026-10" in p)  # type: ignore[union-attr]
+    order = pq.read_table(october, columns=["layer", "symbol", "ts"]).to_pylist()
+    keys = [(r["layer"], r["symbol"], r["ts"]) for r in order]
+    assert keys == sorted(keys) and {k[0] for k in keys} == {2, 3}
 
 
 def test_vacuum_keeps_time_travel_days_of_history_and_removes_the_rest(tables: LakeTables) -> None:

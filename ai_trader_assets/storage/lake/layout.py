@@ -84,6 +84,12 @@ class TableLayout:
         fields += [pa.field("session", pa.date32()), pa.field("layer", pa.int8())]
         return pa.schema([*fields, pa.field(self.bucket, pa.string())])
 
+    @property
+    def cluster_order(self) -> list[str]:
+        """The order maintenance rewrites a bucket in (see :mod:`.clustering`): layer, then symbol and
+        time, so a layer's rows and, inside it, a symbol's rows are contiguous."""
+        return ["layer", "symbol", SPECS[self.dataset].time_column]
+
     def bucket_of(self, session: dt.date) -> str:
         return session.strftime("%Y-%m" if self.bucket == "month" else "%Y")
 

@@ -1,9 +1,12 @@
 """Nightly care of the Delta tables: cluster closed time buckets by symbol, vacuum, checkpoint.
 
 - **Cluster**: a closed bucket (a past month or year: no session of it can still be written by the
-  daily ingest) that holds more files than its size needs is rewritten by delta-rs ``z_order`` on
-  ``symbol`` (news: ``compact``), sorting in at most ``lake.maintenance_memory_mb`` before spilling to
-  disk. Open buckets keep their daily files: rewriting them every night would rewrite every file.
+  daily ingest) that holds more files than its size needs is rewritten sorted by layer, symbol and
+  time (:mod:`.clustering`; news: delta-rs ``compact``), sorting in at most
+  ``lake.maintenance_memory_mb`` before spilling to disk. The open bucket keeps its daily files until
+  it holds more than ``lake.open_bucket_max_files`` (a year bucket gathers a file per session and
+  layer: ~1,000 by December, which a year's read would open one by one); rewriting it every night
+  would rewrite every file.
 - **Vacuum**: files no longer referenced for more than ``lake.time_travel_days`` are deleted (so
   time travel keeps working that far back), including files of commits that never completed.
 - **Checkpoint**: the log is checkpointed and expired log entries are removed.
@@ -21,6 +24,7 @@ import pyarrow as pa
 from deltalake import DeltaTable
 
 from ai_trader_assets.config import INGESTED_DATASETS, Dataset
+from ai_trader_assets.storage.lake.clustering import cluster_bucket
 from ai_trader_assets.storage.lake.commits import Commit, table_configuration
 from ai_trader_assets.storage.lake.layout import LAYOUTS, TARGET_FILE_BYTES, WRITER_PROPERTIES
 from ai_trader_assets.storage.lake.migration import has_legacy_layout
@@ -71,14 +75,18 @@ def _bucket_footprint(table: DeltaTable, bucket: str) -> dict[str, tuple[int, in
     return {value: (files, size) for value, (files, size) in found.items()}
 
 
-def buckets_to_cluster(table: DeltaTable, dataset: Dataset, today: dt.date) -> list[str]:
-    """Closed buckets with more files than their size calls for, oldest first."""
+def buckets_to_cluster(
+    table: DeltaTable, dataset: Dataset, today: dt.date, open_max_files: int | None = None
+) -> list[str]:
+    """Buckets with more files than their size calls for, oldest first: closed ones, and the open
+    one (the current month or year) once it holds more than ``open_max_files`` files."""
     layout = LAYOUTS[dataset]
     current = layout.bucket_of(today)
     return [
         value
         for value, (files, size) in sorted(_bucket_footprint(table, layout.bucket).items())
-        if value < current and files > max(1, math.ceil(size / TARGET_FILE_BYTES))
+        if files > max(1, math.ceil(size / TARGET_FILE_BYTES))
+        and (value < current or (open_max_files is not None and files > open_max_files))
     ]
 
 
@@ -97,7 +105,7 @@ def maintain_table(
         wanted = {k: v for k, v in table_configuration(tables.spec).items() if v is not None}
         if not dry_run and any(table.metadata().configuration.get(k) != v for k, v in wanted.items()):
             table.alter.set_table_properties(wanted, commit_properties=commit.properties())
-        report.clustered = buckets_to_cluster(table, dataset, today)
+        report.clustered = buckets_to_cluster(table, dataset, today, tables.spec.open_bucket_max_files)
         if not dry_run:
             for value in report.clustered:
                 _cluster(tables, table, dataset, value, commit)
@@ -125,17 +133,15 @@ def maintain_table(
 
 def _cluster(tables: LakeTables, table: DeltaTable, dataset: Dataset, value: str, commit: Commit) -> None:
     layout = LAYOUTS[dataset]
-    options = {
-        "partition_filters": [(layout.bucket, "=", value)],
-        "target_size": TARGET_FILE_BYTES,
-        "writer_properties": WRITER_PROPERTIES,
-        "commit_properties": commit.properties(),
-    }
-    if layout.cluster_by is None:
-        table.optimize.compact(**options)  # type: ignore[arg-type]
-    else:
-        spill = tables.spec.maintenance_memory_mb * MIB
-        table.optimize.z_order(list(layout.cluster_by), max_spill_size=spill, **options)  # type: ignore[arg-type]
+    if layout.cluster_by is None:  # news: no symbol order to give; merge the small files
+        table.optimize.compact(
+            partition_filters=[(layout.bucket, "=", value)],
+            target_size=TARGET_FILE_BYTES,
+            writer_properties=WRITER_PROPERTIES,
+            commit_properties=commit.properties(),
+        )
+        return
+    cluster_bucket(table, layout, value, commit, tables.spec.maintenance_memory_mb)
 
 
 def maintain_lake(
