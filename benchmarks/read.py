@@ -16,13 +16,14 @@ the first within 5x of the floor, the second under 2x.
 """
 
 import argparse
+import contextlib
 import dataclasses
 import datetime as dt
 import functools
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,61 @@ LAYER_SIZES = {0: 10_000, 1: 2_000, 2: 500, 3: 50}
 MINUTES = 390
 
 
+def profile(cases: list["Case"]) -> None:
+    import cProfile  # noqa: PLC0415 - only for --profile
+    import pstats  # noqa: PLC0415
+
+    for case in cases:
+        for adjust in ("none", "all"):
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for _ in range(5):
+                case.market_data(adjust)
+            profiler.disable()
+            print(f"\n== {case.name}, adjust={adjust}")
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+
+
+@contextlib.contextmanager
+def scratch_folder(keep: Path | None) -> Iterator[Path]:
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield keep
+        return
+    with tempfile.TemporaryDirectory(prefix="ai-trader-read-") as scratch:
+        yield Path(scratch)
+
+
+def write_storage(
+    database: MarketDatabase,
+    *,
+    tables: LakeTables,
+    layer_of: dict[str, int],
+    sessions: list[dt.date],
+    minute_symbols: list[str],
+    active: list[str],
+) -> None:
+    """The universe in companies, the bars and actions in the lake, maintained."""
+    migrations.upgrade(database)
+    CompaniesRepository(database).upsert(
+        [{"symbol": s, "layer": layer} for s, layer in layer_of.items()], source="benchmark"
+    )
+    started = time.perf_counter()
+    every = sorted(layer_of)
+    daily = random_bars(every, sessions, 1, seed=1)
+    store(tables, Dataset.BARS_1DAY, daily, daily["symbol"].map(layer_of).to_numpy(np.int8), "daily")
+    actions = actions_for(active, sessions)
+    store(tables, Dataset.CORPORATE_ACTIONS, actions, actions["symbol"].map(layer_of).to_numpy(np.int8), "a")
+    for chunk in range(0, len(minute_symbols), 10):
+        part = random_bars(minute_symbols[chunk : chunk + 10], sessions, MINUTES, seed=chunk + 2)
+        store(tables, Dataset.BARS_1MIN, part, part["symbol"].map(layer_of).to_numpy(np.int8), f"m{chunk}")
+    written = time.perf_counter() - started
+    started = time.perf_counter()
+    for dataset in (Dataset.BARS_1DAY, Dataset.BARS_1MIN, Dataset.CORPORATE_ACTIONS):
+        maintain_table(tables, dataset, TODAY, run_id="benchmark")
+    print(f"written in {written:.0f} s, maintained in {time.perf_counter() - started:.0f} s")
+
+
 def read_floor(path: Path) -> pd.DataFrame:
     return pq.read_table(path).to_pandas()
 
@@ -72,7 +128,8 @@ def random_bars(symbols: list[str], sessions: list[dt.date], per_session: int, s
         starts = np.array([calendar.session_midnight_utc(s) for s in sessions], dtype="datetime64[us]")
         offsets = np.zeros(1, dtype="timedelta64[us]")
     else:
-        starts = np.array([calendar.session_open_close(s)[0] for s in sessions], dtype="datetime64[us]")
+        opens = [calendar.session_open_close(s)[0].replace(tzinfo=None) for s in sessions]
+        starts = np.array(opens, dtype="datetime64[us]")
         offsets = np.arange(per_session).astype("timedelta64[m]").astype("timedelta64[us]")
     times = (starts[:, None] + offsets[None, :]).ravel()
     n_symbols, n_times = len(symbols), len(times)
@@ -141,6 +198,8 @@ def main() -> None:  # noqa: PLR0915 - one straight script: set-up, cases, table
     parser.add_argument("--scale", type=float, default=1.0, help="layer sizes x this")
     parser.add_argument("--minute-symbols", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--keep", type=Path, default=None, help="keep (and reuse) the storage in this folder")
+    parser.add_argument("--profile", action="store_true", help="print where MarketData's time goes")
     args = parser.parse_args()
 
     config = load_config()
@@ -170,33 +229,20 @@ def main() -> None:  # noqa: PLR0915 - one straight script: set-up, cases, table
         f"bars of {len(minute_symbols)}, {len(sessions)} sessions ({sessions[0]}..{sessions[-1]})"
     )
 
-    with tempfile.TemporaryDirectory(prefix="ai-trader-read-") as scratch:
-        root = Path(scratch)
+    with scratch_folder(args.keep) as root:
         database = MarketDatabase(args.database_url or f"sqlite:///{root / 'market.db'}")
-        migrations.upgrade(database)
-        CompaniesRepository(database).upsert(
-            [{"symbol": s, "layer": layer} for s, layer in layer_of.items()], source="benchmark"
-        )
         lake = Lake(str(root / "lake"))
         tables = lake_tables(lake, config, database)
-        started = time.perf_counter()
-        every = sorted(layer_of)
-        daily = random_bars(every, sessions, 1, seed=1)
-        store(tables, Dataset.BARS_1DAY, daily, daily["symbol"].map(layer_of).to_numpy(np.int8), "daily")
-        actions = actions_for(active, sessions)
-        store(
-            tables, Dataset.CORPORATE_ACTIONS, actions, actions["symbol"].map(layer_of).to_numpy(np.int8), "a"
-        )
-        for chunk in range(0, len(minute_symbols), 10):
-            part = random_bars(minute_symbols[chunk : chunk + 10], sessions, MINUTES, seed=chunk + 2)
-            store(
-                tables, Dataset.BARS_1MIN, part, part["symbol"].map(layer_of).to_numpy(np.int8), f"m{chunk}"
+        if not (root / "written").exists():
+            write_storage(
+                database,
+                tables=tables,
+                layer_of=layer_of,
+                sessions=sessions,
+                minute_symbols=minute_symbols,
+                active=active,
             )
-        written = time.perf_counter() - started
-        started = time.perf_counter()
-        for dataset in (Dataset.BARS_1DAY, Dataset.BARS_1MIN, Dataset.CORPORATE_ACTIONS):
-            maintain_table(tables, dataset, TODAY, run_id="benchmark")
-        print(f"written in {written:.0f} s, maintained in {time.perf_counter() - started:.0f} s")
+            (root / "written").touch()
 
         # The rows of each case: alone in one file (the floor), and in the hot table (read_sql).
         reader = MarketData(database, lake, config=config, today=TODAY)
@@ -267,6 +313,8 @@ def main() -> None:  # noqa: PLR0915 - one straight script: set-up, cases, table
             f"\n{'read':<52} {'rows':>9} {'floor':>9} {'read_sql':>9} {'MarketData':>11} {'adjusted':>9}"
             "   x floor (raw / adjusted)   x read_sql   target"
         )
+        if args.profile:
+            profile(cases)
         for case in cases:
             floor, rows = timed(functools.partial(read_floor, case.floor_file), args.repeats)
             by_sql, sql_rows = timed(case.read_sql, args.repeats)

@@ -12,101 +12,131 @@ on or before ``as_of``. The same action reported by two providers (two ids) coun
 """
 
 import datetime as dt
-from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+import polars as pl
 
 from ai_trader_assets.read.requests import Adjust, ReadError
 
 PRICE_COLUMNS = ("open", "high", "low", "close", "vwap")
-FACTOR_COLUMNS = {
-    "symbol": "string",
-    "ex_date": "object",
-    "action_type": "string",
-    "value": "float64",
-    "reference_close": "float64",
-    "price_factor": "float64",
-    "volume_factor": "float64",
+FACTOR_SCHEMA = {
+    "symbol": pl.String,
+    "ex_date": pl.Date,
+    "action_type": pl.String,
+    "value": pl.Float64,
+    "reference_close": pl.Float64,
+    "price_factor": pl.Float64,
+    "volume_factor": pl.Float64,
 }
+CLOSE_SCHEMA = {"symbol": pl.String, "ex_date": pl.Date, "reference_close": pl.Float64}
 
 
-def relevant_actions(actions: pd.DataFrame, adjust: Adjust, as_of: dt.date) -> pd.DataFrame:
+def relevant_actions(actions: pl.DataFrame, adjust: Adjust, as_of: dt.date) -> pl.DataFrame:
     """The actions an adjustment applies: known by ``as_of``, of the kinds asked for, one per
     (symbol, kind, ex-date)."""
     kinds = {"splits": ["split"], "all": ["split", "dividend"]}.get(adjust, [])
-    chosen = actions[actions["action_type"].isin(kinds) & (actions["ex_date"] <= as_of)]
-    chosen = chosen[(chosen["action_type"] != "dividend") | (chosen["cash_amount"].fillna(0) > 0)]
-    chosen = chosen.sort_values(["symbol", "ex_date", "action_type", "id"])
-    return chosen.drop_duplicates(["symbol", "action_type", "ex_date"]).reset_index(drop=True)
+    chosen = actions.filter(
+        pl.col("action_type").is_in(kinds)
+        & (pl.col("ex_date") <= as_of)
+        & ((pl.col("action_type") != "dividend") | (pl.col("cash_amount").fill_null(0) > 0))
+    )
+    return chosen.sort("symbol", "ex_date", "action_type", "id").unique(
+        subset=["symbol", "action_type", "ex_date"], keep="first", maintain_order=True
+    )
 
 
-def factors(actions: pd.DataFrame, reference_closes: Mapping[tuple[str, dt.date], float]) -> pd.DataFrame:
-    """One row per action: its price and volume factors.
+def factors(actions: pl.DataFrame, closes: pl.DataFrame) -> pl.DataFrame:
+    """One row per action: its price and volume factors (``FACTOR_SCHEMA``).
 
     Args:
         actions: From :func:`relevant_actions`.
-        reference_closes: (symbol, ex-date) -> raw close of the last session before the ex-date;
-            needed for every dividend.
+        closes: ``symbol, ex_date, reference_close``: the raw close of the last session before each
+            dividend's ex-date.
 
     Raises:
-        ReadError: a split without a usable ratio, or a dividend without a reference close or
-            larger than it.
+        ReadError: a split without a usable ratio, or a dividend without a reference close or not
+            smaller than it.
     """
-    rows = []
-    for action in actions.itertuples(index=False):
-        if action.action_type == "split":
-            ratio = _split_ratio(action.split_from, action.split_to)
-            if ratio is None:
-                raise ReadError(
-                    f"cannot adjust {action.symbol} for the split ex {action.ex_date}: its ratio "
-                    f"{action.split_to}:{action.split_from} is not usable (action {action.id})"
-                )
-            rows.append((action.symbol, action.ex_date, "split", ratio, np.nan, 1.0 / ratio, ratio))
-            continue
-        amount = float(action.cash_amount)
-        close = reference_closes.get((action.symbol, action.ex_date))
-        if close is None or not np.isfinite(close):
-            raise ReadError(
-                f"cannot adjust {action.symbol} for the {amount} dividend ex {action.ex_date}: no daily "
-                "bar before the ex-date is stored (fetch bars_1day for that session first)"
-            )
-        if amount >= close:
-            raise ReadError(
-                f"cannot adjust {action.symbol} for the {amount} dividend ex {action.ex_date}: it is not "
-                f"smaller than the previous close {close} (action {action.id})"
-            )
-        rows.append((action.symbol, action.ex_date, "dividend", amount, close, 1.0 - amount / close, 1.0))
-    frame = pd.DataFrame(rows, columns=list(FACTOR_COLUMNS))
-    return frame.astype(FACTOR_COLUMNS)
+    if actions.is_empty():
+        return pl.DataFrame(schema=FACTOR_SCHEMA)
+    joined = actions.join(closes, on=["symbol", "ex_date"], how="left")
+    split = pl.col("action_type") == "split"
+    ratio = pl.col("split_to") / pl.col("split_from")
+    table = joined.with_columns(
+        value=pl.when(split).then(ratio).otherwise(pl.col("cash_amount")),
+        reference_close=pl.when(split).then(None).otherwise(pl.col("reference_close")),
+    ).with_columns(
+        price_factor=pl.when(split)
+        .then(1.0 / pl.col("value"))
+        .otherwise(1.0 - pl.col("value") / pl.col("reference_close")),
+        volume_factor=pl.when(split).then(pl.col("value")).otherwise(1.0),
+    )
+    _check(table)
+    return table.select(list(FACTOR_SCHEMA)).cast(FACTOR_SCHEMA)  # type: ignore[arg-type]
 
 
-def _split_ratio(split_from: float, split_to: float) -> float | None:
-    if split_from is None or split_to is None or pd.isna(split_from) or pd.isna(split_to):
-        return None
-    if split_from <= 0 or split_to <= 0:
-        return None
-    return float(split_to) / float(split_from)
+def _check(table: pl.DataFrame) -> None:
+    split = pl.col("action_type") == "split"
+    usable = (pl.col("split_from").fill_null(0) > 0) & (pl.col("split_to").fill_null(0) > 0)
+    bad_split = table.filter(split & ~usable)
+    if bad_split.height:
+        row = bad_split.row(0, named=True)
+        raise ReadError(
+            f"cannot adjust {row['symbol']} for the split ex {row['ex_date']}: its ratio "
+            f"{row['split_to']}:{row['split_from']} is not usable (action {row['id']})"
+        )
+    missing = table.filter(~split & pl.col("reference_close").is_null())
+    if missing.height:
+        row = missing.row(0, named=True)
+        raise ReadError(
+            f"cannot adjust {row['symbol']} for the {row['cash_amount']} dividend ex {row['ex_date']}: no "
+            "daily bar before the ex-date is stored (fetch bars_1day for that session first)"
+        )
+    too_large = table.filter(~split & (pl.col("cash_amount") >= pl.col("reference_close")))
+    if too_large.height:
+        row = too_large.row(0, named=True)
+        raise ReadError(
+            f"cannot adjust {row['symbol']} for the {row['cash_amount']} dividend ex {row['ex_date']}: it is "
+            f"not smaller than the previous close {row['reference_close']} (action {row['id']})"
+        )
 
 
 def multipliers(
-    symbols: np.ndarray, sessions: np.ndarray, table: pd.DataFrame
+    symbols: np.ndarray, sessions: np.ndarray, table: pl.DataFrame
 ) -> tuple[np.ndarray, np.ndarray]:
     """(price, volume) multipliers per bar: the product of the factors of every action whose ex-date
-    is after the bar's session (``sessions``: datetime64[D] per row)."""
+    is after the bar's session (``symbols`` sorted, ``sessions``: datetime64[D] per row)."""
     prices = np.ones(len(symbols))
     volumes = np.ones(len(symbols))
-    for symbol, actions in table.groupby("symbol", sort=False):
-        rows = np.flatnonzero(symbols == symbol)
-        if len(rows) == 0:
+    if len(symbols) == 0 or table.is_empty():
+        return prices, volumes
+    # Bars come sorted by symbol: each symbol's rows are one run, found by its first row.
+    changes = np.flatnonzero(symbols[1:] != symbols[:-1]) + 1
+    starts = np.concatenate([[0], changes])
+    ends = np.concatenate([changes, [len(symbols)]])
+    runs = {symbols[start]: (start, end) for start, end in zip(starts, ends, strict=True)}
+    ordered = table.sort("symbol", "ex_date")
+    action_symbols = ordered["symbol"].to_numpy()
+    ex_dates = ordered["ex_date"].to_numpy().astype("datetime64[D]")
+    price_factors = ordered["price_factor"].to_numpy()
+    volume_factors = ordered["volume_factor"].to_numpy()
+    bounds = np.flatnonzero(action_symbols[1:] != action_symbols[:-1]) + 1
+    for first, last in zip(
+        np.concatenate([[0], bounds]), np.concatenate([bounds, [len(ordered)]]), strict=True
+    ):
+        run = runs.get(action_symbols[first])
+        if run is None:
             continue
-        ex_dates = np.array(list(actions["ex_date"]), dtype="datetime64[D]")
-        order = np.argsort(ex_dates, kind="stable")
-        ex_dates = ex_dates[order]
+        start, end = run
         # Cumulative from the latest action back: a bar before ex-date j gets every factor from j on.
-        price_after = np.append(np.cumprod(actions["price_factor"].to_numpy()[order][::-1])[::-1], 1.0)
-        volume_after = np.append(np.cumprod(actions["volume_factor"].to_numpy()[order][::-1])[::-1], 1.0)
-        first_later = np.searchsorted(ex_dates, sessions[rows], side="right")
-        prices[rows] = price_after[first_later]
-        volumes[rows] = volume_after[first_later]
+        price_after = np.append(np.cumprod(price_factors[first:last][::-1])[::-1], 1.0)
+        volume_after = np.append(np.cumprod(volume_factors[first:last][::-1])[::-1], 1.0)
+        first_later = np.searchsorted(ex_dates[first:last], sessions[start:end], side="right")
+        prices[start:end] = price_after[first_later]
+        volumes[start:end] = volume_after[first_later]
     return prices, volumes
+
+
+def to_pandas(table: pl.DataFrame) -> pd.DataFrame:
+    return table.to_arrow().to_pandas(date_as_object=True)

@@ -21,7 +21,13 @@ import pyarrow as pa
 from ai_trader_assets import calendar
 from ai_trader_assets.config import LAYERS, Dataset, PlatformConfig, load_config
 from ai_trader_assets.providers.base import BAR_DATASETS
-from ai_trader_assets.read.adjustment import PRICE_COLUMNS, factors, multipliers, relevant_actions
+from ai_trader_assets.read.adjustment import (
+    CLOSE_SCHEMA,
+    PRICE_COLUMNS,
+    factors,
+    multipliers,
+    relevant_actions,
+)
 from ai_trader_assets.read.requests import (
     Output,
     ReadError,
@@ -213,8 +219,9 @@ class MarketData:
                 layers=layers,
                 pin=pin,
                 report=report,
+                daily=rows if dataset == Dataset.BARS_1DAY else None,
             )
-            if not table.empty:
+            if not table.is_empty():
                 prices, volumes = multipliers(
                     rows["symbol"].to_numpy(), rows["session"].to_numpy().astype("datetime64[D]"), table
                 )
@@ -222,7 +229,7 @@ class MarketData:
                     *(pl.col(c) * pl.Series(prices) for c in PRICE_COLUMNS),
                     pl.col("volume") * pl.Series(volumes),
                 )
-            report.actions_applied = len(table)
+            report.actions_applied = table.height
         report.adjust, report.as_of = mode, point
         return self._finish(rows.select(wanted), report, kind)
 
@@ -278,9 +285,9 @@ class MarketData:
         table = self._factors(
             report.symbols, after=after, as_of=last, mode=mode, layers=layers, pin=pin, report=report
         )
-        report.rows, report.adjust, report.as_of = len(table), mode, point
+        report.rows, report.adjust, report.as_of = table.height, mode, point
         self.last_read = report
-        return table.reset_index(drop=True)
+        return _to_pandas(table)
 
     # ------------------------------------------------------------- internals
 
@@ -332,8 +339,7 @@ class MarketData:
             version=version,
             timestamp=timestamp,
         )
-        rows = pl.from_arrow(cold)
-        assert isinstance(rows, pl.DataFrame)
+        rows = cold
         report.rows_cold = rows.height
         if pin.hot:
             tail = self._hot_tail(dataset, symbols, first, last, rows)
@@ -364,7 +370,7 @@ class MarketData:
         else:
             low, high = time_bounds(dataset, first, last)
             newest_hot = self.hot.newest(dataset, symbols, low, high)
-            newest_cold = newest_per_symbol(cold, "ts") if newest_hot else {}
+            newest_cold = newest_per_symbol(cold, sorted(newest_hot)) if newest_hot else {}
             behind = {
                 symbol: newest_cold.get(symbol)
                 for symbol, newest in newest_hot.items()
@@ -390,55 +396,47 @@ class MarketData:
         layers: SymbolLayers,
         pin: _Pin,
         report: ReadReport,
-    ) -> pd.DataFrame:
-        """Factors of the actions with an ex-date after ``after``, up to ``as_of``."""
+        daily: pl.DataFrame | None = None,
+    ) -> pl.DataFrame:
+        """Factors of the actions with an ex-date after ``after``, up to ``as_of``; ``daily``: raw
+        daily bars already read, where dividends' reference closes are looked up first."""
         first = after + dt.timedelta(days=1)
-        actions_report = ReadReport(Dataset.CORPORATE_ACTIONS.value, tuple(symbols), first, as_of)
         if first > as_of:
-            return factors(relevant_actions(_empty_actions(), "none", as_of), {})
+            return factors(pl.DataFrame(), pl.DataFrame(schema=CLOSE_SCHEMA))
+        actions_report = ReadReport(Dataset.CORPORATE_ACTIONS.value, tuple(symbols), first, as_of)
         rows = self._rows(Dataset.CORPORATE_ACTIONS, actions_report, layers, pin)
         report.versions |= actions_report.versions
-        chosen = relevant_actions(_to_pandas(rows), adjust_mode(mode), as_of)
-        dividends = chosen[chosen["action_type"] == "dividend"]
-        closes = self._reference_closes(dividends, layers, pin, report) if len(dividends) else {}
+        chosen = relevant_actions(rows, adjust_mode(mode), as_of)
+        dividends = chosen.filter(pl.col("action_type") == "dividend").select("symbol", "ex_date")
+        closes = pl.DataFrame(schema=CLOSE_SCHEMA)
+        if dividends.height:
+            closes = self._reference_closes(dividends, layers, pin, report, daily)
         return factors(chosen, closes)
 
     def _reference_closes(
-        self, dividends: pd.DataFrame, layers: SymbolLayers, pin: _Pin, report: ReadReport
-    ) -> dict[tuple[str, dt.date], float]:
-        """(symbol, ex-date) -> the raw daily close of the last session before the ex-date."""
-        symbols = tuple(sorted(set(dividends["symbol"])))
-        ex_dates = list(dividends["ex_date"])
+        self,
+        dividends: pl.DataFrame,
+        layers: SymbolLayers,
+        pin: _Pin,
+        report: ReadReport,
+        daily: pl.DataFrame | None,
+    ) -> pl.DataFrame:
+        """``symbol, ex_date, reference_close``: the raw daily close of the last session before each
+        dividend's ex-date (within ``REFERENCE_CLOSE_DAYS``)."""
+        found = _closes_before(dividends, daily) if daily is not None else pl.DataFrame(schema=CLOSE_SCHEMA)
+        missing = dividends.join(found, on=["symbol", "ex_date"], how="anti")
+        if missing.is_empty():
+            return found
+        ex_dates = missing["ex_date"].to_list()
         first = max(min(ex_dates) - dt.timedelta(days=REFERENCE_CLOSE_DAYS), calendar.first_session())
         last = min(max(ex_dates) - dt.timedelta(days=1), self.today)
         if first > last:
-            return {}
+            return found
+        symbols = tuple(sorted(set(missing["symbol"].to_list())))
         daily_report = ReadReport(Dataset.BARS_1DAY.value, symbols, first, last)
-        daily = self._rows(Dataset.BARS_1DAY, daily_report, layers, pin)
+        more = self._rows(Dataset.BARS_1DAY, daily_report, layers, pin)
         report.versions |= daily_report.versions
-        wanted = pl.DataFrame(
-            {
-                "symbol": list(dividends["symbol"]),
-                "ex_date": ex_dates,
-                "before": [d - dt.timedelta(days=1) for d in ex_dates],
-            },
-            schema={"symbol": pl.String, "ex_date": pl.Date, "before": pl.Date},
-        ).sort("before")
-        closes = daily.select("symbol", "session", "close").sort("session")
-        matched = wanted.join_asof(
-            closes,
-            left_on="before",
-            right_on="session",
-            by="symbol",
-            strategy="backward",
-            tolerance=dt.timedelta(days=REFERENCE_CLOSE_DAYS),
-            check_sortedness=False,  # sorted by "before" overall, so within each symbol too
-        )
-        return {
-            (symbol, ex_date): close
-            for symbol, ex_date, close in matched.select("symbol", "ex_date", "close").iter_rows()
-            if close is not None
-        }
+        return pl.concat([found, _closes_before(missing, more)])
 
     def _finish(self, rows: pl.DataFrame, report: ReadReport, kind: Output) -> Any:
         report.rows = rows.height
@@ -539,8 +537,21 @@ def _describe(dataset: Dataset) -> str:
     return dataset.value.replace("_", " ")
 
 
-def _empty_actions() -> pd.DataFrame:
-    return SPECS[Dataset.CORPORATE_ACTIONS].empty()
+def _closes_before(dividends: pl.DataFrame, daily: pl.DataFrame) -> pl.DataFrame:
+    """For each (symbol, ex_date): the close of the symbol's last daily bar before the ex-date."""
+    wanted = dividends.with_columns(before=pl.col("ex_date") - pl.duration(days=1)).sort("before")
+    closes = daily.select("symbol", "session", pl.col("close").alias("reference_close")).sort("session")
+    matched = wanted.join_asof(
+        closes,
+        left_on="before",
+        right_on="session",
+        by="symbol",
+        strategy="backward",
+        tolerance=dt.timedelta(days=REFERENCE_CLOSE_DAYS),
+        check_sortedness=False,  # sorted by "before" overall, so within each symbol too
+    )
+    found = matched.filter(pl.col("reference_close").is_not_null()).select(list(CLOSE_SCHEMA))
+    return found.cast(CLOSE_SCHEMA)  # type: ignore[arg-type]
 
 
 def _to_pandas(rows: pl.DataFrame) -> pd.DataFrame:

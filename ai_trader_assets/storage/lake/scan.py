@@ -95,15 +95,17 @@ def scan(
     end: dt.date | None = None,
     symbols: Sequence[str] | None = None,
     layers: Sequence[int] | None = None,
-) -> pa.Table:
-    """The rows of the table matching ``condition``, in ``columns`` (one chunk per column)."""
+) -> pl.DataFrame:
+    """The rows of the table matching ``condition``, in ``columns``."""
     features = table.protocol().reader_features or []
     if "deletionVectors" in features:
         frame = pl.scan_delta(table)
     else:
         files = pruned_files(table, layout, start=start, end=end, symbols=symbols, layers=layers)
         if not files:
-            return pa.schema([layout.schema.field(c) for c in columns]).empty_table()
+            empty = pl.from_arrow(pa.schema([layout.schema.field(c) for c in columns]).empty_table())
+            assert isinstance(empty, pl.DataFrame)
+            return empty
         frame = pl.scan_parquet(
             files,
             parallel="prefiltered",
@@ -116,4 +118,4 @@ def scan(
     if condition is not None:
         frame = frame.filter(condition)
     # One buffer per column: a far cheaper export to Arrow and pandas.
-    return frame.select(list(columns)).collect().rechunk().to_arrow()
+    return frame.select(list(columns)).collect()
