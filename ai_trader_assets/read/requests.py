@@ -8,7 +8,7 @@ from typing import Literal
 from ai_trader_assets import calendar
 from ai_trader_assets.config import Dataset
 from ai_trader_assets.providers.base import BAR_DATASETS
-from ai_trader_assets.storage.companies import InvalidSymbolError, validate_symbol
+from ai_trader_assets.storage.companies import SYMBOL_PATTERN, InvalidSymbolError, validate_symbol
 
 INTERVALS: dict[str, Dataset] = {dataset.value.removeprefix("bars_"): dataset for dataset in BAR_DATASETS}
 Adjust = Literal["none", "splits", "all"]
@@ -57,16 +57,17 @@ _READABLE = {d.value for d in (*BAR_DATASETS, Dataset.NEWS, Dataset.CORPORATE_AC
 def symbols_of(symbols: str | Iterable[str]) -> tuple[str, ...]:
     """Symbols from a list or a comma-separated string, validated, deduplicated, in the order given."""
     raw = symbols.split(",") if isinstance(symbols, str) else list(symbols)
-    found: list[str] = []
+    found: dict[str, None] = {}  # ordered and unique
     for item in raw:
-        if not str(item).strip():
+        text = str(item).strip().upper()
+        if not text:
             continue
-        try:
-            symbol = validate_symbol(str(item))
-        except InvalidSymbolError as exc:
-            raise ReadError(str(exc)) from None
-        if symbol not in found:
-            found.append(symbol)
+        if not SYMBOL_PATTERN.match(text):
+            try:
+                validate_symbol(str(item))  # for its message
+            except InvalidSymbolError as exc:
+                raise ReadError(str(exc)) from None
+        found[text] = None
     if not found:
         raise ReadError("no symbol given: name at least one (e.g. AAPL or AAPL,MSFT)")
     return tuple(found)

@@ -114,6 +114,15 @@ class HotSource:
         times = pd.to_datetime(pd.Series(list(found.values())), utc=True)  # SQLite: naive UTC text
         return dict(zip(found, times, strict=True))
 
+    def newest_overall(self, dataset: Dataset, low: dt.datetime, high: dt.datetime) -> pd.Timestamp | None:
+        """The newest hot bar time in ``[low, high)`` of any symbol (one seek on the ``ts`` index)."""
+        table = SPECS[dataset].table
+        with self.database.begin() as conn:
+            newest = conn.execute(
+                sa.select(sa.func.max(table.c.ts)).where(table.c.ts >= low, table.c.ts < high)
+            ).scalar_one_or_none()
+        return None if newest is None else _utc(newest)
+
     def bars_after(
         self,
         dataset: Dataset,

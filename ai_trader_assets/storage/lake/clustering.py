@@ -8,7 +8,12 @@ their own row groups, which the reader skips for the other layers by their ``lay
 (:mod:`ai_trader_assets.read.symbols` says which layers a symbol's rows can lie under); inside a
 layer, a symbol's rows are contiguous for the one-symbol read. delta-rs' ``z_order`` cannot give
 this order (it interleaves the columns' bits), so the sort runs in DuckDB, which spills to disk
-beyond ``lake.maintenance_memory_mb``, and streams into a predicate overwrite of the bucket.
+beyond ``lake.maintenance_memory_mb``, into one predicate overwrite of the bucket.
+
+delta-rs writes the batches of a stream in parallel, interleaving them in the file: the row groups
+stay clustered (each comes from one sorted batch), but the file is no longer one sorted run, and
+readers must sort. So a bucket whose sorted rows fit in the memory budget is handed over as one
+chunk (written in order); a larger one is streamed (clustered row groups, sorted runs).
 """
 
 import tempfile
@@ -21,12 +26,14 @@ from ai_trader_assets.storage.lake.commits import Commit, literal
 from ai_trader_assets.storage.lake.layout import TARGET_FILE_BYTES, WRITER_PROPERTIES, TableLayout
 
 BATCH_ROWS = 65_536
+ARROW_BYTES_PER_STORED_BYTE = 4  # a bucket's rows in Arrow memory against its Parquet files
 
 
 def cluster_bucket(
-    table: DeltaTable, layout: TableLayout, value: str, commit: Commit, memory_mb: int
+    table: DeltaTable, layout: TableLayout, value: str, commit: Commit, *, memory_mb: int, stored_bytes: int
 ) -> None:
-    """Rewrite the rows of one bucket sorted by ``layout.cluster_order`` (one commit)."""
+    """Rewrite the rows of one bucket (``stored_bytes`` on disk) sorted by ``layout.cluster_order``
+    in one commit."""
     bucket: list[tuple[str, str, object]] = [(layout.bucket, "=", value)]
     rows = table.to_pyarrow_dataset(file_pruning_predicate=bucket)
     order = ", ".join(f'"{c}"' for c in layout.cluster_order)
@@ -41,7 +48,11 @@ def cluster_bucket(
             selected = ", ".join(f'"{c}"' for c in schema.names)
             result = connection.sql(f"SELECT {selected} FROM bucket_rows ORDER BY {order}")
             batches = result.to_arrow_reader(BATCH_ROWS)
-            sorted_rows = pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in batches))
+            stream = pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in batches))
+            fits = stored_bytes * ARROW_BYTES_PER_STORED_BYTE <= memory_mb * 2**20
+            sorted_rows: pa.Table | pa.RecordBatchReader = (
+                stream.read_all().combine_chunks() if fits else stream
+            )
             write_deltalake(
                 table,
                 sorted_rows,

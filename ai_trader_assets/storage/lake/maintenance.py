@@ -106,9 +106,10 @@ def maintain_table(
         if not dry_run and any(table.metadata().configuration.get(k) != v for k, v in wanted.items()):
             table.alter.set_table_properties(wanted, commit_properties=commit.properties())
         report.clustered = buckets_to_cluster(table, dataset, today, tables.spec.open_bucket_max_files)
+        footprint = _bucket_footprint(table, LAYOUTS[dataset].bucket)
         if not dry_run:
             for value in report.clustered:
-                _cluster(tables, table, dataset, value, commit)
+                _cluster(tables, table, dataset, value, commit, stored_bytes=footprint[value][1])
         if has_legacy_layout(tables.lake, dataset):
             report.notes.append(
                 "vacuum skipped: files of the old layout remain (run 'ai-trader lake migrate')"
@@ -131,7 +132,9 @@ def maintain_table(
     return report
 
 
-def _cluster(tables: LakeTables, table: DeltaTable, dataset: Dataset, value: str, commit: Commit) -> None:
+def _cluster(
+    tables: LakeTables, table: DeltaTable, dataset: Dataset, value: str, commit: Commit, *, stored_bytes: int
+) -> None:
     layout = LAYOUTS[dataset]
     if layout.cluster_by is None:  # news: no symbol order to give; merge the small files
         table.optimize.compact(
@@ -141,7 +144,9 @@ def _cluster(tables: LakeTables, table: DeltaTable, dataset: Dataset, value: str
             commit_properties=commit.properties(),
         )
         return
-    cluster_bucket(table, layout, value, commit, tables.spec.maintenance_memory_mb)
+    cluster_bucket(
+        table, layout, value, commit, memory_mb=tables.spec.maintenance_memory_mb, stored_bytes=stored_bytes
+    )
 
 
 def maintain_lake(

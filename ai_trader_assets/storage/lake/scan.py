@@ -65,9 +65,17 @@ def pruned_files(
             dtype=bool,
         )
     root = table.table_uri.rstrip("/")
-    return [
-        f"{root}/{path}" for path, wanted in zip(actions["path"].to_pylist(), keep, strict=True) if wanted
+    # In time order (bucket, then first session): the files of a clustered table then hold a
+    # symbol's rows in (symbol, time) order, and a one-symbol read needs no sort.
+    count = actions.num_rows
+    firsts = actions["min.session"].to_pylist() if "min.session" in names else [None] * count
+    buckets = actions[bucket].to_pylist() if bucket in names else [""] * count
+    chosen = [
+        (str(value), first or dt.date.min, path)
+        for value, first, path, wanted in zip(buckets, firsts, actions["path"].to_pylist(), keep, strict=True)
+        if wanted
     ]
+    return [f"{root}/{path}" for _, _, path in sorted(chosen)]
 
 
 def _admits_any(lows: list[str | None], highs: list[str | None], symbols: Sequence[str]) -> np.ndarray:
