@@ -396,19 +396,17 @@ class MarketData:
         low: dt.datetime,
         high: dt.datetime,
     ) -> bool:
-        """Whether no hot bar in range can be newer than its symbol's newest cold bar: true when
-        every symbol has cold bars and hot's newest bar in range (one index seek) is no newer than
-        the oldest of those newest cold bars. Saves the per-symbol probe on most reads."""
+        """Whether no hot bar in range can be newer than its symbol's newest cold bar: true when hot
+        has none in range, or every symbol has a cold bar at least as new as hot's newest (one index
+        seek). Saves the per-symbol probe on most reads."""
         if cold.is_empty():
-            return False
-        newest = cold.group_by("symbol").agg(pl.col("ts").max())
-        if newest.height < len(symbols):
             return False
         hot_newest = self.hot.newest_overall(dataset, low, high)
         if hot_newest is None:
             return True
-        oldest_newest = newest["ts"].min()
-        return oldest_newest is not None and hot_newest <= pd.Timestamp(oldest_newest)
+        # Every symbol has a cold bar at least as new as hot's newest: count them among the newest rows.
+        recent = cold.filter(pl.col("ts") >= hot_newest.to_pydatetime())
+        return recent["symbol"].n_unique() == len(symbols)
 
     def _factors(
         self,
@@ -469,7 +467,7 @@ class MarketData:
         self.last_read = report
         if kind == "polars":
             return rows
-        table = rows.to_arrow(compat_level=pl.CompatLevel.oldest())
+        table = rows.rechunk().to_arrow(compat_level=pl.CompatLevel.oldest())
         if kind == "arrow":
             return table
         return _arrow_to_pandas(table)

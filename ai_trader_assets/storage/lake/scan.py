@@ -117,8 +117,9 @@ def scan(
         frame = pl.scan_parquet(
             files,
             parallel="prefiltered",
-            hive_partitioning=True,
-            hive_schema={layout.bucket: pl.String},
+            # The bucket lives in the file's path only; parse it when it is asked for.
+            hive_partitioning=layout.bucket in columns,
+            hive_schema={layout.bucket: pl.String} if layout.bucket in columns else None,
             missing_columns="insert",
             extra_columns="ignore",
             storage_options=storage_options or None,

@@ -436,18 +436,15 @@ def _filters(
     symbols: Sequence[str] | None,
     ids: Sequence[str] | None = None,
 ) -> pl.Expr | None:
-    """The polars condition of a read; the bucket conditions let it skip whole partitions."""
-    bucket, session = pl.col(layout.bucket), pl.col("session")
+    """The polars condition of a read (buckets follow from sessions: the scan prunes their files)."""
+    session = pl.col("session")
     parts: list[pl.Expr] = []
     if sessions is not None:
-        parts += [
-            bucket.is_in(sorted({layout.bucket_of(s) for s in sessions})),
-            session.is_in(list(sessions)),
-        ]
+        parts.append(session.is_in(list(sessions)))
     if start is not None:
-        parts += [bucket >= layout.bucket_of(start), session >= start]
+        parts.append(session >= start)
     if end is not None:
-        parts += [bucket <= layout.bucket_of(end), session <= end]
+        parts.append(session <= end)
     if layers is not None:
         parts.append(pl.col("layer").is_in(list(layers)))
     if symbols is not None:
