@@ -12,8 +12,8 @@ on or before ``as_of``. The same action reported by two providers (two ids) coun
 """
 
 import datetime as dt
+from typing import NoReturn
 
-import numpy as np
 import pandas as pd
 import polars as pl
 
@@ -36,13 +36,16 @@ def relevant_actions(actions: pl.DataFrame, adjust: Adjust, as_of: dt.date) -> p
     """The actions an adjustment applies: known by ``as_of``, of the kinds asked for, one per
     (symbol, kind, ex-date)."""
     kinds = {"splits": ["split"], "all": ["split", "dividend"]}.get(adjust, [])
-    chosen = actions.filter(
-        pl.col("action_type").is_in(kinds)
-        & (pl.col("ex_date") <= as_of)
-        & ((pl.col("action_type") != "dividend") | (pl.col("cash_amount").fill_null(0) > 0))
-    )
-    return chosen.sort("symbol", "ex_date", "action_type", "id").unique(
-        subset=["symbol", "action_type", "ex_date"], keep="first", maintain_order=True
+    return (
+        actions.lazy()
+        .filter(
+            pl.col("action_type").is_in(kinds)
+            & (pl.col("ex_date") <= as_of)
+            & ((pl.col("action_type") != "dividend") | (pl.col("cash_amount").fill_null(0) > 0))
+        )
+        .sort("symbol", "ex_date", "action_type", "id")
+        .unique(subset=["symbol", "action_type", "ex_date"], keep="first", maintain_order=True)
+        .collect()
     )
 
 
@@ -60,82 +63,88 @@ def factors(actions: pl.DataFrame, closes: pl.DataFrame) -> pl.DataFrame:
     """
     if actions.is_empty():
         return pl.DataFrame(schema=FACTOR_SCHEMA)
-    joined = actions.join(closes, on=["symbol", "ex_date"], how="left")
     split = pl.col("action_type") == "split"
-    ratio = pl.col("split_to") / pl.col("split_from")
-    table = joined.with_columns(
-        value=pl.when(split).then(ratio).otherwise(pl.col("cash_amount")),
-        reference_close=pl.when(split).then(None).otherwise(pl.col("reference_close")),
-    ).with_columns(
-        price_factor=pl.when(split)
-        .then(1.0 / pl.col("value"))
-        .otherwise(1.0 - pl.col("value") / pl.col("reference_close")),
-        volume_factor=pl.when(split).then(pl.col("value")).otherwise(1.0),
+    usable = (pl.col("split_from").fill_null(0) > 0) & (pl.col("split_to").fill_null(0) > 0)
+    close = pl.col("reference_close")
+    table = (
+        actions.lazy()
+        .join(closes.lazy(), on=["symbol", "ex_date"], how="left", maintain_order="left")
+        .with_columns(
+            value=pl.when(split)
+            .then(pl.col("split_to") / pl.col("split_from"))
+            .otherwise(pl.col("cash_amount")),
+            reference_close=pl.when(split).then(None).otherwise(close),
+            problem=pl.when(split & ~usable)
+            .then(pl.lit("split"))
+            .when(~split & close.is_null())
+            .then(pl.lit("no close"))
+            .when(~split & (pl.col("cash_amount") >= close))
+            .then(pl.lit("too large")),
+        )
+        .with_columns(
+            price_factor=pl.when(split).then(1.0 / pl.col("value")).otherwise(1.0 - pl.col("value") / close),
+            volume_factor=pl.when(split).then(pl.col("value")).otherwise(1.0),
+        )
+        .collect()
     )
-    _check(table)
+    problems = table["problem"]
+    if problems.null_count() < table.height:
+        _refuse(table.row(int(problems.is_not_null().arg_true()[0]), named=True))
     return table.select(list(FACTOR_SCHEMA)).cast(FACTOR_SCHEMA)  # type: ignore[arg-type]
 
 
-def _check(table: pl.DataFrame) -> None:
-    split = pl.col("action_type") == "split"
-    usable = (pl.col("split_from").fill_null(0) > 0) & (pl.col("split_to").fill_null(0) > 0)
-    bad_split = table.filter(split & ~usable)
-    if bad_split.height:
-        row = bad_split.row(0, named=True)
+def _refuse(row: dict[str, object]) -> NoReturn:
+    """The one-line error for an action that cannot be applied."""
+    what = f"cannot adjust {row['symbol']}"
+    if row["problem"] == "split":
         raise ReadError(
-            f"cannot adjust {row['symbol']} for the split ex {row['ex_date']}: its ratio "
-            f"{row['split_to']}:{row['split_from']} is not usable (action {row['id']})"
+            f"{what} for the split ex {row['ex_date']}: its ratio {row['split_to']}:{row['split_from']} "
+            f"is not usable (action {row['id']})"
         )
-    missing = table.filter(~split & pl.col("reference_close").is_null())
-    if missing.height:
-        row = missing.row(0, named=True)
+    dividend = f"{what} for the {row['cash_amount']} dividend ex {row['ex_date']}"
+    if row["problem"] == "no close":
         raise ReadError(
-            f"cannot adjust {row['symbol']} for the {row['cash_amount']} dividend ex {row['ex_date']}: no "
-            "daily bar before the ex-date is stored (fetch bars_1day for that session first)"
+            f"{dividend}: no daily bar before the ex-date is stored (fetch bars_1day for that session first)"
         )
-    too_large = table.filter(~split & (pl.col("cash_amount") >= pl.col("reference_close")))
-    if too_large.height:
-        row = too_large.row(0, named=True)
-        raise ReadError(
-            f"cannot adjust {row['symbol']} for the {row['cash_amount']} dividend ex {row['ex_date']}: it is "
-            f"not smaller than the previous close {row['reference_close']} (action {row['id']})"
-        )
+    raise ReadError(
+        f"{dividend}: it is not smaller than the previous close {row['reference_close']} (action {row['id']})"
+    )
 
 
-def multipliers(
-    symbols: np.ndarray, sessions: np.ndarray, table: pl.DataFrame
-) -> tuple[np.ndarray, np.ndarray]:
-    """(price, volume) multipliers per bar: the product of the factors of every action whose ex-date
-    is after the bar's session (``symbols`` sorted, ``sessions``: datetime64[D] per row)."""
-    prices = np.ones(len(symbols))
-    volumes = np.ones(len(symbols))
-    if len(symbols) == 0 or table.is_empty():
-        return prices, volumes
-    # Bars come sorted by symbol: each symbol's rows are one run, found by its first row.
-    changes = np.flatnonzero(symbols[1:] != symbols[:-1]) + 1
-    starts = np.concatenate([[0], changes])
-    ends = np.concatenate([changes, [len(symbols)]])
-    runs = {symbols[start]: (start, end) for start, end in zip(starts, ends, strict=True)}
-    ordered = table.sort("symbol", "ex_date")
-    action_symbols = ordered["symbol"].to_numpy()
-    ex_dates = ordered["ex_date"].to_numpy().astype("datetime64[D]")
-    price_factors = ordered["price_factor"].to_numpy()
-    volume_factors = ordered["volume_factor"].to_numpy()
-    bounds = np.flatnonzero(action_symbols[1:] != action_symbols[:-1]) + 1
-    for first, last in zip(
-        np.concatenate([[0], bounds]), np.concatenate([bounds, [len(ordered)]]), strict=True
-    ):
-        run = runs.get(action_symbols[first])
-        if run is None:
-            continue
-        start, end = run
-        # Cumulative from the latest action back: a bar before ex-date j gets every factor from j on.
-        price_after = np.append(np.cumprod(price_factors[first:last][::-1])[::-1], 1.0)
-        volume_after = np.append(np.cumprod(volume_factors[first:last][::-1])[::-1], 1.0)
-        first_later = np.searchsorted(ex_dates[first:last], sessions[start:end], side="right")
-        prices[start:end] = price_after[first_later]
-        volumes[start:end] = volume_after[first_later]
-    return prices, volumes
+def apply(rows: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
+    """Bars (sorted by symbol, then time, with their ``session``) with prices and volumes multiplied
+    by the factors of every action whose ex-date is after the bar's session."""
+    if rows.is_empty() or table.is_empty():
+        return rows
+    # Per action, the product of its factor and every later one of the symbol's: what the bars
+    # before its ex-date (and after the previous action's) are multiplied by.
+    later = (
+        table.lazy()
+        .sort("symbol", "ex_date")
+        .select(
+            "symbol",
+            pl.col("ex_date").alias("next_ex_date"),
+            pl.col("price_factor").reverse().cum_prod().reverse().over("symbol").alias("price_after"),
+            pl.col("volume_factor").reverse().cum_prod().reverse().over("symbol").alias("volume_after"),
+        )
+    )
+    price = pl.col("price_after").fill_null(1.0)
+    volume = pl.col("volume_after").fill_null(1.0)
+    return (
+        rows.lazy()
+        .join_asof(
+            later,
+            left_on="session",
+            right_on="next_ex_date",
+            by="symbol",
+            strategy="forward",
+            allow_exact_matches=False,  # a bar on the ex-date is already after the action
+            check_sortedness=False,  # sorted by symbol, then time: sessions ascend within each symbol
+        )
+        .with_columns(*(pl.col(c) * price for c in PRICE_COLUMNS), pl.col("volume") * volume)
+        .select(rows.columns)
+        .collect()
+    )
 
 
 def to_pandas(table: pl.DataFrame) -> pd.DataFrame:

@@ -23,9 +23,8 @@ from ai_trader_assets.config import LAYERS, Dataset, PlatformConfig, load_config
 from ai_trader_assets.providers.base import BAR_DATASETS
 from ai_trader_assets.read.adjustment import (
     CLOSE_SCHEMA,
-    PRICE_COLUMNS,
+    apply,
     factors,
-    multipliers,
     relevant_actions,
 )
 from ai_trader_assets.read.requests import (
@@ -82,6 +81,7 @@ ACTION_COLUMNS = [
     "id",
     "source",
 ]
+SORT_WITHOUT_CHECK_ROWS = 20_000
 REFERENCE_CLOSE_DAYS = 10  # a dividend's reference close: the last daily bar within this many days before
 
 
@@ -221,14 +221,7 @@ class MarketData:
                 report=report,
                 daily=rows if dataset == Dataset.BARS_1DAY else None,
             )
-            if not table.is_empty():
-                prices, volumes = multipliers(
-                    rows["symbol"].to_numpy(), rows["session"].to_numpy().astype("datetime64[D]"), table
-                )
-                rows = rows.with_columns(
-                    *(pl.col(c) * pl.Series(prices) for c in PRICE_COLUMNS),
-                    pl.col("volume") * pl.Series(volumes),
-                )
+            rows = apply(rows, table)
             report.actions_applied = table.height
         report.adjust, report.as_of = mode, point
         return self._finish(rows.select(wanted), report, kind)
@@ -311,9 +304,10 @@ class MarketData:
     def _require_ingested(self, dataset: Dataset, symbols: Sequence[str], layers: SymbolLayers) -> None:
         """Every symbol must have held a layer that ingests the dataset."""
         ingesting = [n for n in LAYERS if self.config.ingests(n, dataset)]
+        allowed = frozenset(ingesting)
         what = _describe(dataset)
         for symbol in symbols:
-            if any(self.config.ingests(n, dataset) for n in layers.held[symbol]):
+            if layers.held[symbol] & allowed:
                 continue
             now = layers.current[symbol]
             held = f"is layer {now}" if now is not None else "has no layer (inactive)"
@@ -346,10 +340,11 @@ class MarketData:
             if tail is not None and tail.height:
                 report.rows_hot = tail.height
                 rows = pl.concat([rows, tail.select(rows.columns)], how="vertical_relaxed")
-        if dataset == Dataset.CORPORATE_ACTIONS:
-            rows = rows.filter(pl.col("ex_date").is_between(first, last))
         order = _order(dataset)
-        if not is_sorted(rows, order):
+        if actions:
+            return rows.lazy().filter(pl.col("ex_date").is_between(first, last)).sort(order).collect()
+        # Sorting a small result costs less than checking it (each Polars step has a fixed cost).
+        if rows.height <= SORT_WITHOUT_CHECK_ROWS or not is_sorted(rows, order):
             rows = rows.sort(order)
         return rows
 
@@ -447,6 +442,13 @@ class MarketData:
         dividend's ex-date (within ``REFERENCE_CLOSE_DAYS``)."""
         found = _closes_before(dividends, daily) if daily is not None else pl.DataFrame(schema=CLOSE_SCHEMA)
         missing = dividends.join(found, on=["symbol", "ex_date"], how="anti")
+        if not missing.is_empty() and pin.hot:
+            # A few point lookups in hot cost far less than a scan of the daily table; what hot
+            # does not hold (older sessions, a bar-less session before the ex-date) is read cold.
+            in_hot = self.hot.closes_before(list(missing.select("symbol", "ex_date").iter_rows()))
+            if in_hot:
+                found = pl.concat([found, pl.DataFrame(in_hot, schema=CLOSE_SCHEMA, orient="row")])
+                missing = dividends.join(found, on=["symbol", "ex_date"], how="anti")
         if missing.is_empty():
             return found
         ex_dates = missing["ex_date"].to_list()
@@ -467,10 +469,9 @@ class MarketData:
         self.last_read = report
         if kind == "polars":
             return rows
-        table = rows.rechunk().to_arrow(compat_level=pl.CompatLevel.oldest())
         if kind == "arrow":
-            return table
-        return _arrow_to_pandas(table)
+            return rows.rechunk().to_arrow(compat_level=pl.CompatLevel.oldest())
+        return _to_pandas(rows)
 
     def _why_empty(self, dataset: Dataset, report: ReadReport) -> str:  # noqa: PLR0911 - one per reason
         sessions = calendar.sessions(report.start, report.end)
@@ -577,9 +578,8 @@ def _closes_before(dividends: pl.DataFrame, daily: pl.DataFrame) -> pl.DataFrame
 
 
 def _to_pandas(rows: pl.DataFrame) -> pd.DataFrame:
-    return _arrow_to_pandas(rows.to_arrow(compat_level=pl.CompatLevel.oldest()))
+    """Polars to pandas: tz-aware UTC times, float64 prices, nullable integers, dates as dates."""
+    return rows.to_pandas(types_mapper=_NULLABLE_INTEGERS.get, date_as_object=True)
 
 
-def _arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
-    """Arrow to pandas: tz-aware UTC times, float64 prices, nullable integers, dates as dates."""
-    return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get, date_as_object=True)
+_NULLABLE_INTEGERS = {pa.int64(): pd.Int64Dtype()}

@@ -116,12 +116,41 @@ class HotSource:
 
     def newest_overall(self, dataset: Dataset, low: dt.datetime, high: dt.datetime) -> pd.Timestamp | None:
         """The newest hot bar time in ``[low, high)`` of any symbol (one seek on the ``ts`` index)."""
-        table = SPECS[dataset].table
+        table = SPECS[dataset].table.name  # from our own specs: a whitelisted identifier
+        sqlite = self.database.dialect == "sqlite"
+        mark = "?" if sqlite else "%s"
+        bounds = (_driver_time(low, sqlite=sqlite), _driver_time(high, sqlite=sqlite))
+        statement = f'SELECT MAX(ts) FROM "{table}" WHERE ts >= {mark} AND ts < {mark}'
         with self.database.begin() as conn:
-            newest = conn.execute(
-                sa.select(sa.func.max(table.c.ts)).where(table.c.ts >= low, table.c.ts < high)
-            ).scalar_one_or_none()
+            newest = conn.exec_driver_sql(statement, bounds).scalar_one_or_none()
         return None if newest is None else _utc(newest)
+
+    def closes_before(self, dividends: Sequence[tuple[str, dt.date]]) -> list[tuple[str, dt.date, float]]:
+        """``(symbol, ex_date, close)`` of each (symbol, ex-date) whose symbol has a hot daily bar on
+        the session before the ex-date: point lookups on the ``(symbol, ts)`` key."""
+        sqlite = self.database.dialect == "sqlite"
+        mark = "?" if sqlite else "%s"
+        wanted: dict[tuple[str, Any], dt.date] = {}
+        for symbol, ex_date in dividends:
+            try:
+                before = calendar.previous_session(ex_date)
+            except calendar.CalendarError:
+                continue
+            wanted[(symbol, _driver_time(calendar.session_midnight_utc(before), sqlite=sqlite))] = ex_date
+        found = []
+        pairs = list(wanted)
+        with self.database.begin() as conn:
+            for start in range(0, len(pairs), IN_CHUNK):
+                chunk = pairs[start : start + IN_CHUNK]
+                condition = " OR ".join([f"(symbol = {mark} AND ts = {mark})"] * len(chunk))
+                statement = f"SELECT symbol, ts, close FROM bars_1day WHERE {condition}"
+                rows = conn.exec_driver_sql(statement, tuple(v for pair in chunk for v in pair)).fetchall()
+                by_symbol_time = {(str(r[0]), _utc(r[1])): float(r[2]) for r in rows}
+                for symbol, moment in chunk:
+                    close = by_symbol_time.get((symbol, _utc(moment)))
+                    if close is not None:
+                        found.append((symbol, wanted[(symbol, moment)], close))
+        return found
 
     def bars_after(
         self,
