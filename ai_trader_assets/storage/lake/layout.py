@@ -6,8 +6,8 @@ figures in the README, "Cold storage").
   ``year`` ("YYYY") for everything smaller. A bucket is the unit of compaction.
 - Every file is written sorted by ``(symbol, ts)`` (or its dataset's equivalent) in row groups of
   ``ROW_GROUP_ROWS`` rows, so file and row-group statistics let a one-symbol read skip the rest.
-- Maintenance clusters each closed bucket by symbol (delta-rs z-order on ``symbol`` alone: a linear
-  sort; ``(symbol, ts)`` would interleave the bits and spread a symbol over every row group).
+- Maintenance rewrites each bucket sorted by layer, then symbol and time (:mod:`.clustering`), so a
+  layer's rows, and a symbol's inside it, fill their own row groups.
 """
 
 import dataclasses
