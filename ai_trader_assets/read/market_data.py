@@ -8,8 +8,10 @@ the Delta versions (pin one with ``version=`` to read exactly the same data agai
 result, why it is empty.
 """
 
+import concurrent.futures
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any
@@ -149,6 +151,7 @@ class MarketData:
         self.hot = HotSource(database)
         self.last_read: ReadReport | None = None
         self._owns_database = False
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
 
     @classmethod
     def from_env(cls) -> "MarketData":
@@ -161,8 +164,18 @@ class MarketData:
         return reader
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
         if self._owns_database:
             self.database.dispose()
+
+    def _background(self) -> concurrent.futures.ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="market-data"
+            )
+        return self._pool
 
     def __enter__(self) -> "MarketData":
         return self
@@ -209,18 +222,24 @@ class MarketData:
         wanted = _columns(columns, BAR_COLUMNS, dataset)
         point = as_of_date(as_of, self.today)
         report, layers, pin = self._begin(dataset, symbols, start, end, version)
+        factors_of = functools.partial(
+            self._factors, report.symbols, after=report.start, as_of=point, mode=mode, layers=layers, pin=pin
+        )
+        side = ReadReport(report.dataset, report.symbols, report.start, report.end)
+        pending = None
+        if mode != "none" and dataset != Dataset.BARS_1DAY:
+            # Intraday bars do not hold the dividends' reference closes: the actions and closes are
+            # read beside the bars, in a thread (lake and database reads release the GIL).
+            pending = self._background().submit(factors_of, report=side)
         rows = self._rows(dataset, report, layers, pin)
-        if mode != "none" and not rows.is_empty():
-            table = self._factors(
-                report.symbols,
-                after=report.start,
-                as_of=point,
-                mode=mode,
-                layers=layers,
-                pin=pin,
-                report=report,
-                daily=rows if dataset == Dataset.BARS_1DAY else None,
-            )
+        if pending is not None:
+            table = pending.result()
+            report.versions |= side.versions
+        elif mode != "none" and not rows.is_empty():
+            table = factors_of(report=report, daily=rows)  # daily bars: the closes are in them
+        else:
+            table = None
+        if table is not None:
             rows = apply(rows, table)
             report.actions_applied = table.height
         report.adjust, report.as_of = mode, point

@@ -105,18 +105,18 @@ class MarketDataIOManager(dg.ConfigurableIOManager):
         )
         if not symbols:
             return SPECS[dataset].empty()
-        reader = MarketData(
+        with MarketData(
             self.market_db.database, self.lake.get_lake(), config=config, today=self.platform.today()
-        )
-        if dataset in BAR_DATASETS:
-            interval = dataset.value.removeprefix("bars_")
-            adjust = str(options.get("adjust", "none"))
-            return reader.bars(
-                symbols, interval, start, sessions[-1], adjust=adjust, columns=LOADED_BAR_COLUMNS
-            )
-        if dataset == Dataset.NEWS:
-            return reader.news(symbols, start, sessions[-1])
-        return reader.corporate_actions(symbols, start, sessions[-1])
+        ) as reader:
+            if dataset in BAR_DATASETS:
+                interval = dataset.value.removeprefix("bars_")
+                adjust = str(options.get("adjust", "none"))
+                return reader.bars(
+                    symbols, interval, start, sessions[-1], adjust=adjust, columns=LOADED_BAR_COLUMNS
+                )
+            if dataset == Dataset.NEWS:
+                return reader.news(symbols, start, sessions[-1])
+            return reader.corporate_actions(symbols, start, sessions[-1])
 
     def _store_derived(self, context: dg.OutputContext, name: str, frame: pd.DataFrame) -> None:
         partitions = [parse_partition_key(key) for key in context.asset_partition_keys]
