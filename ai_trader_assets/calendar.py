@@ -62,6 +62,11 @@ def _check_bounds(day: dt.date) -> None:
         raise CalendarError(f"{day} is outside the NYSE calendar's range ({first} to {last})")
 
 
+def check_in_range(day: dt.date) -> None:
+    """Raise :class:`CalendarError` when ``day`` is outside the calendar's years."""
+    _check_bounds(day)
+
+
 def is_session(day: dt.date) -> bool:
     """Whether the NYSE trades on ``day``."""
     _check_bounds(day)

@@ -46,7 +46,7 @@ from ai_trader_assets.read.sources import (
     newest_per_symbol,
     time_bounds,
 )
-from ai_trader_assets.read.symbols import SymbolLayers, symbol_layers
+from ai_trader_assets.read.symbols import LayerLookup, SymbolLayers, symbol_layers
 from ai_trader_assets.settings import load_settings
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.datasets import SPECS
@@ -149,6 +149,7 @@ class MarketData:
         self.today = today or load_settings().today()
         self.cold = ColdSource(lake_tables(lake, self.config))
         self.hot = HotSource(database)
+        self._layers = LayerLookup(database)
         self.last_read: ReadReport | None = None
         self._owns_database = False
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
@@ -313,7 +314,7 @@ class MarketData:
     ) -> tuple[ReadReport, SymbolLayers, _Pin]:
         names = symbols_of(symbols)
         first, last = date_range(start, end, self.today)
-        layers = symbol_layers(self.database, names)
+        layers = self._layers.of(names)
         if dataset != Dataset.CORPORATE_ACTIONS:
             self._require_ingested(dataset, names, layers)
         report = ReadReport(dataset.value, names, first, last)
@@ -497,7 +498,7 @@ class MarketData:
         if dataset != Dataset.CORPORATE_ACTIONS and not sessions:
             return f"no NYSE session between {report.start} and {report.end}"
         if report.versions.get(dataset.value) is None:
-            return f"nothing stored: the lake has no {dataset.value} table yet"
+            return f"not yet fetched: the lake has no {dataset.value} table yet"
         outside = self._outside_retention(dataset, report)
         if outside:
             return outside
@@ -598,7 +599,7 @@ def _closes_before(dividends: pl.DataFrame, daily: pl.DataFrame) -> pl.DataFrame
 
 def _to_pandas(rows: pl.DataFrame) -> pd.DataFrame:
     """Polars to pandas: tz-aware UTC times, float64 prices, nullable integers, dates as dates."""
-    return rows.to_pandas(types_mapper=_NULLABLE_INTEGERS.get, date_as_object=True)
+    return rows.rechunk().to_pandas(types_mapper=_NULLABLE_INTEGERS.get, date_as_object=True)
 
 
 _NULLABLE_INTEGERS = {pa.int64(): pd.Int64Dtype()}

@@ -98,7 +98,7 @@ def date_range(
     if last > today:
         raise ReadError(f"end {last} is in the future (today is {today})")
     try:
-        calendar.sessions(first, first)
+        calendar.check_in_range(first)
     except calendar.CalendarError as exc:
         raise ReadError(str(exc)) from None
     return first, last

@@ -28,6 +28,34 @@ class SymbolLayers:
         return sorted(set().union(*(self.held[s] for s in symbols))) if symbols else []
 
 
+class LayerLookup:
+    """:func:`symbol_layers` remembered until the next qualification event: every change of a
+    symbol's layer appends one (a database trigger, whoever writes ``companies``), so the newest event
+    id, one index seek, says whether a remembered answer still holds. Repeated reads of the same
+    symbols (a backtest stepping through its dates) skip the lookup."""
+
+    def __init__(self, database: MarketDatabase) -> None:
+        self.database = database
+        self._remembered: dict[tuple[str, ...], tuple[int, SymbolLayers]] = {}
+
+    def of(self, symbols: Sequence[str]) -> SymbolLayers:
+        key = tuple(symbols)
+        with self.database.begin() as conn:
+            newest = conn.exec_driver_sql("SELECT MAX(id) FROM qualification_events").scalar_one_or_none()
+        event = -1 if newest is None else int(str(newest))
+        remembered = self._remembered.get(key)
+        if remembered is not None and remembered[0] == event:
+            return remembered[1]
+        found = symbol_layers(self.database, symbols)
+        if len(self._remembered) >= REMEMBERED_REQUESTS:
+            self._remembered.clear()
+        self._remembered[key] = (event, found)
+        return found
+
+
+REMEMBERED_REQUESTS = 64
+
+
 def symbol_layers(database: MarketDatabase, symbols: Sequence[str]) -> SymbolLayers:
     """Layers of the symbols; an unknown symbol is a :class:`ReadError` naming it.
 

@@ -181,3 +181,14 @@ def test_an_empty_result_says_why(platform: Platform) -> None:
     assert data.last_read.empty_reason.startswith("outside every retention window")
     assert data.bars("AAPL", "1day", "2026-11-02", "2026-11-06").empty
     assert data.last_read.empty_reason.startswith("not yet fetched")
+
+
+def test_a_reader_sees_a_promotion_at_its_next_read(platform: Platform) -> None:
+    """Symbols' layers are remembered between reads only until the next qualification event."""
+    data = reader(platform)
+    with pytest.raises(ReadError, match="F is layer 0"):
+        data.bars("F", "1min", "2026-11-16", "2026-11-20")
+    CompaniesRepository(platform.database).set_layer("F", 2)
+    assert data.bars("F", "1min", "2026-11-16", "2026-11-20").empty  # allowed now: nothing stored yet
+    assert data.last_read is not None and data.last_read.empty_reason is not None
+    assert data.last_read.empty_reason.startswith("not yet fetched")
