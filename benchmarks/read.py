@@ -109,15 +109,17 @@ def read_floor(path: Path) -> pd.DataFrame:
     return pq.read_table(path).to_pandas()
 
 
-def timed(read: Callable[[], Any], repeats: int) -> tuple[float, int]:
-    """(median seconds, rows) of a read repeated ``repeats`` times after one warm-up."""
-    rows = len(read())
-    timings = []
+def interleaved(reads: dict[str, Callable[[], Any]], repeats: int) -> tuple[dict[str, float], dict[str, int]]:
+    """Median seconds and rows of each read, after one warm-up each; the reads take turns in every
+    round, so a noisy moment of the machine weighs on all of them alike."""
+    rows = {name: len(read()) for name, read in reads.items()}
+    timings: dict[str, list[float]] = {name: [] for name in reads}
     for _ in range(repeats):
-        started = time.perf_counter()
-        read()
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings), rows
+        for name, read in reads.items():
+            started = time.perf_counter()
+            read()
+            timings[name].append(time.perf_counter() - started)
+    return {name: statistics.median(values) for name, values in timings.items()}, rows
 
 
 def random_bars(symbols: list[str], sessions: list[dt.date], per_session: int, seed: int) -> pd.DataFrame:
@@ -189,7 +191,8 @@ class Case:
     floor_file: Path
     market_data: Callable[[str], Any]
     read_sql: Callable[[], Any]
-    target: float | None
+    target: float | None  # the ratio to the floor the issue asks for
+    target_adjusted: bool  # whether the target holds for adjusted reads too
 
 
 def main() -> None:  # noqa: PLR0915 - one straight script: set-up, cases, table
@@ -197,7 +200,7 @@ def main() -> None:  # noqa: PLR0915 - one straight script: set-up, cases, table
     parser.add_argument("--database-url", default=None, help="default: a SQLite file in the scratch folder")
     parser.add_argument("--scale", type=float, default=1.0, help="layer sizes x this")
     parser.add_argument("--minute-symbols", type=int, default=100)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--keep", type=Path, default=None, help="keep (and reuse) the storage in this folder")
     parser.add_argument("--profile", action="store_true", help="print where MarketData's time goes")
     args = parser.parse_args()
@@ -293,6 +296,7 @@ def main() -> None:  # noqa: PLR0915 - one straight script: set-up, cases, table
                     "bars_1min", "symbol = :symbol AND ts >= :low AND ts < :high", {**bind, "symbol": target}
                 ),
                 5.0,
+                True,  # "within 5x of the single-file floor, adjusted or not"
             ),
             Case(
                 f"layer 2 ({len(symbols_of[2])} symbols) x a year of daily bars",
@@ -300,6 +304,7 @@ def main() -> None:  # noqa: PLR0915 - one straight script: set-up, cases, table
                 lambda adjust: reader.bars(symbols_of[2], "1day", sessions[0], sessions[-1], adjust=adjust),
                 sql("bars_1day", f"symbol IN ({in_list}) AND ts >= :low AND ts < :high", bind),
                 2.0,
+                False,  # "in under 2x the floor" (raw)
             ),
             Case(
                 f"every symbol ({len(minute_symbols)}) of {session}, 1-minute bars",
@@ -307,6 +312,7 @@ def main() -> None:  # noqa: PLR0915 - one straight script: set-up, cases, table
                 lambda adjust: reader.bars(minute_symbols, "1min", session, session, adjust=adjust),
                 sql("bars_1min", "ts >= :low AND ts < :high", session_bind),
                 None,
+                False,
             ),
         ]
         print(
@@ -316,17 +322,22 @@ def main() -> None:  # noqa: PLR0915 - one straight script: set-up, cases, table
         if args.profile:
             profile(cases)
         for case in cases:
-            floor, rows = timed(functools.partial(read_floor, case.floor_file), args.repeats)
-            by_sql, sql_rows = timed(case.read_sql, args.repeats)
-            raw, raw_rows = timed(functools.partial(case.market_data, "none"), args.repeats)
-            adjusted, _ = timed(functools.partial(case.market_data, "all"), args.repeats)
-            assert rows == sql_rows == raw_rows, (case.name, rows, sql_rows, raw_rows)
-            verdict = "-" if case.target is None else ("met" if adjusted / floor <= case.target else "MISSED")
+            reads: dict[str, Callable[[], Any]] = {
+                "floor": functools.partial(read_floor, case.floor_file),
+                "sql": case.read_sql,
+                "raw": functools.partial(case.market_data, "none"),
+                "adjusted": functools.partial(case.market_data, "all"),
+            }
+            seconds, rows = interleaved(reads, args.repeats)
+            assert rows["floor"] == rows["sql"] == rows["raw"] == rows["adjusted"], (case.name, rows)
+            floor, raw, adjusted = seconds["floor"], seconds["raw"], seconds["adjusted"]
+            worst = max(raw, adjusted) if case.target_adjusted else raw
+            verdict = "-" if case.target is None else ("met" if worst / floor <= case.target else "MISSED")
             target_text = "-" if case.target is None else f"<= {case.target:.0f}x: {verdict}"
             print(
-                f"{case.name:<52} {rows:>9,} {floor * 1000:>7.1f}ms {by_sql * 1000:>7.1f}ms "
+                f"{case.name:<52} {rows['floor']:>9,} {floor * 1000:>7.1f}ms {seconds['sql'] * 1000:>7.1f}ms "
                 f"{raw * 1000:>9.1f}ms {adjusted * 1000:>7.1f}ms   "
-                f"x{raw / floor:>5.2f} / x{adjusted / floor:>5.2f}          x{raw / by_sql:>5.2f}   "
+                f"x{raw / floor:>5.2f} / x{adjusted / floor:>5.2f}          x{raw / seconds['sql']:>5.2f}   "
                 f"{target_text}"
             )
         database.dispose()

@@ -364,7 +364,7 @@ class MarketData:
         if actions:
             return rows.lazy().filter(pl.col("ex_date").is_between(first, last)).sort(order).collect()
         # Sorting a small result costs less than checking it (each Polars step has a fixed cost).
-        if rows.height <= SORT_WITHOUT_CHECK_ROWS or not is_sorted(rows, order):
+        if rows.height <= SORT_WITHOUT_CHECK_ROWS or not _in_order(rows, order, symbols):
             rows = rows.sort(order)
         return rows
 
@@ -566,6 +566,13 @@ def _columns(columns: Sequence[str] | None, default: list[str], dataset: Dataset
     return list(columns)
 
 
+def _in_order(rows: pl.DataFrame, order: list[str], symbols: Sequence[str]) -> bool:
+    """Whether rows are sorted by ``order`` (one symbol's bars: by time alone, the cheaper check)."""
+    if len(symbols) == 1 and order == ["symbol", "ts"]:
+        return rows["ts"].is_sorted()
+    return is_sorted(rows, order)
+
+
 def _order(dataset: Dataset) -> list[str]:
     if dataset in BAR_DATASETS:
         return ["symbol", "ts"]
@@ -598,8 +605,10 @@ def _closes_before(dividends: pl.DataFrame, daily: pl.DataFrame) -> pl.DataFrame
 
 
 def _to_pandas(rows: pl.DataFrame) -> pd.DataFrame:
-    """Polars to pandas: tz-aware UTC times, float64 prices, nullable integers, dates as dates."""
-    return rows.rechunk().to_pandas(types_mapper=_NULLABLE_INTEGERS.get, date_as_object=True)
+    """Polars to pandas: tz-aware UTC times, float64 prices, nullable integers, dates as dates; a
+    block per column (``split_blocks``: no copy into 2-D blocks, half the conversion time)."""
+    table = rows.rechunk().to_arrow()
+    return table.to_pandas(types_mapper=_NULLABLE_INTEGERS.get, date_as_object=True, split_blocks=True)
 
 
 _NULLABLE_INTEGERS = {pa.int64(): pd.Int64Dtype()}

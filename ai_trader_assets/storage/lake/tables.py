@@ -459,4 +459,6 @@ def _filters(
 def _symbol_filter(layout: TableLayout, symbols: Sequence[str]) -> pl.Expr:
     if layout.slice_column == "id":  # news: any of the symbols an article names
         return pl.col("symbols").list.eval(pl.element().is_in(list(symbols))).list.any()
-    return pl.col("symbol").is_in(list(symbols))
+    if len(symbols) == 1:
+        return pl.col("symbol") == symbols[0]
+    return pl.col("symbol").is_in(pl.Series(list(symbols), dtype=pl.String).implode())
