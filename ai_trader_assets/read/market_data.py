@@ -420,8 +420,8 @@ class MarketData:
         if hot_newest is None:
             return True
         # Every symbol has a cold bar at least as new as hot's newest: count them among the newest rows.
-        recent = cold.filter(pl.col("ts") >= hot_newest.to_pydatetime())
-        return recent["symbol"].n_unique() == len(symbols)
+        recent = cold["symbol"].filter(cold["ts"] >= hot_newest.to_pydatetime())
+        return recent.n_unique() == len(symbols)
 
     def _factors(
         self,

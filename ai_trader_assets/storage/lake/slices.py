@@ -55,17 +55,22 @@ def one_row_per_key(frame: pl.DataFrame, layout: TableLayout) -> pl.DataFrame:
 
 
 def is_sorted(frame: pl.DataFrame, columns: Sequence[str]) -> bool:
-    """Whether rows are in ascending order of ``columns`` (checked row against previous row)."""
+    """Whether rows are in ascending order of ``columns`` (each row against the previous one).
+
+    Series kernels, not an expression: no query plan per call (half the time on a read's result).
+    """
     if frame.height < 2:
         return True
-    later = pl.lit(False)
-    equal = pl.lit(True)
+    later: pl.Series | None = None  # the row is strictly after the previous one on the columns so far
+    equal: pl.Series | None = None  # ... or equal to it on all of them
     for column in columns:
-        current, previous = pl.col(column), pl.col(column).shift(1)
-        later = later | (equal & (current > previous))
-        equal = equal & (current == previous)
-    ordered = (later | equal).slice(1)
-    return bool(frame.select(ordered.all()).item())
+        values = frame[column]
+        current, previous = values.slice(1), values.slice(0, frame.height - 1)
+        after, same = current > previous, current == previous
+        later = after if later is None else later | (equal & after)
+        equal = same if equal is None else equal & same
+    assert later is not None and equal is not None
+    return bool((later | equal).all())
 
 
 def relabel(kept: pl.DataFrame, new: pl.DataFrame, layout: TableLayout) -> pl.DataFrame:
