@@ -30,6 +30,7 @@ FACTOR_SCHEMA = {
     "volume_factor": pl.Float64,
 }
 CLOSE_SCHEMA = {"symbol": pl.String, "ex_date": pl.Date, "reference_close": pl.Float64}
+REFERENCE_CLOSE_DAYS = 10  # a dividend's reference close: the last daily bar within this many days before
 
 
 def relevant_actions(actions: pl.DataFrame, adjust: Adjust, as_of: dt.date) -> pl.DataFrame:
@@ -149,3 +150,20 @@ def apply(rows: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
 
 def to_pandas(table: pl.DataFrame) -> pd.DataFrame:
     return table.to_arrow().to_pandas(date_as_object=True)
+
+
+def closes_before(dividends: pl.DataFrame, daily: pl.DataFrame) -> pl.DataFrame:
+    """For each (symbol, ex_date): the close of the symbol's last daily bar before the ex-date."""
+    wanted = dividends.with_columns(before=pl.col("ex_date") - pl.duration(days=1)).sort("before")
+    closes = daily.select("symbol", "session", pl.col("close").alias("reference_close")).sort("session")
+    matched = wanted.join_asof(
+        closes,
+        left_on="before",
+        right_on="session",
+        by="symbol",
+        strategy="backward",
+        tolerance=dt.timedelta(days=REFERENCE_CLOSE_DAYS),
+        check_sortedness=False,  # sorted by "before" overall, so within each symbol too
+    )
+    found = matched.filter(pl.col("reference_close").is_not_null()).select(list(CLOSE_SCHEMA))
+    return found.cast(CLOSE_SCHEMA)  # type: ignore[arg-type]

@@ -9,7 +9,6 @@ result, why it is empty.
 """
 
 import concurrent.futures
-import dataclasses
 import datetime as dt
 import functools
 from collections.abc import Iterable, Sequence
@@ -18,26 +17,40 @@ from typing import Any
 
 import pandas as pd
 import polars as pl
-import pyarrow as pa
 
 from ai_trader_assets import calendar
 from ai_trader_assets.config import LAYERS, Dataset, PlatformConfig, load_config
-from ai_trader_assets.providers.base import BAR_DATASETS
 from ai_trader_assets.read.adjustment import (
     CLOSE_SCHEMA,
+    REFERENCE_CLOSE_DAYS,
     apply,
+    closes_before,
     factors,
     relevant_actions,
 )
+from ai_trader_assets.read.explain import why_empty
 from ai_trader_assets.read.requests import (
     Output,
+    Pin,
     ReadError,
     adjust_mode,
     as_of_date,
     bar_dataset,
     date_range,
     output_kind,
+    pin_of,
     symbols_of,
+)
+from ai_trader_assets.read.results import (
+    ACTION_COLUMNS,
+    BAR_COLUMNS,
+    NEWS_COLUMNS,
+    ReadReport,
+    columns_of,
+    describe,
+    in_order,
+    order_of,
+    to_pandas,
 )
 from ai_trader_assets.read.sources import (
     ColdSource,
@@ -46,82 +59,16 @@ from ai_trader_assets.read.sources import (
     newest_per_symbol,
     time_bounds,
 )
-from ai_trader_assets.read.symbols import LayerLookup, SymbolLayers, symbol_layers
+from ai_trader_assets.read.symbols import LayerLookup, SymbolLayers
 from ai_trader_assets.settings import load_settings
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.datasets import SPECS
 from ai_trader_assets.storage.lake import Lake
 from ai_trader_assets.storage.lake.layout import LAYOUTS
 from ai_trader_assets.storage.lake.location import lake_from_settings
-from ai_trader_assets.storage.lake.slices import is_sorted
 from ai_trader_assets.storage.lake.tables import lake_tables
-from ai_trader_assets.storage.ledger import Ledger
 
-BAR_COLUMNS = ["symbol", "ts", "open", "high", "low", "close", "volume", "vwap", "trade_count", "source"]
-NEWS_COLUMNS = [
-    "id",
-    "published_utc",
-    "symbols",
-    "title",
-    "author",
-    "article_url",
-    "publisher",
-    "description",
-    "source",
-]
-ACTION_COLUMNS = [
-    "symbol",
-    "ex_date",
-    "action_type",
-    "split_from",
-    "split_to",
-    "cash_amount",
-    "currency",
-    "declaration_date",
-    "record_date",
-    "pay_date",
-    "id",
-    "source",
-]
 SORT_WITHOUT_CHECK_ROWS = 20_000
-REFERENCE_CLOSE_DAYS = 10  # a dividend's reference close: the last daily bar within this many days before
-
-
-@dataclasses.dataclass
-class ReadReport:
-    """What one read returned and where it came from."""
-
-    dataset: str
-    symbols: tuple[str, ...]
-    start: dt.date
-    end: dt.date
-    rows: int = 0
-    rows_cold: int = 0
-    rows_hot: int = 0
-    versions: dict[str, int | None] = dataclasses.field(default_factory=dict)
-    adjust: str = "none"
-    as_of: dt.date | None = None
-    actions_applied: int = 0
-    empty_reason: str | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class _Pin:
-    """Which version of each table a read uses: the latest (with hot), a version of one table (the
-    others as of that version's commit time), or a point in time (cold only)."""
-
-    dataset: Dataset
-    version: int | None = None
-    timestamp: dt.datetime | None = None
-
-    @property
-    def hot(self) -> bool:
-        return self.version is None and self.timestamp is None
-
-    def of(self, dataset: Dataset) -> tuple[int | None, dt.datetime | None]:
-        if dataset == self.dataset and self.version is not None:
-            return self.version, None
-        return None, self.timestamp
 
 
 class MarketData:
@@ -220,7 +167,7 @@ class MarketData:
         """
         dataset = bar_dataset(interval)
         mode, kind = adjust_mode(adjust), output_kind(output)
-        wanted = _columns(columns, BAR_COLUMNS, dataset)
+        wanted = columns_of(columns, BAR_COLUMNS, dataset)
         point = as_of_date(as_of, self.today)
         report, layers, pin = self._begin(dataset, symbols, start, end, version)
         factors_of = functools.partial(
@@ -300,7 +247,7 @@ class MarketData:
         )
         report.rows, report.adjust, report.as_of = table.height, mode, point
         self.last_read = report
-        return _to_pandas(table)
+        return to_pandas(table)
 
     # ------------------------------------------------------------- internals
 
@@ -311,7 +258,7 @@ class MarketData:
         start: dt.date | str | None,
         end: dt.date | str | None,
         version: int | dt.datetime | str | None,
-    ) -> tuple[ReadReport, SymbolLayers, _Pin]:
+    ) -> tuple[ReadReport, SymbolLayers, Pin]:
         names = symbols_of(symbols)
         first, last = date_range(start, end, self.today)
         layers = self._layers.of(names)
@@ -319,13 +266,13 @@ class MarketData:
             self._require_ingested(dataset, names, layers)
         report = ReadReport(dataset.value, names, first, last)
         self.last_read = report
-        return report, layers, _pin(dataset, version)
+        return report, layers, pin_of(dataset, version)
 
     def _require_ingested(self, dataset: Dataset, symbols: Sequence[str], layers: SymbolLayers) -> None:
         """Every symbol must have held a layer that ingests the dataset."""
         ingesting = [n for n in LAYERS if self.config.ingests(n, dataset)]
         allowed = frozenset(ingesting)
-        what = _describe(dataset)
+        what = describe(dataset)
         for symbol in symbols:
             if layers.held[symbol] & allowed:
                 continue
@@ -336,7 +283,7 @@ class MarketData:
                 f"(layer{'s' if len(ingesting) > 1 else ''} {', '.join(map(str, ingesting))})"
             )
 
-    def _rows(self, dataset: Dataset, report: ReadReport, layers: SymbolLayers, pin: _Pin) -> pl.DataFrame:
+    def _rows(self, dataset: Dataset, report: ReadReport, layers: SymbolLayers, pin: Pin) -> pl.DataFrame:
         """Every row of the request, hot and cold, one per key, sorted; plus a ``session`` column."""
         symbols, first, last = report.symbols, report.start, report.end
         # Actions are asked by ex-date: its session is the ex-date's or the next one.
@@ -360,11 +307,11 @@ class MarketData:
             if tail is not None and tail.height:
                 report.rows_hot = tail.height
                 rows = pl.concat([rows, tail.select(rows.columns)], how="vertical_relaxed")
-        order = _order(dataset)
+        order = order_of(dataset)
         if actions:
             return rows.lazy().filter(pl.col("ex_date").is_between(first, last)).sort(order).collect()
         # Sorting a small result costs less than checking it (each Polars step has a fixed cost).
-        if rows.height <= SORT_WITHOUT_CHECK_ROWS or not _in_order(rows, order, symbols):
+        if rows.height <= SORT_WITHOUT_CHECK_ROWS or not in_order(rows, order, symbols):
             rows = rows.sort(order)
         return rows
 
@@ -431,7 +378,7 @@ class MarketData:
         as_of: dt.date,
         mode: str,
         layers: SymbolLayers,
-        pin: _Pin,
+        pin: Pin,
         report: ReadReport,
         daily: pl.DataFrame | None = None,
     ) -> pl.DataFrame:
@@ -454,13 +401,13 @@ class MarketData:
         self,
         dividends: pl.DataFrame,
         layers: SymbolLayers,
-        pin: _Pin,
+        pin: Pin,
         report: ReadReport,
         daily: pl.DataFrame | None,
     ) -> pl.DataFrame:
         """``symbol, ex_date, reference_close``: the raw daily close of the last session before each
         dividend's ex-date (within ``REFERENCE_CLOSE_DAYS``)."""
-        found = _closes_before(dividends, daily) if daily is not None else pl.DataFrame(schema=CLOSE_SCHEMA)
+        found = closes_before(dividends, daily) if daily is not None else pl.DataFrame(schema=CLOSE_SCHEMA)
         missing = dividends.join(found, on=["symbol", "ex_date"], how="anti")
         if not missing.is_empty() and pin.hot:
             # A few point lookups in hot cost far less than a scan of the daily table; what hot
@@ -480,135 +427,17 @@ class MarketData:
         daily_report = ReadReport(Dataset.BARS_1DAY.value, symbols, first, last)
         more = self._rows(Dataset.BARS_1DAY, daily_report, layers, pin)
         report.versions |= daily_report.versions
-        return pl.concat([found, _closes_before(missing, more)])
+        return pl.concat([found, closes_before(missing, more)])
 
     def _finish(self, rows: pl.DataFrame, report: ReadReport, kind: Output) -> Any:
         report.rows = rows.height
         if rows.is_empty():
-            report.empty_reason = self._why_empty(Dataset(report.dataset), report)
+            report.empty_reason = why_empty(
+                self.database, self.config, self.today, Dataset(report.dataset), report
+            )
         self.last_read = report
         if kind == "polars":
             return rows
         if kind == "arrow":
             return rows.rechunk().to_arrow(compat_level=pl.CompatLevel.oldest())
-        return _to_pandas(rows)
-
-    def _why_empty(self, dataset: Dataset, report: ReadReport) -> str:  # noqa: PLR0911 - one per reason
-        sessions = calendar.sessions(report.start, report.end)
-        if dataset != Dataset.CORPORATE_ACTIONS and not sessions:
-            return f"no NYSE session between {report.start} and {report.end}"
-        if report.versions.get(dataset.value) is None:
-            return f"not yet fetched: the lake has no {dataset.value} table yet"
-        outside = self._outside_retention(dataset, report)
-        if outside:
-            return outside
-        if dataset == Dataset.CORPORATE_ACTIONS:
-            return "no split or dividend of these symbols has an ex-date in this range"
-        covered = Ledger(self.database).covered_rows(dataset, sessions, report.symbols)
-        if not covered:
-            return (
-                f"not yet fetched: no {_describe(dataset)} of these symbols and sessions have been "
-                f"ingested (ai-trader backfill --symbols {','.join(report.symbols)} --datasets "
-                f"{dataset.value})"
-            )
-        if not any(covered.values()):
-            return "fetched, but the provider had no data for these symbols and sessions"
-        return "the stored rows are gone (purged by retention or pinned to an older version)"
-
-    def _outside_retention(self, dataset: Dataset, report: ReadReport) -> str | None:
-        layers = symbol_layers(self.database, report.symbols)
-        windows = [
-            window
-            for layer in layers.layers(report.symbols)
-            if (window := self.config.window(layer, dataset)) is not None
-        ]
-        if windows:
-            kept = max(w.cold_days for w in windows)
-            oldest = self.today - dt.timedelta(days=kept - 1)
-            if report.end < oldest:
-                return (
-                    f"outside every retention window: {_describe(dataset)} of these symbols' layers are "
-                    f"kept {kept} days (sessions from {oldest})"
-                )
-        return None
-
-
-def _pin(dataset: Dataset, version: int | dt.datetime | str | None) -> _Pin:
-    if version is None:
-        return _Pin(dataset)
-    if isinstance(version, bool):
-        raise ReadError(f"version {version!r} is neither a Delta version number nor a time")
-    if isinstance(version, int):
-        if version < 0:
-            raise ReadError(f"version {version} is negative")
-        return _Pin(dataset, version=version)
-    if isinstance(version, dt.datetime):
-        moment = version
-    elif isinstance(version, str) and version.strip().isdigit():
-        return _Pin(dataset, version=int(version))
-    else:
-        try:
-            moment = dt.datetime.fromisoformat(str(version).strip())
-        except ValueError:
-            raise ReadError(f"version {version!r} is neither a Delta version number nor a time") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return _Pin(dataset, timestamp=moment)
-
-
-def _columns(columns: Sequence[str] | None, default: list[str], dataset: Dataset) -> list[str]:
-    if columns is None:
-        return default
-    known = [*SPECS[dataset].columns, "session"]
-    unknown = [c for c in columns if c not in known]
-    if unknown:
-        raise ReadError(f"unknown column {', '.join(unknown)} of {dataset.value}: use {', '.join(known)}")
-    return list(columns)
-
-
-def _in_order(rows: pl.DataFrame, order: list[str], symbols: Sequence[str]) -> bool:
-    """Whether rows are sorted by ``order`` (one symbol's bars: by time alone, the cheaper check)."""
-    if len(symbols) == 1 and order == ["symbol", "ts"]:
-        return rows["ts"].is_sorted()
-    return is_sorted(rows, order)
-
-
-def _order(dataset: Dataset) -> list[str]:
-    if dataset in BAR_DATASETS:
-        return ["symbol", "ts"]
-    if dataset == Dataset.NEWS:
-        return ["published_utc", "id"]
-    return ["symbol", "ex_date", "id"]
-
-
-def _describe(dataset: Dataset) -> str:
-    if dataset in BAR_DATASETS:
-        return f"{dataset.value.removeprefix('bars_')} bars"
-    return dataset.value.replace("_", " ")
-
-
-def _closes_before(dividends: pl.DataFrame, daily: pl.DataFrame) -> pl.DataFrame:
-    """For each (symbol, ex_date): the close of the symbol's last daily bar before the ex-date."""
-    wanted = dividends.with_columns(before=pl.col("ex_date") - pl.duration(days=1)).sort("before")
-    closes = daily.select("symbol", "session", pl.col("close").alias("reference_close")).sort("session")
-    matched = wanted.join_asof(
-        closes,
-        left_on="before",
-        right_on="session",
-        by="symbol",
-        strategy="backward",
-        tolerance=dt.timedelta(days=REFERENCE_CLOSE_DAYS),
-        check_sortedness=False,  # sorted by "before" overall, so within each symbol too
-    )
-    found = matched.filter(pl.col("reference_close").is_not_null()).select(list(CLOSE_SCHEMA))
-    return found.cast(CLOSE_SCHEMA)  # type: ignore[arg-type]
-
-
-def _to_pandas(rows: pl.DataFrame) -> pd.DataFrame:
-    """Polars to pandas: tz-aware UTC times, float64 prices, nullable integers, dates as dates; a
-    block per column (``split_blocks``: no copy into 2-D blocks, half the conversion time)."""
-    table = rows.rechunk().to_arrow()
-    return table.to_pandas(types_mapper=_NULLABLE_INTEGERS.get, date_as_object=True, split_blocks=True)
-
-
-_NULLABLE_INTEGERS = {pa.int64(): pd.Int64Dtype()}
+        return to_pandas(rows)

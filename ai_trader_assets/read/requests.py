@@ -126,3 +126,45 @@ def output_kind(output: str) -> Output:
         if output == kind:
             return kind
     raise ReadError(f"unknown output {output!r}: use one of {', '.join(OUTPUTS)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Pin:
+    """Which version of each table a read uses: the latest (with hot), a version of one table (the
+    others as of that version's commit time), or a point in time (cold only)."""
+
+    dataset: Dataset
+    version: int | None = None
+    timestamp: dt.datetime | None = None
+
+    @property
+    def hot(self) -> bool:
+        return self.version is None and self.timestamp is None
+
+    def of(self, dataset: Dataset) -> tuple[int | None, dt.datetime | None]:
+        if dataset == self.dataset and self.version is not None:
+            return self.version, None
+        return None, self.timestamp
+
+
+def pin_of(dataset: Dataset, version: int | dt.datetime | str | None) -> Pin:
+    if version is None:
+        return Pin(dataset)
+    if isinstance(version, bool):
+        raise ReadError(f"version {version!r} is neither a Delta version number nor a time")
+    if isinstance(version, int):
+        if version < 0:
+            raise ReadError(f"version {version} is negative")
+        return Pin(dataset, version=version)
+    if isinstance(version, dt.datetime):
+        moment = version
+    elif isinstance(version, str) and version.strip().isdigit():
+        return Pin(dataset, version=int(version))
+    else:
+        try:
+            moment = dt.datetime.fromisoformat(str(version).strip())
+        except ValueError:
+            raise ReadError(f"version {version!r} is neither a Delta version number nor a time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return Pin(dataset, timestamp=moment)

@@ -20,7 +20,7 @@ from ai_trader_assets.defs.platform.resources import (
 from ai_trader_assets.ingest import IngestStream, describe, parse_partition_key
 from ai_trader_assets.providers.base import BAR_DATASETS
 from ai_trader_assets.read import MarketData
-from ai_trader_assets.read.market_data import BAR_COLUMNS
+from ai_trader_assets.read.results import BAR_COLUMNS
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.datasets import SPECS
 from ai_trader_assets.storage.lake.commits import Commit
