@@ -19,7 +19,9 @@ from ai_trader_assets.providers.base import conform
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.datasets import SPECS
 from ai_trader_assets.storage.lake import Lake, LakeError
+from ai_trader_assets.storage.lake.clustering import cluster_bucket
 from ai_trader_assets.storage.lake.commits import Commit
+from ai_trader_assets.storage.lake.layout import LAYOUTS
 from ai_trader_assets.storage.lake.maintenance import buckets_to_cluster, maintain_table
 from ai_trader_assets.storage.lake.migration import has_legacy_layout, legacy_partitions, migrate_dataset
 from ai_trader_assets.storage.lake.tables import LakeTables, lake_tables
@@ -239,3 +241,25 @@ def test_a_partition_that_does_not_verify_keeps_its_old_file(
     with pytest.raises(LakeError, match=r"did not verify after migration .* its old file is kept"):
         migrate_dataset(tables, MINUTE, run_id="migrate-1")
     assert len(legacy_partitions(tables.lake, MINUTE)) == 6
+
+
+def test_a_bucket_too_large_for_memory_is_clustered_as_a_stream_and_loses_nothing(tables: LakeTables) -> None:
+    """Past the memory budget the sorted rows are streamed to delta-rs, which writes its batches as
+    sorted runs: every row is kept once, and each row group is one sorted stretch (what pruning needs)."""
+    october = [s for s in SESSIONS if s.month == 10]
+    daily_ingest(tables, october, ["MSFT", "AAPL", "AMD", "INTC"], layer=2)
+    daily_ingest(tables, october, ["NVDA", "IBM", "F", "GM"], layer=3)  # ~69k rows: two batches or more
+    before = rows(tables)
+    table = tables.open(MINUTE)
+    assert table is not None
+    commit = Commit("maintain", "stream")
+    cluster_bucket(table, LAYOUTS[MINUTE], "2026-10", commit, memory_mb=256, stored_bytes=2**40)
+    table.update_incremental()
+    assert tables.history(MINUTE, 1)[0].run_id == "stream"
+    pd.testing.assert_frame_equal(rows(tables), before)
+    (path,) = [p for p in table.file_uris() if "month=2026-10" in p]
+    parquet = pq.ParquetFile(path)
+    for group in range(parquet.metadata.num_row_groups):
+        stretch = parquet.read_row_group(group, columns=["layer", "symbol", "ts"]).to_pylist()
+        keys = [(r["layer"], r["symbol"], r["ts"]) for r in stretch]
+        assert keys == sorted(keys)
