@@ -10,10 +10,10 @@ layer, a symbol's rows are contiguous for the one-symbol read. delta-rs' ``z_ord
 this order (it interleaves the columns' bits), so the sort runs in DuckDB, which spills to disk
 beyond ``lake.maintenance_memory_mb``, into one predicate overwrite of the bucket.
 
-delta-rs writes the batches of a stream in parallel, interleaving them in the file: the row groups
-stay clustered (each comes from one sorted batch), but the file is no longer one sorted run, and
-readers must sort. So a bucket whose sorted rows fit in the memory budget is handed over as one
-chunk (written in order); a larger one is streamed (clustered row groups, sorted runs).
+delta-rs writes the batches of a stream in parallel, interleaving them in the file (even inside row
+groups), so a streamed bucket is not one sorted run: reads stay correct (they sort) but prune less.
+So a bucket whose sorted rows fit in the memory budget is handed over as one chunk, written in
+order; only a larger one is streamed (bounded memory first).
 """
 
 import tempfile
