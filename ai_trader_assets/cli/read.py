@@ -69,10 +69,7 @@ def news(
     output: OutputOption = None,
 ) -> None:
     """News naming the symbols, from hot and cold storage."""
-    with reader() as data:
-        rows = data.news(symbols, start, end, output="arrow")
-        write(rows, fmt, output, title="news")
-        _explain_empty(data)
+    _records("news", symbols, start, end, fmt, output)
 
 
 def actions(
@@ -83,9 +80,15 @@ def actions(
     output: OutputOption = None,
 ) -> None:
     """Splits and dividends of the symbols by ex-date, as the providers reported them."""
+    _records("corporate actions", symbols, start, end, fmt, output)
+
+
+def _records(
+    what: str, symbols: str, start: str | None, end: str | None, fmt: Format, output: Path | None
+) -> None:
     with reader() as data:
-        rows = data.corporate_actions(symbols, start, end, output="arrow")
-        write(rows, fmt, output, title="corporate actions")
+        read = data.news if what == "news" else data.corporate_actions
+        write(read(symbols, start, end, output="arrow"), fmt, output, title=what)
         _explain_empty(data)
 
 

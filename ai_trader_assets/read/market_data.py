@@ -204,10 +204,7 @@ class MarketData:
     ) -> Any:
         """Articles naming any of the symbols, of sessions ``start``..``end`` (an article belongs to the
         session whose (previous close, close] holds its publication), sorted by (published_utc, id)."""
-        kind = output_kind(output)
-        report, layers, pin = self._begin(Dataset.NEWS, symbols, start, end, version)
-        rows = self._rows(Dataset.NEWS, report, layers, pin)
-        return self._finish(rows.select(NEWS_COLUMNS), report, kind)
+        return self._records(Dataset.NEWS, NEWS_COLUMNS, symbols, start, end, version, output)
 
     def corporate_actions(
         self,
@@ -220,10 +217,7 @@ class MarketData:
     ) -> Any:
         """Splits and dividends of the symbols with an ex-date in ``start``..``end``, sorted by
         (symbol, ex_date); raw, as the providers reported them."""
-        kind = output_kind(output)
-        report, layers, pin = self._begin(Dataset.CORPORATE_ACTIONS, symbols, start, end, version)
-        rows = self._rows(Dataset.CORPORATE_ACTIONS, report, layers, pin)
-        return self._finish(rows.select(ACTION_COLUMNS), report, kind)
+        return self._records(Dataset.CORPORATE_ACTIONS, ACTION_COLUMNS, symbols, start, end, version, output)
 
     def adjustment_factors(
         self,
@@ -250,6 +244,21 @@ class MarketData:
         return to_pandas(table)
 
     # ------------------------------------------------------------- internals
+
+    def _records(  # noqa: PLR0917 - the public reads' own arguments, passed on
+        self,
+        dataset: Dataset,
+        columns: list[str],
+        symbols: str | Iterable[str],
+        start: dt.date | str | None,
+        end: dt.date | str | None,
+        version: int | dt.datetime | str | None,
+        output: str,
+    ) -> Any:
+        """News or corporate actions: read as they are stored (no adjustment)."""
+        kind = output_kind(output)
+        report, layers, pin = self._begin(dataset, symbols, start, end, version)
+        return self._finish(self._rows(dataset, report, layers, pin).select(columns), report, kind)
 
     def _begin(
         self,

@@ -111,21 +111,9 @@ class LakeTables:
             raise LakeError(f"cannot open {self.lake.describe(dataset)}: {_first_line(exc)}") from exc
         return table
 
-    def read(
-        self,
-        dataset: Dataset,
-        *,
-        sessions: Sequence[dt.date] | None = None,
-        start: dt.date | None = None,
-        end: dt.date | None = None,
-        layers: Sequence[int] | None = None,
-        symbols: Sequence[str] | None = None,
-        ids: Sequence[str] | None = None,
-        columns: Sequence[str] | None = None,
-        version: int | None = None,
-        timestamp: dt.datetime | None = None,
-    ) -> pa.Table:
-        """Rows matching every filter given, in the table schema (``columns`` selects some).
+    def read(self, dataset: Dataset, *, columns: Sequence[str] | None = None, **filters: Any) -> pa.Table:
+        """Rows matching every filter given (those of :meth:`read_polars`), in the table schema
+        (``columns`` selects some).
 
         ``ids`` selects rows by their ``id`` (news and corporate actions).
 
@@ -134,18 +122,7 @@ class LakeTables:
         """
         layout = LAYOUTS[dataset]
         schema = layout.schema if columns is None else pa.schema([layout.schema.field(c) for c in columns])
-        found = self.read_polars(
-            dataset,
-            sessions=sessions,
-            start=start,
-            end=end,
-            layers=layers,
-            symbols=symbols,
-            ids=ids,
-            columns=columns,
-            version=version,
-            timestamp=timestamp,
-        )
+        found = self.read_polars(dataset, columns=columns, **filters)
         # One buffer per column: a far cheaper export to Arrow and pandas.
         return (
             found.rechunk().to_arrow(compat_level=pl.CompatLevel.oldest()).select(schema.names).cast(schema)
