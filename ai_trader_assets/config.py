@@ -173,25 +173,79 @@ class Retries(_Frozen):
 
 
 class PageSizes(_Frozen):
-    aggregates: PositiveInt
-    news: PositiveInt
-    splits: PositiveInt
-    dividends: PositiveInt
+    """Records per request, where the provider pages (each provider reads the sizes it uses)."""
+
+    aggregates: PositiveInt | None = None  # polygon aggregates, alpaca bars
+    news: PositiveInt | None = None
+    splits: PositiveInt | None = None
+    dividends: PositiveInt | None = None
+    corporate_actions: PositiveInt | None = None  # alpaca (all kinds in one listing)
 
 
 class ProviderSpec(_Frozen):
     rate_limit: RateLimit
     timeouts: Timeouts
     retries: Retries
-    page_sizes: PageSizes
+    page_sizes: PageSizes = PageSizes()
+    # Alpaca's bar feed: sip (consolidated, what Polygon and Yahoo report) or iex (one exchange).
+    feed: Literal["sip", "iex", "delayed_sip"] | None = None
+
+    def page_size(self, provider: str, name: str) -> int:
+        size = getattr(self.page_sizes, name)
+        if size is None:
+            raise ConfigError(
+                "providers.yaml", f"providers.{provider}.page_sizes.{name}", "required key is missing"
+            )
+        return int(size)
 
 
-ProviderName = Literal["polygon", "demo"]
+ProviderName = Literal["polygon", "alpaca", "yahoo", "benzinga", "demo"]
+BAR_DATASETS_SERVED = (Dataset.BARS_1DAY, Dataset.BARS_1HOUR, Dataset.BARS_5MIN, Dataset.BARS_1MIN)
+# What each provider can serve at all (Yahoo's intraday only within its windows; see providers/yahoo.py).
+SERVES: dict[str, frozenset[Dataset]] = {
+    "polygon": frozenset(INGESTED_DATASETS),
+    "alpaca": frozenset(INGESTED_DATASETS),
+    "yahoo": frozenset((*BAR_DATASETS_SERVED, Dataset.CORPORATE_ACTIONS)),
+    "benzinga": frozenset((Dataset.NEWS,)),
+    "demo": frozenset(INGESTED_DATASETS),
+}
+
+
+class ReconciliationSpec(_Frozen):
+    """Daily bars compared with a second provider (the reconciliation check and ``reconcile`` job).
+
+    Attributes:
+        against: Providers to compare with, in order: the first configured one other than the
+            rows' own source is used.
+        sample_symbols: Symbols compared per session (a deterministic sample).
+        close_tolerance: Largest relative difference of closes that passes.
+        volume_tolerance: Largest relative difference of volumes that passes (consolidated feeds
+            agree within a few percent; a single-exchange feed such as Alpaca's ``iex`` reports a
+            small share of the volume: use ``feed: sip`` or raise this).
+        report_worst: Divergences listed in the check's result.
+    """
+
+    against: tuple[ProviderName, ...] = Field(min_length=1)
+    sample_symbols: PositiveInt
+    close_tolerance: Annotated[float, Field(gt=0, lt=1)]
+    volume_tolerance: Annotated[float, Field(gt=0)]
+    report_worst: PositiveInt = 10
+
+    @field_validator("against")
+    @classmethod
+    def _real_providers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if "demo" in value:
+            raise ValueError("demo serves synthetic data: it cannot confirm or refute a real feed")
+        wrong = [name for name in value if Dataset.BARS_1DAY not in SERVES[name]]
+        if wrong:
+            raise ValueError(f"{wrong} do not serve daily bars")
+        return value
 
 
 class ProvidersFile(_Frozen):
     providers: dict[ProviderName, ProviderSpec]
     failover: dict[Dataset, tuple[ProviderName, ...]]
+    reconciliation: ReconciliationSpec
 
     @model_validator(mode="after")
     def _failover_names_known_providers(self) -> "ProvidersFile":
@@ -203,6 +257,19 @@ class ProvidersFile(_Frozen):
                 )
             if not order:
                 raise ValueError(f"failover.{dataset.value} is empty: name at least one provider")
+            if "demo" in order:
+                raise ValueError(
+                    f"failover.{dataset.value} names demo: the demo provider is never a failover target "
+                    "(synthetic rows must not land among real ones); choose it with AI_TRADER_PROVIDER=demo"
+                )
+            wrong = [name for name in order if dataset not in SERVES[name]]
+            if wrong:
+                raise ValueError(
+                    f"failover.{dataset.value} names {wrong}, which do not serve {dataset.value}"
+                )
+        unknown = [name for name in self.reconciliation.against if name not in self.providers]
+        if unknown:
+            raise ValueError(f"reconciliation.against names {unknown}, which have no entry under providers")
         return self
 
 

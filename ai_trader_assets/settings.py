@@ -21,7 +21,11 @@ from ai_trader_assets.config import DEFAULT_CONFIG_DIR
 
 NEW_YORK = ZoneInfo("America/New_York")
 DEFAULT_POLYGON_BASE_URL = "https://api.massive.com"
-ProviderKind = Literal["polygon", "demo"]
+DEFAULT_ALPACA_DATA_URL = "https://data.alpaca.markets"
+DEFAULT_YAHOO_BASE_URL = "https://query2.finance.yahoo.com"
+DEFAULT_BENZINGA_BASE_URL = "https://api.benzinga.com"
+ProviderKind = Literal["polygon", "alpaca", "yahoo", "demo"]
+PRIMARY_PROVIDERS: tuple[str, ...] = ("polygon", "alpaca", "yahoo", "demo")
 
 
 class SettingsError(ValueError):
@@ -92,6 +96,12 @@ class Settings:
     provider: ProviderKind
     polygon_api_key: Secret | None
     polygon_base_url: str
+    alpaca_api_key: Secret | None
+    alpaca_secret_key: Secret | None
+    alpaca_data_url: str
+    yahoo_base_url: str
+    benzinga_api_key: Secret | None
+    benzinga_base_url: str
     config_dir: Path
     as_of: dt.date | None
     dagster_home: Path
@@ -135,17 +145,34 @@ def _parse_lake_url(raw: str | None, home: Path) -> str:
     return raw
 
 
-def _resolve_provider(env: Mapping[str, str], key: Secret | None) -> ProviderKind:
+def _resolve_provider(env: Mapping[str, str], key: Secret | None, alpaca_ready: bool) -> ProviderKind:
     raw = _get(env, "AI_TRADER_PROVIDER")
     if raw is None:
         return "polygon" if key is not None else "demo"
-    if raw not in ("polygon", "demo"):
-        raise SettingsError(f"AI_TRADER_PROVIDER={raw!r}: expected 'polygon' or 'demo'")
+    if raw not in PRIMARY_PROVIDERS:
+        raise SettingsError(f"AI_TRADER_PROVIDER={raw!r}: expected one of {', '.join(PRIMARY_PROVIDERS)}")
     if raw == "polygon" and key is None:
         raise SettingsError(
             "AI_TRADER_PROVIDER=polygon needs an API key: set POLYGON_API_KEY (or MASSIVE_API_KEY)"
         )
-    return "polygon" if raw == "polygon" else "demo"
+    if raw == "alpaca" and not alpaca_ready:
+        raise SettingsError("AI_TRADER_PROVIDER=alpaca needs ALPACA_API_KEY and ALPACA_SECRET_KEY")
+    return raw  # type: ignore[return-value]
+
+
+def _secret(env: Mapping[str, str], *names: str) -> Secret | None:
+    for name in names:
+        value = _get(env, name)
+        if value is not None:
+            return Secret(value)
+    return None
+
+
+def _http_url(env: Mapping[str, str], name: str, default: str) -> str:
+    url = _get(env, name) or default
+    if not url.startswith(("http://", "https://")):
+        raise SettingsError(f"{name}={url!r}: expected an http(s):// URL")
+    return url.rstrip("/")
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -157,11 +184,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     home = Path(_get(env, "AI_TRADER_HOME") or ".ai_trader").expanduser().absolute()
     raw_db = _get(env, "AI_TRADER_DATABASE_URL") or f"sqlite:///{home / 'market.db'}"
-    raw_key = _get(env, "POLYGON_API_KEY") or _get(env, "MASSIVE_API_KEY")
-    key = Secret(raw_key) if raw_key is not None else None
-    base_url = _get(env, "POLYGON_BASE_URL") or DEFAULT_POLYGON_BASE_URL
-    if not base_url.startswith(("http://", "https://")):
-        raise SettingsError(f"POLYGON_BASE_URL={base_url!r}: expected an http(s):// URL")
+    key = _secret(env, "POLYGON_API_KEY", "MASSIVE_API_KEY")
+    alpaca_key, alpaca_secret = _secret(env, "ALPACA_API_KEY"), _secret(env, "ALPACA_SECRET_KEY")
     config_dir = Path(_get(env, "AI_TRADER_CONFIG_DIR") or DEFAULT_CONFIG_DIR).expanduser()
     if not config_dir.is_dir():
         raise SettingsError(f"AI_TRADER_CONFIG_DIR={str(config_dir)!r} is not a folder")
@@ -169,9 +193,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         home=home,
         database_url=normalize_database_url(raw_db),
         lake_url=_parse_lake_url(_get(env, "AI_TRADER_LAKE_URL"), home),
-        provider=_resolve_provider(env, key),
+        provider=_resolve_provider(env, key, alpaca_key is not None and alpaca_secret is not None),
         polygon_api_key=key,
-        polygon_base_url=base_url.rstrip("/"),
+        polygon_base_url=_http_url(env, "POLYGON_BASE_URL", DEFAULT_POLYGON_BASE_URL),
+        alpaca_api_key=alpaca_key,
+        alpaca_secret_key=alpaca_secret,
+        alpaca_data_url=_http_url(env, "ALPACA_DATA_URL", DEFAULT_ALPACA_DATA_URL),
+        yahoo_base_url=_http_url(env, "YAHOO_BASE_URL", DEFAULT_YAHOO_BASE_URL),
+        benzinga_api_key=_secret(env, "BENZINGA_API_KEY"),
+        benzinga_base_url=_http_url(env, "BENZINGA_BASE_URL", DEFAULT_BENZINGA_BASE_URL),
         config_dir=config_dir,
         as_of=_parse_as_of(_get(env, "AI_TRADER_AS_OF")),
         dagster_home=Path(_get(env, "DAGSTER_HOME") or home / "dagster").expanduser().absolute(),

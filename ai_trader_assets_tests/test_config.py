@@ -144,9 +144,20 @@ def test_higher_layer_keeping_less_needs_a_reason(config_dir: Path) -> None:
 
 
 def test_failover_must_name_known_providers(config_dir: Path) -> None:
-    edit(config_dir, "providers.yaml", lambda d: d["providers"].pop("demo"))
+    edit(config_dir, "providers.yaml", lambda d: d["providers"].pop("alpaca"))
     error = load_error(config_dir)
-    assert error.file.endswith("providers.yaml") and "demo" in error.problem
+    assert error.file.endswith("providers.yaml") and "alpaca" in error.problem
+
+
+def test_demo_is_never_a_failover_target(config_dir: Path) -> None:
+    edit(config_dir, "providers.yaml", lambda d: d["failover"]["news"].append("demo"))
+    error = load_error(config_dir)
+    assert "never a failover target" in error.problem and "AI_TRADER_PROVIDER=demo" in error.problem
+
+
+def test_failover_names_only_providers_that_serve_the_dataset(config_dir: Path) -> None:
+    edit(config_dir, "providers.yaml", lambda d: d["failover"]["news"].append("yahoo"))
+    assert "do not serve news" in load_error(config_dir).problem
 
 
 def test_bad_cron_and_timezone(config_dir: Path) -> None:

@@ -69,11 +69,21 @@ class ProviderError(RuntimeError):
 
 
 class AuthenticationError(ProviderError):
-    """401/403: the key is missing, wrong or lacks the entitlement."""
+    """401/403: the key is missing, wrong or lacks the entitlement. A configuration error: it is
+    reported, never failed over (another provider would hide it)."""
 
 
-class QuotaExhaustedError(ProviderError):
+class ProviderUnavailableError(ProviderError):
+    """The provider cannot serve the request now or at all: retries exhausted (5xx storm, timeouts,
+    429s), the daily quota spent, or a request it does not serve. The next provider may be tried."""
+
+
+class QuotaExhaustedError(ProviderUnavailableError):
     """The configured daily request quota is used up; retry after the window rolls."""
+
+
+class NotServedError(ProviderUnavailableError):
+    """The provider does not serve this dataset or range (e.g. Yahoo's 1-minute bars past 30 days)."""
 
 
 class PaginationError(ProviderError):
@@ -99,6 +109,7 @@ class ProviderCall:
     status: int
     latency_ms: float
     rows: int
+    provider: str = ""
 
 
 def _json_safe(value: Any) -> Any:
@@ -140,12 +151,16 @@ class ProviderResult:
         rejects: rejected records, columns ``reason`` and ``record`` (JSON).
         calls: the provider calls made.
         links: for news only, ``news_symbols`` rows (news_id, symbol).
+        served: provider name -> the symbols it was asked for and answered (set by failover).
+        failovers: one line per provider given up on, with the reason.
     """
 
     frame: pd.DataFrame
     rejects: pd.DataFrame = dataclasses.field(default_factory=EMPTY_REJECTS.copy)
     calls: tuple[ProviderCall, ...] = ()
     links: pd.DataFrame | None = None
+    served: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    failovers: tuple[str, ...] = ()
 
 
 class MarketDataProvider(Protocol):

@@ -1,17 +1,21 @@
-"""Polygon (Massive) transport: the official ``massive`` SDK's connection pool, our retries and paging.
+"""The HTTP side every provider shares: rate limits, classified retries and JSON over a pooled client.
 
-The SDK builds the pool (TLS, keep-alive, the key in the ``Authorization`` header). We issue the
-requests through that pool ourselves because the SDK's own paths lose what we must act on: its raw
-mode drops the status code and ``Retry-After``, and its iterators end silently on an undecodable page
-or a missing ``results`` key. Here every status is classified, 429 honours ``Retry-After``, transient
-failures retry with bounded exponential backoff and jitter, and pagination either completes or fails.
+:class:`RequestGovernor` wraps one request at a time (never a whole paginated loop): it takes a slot
+from the shared limiter, classifies the outcome, retries only transient failures (429 honouring
+``Retry-After``, 5xx, timeouts, dropped connections, a cut-off body) with bounded exponential backoff
+and jitter, and turns retries exhausted into :class:`ProviderUnavailableError` (which failover acts
+on). 401/403 raise :class:`AuthenticationError` at once, naming the variable to check — never the key.
+
+:class:`JsonTransport` issues GETs through a urllib3 pool (Yahoo, Benzinga, Polygon) with the
+governor; Alpaca's SDK issues its own requests through the same governor (``providers/alpaca.py``).
+:class:`PolygonTransport` adds Polygon's ``next_url`` pagination on the official ``massive`` SDK's pool.
 """
 
 import dataclasses
 import email.utils
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlparse
 
 import massive
@@ -25,35 +29,43 @@ from ai_trader_assets.providers.base import (
     PaginationError,
     ProviderCall,
     ProviderError,
+    ProviderUnavailableError,
 )
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.settings import Secret
 
+T = TypeVar("T")
 MAX_PAGES = 10_000
-# Query parameters that must never travel in a URL we send (Polygon also accepts the key as apiKey).
-SECRET_PARAMETERS = {"apikey", "api_key"}
+# Query parameters that must never travel in a URL we send (Polygon also accepts the key as apiKey,
+# Benzinga as token).
+SECRET_PARAMETERS = {"apikey", "api_key", "token"}
+USER_AGENT = "ai-trader-assets/0.1"
 
 
 class TransientError(ProviderError):
-    """A failure worth retrying (429, 5xx, timeout, dropped connection)."""
+    """A failure worth retrying (429, 5xx, timeout, dropped connection, cut-off body)."""
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 
 
-def _retry_after_seconds(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
     """``Retry-After`` as seconds: either a number or an HTTP date."""
     if not value:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
         return max(0.0, parsed.timestamp() - time.time())
 
 
-def _strip_secrets(path_and_query: str) -> str:
+def strip_secrets(path_and_query: str) -> str:
+    """A path and query without any parameter that could carry a key."""
     parsed = urlparse(path_and_query)
     query = [
         (k, v)
@@ -63,21 +75,206 @@ def _strip_secrets(path_and_query: str) -> str:
     return parsed.path + (f"?{urlencode(query)}" if query else "")
 
 
+def classify_status(
+    provider: str, endpoint: str, status: int, headers: Mapping[str, str], *, text: str, key_variables: str
+) -> None:
+    """Raise for a non-200 status: Authentication (401/403), Transient (429, 5xx) or ProviderError.
+
+    Args:
+        key_variables: The environment variable(s) holding the key, named in the 401/403 message.
+        text: The body, quoted (shortened) for other errors; providers do not echo keys in errors.
+    """
+    if status in (401, 403):
+        raise AuthenticationError(
+            f"{provider} {endpoint}: HTTP {status}: the provider refused the key; check {key_variables} "
+            "and the plan's entitlements"
+        )
+    if status == 429:
+        raise TransientError("HTTP 429 rate limited", retry_after_seconds(headers.get("Retry-After")))
+    if status >= 500:
+        raise TransientError(f"HTTP {status}")
+    if status != 200:
+        raise ProviderError(f"{provider} {endpoint}: HTTP {status}: {text[:200]}")
+
+
+class RequestGovernor:
+    """One provider's limits and retry policy, applied to one request (attempt) at a time.
+
+    Args:
+        provider: The provider's name, for messages.
+        spec: Retries from ``providers.yaml``.
+        limiter: The shared request limiter (one slot per attempt).
+        sleep: Injected for tests of the retry timing.
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        spec: ProviderSpec,
+        limiter: RequestLimiter,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.provider = provider
+        self._spec = spec
+        self._limiter = limiter
+        self._sleep = sleep
+        self._backoff = tenacity.wait_exponential_jitter(
+            multiplier=spec.retries.initial_backoff_seconds,
+            max=spec.retries.max_backoff_seconds,
+            jitter=spec.retries.jitter_seconds,
+        )
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, TransientError) and error.retry_after is not None:
+            return min(error.retry_after, self._spec.retries.max_backoff_seconds * 10)
+        return self._backoff(state)
+
+    def _attempt(self, once: Callable[[], T]) -> T:
+        self._limiter.acquire()
+        return once()
+
+    def run(self, endpoint: str, once: Callable[[], T]) -> T:
+        """``once()`` (one request), retried while it raises :class:`TransientError`.
+
+        Raises:
+            ProviderUnavailableError: retries exhausted (the message names the last failure).
+            AuthenticationError, ProviderError: as ``once`` raised them, at once.
+        """
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self._spec.retries.max_attempts),
+            retry=tenacity.retry_if_exception_type(TransientError),
+            wait=self._wait,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(self._attempt, once)
+        except TransientError as exc:
+            raise ProviderUnavailableError(
+                f"{self.provider} {endpoint}: gave up after {self._spec.retries.max_attempts} attempts: {exc}"
+            ) from exc
+
+
 @dataclasses.dataclass
 class Page:
-    body: dict[str, Any]
+    body: Any
     call: ProviderCall
 
 
-class PolygonTransport:
-    """GET JSON from Polygon with limits, retries and exhaustive pagination.
+class JsonTransport:
+    """GET JSON documents from one provider through a pooled urllib3 client and the governor.
 
     Args:
-        api_key: The key (sent in the Authorization header only).
-        base_url: ``POLYGON_BASE_URL``.
+        provider: Name, for messages and call records.
+        base_url: Scheme and host (and optional prefix), from the provider's ``*_BASE_URL`` variable.
         spec: Timeouts, retries and limits from ``providers.yaml``.
-        limiter: The shared request limiter.
-        sleep: Injected for tests of the retry timing.
+        governor: Limits and retries.
+        headers: Sent with every request; values that are :class:`Secret` stay hidden in reprs.
+        key_variables: The variables named when the key is refused.
+        rows_of: How many records a body holds (for call records).
+        pool: An existing urllib3 pool (Polygon reuses the ``massive`` SDK's); a new one otherwise.
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        base_url: str,
+        spec: ProviderSpec,
+        governor: RequestGovernor,
+        *,
+        headers: Mapping[str, str | Secret] | None = None,
+        key_variables: str = "the provider's key",
+        rows_of: Callable[[Any], int] = lambda body: len(body) if isinstance(body, list) else 0,
+        pool: urllib3.PoolManager | None = None,
+    ) -> None:
+        self.provider = provider
+        self._base = base_url.rstrip("/")
+        self._governor = governor
+        self._headers = dict(headers or {})
+        self._key_variables = key_variables
+        self._rows_of = rows_of
+        self._pool = pool or urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=spec.timeouts.connect_seconds, read=spec.timeouts.read_seconds),
+            retries=False,  # every response comes back to us; the governor retries
+            maxsize=4,
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.provider}, {self._base})"
+
+    def get(self, endpoint: str, path: str, params: Mapping[str, Any] | None = None) -> Page:
+        """One JSON document (a dict or a list), retried on transient failures.
+
+        Args:
+            endpoint: The path template, for metadata and messages (never contains values).
+            path: The path (and query) to request.
+            params: Query parameters (never a key: keys travel in headers).
+        """
+        return self._governor.run(endpoint, lambda: self._get_once(endpoint, path, params))
+
+    def _request_headers(self) -> dict[str, str]:
+        return {
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            **{k: v.reveal() if isinstance(v, Secret) else v for k, v in self._headers.items()},
+        }
+
+    def _get_once(self, endpoint: str, path: str, params: Mapping[str, Any] | None) -> Page:
+        started = time.perf_counter()
+        try:
+            response = self._pool.request(
+                "GET",
+                self._base + path,
+                fields=dict(params) if params else None,
+                headers=self._request_headers(),
+                preload_content=True,
+                redirect=False,
+            )
+        except (urllib3.exceptions.TimeoutError, urllib3.exceptions.ProtocolError) as exc:
+            raise TransientError(f"{type(exc).__name__} (timeout or dropped connection)") from None
+        except urllib3.exceptions.HTTPError as exc:
+            raise TransientError(f"connection failed: {type(exc).__name__}") from None
+        latency_ms = (time.perf_counter() - started) * 1000
+        classify_status(
+            self.provider,
+            endpoint,
+            response.status,
+            response.headers,
+            text=response.data[:200].decode(errors="replace"),
+            key_variables=self._key_variables,
+        )
+        try:
+            body = orjson.loads(response.data)
+        except orjson.JSONDecodeError as exc:
+            # A cut-off body is a transport fault, not an empty answer.
+            raise TransientError(f"undecodable JSON body ({len(response.data)} bytes): {exc}") from None
+        self.check_body(endpoint, body)
+        call = ProviderCall(
+            endpoint=endpoint,
+            status=response.status,
+            latency_ms=latency_ms,
+            rows=self._rows_of(body),
+            provider=self.provider,
+        )
+        return Page(body=body, call=call)
+
+    def check_body(self, endpoint: str, body: Any) -> None:
+        """Raise for a 200 whose body is an error (providers override)."""
+
+
+def _polygon_rows(body: Any) -> int:
+    results = body.get("results") if isinstance(body, dict) else None
+    return len(results) if isinstance(results, list) else 0
+
+
+class PolygonTransport(JsonTransport):
+    """GET JSON from Polygon with limits, retries and exhaustive ``next_url`` pagination.
+
+    The ``massive`` SDK builds the pool (TLS, keep-alive, the key in the ``Authorization`` header).
+    We issue the requests through that pool ourselves because the SDK's own paths lose what we must
+    act on: its raw mode drops the status code and ``Retry-After``, and its iterators end silently on
+    an undecodable page or a missing ``results`` key.
     """
 
     def __init__(
@@ -88,7 +285,7 @@ class PolygonTransport:
         limiter: RequestLimiter,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._sdk = massive.RESTClient(
+        sdk = massive.RESTClient(
             api_key=api_key.reveal(),
             base=base_url.rstrip("/"),
             connect_timeout=spec.timeouts.connect_seconds,
@@ -97,87 +294,23 @@ class PolygonTransport:
             # urllib3 must hand every response back to us, so no retries or redirects down there.
             connection_pool_kw={"retries": False},
         )
-        self._base = base_url.rstrip("/")
-        self._spec = spec
-        self._limiter = limiter
-        self._sleep = sleep
-        self._backoff = tenacity.wait_exponential_jitter(
-            multiplier=spec.retries.initial_backoff_seconds,
-            max=spec.retries.max_backoff_seconds,
-            jitter=spec.retries.jitter_seconds,
+        super().__init__(
+            "polygon",
+            base_url,
+            spec,
+            RequestGovernor("polygon", spec, limiter, sleep),
+            headers={k: Secret(v) if k.lower() == "authorization" else v for k, v in sdk.headers.items()},
+            key_variables="POLYGON_API_KEY (or MASSIVE_API_KEY)",
+            rows_of=_polygon_rows,
+            pool=sdk.client,
         )
 
     def __repr__(self) -> str:
         return f"PolygonTransport({self._base})"
 
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, TransientError) and error.retry_after is not None:
-            return error.retry_after
-        return self._backoff(state)
-
-    def get(self, endpoint: str, path: str, params: dict[str, Any] | None = None) -> Page:
-        """One JSON document, retried on transient failures.
-
-        Args:
-            endpoint: The path template, for metadata and messages (never contains values).
-            path: The path (and query) to request.
-            params: Query parameters.
-        """
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self._spec.retries.max_attempts),
-            retry=tenacity.retry_if_exception_type(TransientError),
-            wait=self._wait,
-            sleep=self._sleep,
-            reraise=True,
-        )
-        try:
-            return retrying(self._get_once, endpoint, path, params)
-        except TransientError as exc:
-            raise ProviderError(
-                f"polygon {endpoint}: gave up after {self._spec.retries.max_attempts} attempts: {exc}"
-            ) from exc
-
-    def _get_once(self, endpoint: str, path: str, params: dict[str, Any] | None) -> Page:
-        self._limiter.acquire()
-        started = time.perf_counter()
-        try:
-            response = self._sdk.client.request(
-                "GET", self._base + path, fields=params, headers=self._sdk.headers, preload_content=True
-            )
-        except (urllib3.exceptions.TimeoutError, urllib3.exceptions.ProtocolError) as exc:
-            raise TransientError(f"{type(exc).__name__} (timeout or dropped connection)") from None
-        except urllib3.exceptions.HTTPError as exc:
-            raise TransientError(f"connection failed: {type(exc).__name__}") from None
-        latency_ms = (time.perf_counter() - started) * 1000
-        status = response.status
-        if status in (401, 403):
-            raise AuthenticationError(
-                f"polygon {endpoint}: HTTP {status}: the provider refused the key; check POLYGON_API_KEY "
-                "(or MASSIVE_API_KEY) and the plan's entitlements"
-            )
-        if status == 429:
-            raise TransientError(
-                "HTTP 429 rate limited", _retry_after_seconds(response.headers.get("Retry-After"))
-            )
-        if status >= 500:
-            raise TransientError(f"HTTP {status}")
-        if status != 200:
-            raise ProviderError(
-                f"polygon {endpoint}: HTTP {status}: {response.data[:200].decode(errors='replace')}"
-            )
-        try:
-            body = orjson.loads(response.data)
-        except orjson.JSONDecodeError as exc:
-            # A cut-off body is a transport fault, not an empty answer.
-            raise TransientError(f"undecodable JSON body ({len(response.data)} bytes): {exc}") from None
+    def check_body(self, endpoint: str, body: Any) -> None:
         if not isinstance(body, dict) or body.get("status") == "ERROR":
             raise ProviderError(f"polygon {endpoint}: error response: {str(body)[:200]}")
-        results = body.get("results")
-        rows = len(results) if isinstance(results, list) else 0
-        return Page(
-            body=body, call=ProviderCall(endpoint=endpoint, status=status, latency_ms=latency_ms, rows=rows)
-        )
 
     def paginate(self, endpoint: str, path: str, params: dict[str, Any]) -> Iterator[Page]:
         """Every page, following ``next_url`` to the end.
@@ -197,7 +330,7 @@ class PolygonTransport:
             if not next_url:
                 return
             parsed = urlparse(next_url)
-            next_path = _strip_secrets(parsed.path + (f"?{parsed.query}" if parsed.query else ""))
+            next_path = strip_secrets(parsed.path + (f"?{parsed.query}" if parsed.query else ""))
             if next_path in seen:
                 raise PaginationError(f"polygon {endpoint}: next_url repeats a page already read (a loop)")
             seen.add(next_path)

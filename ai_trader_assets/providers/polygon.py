@@ -136,7 +136,7 @@ class PolygonProvider:
                 timespan=timespan,
                 **{"from": start.isoformat(), "to": end.isoformat()},
             )
-            params = {"adjusted": "false", "sort": "asc", "limit": self._spec.page_sizes.aggregates}
+            params = {"adjusted": "false", "sort": "asc", "limit": self._spec.page_size(SOURCE, "aggregates")}
             for page in self._transport.paginate(AGGREGATES, path, params):
                 rows = page.body.get("results") or []
                 results.extend(rows)
@@ -158,7 +158,7 @@ class PolygonProvider:
                 "published_utc.lt": end.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "order": "asc",
                 "sort": "published_utc",
-                "limit": self._spec.page_sizes.news,
+                "limit": self._spec.page_size(SOURCE, "news"),
             }
             for page in self._transport.paginate(NEWS, NEWS, params):
                 calls.append(page.call)
@@ -175,8 +175,8 @@ class PolygonProvider:
         calls: list[ProviderCall] = []
         for symbol in symbols:
             for endpoint, date_key, sink, page_size in (
-                (SPLITS, "execution_date", splits, self._spec.page_sizes.splits),
-                (DIVIDENDS, "ex_dividend_date", dividends, self._spec.page_sizes.dividends),
+                (SPLITS, "execution_date", splits, self._spec.page_size(SOURCE, "splits")),
+                (DIVIDENDS, "ex_dividend_date", dividends, self._spec.page_size(SOURCE, "dividends")),
             ):
                 params = {
                     "ticker": symbol,

@@ -6,51 +6,30 @@ canned bodies (the fixtures, malformed rows, loops), failures (429 with Retry-Af
 responses), page sizes, and a holiday. Every request is recorded with its arrival time and headers.
 """
 
-import dataclasses
 import datetime as dt
 import json
-import threading
-import time
-from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlparse
+from urllib.parse import urlencode
 
 import pandas as pd
 
 from ai_trader_assets import calendar
 from ai_trader_assets.config import Dataset
 from ai_trader_assets.providers.demo import DemoProvider, session_bars
+from ai_trader_assets_tests.support.fake_api import FakeApi, RecordedRequest, fixture_json
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "polygon"
 SPAN_TO_DATASET = {
     ("1", "day"): Dataset.BARS_1DAY,
     ("1", "hour"): Dataset.BARS_1HOUR,
     ("5", "minute"): Dataset.BARS_5MIN,
     ("1", "minute"): Dataset.BARS_1MIN,
 }
+__all__ = ["PolygonServer", "RecordedRequest", "bars_json", "fixture"]
 
 
 def fixture(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / name).read_text())  # type: ignore[no-any-return]
-
-
-@dataclasses.dataclass(frozen=True)
-class RecordedRequest:
-    at: float  # time.time() at arrival
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-
-
-@dataclasses.dataclass
-class Scripted:
-    path_contains: str
-    status: int
-    body: Any
-    headers: dict[str, str]
-    delay_seconds: float = 0.0
+    return fixture_json("polygon", name)  # type: ignore[no-any-return]
 
 
 def bars_json(frame: pd.DataFrame, grouped: bool = False) -> list[dict[str, Any]]:
@@ -73,7 +52,7 @@ def bars_json(frame: pd.DataFrame, grouped: bool = False) -> list[dict[str, Any]
     return rows
 
 
-class PolygonServer:
+class PolygonServer(FakeApi):
     """Start with ``with PolygonServer(api_key) as server:``; point POLYGON_BASE_URL at ``server.url``."""
 
     def __init__(
@@ -83,122 +62,30 @@ class PolygonServer:
         page_size: int | None = None,
         cache_responses: bool = False,
     ) -> None:
+        super().__init__()
         self.api_key = api_key
         # Benchmarks measure the client, so generated bodies can be kept and replayed.
         self._cache: dict[str, bytes] | None = {} if cache_responses else None
         self.market = market or ["AAPL", "MSFT", "NVDA"]
         self.page_size = page_size
-        self.requests: list[RecordedRequest] = []
-        self._scripted: deque[Scripted] = deque()
-        self._canned: dict[str, deque[Any]] = {}
-        self._lock = threading.Lock()
         self._demo = DemoProvider()
-        # Load the calendar now: its first use takes ~0.5 s, longer than the tests' read timeout.
-        calendar.is_session(dt.date(2026, 1, 2))
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+    def authorized(self, path: str, query: Mapping[str, list[str]], headers: Mapping[str, str]) -> bool:
+        return headers.get("Authorization") == f"Bearer {self.api_key}"
 
-    def __enter__(self) -> "PolygonServer":
-        self._thread.start()
-        return self
+    def unauthorized(self) -> tuple[int, Any]:
+        return 401, {"status": "ERROR", "request_id": "x", "error": "Unknown API Key"}
 
-    def __exit__(self, *_: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+    def error_body(self, status: int) -> Any:
+        return {"status": "ERROR", "error": f"HTTP {status}"}
 
-    # ------------------------------------------------------------ scripting
-
-    def fail(
-        self,
-        path_contains: str,
-        status: int,
-        *,
-        times: int = 1,
-        headers: dict[str, str] | None = None,
-        body: Any = None,
-        delay_seconds: float = 0.0,
-    ) -> None:
-        """The next ``times`` requests whose path contains ``path_contains`` get this response."""
-        for _ in range(times):
-            self._scripted.append(
-                Scripted(
-                    path_contains,
-                    status,
-                    body or {"status": "ERROR", "error": f"HTTP {status}"},
-                    headers or {},
-                    delay_seconds,
-                )
-            )
-
-    def respond(self, path_contains: str, *bodies: Any) -> None:
-        """Serve these bodies, in order, to requests whose path contains ``path_contains``."""
-        self._canned.setdefault(path_contains, deque()).extend(bodies)
-
-    def requests_to(self, path_contains: str) -> list[RecordedRequest]:
-        return [r for r in self.requests if path_contains in r.path]
-
-    # ------------------------------------------------------------- handling
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body go out in two writes; with Nagle's algorithm on, each response
-            # would stall ~40 ms waiting for the client's delayed ACK.
-            disable_nagle_algorithm = True
-
-            def log_message(self, format: str, *args: Any) -> None:  # silence the per-request stderr line
-                return
-
-            def do_GET(self) -> None:
-                status, headers, payload, delay = server._route(self)
-                if delay:
-                    time.sleep(delay)
-                try:
-                    self.send_response(status)
-                    for key, value in {"Content-Type": "application/json", **headers}.items():
-                        self.send_header(key, value)
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    return  # the client gave up (a timeout test)
-
-        return Handler
-
-    def _route(self, handler: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes, float]:
-        status, headers, body, delay = self._respond(handler)
-        if isinstance(body, bytes):
-            return status, headers, body, delay
-        return status, headers, json.dumps(body).encode(), delay
-
-    def _respond(self, handler: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], Any, float]:
-        parsed = urlparse(handler.path)
-        query = parse_qs(parsed.query)
-        with self._lock:
-            self.requests.append(
-                RecordedRequest(time.time(), parsed.path, query, dict(handler.headers.items()))
-            )
-            if handler.headers.get("Authorization") != f"Bearer {self.api_key}":
-                return 401, {}, {"status": "ERROR", "request_id": "x", "error": "Unknown API Key"}, 0.0
-            for index, scripted in enumerate(self._scripted):
-                if scripted.path_contains in parsed.path:
-                    del self._scripted[index]
-                    return scripted.status, scripted.headers, scripted.body, scripted.delay_seconds
-            for pattern, bodies in self._canned.items():
-                if pattern in parsed.path and bodies:
-                    return 200, {}, bodies.popleft(), 0.0
+    def generate(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
         if self._cache is None:
-            return 200, {}, self._generate(parsed.path, query), 0.0
-        if handler.path not in self._cache:
-            self._cache[handler.path] = json.dumps(self._generate(parsed.path, query)).encode()
-        return 200, {}, self._cache[handler.path], 0.0
+            return 200, self._generate(path, query)
+        key = path + "?" + urlencode(sorted((k, v[0]) for k, v in query.items()))
+        if key not in self._cache:
+            self._cache[key] = json.dumps(self._generate(path, query)).encode()
+        return 200, self._cache[key]
 
     def _generate(self, path: str, query: dict[str, list[str]]) -> dict[str, Any]:
         parts = path.strip("/").split("/")
