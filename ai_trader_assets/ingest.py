@@ -73,6 +73,15 @@ class IngestReport:
     outside_partitions: int = 0
     owned_by_higher_layer: int = 0
     notes: list[str] = dataclasses.field(default_factory=list)
+    # provider name -> the symbols it served; and one line per provider given up on (failover).
+    served: dict[str, set[str]] = dataclasses.field(default_factory=dict)
+    failovers: list[str] = dataclasses.field(default_factory=list)
+
+    def add_served(self, result: ProviderResult, default_provider: str, symbols: Sequence[str]) -> None:
+        served = result.served or {default_provider: tuple(symbols)}
+        for name, names in served.items():
+            self.served.setdefault(name, set()).update(names)
+        self.failovers.extend(result.failovers)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,6 +181,9 @@ class Ingestor:
             for piece in plan_slices(dataset, layer_work.missing, rows_per_pair, budget.slice_rows):
                 fetched = self._fetch(dataset, piece)
                 report.calls.extend(fetched.calls)
+                report.add_served(
+                    fetched, self.provider.name, sorted({m for ms in piece.pairs.values() for m in ms})
+                )
                 pairs = {s: list(symbols) for s, symbols in piece.pairs.items()}
                 yield self._split(dataset, layer_work.layer, pairs, fetched, report)
 
@@ -312,7 +324,28 @@ def _combine(results: list[ProviderResult]) -> ProviderResult:
         rejects=pd.concat([r.rejects for r in results], ignore_index=True) if results else EMPTY_REJECTS,
         calls=tuple(call for r in results for call in r.calls),
         links=pd.concat(links, ignore_index=True) if links else None,
+        served=_merge_served(results),
+        failovers=tuple(line for r in results for line in r.failovers),
     )
+
+
+def _merge_served(results: list[ProviderResult]) -> dict[str, tuple[str, ...]]:
+    merged: dict[str, set[str]] = {}
+    for result in results:
+        for name, symbols in result.served.items():
+            merged.setdefault(name, set()).update(symbols)
+    return {name: tuple(sorted(symbols)) for name, symbols in merged.items()}
+
+
+def served_summary(served: dict[str, set[str]], shown: int = 20) -> str:
+    """``alpaca: 2 symbols (AAPL, MSFT); polygon: 1 symbol (NVDA)`` for run metadata."""
+    parts = []
+    for name, symbols in sorted(served.items()):
+        listed = sorted(symbols)
+        more = f", +{len(listed) - shown} more" if len(listed) > shown else ""
+        noun = "symbol" if len(listed) == 1 else "symbols"
+        parts.append(f"{name}: {len(listed)} {noun} ({', '.join(listed[:shown])}{more})")
+    return "; ".join(parts) or "-"
 
 
 def describe(report: IngestReport) -> dict[str, Any]:
@@ -325,5 +358,7 @@ def describe(report: IngestReport) -> dict[str, Any]:
         "already stored (symbol-sessions skipped)": report.already_stored,
         "rows outside the run's partitions (dropped)": report.outside_partitions,
         "news owned by a higher layer": report.owned_by_higher_layer,
+        "served by": served_summary(report.served),
+        "failover": " | ".join(report.failovers) or "-",
         "notes": "; ".join(report.notes) or "-",
     }

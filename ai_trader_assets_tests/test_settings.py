@@ -46,7 +46,9 @@ def test_as_of_pins_today(monkeypatch: pytest.MonkeyPatch) -> None:
     ("variable", "value", "named"),
     [
         ("AI_TRADER_PROVIDER", "polygon", "POLYGON_API_KEY"),
-        ("AI_TRADER_PROVIDER", "yahoo", "AI_TRADER_PROVIDER"),
+        ("AI_TRADER_PROVIDER", "bloomberg", "AI_TRADER_PROVIDER"),
+        ("AI_TRADER_PROVIDER", "alpaca", "ALPACA_SECRET_KEY"),
+        ("YAHOO_BASE_URL", "query2.finance.yahoo.com", "YAHOO_BASE_URL"),
         ("AI_TRADER_AS_OF", "20/11/2026", "AI_TRADER_AS_OF"),
         ("AI_TRADER_DATABASE_URL", "mysql://u@h/db", "AI_TRADER_DATABASE_URL"),
         ("AI_TRADER_DATABASE_URL", "not a url", "AI_TRADER_DATABASE_URL"),

@@ -18,6 +18,7 @@ from ai_trader_assets.backfill_launch import (
     BackfillLaunchError,
 )
 from ai_trader_assets.config import ConfigError, load_config
+from ai_trader_assets.providers.base import ProviderError
 from ai_trader_assets.settings import Settings, SettingsError, load_settings, mask_url
 from ai_trader_assets.storage import migrations
 from ai_trader_assets.storage.companies import (
@@ -41,6 +42,7 @@ USER_ERRORS = (
     CompaniesImportError,
     BackfillLaunchError,
     LakeError,
+    ProviderError,  # a refused key (naming its variable), every provider unavailable
     ValueError,  # BackfillPlanError among them
 )
 

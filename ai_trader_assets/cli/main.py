@@ -2,7 +2,7 @@
 
 import typer
 
-from ai_trader_assets.cli import backfill, companies, db, lake, read, sensor, status
+from ai_trader_assets.cli import backfill, companies, db, lake, read, reconcile, sensor, status
 
 app = typer.Typer(help="ai_trader_assets: layered market data on Dagster.", no_args_is_help=True)
 app.add_typer(db.app, name="db")
@@ -16,6 +16,7 @@ app.command("bars")(read.bars)
 app.command("news")(read.news)
 app.command("actions")(read.actions)
 app.command("sql")(read.sql)
+app.command("reconcile")(reconcile.reconcile)
 
 
 def main() -> None:

@@ -8,6 +8,8 @@ from ai_trader_assets.config import SERVES, Dataset, PlatformConfig
 from ai_trader_assets.providers.base import MarketDataProvider, ProviderError
 from ai_trader_assets.providers.demo import DemoProvider
 from ai_trader_assets.providers.failover import FailoverProvider
+from ai_trader_assets.providers.http import PolygonTransport
+from ai_trader_assets.providers.polygon import PolygonProvider
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.settings import Secret, Settings
 
@@ -78,9 +80,6 @@ def build_single(
     spec = config.providers.providers[name]  # type: ignore[index]
     limiter = RequestLimiter(name, spec.rate_limit, state_dir)
     if name == "polygon":
-        from ai_trader_assets.providers.http import PolygonTransport
-        from ai_trader_assets.providers.polygon import PolygonProvider
-
         key = _required(access.polygon_api_key, "POLYGON_API_KEY (or MASSIVE_API_KEY)", name)
         return PolygonProvider(PolygonTransport(key, access.polygon_base_url, spec, limiter), spec)
     if name == "alpaca":

@@ -166,3 +166,26 @@ sensor_guard_releases = sa.Table(
     sa.Column("released_by", sa.String(64), nullable=False),
     sa.Column("note", sa.Text, nullable=False),
 )
+
+# Where two providers disagree about a stored daily bar: ``field`` is close, volume or session (a
+# session one side has and the other lacks: its missing value is NULL).
+reconciliation = sa.Table(
+    "reconciliation",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("dataset", sa.String(32), nullable=False),
+    sa.Column("session", sa.Date, nullable=False),
+    sa.Column("symbol", sa.String(10), nullable=False),
+    sa.Column("provider_a", sa.String(32), nullable=False),
+    sa.Column("provider_b", sa.String(32), nullable=False),
+    sa.Column("field", sa.String(16), nullable=False),
+    sa.Column("value_a", sa.Float),
+    sa.Column("value_b", sa.Float),
+    sa.Column("detected_at", UtcDateTime, nullable=False),
+)
+sa.Index(
+    "ix_reconciliation_dataset_session",
+    reconciliation.c.dataset,
+    reconciliation.c.session,
+    reconciliation.c.symbol,
+)

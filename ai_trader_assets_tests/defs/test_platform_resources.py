@@ -21,6 +21,11 @@ from ai_trader_assets.storage.database import MarketDatabase
 DB_PASSWORD = "pg-SENTINEL-5521"
 AWS_SECRET = "aws-SENTINEL-secret-77"
 API_KEY = "polygon-SENTINEL-key-31"
+PROVIDER_SECRETS = {
+    "ALPACA_API_KEY": "alpaca-SENTINEL-id-12",
+    "ALPACA_SECRET_KEY": "alpaca-SENTINEL-secret-34",
+    "BENZINGA_API_KEY": "benzinga-SENTINEL-key-56",
+}
 
 RESOURCES_QUERY = """
 query ($selector: RepositorySelector!) {
@@ -75,6 +80,8 @@ def test_the_ui_shows_variable_names_never_secret_values(monkeypatch: pytest.Mon
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
     monkeypatch.setenv("POLYGON_API_KEY", API_KEY)
+    for name, value in PROVIDER_SECRETS.items():
+        monkeypatch.setenv(name, value)
     with (
         dg.instance_for_test() as instance,
         define_out_of_process_context(str(REPO_ROOT / "workspace.yaml"), None, instance) as context,
@@ -88,7 +95,7 @@ def test_the_ui_shows_variable_names_never_secret_values(monkeypatch: pytest.Mon
     payload = result.data["allTopLevelResourceDetailsOrError"]
     assert payload["__typename"] == "ResourceDetailsList", payload
     shown = json.dumps(payload)
-    for secret in (DB_PASSWORD, AWS_SECRET, API_KEY):
+    for secret in (DB_PASSWORD, AWS_SECRET, API_KEY, *PROVIDER_SECRETS.values()):
         assert secret not in shown
     values = {
         (r["name"], v["key"]): (v["type"], v["value"])
@@ -99,3 +106,6 @@ def test_the_ui_shows_variable_names_never_secret_values(monkeypatch: pytest.Mon
     assert values[("lake", "aws_secret_access_key")] == ("ENV_VAR", "AWS_SECRET_ACCESS_KEY")
     assert values[("provider", "polygon_api_key")] == ("ENV_VAR", "POLYGON_API_KEY")
     assert values[("provider", "kind")] == ("VALUE", '"polygon"')
+    assert values[("provider", "alpaca_api_key")] == ("ENV_VAR", "ALPACA_API_KEY")
+    assert values[("provider", "alpaca_secret_key")] == ("ENV_VAR", "ALPACA_SECRET_KEY")
+    assert values[("provider", "benzinga_api_key")] == ("ENV_VAR", "BENZINGA_API_KEY")

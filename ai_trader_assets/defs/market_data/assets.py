@@ -13,16 +13,24 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from ai_trader_assets.config import INGESTED_DATASETS, Dataset
+from ai_trader_assets.config import INGESTED_DATASETS, Dataset, cached_config
+from ai_trader_assets.defs.market_data import reconciliation
 from ai_trader_assets.defs.market_data.checks import CHECK_SPECS, CheckTally
 from ai_trader_assets.defs.market_data.partitions import configured_partitions
+from ai_trader_assets.defs.market_data.reconciliation import reconciliation_possible
 from ai_trader_assets.defs.platform.resources import (
     LakeResource,
     MarketDatabaseResource,
     MarketDataProviderResource,
     PlatformConfigResource,
 )
-from ai_trader_assets.ingest import Ingestor, IngestRequest, IngestStream, parse_partition_key
+from ai_trader_assets.ingest import (
+    Ingestor,
+    IngestRequest,
+    IngestStream,
+    PartitionData,
+    parse_partition_key,
+)
 from ai_trader_assets.run_tags import BACKFILL_REQUEST_TAG, REFRESH_TAG
 from ai_trader_assets.settings import load_settings
 from ai_trader_assets.storage import backfill_requests
@@ -39,7 +47,17 @@ DESCRIPTIONS = {
 }
 
 
-def build_asset(dataset: Dataset, partitions_def: dg.PartitionsDefinition, pool: str) -> dg.AssetsDefinition:
+def build_asset(
+    dataset: Dataset, partitions_def: dg.PartitionsDefinition, pool: str, reconcile: bool | None = None
+) -> dg.AssetsDefinition:
+    """One dataset's asset; ``reconcile`` adds the daily bars' reconciliation check (default: when
+    a second provider is configured)."""
+    if reconcile is None:
+        settings = load_settings()
+        reconcile = reconciliation_possible(settings, cached_config(str(settings.config_dir)))
+    reconciling = reconcile and dataset == Dataset.BARS_1DAY
+    checks = CHECK_SPECS(dataset) + ([reconciliation.check_spec()] if reconciling else [])
+
     @dg.asset(
         name=dataset.value,
         description=DESCRIPTIONS[dataset],
@@ -48,7 +66,7 @@ def build_asset(dataset: Dataset, partitions_def: dg.PartitionsDefinition, pool:
         pool=pool,
         group_name="market_data",
         io_manager_key="market_data_io_manager",
-        check_specs=CHECK_SPECS(dataset),
+        check_specs=checks,
         kinds={"deltalake", "sql"},
     )
     def market_data(
@@ -76,10 +94,19 @@ def build_asset(dataset: Dataset, partitions_def: dg.PartitionsDefinition, pool:
         )
         stream = ingestor.stream(request)
         tally = CheckTally(dataset, lake_tables(lake.get_lake(), platform.get()))
-        stream.on_stored = tally.add
+        pairs = reconciliation.SampledPairs(platform.get().providers.reconciliation.sample_symbols)
+
+        def stored(piece: list[PartitionData]) -> None:
+            tally.add(piece)
+            if reconciling:
+                pairs.add(piece)
+
+        stream.on_stored = stored
         # The IO manager fetches and stores the stream here, slice by slice, before the checks below.
         yield dg.Output(stream, metadata={"partitions": len(partitions), "provider": provider.kind})
         yield from tally.results(platform, market_db)
+        if reconciling:
+            yield reconciliation.run_check(pairs, platform, market_db, lake, provider)
 
     return market_data
 

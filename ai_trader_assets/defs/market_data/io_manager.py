@@ -68,6 +68,8 @@ class MarketDataIOManager(dg.ConfigurableIOManager):
             writer.write(piece, totals)
             obj.stored(piece)
             slices += 1
+        for line in obj.report.failovers:
+            context.log.warning(f"failover: {line}")
         context.add_output_metadata(
             describe(obj.report)
             | {

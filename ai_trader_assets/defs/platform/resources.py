@@ -13,7 +13,7 @@ from pydantic import PrivateAttr
 
 from ai_trader_assets.calendar import new_york_today
 from ai_trader_assets.config import PlatformConfig, cached_config
-from ai_trader_assets.providers import MarketDataProvider, build_provider
+from ai_trader_assets.providers import MarketDataProvider, ProviderAccess, build_provider, build_single
 from ai_trader_assets.settings import Secret, load_settings
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
@@ -80,22 +80,43 @@ class LakeResource(dg.ConfigurableResource):
 
 
 class MarketDataProviderResource(dg.ConfigurableResource):
-    """The market-data provider (``polygon`` or ``demo``); rate limits shared through ``state_dir``."""
+    """The market-data providers: the primary (``kind``) and, per dataset, the failover order of
+    providers.yaml among those whose keys are set. Rate limits are shared through ``state_dir``.
+    Keys are EnvVars: the UI shows their variable names, never their values."""
 
     kind: str
     config_dir: str
     state_dir: str
     polygon_base_url: str
     polygon_api_key: str | None = None
+    alpaca_data_url: str
+    alpaca_api_key: str | None = None
+    alpaca_secret_key: str | None = None
+    yahoo_base_url: str
+    benzinga_base_url: str
+    benzinga_api_key: str | None = None
+
+    def access(self) -> ProviderAccess:
+        def secret(value: str | None) -> Secret | None:
+            return Secret(value) if value else None
+
+        return ProviderAccess(
+            polygon_base_url=self.polygon_base_url,
+            alpaca_data_url=self.alpaca_data_url,
+            yahoo_base_url=self.yahoo_base_url,
+            benzinga_base_url=self.benzinga_base_url,
+            polygon_api_key=secret(self.polygon_api_key),
+            alpaca_api_key=secret(self.alpaca_api_key),
+            alpaca_secret_key=secret(self.alpaca_secret_key),
+            benzinga_api_key=secret(self.benzinga_api_key),
+        )
 
     def get_provider(self) -> MarketDataProvider:
-        return build_provider(
-            self.kind,
-            cached_config(self.config_dir),
-            state_dir=Path(self.state_dir),
-            api_key=Secret(self.polygon_api_key) if self.polygon_api_key else None,
-            base_url=self.polygon_base_url,
-        )
+        return build_provider(self.kind, cached_config(self.config_dir), self.access(), Path(self.state_dir))
+
+    def get_single(self, name: str) -> MarketDataProvider:
+        """One provider by name, without failover (reconciliation asks a specific second provider)."""
+        return build_single(name, cached_config(self.config_dir), self.access(), Path(self.state_dir))
 
 
 def _env_or(name: str, default: str) -> str:
@@ -138,5 +159,11 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
             state_dir=str(settings.home / "ratelimits"),
             polygon_base_url=_env_or("POLYGON_BASE_URL", settings.polygon_base_url),
             polygon_api_key=_env_or_none("POLYGON_API_KEY") or _env_or_none("MASSIVE_API_KEY"),
+            alpaca_data_url=_env_or("ALPACA_DATA_URL", settings.alpaca_data_url),
+            alpaca_api_key=_env_or_none("ALPACA_API_KEY"),
+            alpaca_secret_key=_env_or_none("ALPACA_SECRET_KEY"),
+            yahoo_base_url=_env_or("YAHOO_BASE_URL", settings.yahoo_base_url),
+            benzinga_base_url=_env_or("BENZINGA_BASE_URL", settings.benzinga_base_url),
+            benzinga_api_key=_env_or_none("BENZINGA_API_KEY"),
         ),
     }

@@ -1,0 +1,170 @@
+"""Reconciliation in Dagster: the ``reconciliation`` check of ``bars_1day`` and the ``reconcile`` job.
+
+The check compares a deterministic sample of each materialized session's symbols with a second
+provider (``reconciliation`` in providers.yaml); it exists only when such a provider is configured.
+The job compares every given symbol over a date range (the UI's launchpad, or ``ai-trader reconcile``
+for the same from the command line).
+"""
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+
+import dagster as dg
+import pandas as pd
+
+from ai_trader_assets import calendar
+from ai_trader_assets.config import Dataset, PlatformConfig
+from ai_trader_assets.defs.platform.resources import (
+    LakeResource,
+    MarketDatabaseResource,
+    MarketDataProviderResource,
+    PlatformConfigResource,
+)
+from ai_trader_assets.ingest import PartitionData
+from ai_trader_assets.providers import MarketDataProvider, ProviderAccess
+from ai_trader_assets.read import MarketData
+from ai_trader_assets.reconciliation import Reconciler, ReconciliationReport, reference_for, sample
+from ai_trader_assets.settings import Settings
+from ai_trader_assets.storage.database import MarketDatabase
+from ai_trader_assets.storage.lake import Lake
+
+CHECK_NAME = "reconciliation"
+
+
+def reconciliation_possible(settings: Settings, config: PlatformConfig) -> bool:
+    """Whether a provider other than the primary is configured to compare daily bars with."""
+    if settings.provider == "demo":
+        return False
+    access = ProviderAccess.from_settings(settings)
+    return reference_for(settings.provider, config.providers.reconciliation, access.configured) is not None
+
+
+def check_spec() -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        CHECK_NAME,
+        asset=Dataset.BARS_1DAY.value,
+        description="A sample of each session's stored daily bars agrees with a second provider "
+        "(close, volume, sessions present); divergences go to the reconciliation table.",
+    )
+
+
+def reconciler(
+    database: MarketDatabase,
+    lake: Lake,
+    config: PlatformConfig,
+    today: dt.date,
+    *,
+    provider: Callable[[str], MarketDataProvider],
+    available: Callable[[str], bool],
+) -> Reconciler:
+    """A :class:`Reconciler` reading stored bars through :class:`MarketData` (hot and cold, raw)."""
+    data = MarketData(database, lake, config=config, today=today)
+
+    def read_stored(symbols: Sequence[str], first: dt.date, last: dt.date) -> pd.DataFrame:
+        return data.bars(list(symbols), "1day", first, last)  # type: ignore[no-any-return]
+
+    return Reconciler(database, read_stored, provider, available, config.providers.reconciliation)
+
+
+def _reconciler(
+    platform: PlatformConfigResource,
+    market_db: MarketDatabaseResource,
+    lake: LakeResource,
+    provider: MarketDataProviderResource,
+) -> Reconciler:
+    return reconciler(
+        market_db.database,
+        lake.get_lake(),
+        platform.get(),
+        platform.today(),
+        provider=provider.get_single,
+        available=provider.access().configured,
+    )
+
+
+class SampledPairs:
+    """The (session, symbol) pairs a run fetched, sampled per session as the slices are stored."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.pairs: set[tuple[dt.date, str]] = set()
+
+    def add(self, stored: Sequence[PartitionData]) -> None:
+        for data in stored:
+            self.pairs.update((data.session, s) for s in sample(data.fetched, data.session, self.size))
+
+
+def check_result(report: ReconciliationReport, worst: int) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        check_name=CHECK_NAME,
+        passed=report.passed,
+        metadata=report.metadata(worst),
+        description=None
+        if report.passed
+        else f"{len(report.divergences)} divergence(s) from a second provider",
+    )
+
+
+def run_check(
+    pairs: SampledPairs,
+    platform: PlatformConfigResource,
+    market_db: MarketDatabaseResource,
+    lake: LakeResource,
+    provider: MarketDataProviderResource,
+) -> dg.AssetCheckResult:
+    found = _reconciler(platform, market_db, lake, provider).reconcile(sorted(pairs.pairs))
+    return check_result(found, platform.get().providers.reconciliation.report_worst)
+
+
+class ReconcileConfig(dg.Config):
+    symbols: list[str]
+    """Symbols to compare."""
+    start: str
+    """First session (YYYY-MM-DD)."""
+    end: str
+    """Last session (YYYY-MM-DD)."""
+
+
+def reconcile_range(
+    reconciler_: Reconciler, symbols: Sequence[str], start: dt.date, end: dt.date
+) -> ReconciliationReport:
+    """Every session of ``start``..``end`` for every symbol."""
+    if start > end:
+        raise ValueError(f"start {start} is after end {end}")
+    return reconciler_.reconcile([(s, m) for s in calendar.sessions(start, end) for m in symbols])
+
+
+@dg.op(description="Compare stored daily bars with a second provider over a date range.")
+def reconcile_op(  # noqa: PLR0917 - Dagster injects the resources by parameter name
+    context: dg.OpExecutionContext,
+    config: ReconcileConfig,
+    platform: PlatformConfigResource,
+    market_db: MarketDatabaseResource,
+    lake: LakeResource,
+    provider: MarketDataProviderResource,
+) -> dg.Output[None]:
+    settings = platform.get()
+    found = reconcile_range(
+        _reconciler(platform, market_db, lake, provider),
+        [s.strip().upper() for s in config.symbols],
+        dt.date.fromisoformat(config.start),
+        dt.date.fromisoformat(config.end),
+    )
+    metadata = found.metadata(settings.providers.reconciliation.report_worst)
+    if not found.passed:
+        raise dg.Failure(
+            description=f"{len(found.divergences)} divergence(s) from a second provider "
+            "(rows in the reconciliation table)",
+            metadata=metadata,
+        )
+    return dg.Output(None, metadata=metadata)
+
+
+@dg.job(description="Compare stored daily bars with a second provider (providers.yaml reconciliation).")
+def reconcile() -> None:
+    reconcile_op()
+
+
+@dg.definitions
+def reconciliation_definitions() -> dg.Definitions:
+    return dg.Definitions(jobs=[reconcile])
