@@ -21,7 +21,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from ai_trader_assets.calendar import NEW_YORK
+from ai_trader_assets.calendar import NEW_YORK, new_york_today
 from ai_trader_assets.providers.demo import DemoProvider
 from ai_trader_assets_tests.support.fake_api import FakeApi, RecordedRequest, fixture_json
 
@@ -55,7 +55,8 @@ def _article(demo: dict[str, Any], symbol: str) -> dict[str, Any]:
     slug = title.lower().replace(" ", "-")
     paragraph = (
         f"<p>{title} &mdash; the synthetic desk&#39;s take on <strong>{symbol}</strong> &amp; its peers. "
-        "Analysts at Demo &quot;Research&quot; see volumes &gt; average and margins &lt; last year&hellip;</p>"
+        "Analysts at Demo &quot;Research&quot; see volumes &gt; average "
+        "and margins &lt; last year&hellip;</p>"
     )
     empty_teaser = news_id % 4 == 0
     return {
@@ -127,7 +128,7 @@ class BenzingaServer(FakeApi):
         symbols = sorted({t.strip() for t in tickers if t.strip()})
         key = (",".join(symbols), date_from, date_to)
         if key not in self._cache:
-            first = dt.date.fromisoformat(date_from) if date_from else dt.date.today()
+            first = dt.date.fromisoformat(date_from) if date_from else new_york_today()
             last = dt.date.fromisoformat(date_to) if date_to else first
             start = dt.datetime.combine(first, dt.time(), NEW_YORK)
             end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), NEW_YORK)

@@ -56,7 +56,10 @@ class FakeApi:
         # Load the calendar now: its first use takes ~0.5 s, longer than the tests' read timeout.
         calendar.is_session(dt.date(2026, 1, 2))
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        # A short poll: shutdown waits for it, and every test starts and stops a server.
+        self._thread = threading.Thread(
+            target=lambda: self._httpd.serve_forever(poll_interval=0.05), daemon=True
+        )
 
     @property
     def url(self) -> str:

@@ -12,6 +12,8 @@ from ai_trader_assets.config import Dataset, load_config
 from ai_trader_assets.defs.market_data.assets import build_asset
 from ai_trader_assets.defs.market_data.partitions import market_partitions
 from ai_trader_assets.defs.platform.definitions import resources
+from ai_trader_assets.defs.platform.resources import provider_resource
+from ai_trader_assets.settings import load_settings
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.hot import HotStore
 from ai_trader_assets.storage.lake import Lake
@@ -30,16 +32,27 @@ class Platform:
         return build_asset(dataset, partitions, pool="test")
 
     def materialize(
-        self, dataset: Dataset, first: str, last: str | None = None, tags: dict[str, str] | None = None
+        self,
+        dataset: Dataset,
+        first: str,
+        last: str | None = None,
+        tags: dict[str, str] | None = None,
+        provider: str | None = None,
     ) -> dg.ExecuteInProcessResult:
-        """One run over a partition, or over the range first..last (as a range backfill run would)."""
+        """One run over a partition, or over the range first..last (as a range backfill run would).
+
+        ``provider`` makes that provider the primary (any of them, benzinga included; the
+        environment's AI_TRADER_PROVIDER offers only those that serve bars)."""
         run_tags = dict(tags or {})
         if last is not None:
             run_tags |= {
                 "dagster/asset_partition_range_start": first,
                 "dagster/asset_partition_range_end": last,
             }
-        definitions = dg.Definitions(assets=[self.asset(dataset)], resources=resources().resources)
+        bound = dict(resources().resources)
+        if provider is not None:
+            bound["provider"] = provider_resource(load_settings(), kind=provider)
+        definitions = dg.Definitions(assets=[self.asset(dataset)], resources=bound)
         job = definitions.resolve_implicit_global_asset_job_def()
         with dg.instance_for_test() as instance:
             return job.execute_in_process(

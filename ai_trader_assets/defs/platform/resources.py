@@ -14,7 +14,7 @@ from pydantic import PrivateAttr
 from ai_trader_assets.calendar import new_york_today
 from ai_trader_assets.config import PlatformConfig, cached_config
 from ai_trader_assets.providers import MarketDataProvider, ProviderAccess, build_provider, build_single
-from ai_trader_assets.settings import Secret, load_settings
+from ai_trader_assets.settings import Secret, Settings, load_settings
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake
@@ -153,17 +153,22 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
             aws_access_key_id=_env_or_none("AWS_ACCESS_KEY_ID"),
             aws_secret_access_key=_env_or_none("AWS_SECRET_ACCESS_KEY"),
         ),
-        "provider": MarketDataProviderResource(
-            kind=settings.provider,
-            config_dir=config_dir,
-            state_dir=str(settings.home / "ratelimits"),
-            polygon_base_url=_env_or("POLYGON_BASE_URL", settings.polygon_base_url),
-            polygon_api_key=_env_or_none("POLYGON_API_KEY") or _env_or_none("MASSIVE_API_KEY"),
-            alpaca_data_url=_env_or("ALPACA_DATA_URL", settings.alpaca_data_url),
-            alpaca_api_key=_env_or_none("ALPACA_API_KEY"),
-            alpaca_secret_key=_env_or_none("ALPACA_SECRET_KEY"),
-            yahoo_base_url=_env_or("YAHOO_BASE_URL", settings.yahoo_base_url),
-            benzinga_base_url=_env_or("BENZINGA_BASE_URL", settings.benzinga_base_url),
-            benzinga_api_key=_env_or_none("BENZINGA_API_KEY"),
-        ),
+        "provider": provider_resource(settings),
     }
+
+
+def provider_resource(settings: Settings, kind: str | None = None) -> MarketDataProviderResource:
+    """The provider resource from the environment; ``kind`` overrides the primary (tests)."""
+    return MarketDataProviderResource(
+        kind=kind or settings.provider,
+        config_dir=str(settings.config_dir),
+        state_dir=str(settings.home / "ratelimits"),
+        polygon_base_url=_env_or("POLYGON_BASE_URL", settings.polygon_base_url),
+        polygon_api_key=_env_or_none("POLYGON_API_KEY") or _env_or_none("MASSIVE_API_KEY"),
+        alpaca_data_url=_env_or("ALPACA_DATA_URL", settings.alpaca_data_url),
+        alpaca_api_key=_env_or_none("ALPACA_API_KEY"),
+        alpaca_secret_key=_env_or_none("ALPACA_SECRET_KEY"),
+        yahoo_base_url=_env_or("YAHOO_BASE_URL", settings.yahoo_base_url),
+        benzinga_base_url=_env_or("BENZINGA_BASE_URL", settings.benzinga_base_url),
+        benzinga_api_key=_env_or_none("BENZINGA_API_KEY"),
+    )
