@@ -77,7 +77,7 @@ def build_single(
         return DemoProvider()
     if name not in config.providers.providers:
         raise ProviderError(f"unknown provider {name!r}: expected one of {', '.join(REQUIRED_VARIABLES)}")
-    spec = config.providers.providers[name]  # type: ignore[index]
+    spec = config.providers.providers[name]
     limiter = RequestLimiter(name, spec.rate_limit, state_dir)
     if name == "polygon":
         key = _required(access.polygon_api_key, "POLYGON_API_KEY (or MASSIVE_API_KEY)", name)
