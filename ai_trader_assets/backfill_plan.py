@@ -274,7 +274,8 @@ class BackfillPlanner:
             return 2 * symbols  # splits and dividends
         if dataset == Dataset.NEWS:
             return symbols  # at least one page each; busy names page further
-        page = self.config.providers.providers[self.provider].page_sizes.aggregates
+        # Providers without a bars page size answer a symbol's range in one response (yahoo, demo).
+        page = self.config.providers.providers[self.provider].page_sizes.aggregates or math.inf
         requests = 0
         for call in piece.calls:
             bars = sum(_bars_per_session(dataset, s) for s in calendar.sessions(call.first, call.last))

@@ -113,7 +113,7 @@ def test_stored_pairs_are_not_planned_again(planner: BackfillPlanner, market_db:
 
 def test_the_estimate_follows_how_the_runs_fetch_and_the_provider_pages(planner: BackfillPlanner) -> None:
     config = load_config()
-    page = config.providers.providers["polygon"].page_sizes.aggregates
+    page = config.providers.providers["polygon"].page_size("polygon", "aggregates")
     plan = planner.plan("layer3", 365, None)
     by_dataset = {d.dataset: d for d in plan.layers[0].datasets}
     sessions = len(sessions_in_last(365))

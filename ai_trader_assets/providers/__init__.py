@@ -5,13 +5,16 @@ import dataclasses
 from pathlib import Path
 
 from ai_trader_assets.config import SERVES, Dataset, PlatformConfig
+from ai_trader_assets.providers.alpaca import AlpacaProvider
 from ai_trader_assets.providers.base import MarketDataProvider, ProviderError
+from ai_trader_assets.providers.benzinga import BenzingaProvider
 from ai_trader_assets.providers.demo import DemoProvider
 from ai_trader_assets.providers.failover import FailoverProvider
 from ai_trader_assets.providers.http import PolygonTransport
 from ai_trader_assets.providers.polygon import PolygonProvider
 from ai_trader_assets.providers.ratelimit import RequestLimiter
-from ai_trader_assets.settings import Secret, Settings
+from ai_trader_assets.providers.yahoo import YahooProvider
+from ai_trader_assets.settings import Secret, Settings, load_settings
 
 # Per provider, the variables that must be set for it to take part (Yahoo needs no key).
 REQUIRED_VARIABLES: dict[str, tuple[str, ...]] = {
@@ -83,8 +86,6 @@ def build_single(
         key = _required(access.polygon_api_key, "POLYGON_API_KEY (or MASSIVE_API_KEY)", name)
         return PolygonProvider(PolygonTransport(key, access.polygon_base_url, spec, limiter), spec)
     if name == "alpaca":
-        from ai_trader_assets.providers.alpaca import AlpacaProvider
-
         return AlpacaProvider(
             _required(access.alpaca_api_key, "ALPACA_API_KEY", name),
             _required(access.alpaca_secret_key, "ALPACA_SECRET_KEY", name),
@@ -93,12 +94,9 @@ def build_single(
             limiter,
         )
     if name == "yahoo":
-        from ai_trader_assets.providers.yahoo import YahooProvider
-
-        return YahooProvider(access.yahoo_base_url, spec, limiter)
+        # Yahoo's intraday windows count back from the platform's today (AI_TRADER_AS_OF when set).
+        return YahooProvider(access.yahoo_base_url, spec, limiter, today=lambda: load_settings().today())
     if name == "benzinga":
-        from ai_trader_assets.providers.benzinga import BenzingaProvider
-
         return BenzingaProvider(
             _required(access.benzinga_api_key, "BENZINGA_API_KEY", name),
             access.benzinga_base_url,
@@ -138,7 +136,9 @@ def build_provider(
     if not access.configured(primary):
         raise ProviderError(f"the {primary} provider needs {' and '.join(REQUIRED_VARIABLES[primary])}")
     return FailoverProvider(
-        provider_order(primary, config, access), lambda name: build_single(name, config, access, state_dir)
+        provider_order(primary, config, access),
+        lambda name: build_single(name, config, access, state_dir),
+        primary,
     )
 
 

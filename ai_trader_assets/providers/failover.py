@@ -30,11 +30,14 @@ class FailoverProvider:
     Args:
         order: Per dataset, the provider names to try, first to last.
         build: Builds a provider by name (called once, on first use).
+        primary: The primary's name (what ``name`` reports).
     """
 
-    def __init__(self, order: Mapping[Dataset, Sequence[str]], build: Callable[[str], MarketDataProvider]):
+    def __init__(
+        self, order: Mapping[Dataset, Sequence[str]], build: Callable[[str], MarketDataProvider], primary: str
+    ) -> None:
         self.order = {dataset: tuple(names) for dataset, names in order.items()}
-        self.name = next(iter(self.order.values()))[0] if self.order else "none"
+        self.name = primary
         self._build = build
         self._built: dict[str, MarketDataProvider] = {}
         self.unavailable: dict[str, str] = {}  # provider -> why it was given up on in this run

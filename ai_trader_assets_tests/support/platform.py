@@ -49,7 +49,7 @@ class Platform:
                 "dagster/asset_partition_range_start": first,
                 "dagster/asset_partition_range_end": last,
             }
-        bound = dict(resources().resources)
+        bound = dict(resources().resources or {})
         if provider is not None:
             bound["provider"] = provider_resource(load_settings(), kind=provider)
         definitions = dg.Definitions(assets=[self.asset(dataset)], resources=bound)

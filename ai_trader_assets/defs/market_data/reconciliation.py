@@ -61,7 +61,8 @@ def reconciler(
     data = MarketData(database, lake, config=config, today=today)
 
     def read_stored(symbols: Sequence[str], first: dt.date, last: dt.date) -> pd.DataFrame:
-        return data.bars(list(symbols), "1day", first, last)  # type: ignore[no-any-return]
+        frame: pd.DataFrame = data.bars(list(symbols), "1day", first, last)
+        return frame
 
     return Reconciler(database, read_stored, provider, available, config.providers.reconciliation)
 

@@ -1,0 +1,253 @@
+"""One ingestion suite, run against every provider that serves each dataset, on both engines.
+
+Each provider's local server speaks its API and generates its bodies from the demo provider, so
+whatever provider served a run, the stored rows must be the demo provider's values (raw prices; ids,
+timestamps and units in our conventions) with ``source`` naming the provider. A second run stores
+nothing new and asks the provider nothing; a malformed record is quarantined and stored nowhere.
+"""
+
+import dataclasses
+import datetime as dt
+import http.client
+import json
+import urllib.parse
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from ai_trader_assets import calendar
+from ai_trader_assets.config import Dataset
+from ai_trader_assets.providers.demo import DemoProvider, session_bars
+from ai_trader_assets.storage.companies import CompaniesRepository
+from ai_trader_assets.storage.database import MarketDatabase
+from ai_trader_assets.storage.lake import Lake
+from ai_trader_assets.storage.ledger import Ledger
+from ai_trader_assets_tests.support.alpaca_server import AlpacaServer
+from ai_trader_assets_tests.support.benzinga_server import BenzingaServer
+from ai_trader_assets_tests.support.fake_api import FakeApi, RecordedRequest
+from ai_trader_assets_tests.support.platform import Platform, metadata
+from ai_trader_assets_tests.support.polygon_server import PolygonServer
+from ai_trader_assets_tests.support.yahoo_server import YahooServer
+
+AS_OF = dt.date(2026, 11, 20)
+LAYER = 2  # layer 2 ingests every dataset
+MEMBERS = ["AAPL", "MSFT"]
+SESSIONS = calendar.sessions(dt.date(2026, 11, 16), AS_OF)[-3:]
+KEYS = {
+    "POLYGON_API_KEY": "pk_SENTINEL_suite",
+    "ALPACA_API_KEY": "ak_SENTINEL_suite",
+    "ALPACA_SECRET_KEY": "as_SENTINEL_suite",
+    "BENZINGA_API_KEY": "bz_SENTINEL_suite",
+}
+BARS = (Dataset.BARS_1DAY, Dataset.BARS_1HOUR, Dataset.BARS_5MIN, Dataset.BARS_1MIN)
+SERVED: dict[str, tuple[Dataset, ...]] = {
+    "polygon": (*BARS, Dataset.NEWS, Dataset.CORPORATE_ACTIONS),
+    "alpaca": (*BARS, Dataset.NEWS, Dataset.CORPORATE_ACTIONS),
+    "yahoo": (*BARS, Dataset.CORPORATE_ACTIONS),
+    "benzinga": (Dataset.NEWS,),
+}
+CASES = [pytest.param(p, d, id=f"{p}-{d.value}") for p, datasets in SERVED.items() for d in datasets]
+
+
+def _start(name: str) -> FakeApi:
+    if name == "polygon":
+        return PolygonServer(KEYS["POLYGON_API_KEY"], market=[*MEMBERS, "NVDA"])
+    if name == "alpaca":
+        return AlpacaServer(KEYS["ALPACA_API_KEY"], KEYS["ALPACA_SECRET_KEY"])
+    if name == "yahoo":
+        return YahooServer(today=AS_OF)
+    return BenzingaServer(KEYS["BENZINGA_API_KEY"])
+
+
+@dataclasses.dataclass
+class Rig:
+    provider: str
+    server: FakeApi
+    platform: Platform
+
+    def run(self, dataset: Dataset, first: dt.date, last: dt.date, **tags: str) -> Any:
+        return self.platform.materialize(
+            dataset, f"{first}|{LAYER}", f"{last}|{LAYER}", tags=tags or None, provider=self.provider
+        )
+
+
+@pytest.fixture
+def rig(
+    request: pytest.FixtureRequest, market_db: MarketDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Rig]:
+    provider: str = request.param
+    with _start(provider) as server:
+        variables = {
+            "AI_TRADER_DATABASE_URL": market_db.url.render_as_string(hide_password=False),
+            "AI_TRADER_LAKE_URL": str(tmp_path / "lake"),
+            "AI_TRADER_AS_OF": AS_OF.isoformat(),
+            "AI_TRADER_HOME": str(tmp_path / "home"),
+            "POLYGON_BASE_URL": server.url,
+            "ALPACA_DATA_URL": server.url,
+            "YAHOO_BASE_URL": server.url,
+            "BENZINGA_BASE_URL": server.url,
+        }
+        # Only this provider's keys: no failover, no reconciliation against another server.
+        owned = {"polygon": ["POLYGON_API_KEY"], "alpaca": ["ALPACA_API_KEY", "ALPACA_SECRET_KEY"]}
+        for name in owned.get(provider, []) + (["BENZINGA_API_KEY"] if provider == "benzinga" else []):
+            variables[name] = KEYS[name]
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+        for name in {*KEYS, "MASSIVE_API_KEY", "AI_TRADER_PROVIDER"} - set(variables):
+            monkeypatch.delenv(name, raising=False)
+        CompaniesRepository(market_db).upsert([{"symbol": s, "layer": LAYER} for s in MEMBERS], source="test")
+        yield Rig(provider, server, Platform(market_db, Lake(str(tmp_path / "lake")), AS_OF))
+
+
+def _range(dataset: Dataset) -> tuple[dt.date, dt.date]:
+    if dataset == Dataset.CORPORATE_ACTIONS:  # long enough for the demo's quarterly dividends
+        return calendar.sessions(dt.date(2026, 1, 2), dt.date(2026, 1, 9))[0], AS_OF
+    return SESSIONS[0], SESSIONS[-1]
+
+
+def _stored(rig: Rig, dataset: Dataset, first: dt.date, last: dt.date) -> pd.DataFrame:
+    sessions = calendar.sessions(first, last)
+    return rig.platform.tables.frame(dataset, sessions=sessions, layers=[LAYER])
+
+
+def _expected_bars(dataset: Dataset) -> pd.DataFrame:
+    frames = [session_bars(MEMBERS, s, dataset) for s in SESSIONS]
+    return pd.concat(frames, ignore_index=True).sort_values(["symbol", "ts"]).reset_index(drop=True)
+
+
+def _assert_matches_the_demo(rig: Rig, dataset: Dataset, stored: pd.DataFrame) -> None:
+    assert not stored.empty and set(stored["source"]) == {rig.provider}
+    if dataset in BARS:
+        expected = _expected_bars(dataset)
+        got = stored.sort_values(["symbol", "ts"]).reset_index(drop=True)
+        assert got["symbol"].tolist() == expected["symbol"].tolist()
+        assert (got["ts"] == expected["ts"]).all()
+        for column in ("open", "high", "low", "close", "volume"):
+            pd.testing.assert_series_equal(got[column], expected[column], rtol=1e-6, check_dtype=False)
+        return
+    first, last = _range(dataset)
+    if dataset == Dataset.NEWS:
+        _, previous_close = calendar.session_open_close(calendar.previous_session(first))
+        _, close = calendar.session_open_close(last)
+        demo = DemoProvider().news(MEMBERS, previous_close, close + dt.timedelta(seconds=1)).frame
+        key = ["published_utc", "title"]
+        assert sorted(map(tuple, stored[key].to_numpy().tolist())) == sorted(
+            map(tuple, demo[key].to_numpy().tolist())
+        )
+        assert stored["id"].is_unique
+        return
+    demo = DemoProvider().corporate_actions(MEMBERS, calendar.previous_session(first), last).frame
+    demo = demo[demo["ex_date"] >= first]
+    key = ["symbol", "action_type", "ex_date"]
+    assert sorted(map(tuple, stored[key].to_numpy().tolist())) == sorted(
+        map(tuple, demo[key].to_numpy().tolist())
+    )
+    merged = stored.merge(demo, on=key, suffixes=("", "_demo"))
+    for column in ("split_from", "split_to", "cash_amount"):
+        pd.testing.assert_series_equal(
+            merged[column], merged[f"{column}_demo"], rtol=1e-6, check_names=False, check_dtype=False
+        )
+
+
+@pytest.mark.parametrize(("rig", "dataset"), CASES, indirect=["rig"])
+def test_every_provider_ingests_what_it_serves_once_and_idempotently(rig: Rig, dataset: Dataset) -> None:
+    first, last = _range(dataset)
+    result = rig.run(dataset, first, last)
+    assert result.success
+    meta = metadata(result, dataset)
+    assert meta["served by"].startswith(f"{rig.provider}: 2 symbols") and meta["failover"] == "-"
+    stored = _stored(rig, dataset, first, last)
+    _assert_matches_the_demo(rig, dataset, stored)
+    assert meta["rows written"] == len(stored)
+
+    requests = len(rig.server.requests)
+    again = rig.run(dataset, first, last)  # gap-aware: storage already holds every pair
+    assert again.success and len(rig.server.requests) == requests
+    assert metadata(again, dataset)["rows written"] == 0
+    pd.testing.assert_frame_equal(
+        _stored(rig, dataset, first, last).sort_values(list(stored.columns[:2])).reset_index(drop=True),
+        stored.sort_values(list(stored.columns[:2])).reset_index(drop=True),
+    )
+
+
+# ------------------------------------------------------------------ quarantine
+
+
+def _refetch(server: FakeApi, request: RecordedRequest) -> Any:
+    """The body the server gives for a request it received (same path, query and headers)."""
+    query = urllib.parse.urlencode([(k, v) for k, values in request.query.items() for v in values])
+    wanted = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+    host, port = urllib.parse.urlparse(server.url).netloc.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)  # keeps header names as sent
+    try:
+        connection.request("GET", f"{request.path}?{query}", headers=wanted)
+        response = connection.getresponse()
+        assert response.status == 200, response.status
+        return json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def _break_polygon(body: dict[str, Any]) -> str:
+    row = next(r for r in body["results"] if r["T"] == "MSFT")
+    row["h"] = row["l"] / 2
+    return "MSFT"
+
+
+def _break_alpaca(body: dict[str, Any]) -> str:
+    row = body["bars"]["MSFT"][0]
+    row["h"] = row["l"] / 2
+    return "MSFT"
+
+
+def _break_yahoo(body: dict[str, Any]) -> str:
+    quote = body["chart"]["result"][0]["indicators"]["quote"][0]
+    quote["high"][-1] = quote["low"][-1] / 2
+    return body["chart"]["result"][0]["meta"]["symbol"]  # type: ignore[no-any-return]
+
+
+def _break_benzinga(body: list[dict[str, Any]]) -> str:
+    body[0]["title"] = None
+    return "news"
+
+
+BREAK: dict[str, tuple[Dataset, str, Callable[[Any], str], str]] = {
+    # provider: (dataset, path of the request to corrupt, corruption, the reason expected)
+    "polygon": (Dataset.BARS_1DAY, "/v2/aggs/grouped/", _break_polygon, "high below max(open, close)"),
+    "alpaca": (Dataset.BARS_1DAY, "/v2/stocks/bars", _break_alpaca, "high below max(open, close)"),
+    "yahoo": (Dataset.BARS_1DAY, "/v8/finance/chart/MSFT", _break_yahoo, "high below max(open, close)"),
+    "benzinga": (Dataset.NEWS, "/api/v2/news", _break_benzinga, "missing title"),
+}
+
+
+@pytest.mark.parametrize("rig", list(SERVED), indirect=True)
+def test_a_malformed_record_is_quarantined_with_its_reason_and_stored_nowhere(rig: Rig) -> None:
+    dataset, path, corrupt, reason = BREAK[rig.provider]
+    session = SESSIONS[-1]
+    assert rig.platform.materialize(dataset, f"{session}|{LAYER}", provider=rig.provider).success
+    clean = _stored(rig, dataset, session, session)
+    recorded = [r for r in rig.server.requests if path in r.path]
+    bodies = [_refetch(rig.server, r) for r in recorded]
+    broken = corrupt(bodies[0])
+    rig.server.respond(path, *bodies)
+    refresh = rig.platform.materialize(
+        dataset, f"{session}|{LAYER}", tags={"ai_trader/refresh": "full"}, provider=rig.provider
+    )
+    assert refresh.success
+    quarantined = Ledger(rig.platform.database).quarantined(dataset)
+    assert len(quarantined) == 1 and reason in quarantined.iloc[0]["reason"]
+    assert quarantined.iloc[0]["partition_key"] == f"{session}|{LAYER}"
+    # The broken record is stored nowhere: what storage holds is still the clean fetch's values (the
+    # partition keeps its earlier valid row for the record the refresh rejected).
+    stored = _stored(rig, dataset, session, session)
+    key = ["symbol", "ts"] if dataset in BARS else ["id"]
+    values = ["open", "high", "low", "close", "volume"] if dataset in BARS else ["title", "published_utc"]
+    pd.testing.assert_frame_equal(
+        stored.sort_values(key)[key + values].reset_index(drop=True),
+        clean.sort_values(key)[key + values].reset_index(drop=True),
+    )
+    assert broken in (set(stored["symbol"]) if dataset in BARS else {"news"})
+    assert metadata(refresh, dataset)["rows quarantined"] == 1
