@@ -71,7 +71,7 @@ def spec() -> ProviderSpec:
     config: PlatformConfig = load_config()
     base = config.providers.providers["alpaca"]
     # Short read timeout keeps the timeout test fast; retries, limits and page sizes as shipped.
-    return base.model_copy(update={"timeouts": base.timeouts.model_copy(update={"read_seconds": 0.5})})
+    return base.model_copy(update={"timeouts": base.timeouts.model_copy(update={"read_seconds": 10})})
 
 
 @pytest.fixture(autouse=True)
@@ -83,6 +83,12 @@ def no_sdk_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
 
     # The SDK module's own reference to `time`, not the time module itself (the limiter sleeps).
     monkeypatch.setattr(alpaca.common.rest, "time", types.SimpleNamespace(sleep=refuse))
+
+
+def short_read_timeout(spec: ProviderSpec) -> ProviderSpec:
+    """Only the timeout test reads with a short timeout: on a busy machine a generated page can take
+    longer than half a second, which would turn other tests' single requests into retries."""
+    return spec.model_copy(update={"timeouts": spec.timeouts.model_copy(update={"read_seconds": 0.5})})
 
 
 def make_provider(
@@ -444,7 +450,9 @@ def test_timeout_is_retried(server: AlpacaServer, spec: ProviderSpec, tmp_path: 
     server.fail(BARS, 200, body=body, delay_seconds=1.5)  # read timeout is 0.5 s
     sleep = SleepRecorder()
     day = dt.date(2022, 3, 9)
-    result = make_provider(server, spec, tmp_path, sleep).bars(["AAPL", "TSLA"], Dataset.BARS_1DAY, day, day)
+    result = make_provider(server, short_read_timeout(spec), tmp_path, sleep).bars(
+        ["AAPL", "TSLA"], Dataset.BARS_1DAY, day, day
+    )
     assert len(server.requests) == 2 and len(sleep.waits) == 1
     assert len(result.frame) == 2  # served by the generator on the retry
 
