@@ -25,6 +25,7 @@ TABLES = {
     "backfill_requests",
     "ingestion_coverage",
     "sensor_guard_releases",
+    "reconciliation",
 }
 
 

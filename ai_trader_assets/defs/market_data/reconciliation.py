@@ -96,13 +96,22 @@ class SampledPairs:
 
 
 def check_result(report: ReconciliationReport, worst: int) -> dg.AssetCheckResult:
+    """Divergences fail the check; nothing compared at all (the second provider down, or only the
+    rows' own source configured) is a warning: the feed was not confirmed."""
+    if report.divergences:
+        return dg.AssetCheckResult(
+            check_name=CHECK_NAME,
+            passed=False,
+            metadata=report.metadata(worst),
+            description=f"{len(report.divergences)} divergence(s) from a second provider",
+        )
+    unconfirmed = report.compared == 0 and bool(report.not_compared)
     return dg.AssetCheckResult(
         check_name=CHECK_NAME,
-        passed=report.passed,
+        passed=not unconfirmed,
+        severity=dg.AssetCheckSeverity.WARN,
         metadata=report.metadata(worst),
-        description=None
-        if report.passed
-        else f"{len(report.divergences)} divergence(s) from a second provider",
+        description="nothing could be compared" if unconfirmed else None,
     )
 
 
