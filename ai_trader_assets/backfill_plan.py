@@ -17,7 +17,14 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import INGESTED_DATASETS, LAYERS, Dataset, PlatformConfig, RateLimit
+from ai_trader_assets.config import (
+    GROUPED_DAILY,
+    INGESTED_DATASETS,
+    LAYERS,
+    Dataset,
+    PlatformConfig,
+    RateLimit,
+)
 from ai_trader_assets.planning.runs import RunGroup, backfill_parts, cut_sessions, run_groups
 from ai_trader_assets.planning.slices import FetchSlice, plan_slices
 from ai_trader_assets.settings import ProviderKind
@@ -262,7 +269,9 @@ class BackfillPlanner:
         total = 0
         for chunk in cut_sessions(self.config, dataset, symbols, sorted(missing)):
             wanted = {s: missing[s] for s in chunk if missing[s]}
-            for piece in plan_slices(dataset, wanted, rows_per_pair, runs.slice_rows):
+            for piece in plan_slices(
+                dataset, wanted, rows_per_pair, runs.slice_rows, self.provider in GROUPED_DAILY
+            ):
                 total += self._requests_in_slice(dataset, piece)
         return total
 

@@ -211,6 +211,10 @@ SERVES: dict[str, frozenset[Dataset]] = {
 }
 
 
+# Providers whose daily bars of one session come for the whole market in one request.
+GROUPED_DAILY: frozenset[str] = frozenset(("polygon", "demo"))
+
+
 class ReconciliationSpec(_Frozen):
     """Daily bars compared with a second provider (the reconciliation check and ``reconcile`` job).
 

@@ -178,7 +178,9 @@ class Ingestor:
             if layer_work is None:
                 continue
             rows_per_pair = budget.budget(dataset).rows_per_symbol_session
-            for piece in plan_slices(dataset, layer_work.missing, rows_per_pair, budget.slice_rows):
+            for piece in plan_slices(
+                dataset, layer_work.missing, rows_per_pair, budget.slice_rows, self.provider.grouped_daily
+            ):
                 fetched = self._fetch(dataset, piece)
                 report.calls.extend(fetched.calls)
                 report.add_served(

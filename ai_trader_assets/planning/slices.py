@@ -55,11 +55,16 @@ class _Unit:
     rows: float
 
 
-def uses_grouped_daily(dataset: Dataset, missing: Mapping[dt.date, Sequence[str]]) -> bool:
-    """Daily bars come grouped (one request per session) when that takes fewer requests."""
+def uses_grouped_daily(
+    dataset: Dataset, missing: Mapping[dt.date, Sequence[str]], grouped_daily: bool = True
+) -> bool:
+    """Daily bars come grouped (one request per session) when the provider has a market-wide daily
+    endpoint and that takes fewer requests."""
+    if dataset != Dataset.BARS_1DAY or not grouped_daily:
+        return False
     sessions = [s for s, symbols in missing.items() if symbols]
     symbols = {m for members in missing.values() for m in members}
-    return dataset == Dataset.BARS_1DAY and len(sessions) <= len(symbols)
+    return len(sessions) <= len(symbols)
 
 
 def plan_slices(
@@ -67,6 +72,7 @@ def plan_slices(
     missing: Mapping[dt.date, Sequence[str]],
     rows_per_symbol_session: float,
     slice_rows: int,
+    grouped_daily: bool = True,
 ) -> list[FetchSlice]:
     """The slices that fetch every missing (session, symbol) pair, in session then symbol order."""
     if not any(missing.values()):
@@ -75,7 +81,7 @@ def plan_slices(
     # row: ten years of corporate actions (0.02 rows a pair) for 500 symbols are 1.26M pairs, which
     # in one slice took half a gigabyte of coverage bookkeeping.
     rows_per_symbol_session = max(rows_per_symbol_session, 1.0)
-    if uses_grouped_daily(dataset, missing):
+    if uses_grouped_daily(dataset, missing, grouped_daily):
         return list(_grouped_slices(missing, rows_per_symbol_session, slice_rows))
     return list(_per_symbol_slices(missing, rows_per_symbol_session, slice_rows))
 

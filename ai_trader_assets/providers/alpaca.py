@@ -534,6 +534,7 @@ class AlpacaProvider:
     """
 
     name = SOURCE
+    grouped_daily = False
 
     def __init__(  # noqa: PLR0917 (the signature every caller uses: see providers.build_single)
         self,

@@ -167,6 +167,9 @@ class MarketDataProvider(Protocol):
     """One interface for every provider; frames use the hot-table schemas."""
 
     name: str
+    # Whether ``grouped_daily_bars`` is one request for the whole market (Polygon's grouped endpoint):
+    # then a session of daily bars for many symbols is fetched grouped; otherwise per symbol over the range.
+    grouped_daily: bool
 
     def grouped_daily_bars(self, session: dt.date, symbols: Sequence[str]) -> ProviderResult:
         """Daily bars of one session for ``symbols`` (Polygon: one request for the whole market)."""

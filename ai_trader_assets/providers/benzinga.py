@@ -139,6 +139,7 @@ class BenzingaProvider:
     """
 
     name = SOURCE
+    grouped_daily = False
 
     def __init__(
         self,

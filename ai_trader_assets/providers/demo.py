@@ -206,6 +206,7 @@ class DemoProvider:
     """Deterministic synthetic data behind the provider interface."""
 
     name = SOURCE
+    grouped_daily = True
 
     def __repr__(self) -> str:
         return "DemoProvider()"

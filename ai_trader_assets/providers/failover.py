@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Mapping, Sequence
 
-from ai_trader_assets.config import Dataset
+from ai_trader_assets.config import GROUPED_DAILY, Dataset
 from ai_trader_assets.providers.base import (
     MarketDataProvider,
     NotServedError,
@@ -38,6 +38,9 @@ class FailoverProvider:
     ) -> None:
         self.order = {dataset: tuple(names) for dataset, names in order.items()}
         self.name = primary
+        daily = self.order.get(Dataset.BARS_1DAY, ())
+        # Slices are planned for the provider expected to serve them: the first in line.
+        self.grouped_daily = bool(daily) and daily[0] in GROUPED_DAILY
         self._build = build
         self._built: dict[str, MarketDataProvider] = {}
         self.unavailable: dict[str, str] = {}  # provider -> why it was given up on in this run

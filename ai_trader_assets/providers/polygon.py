@@ -98,6 +98,7 @@ class PolygonProvider:
     """Market data from Polygon (Massive) through :class:`PolygonTransport`."""
 
     name = SOURCE
+    grouped_daily = True
 
     def __init__(self, transport: PolygonTransport, spec: ProviderSpec) -> None:
         self._transport = transport

@@ -454,6 +454,7 @@ class YahooProvider:
     """
 
     name = SOURCE
+    grouped_daily = False
 
     def __init__(
         self,

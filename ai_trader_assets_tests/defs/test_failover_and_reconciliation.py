@@ -8,6 +8,7 @@ import logging
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -132,7 +133,7 @@ def test_reconciliation_flags_a_close_shifted_five_percent_and_passes_otherwise(
         result = stack.platform.materialize(DAY, f"{session}|1")
         assert result.success  # the check does not block the materialization
         (check,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "reconciliation"]
-        values = {k: getattr(v, "value", v) for k, v in check.metadata.items()}
+        values: dict[str, Any] = {k: getattr(v, "value", v) for k, v in check.metadata.items()}
         assert values["symbol-sessions compared"] == 2 and values["compared with"] == "alpaca"
         if session == shifted:
             assert not check.passed and values["divergences"] == 1

@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import http.client
 import json
+import shutil
 import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,9 +18,10 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import Dataset
+from ai_trader_assets.config import DEFAULT_CONFIG_DIR, Dataset
 from ai_trader_assets.providers.demo import DemoProvider, session_bars
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
@@ -34,7 +36,7 @@ from ai_trader_assets_tests.support.yahoo_server import YahooServer
 
 AS_OF = dt.date(2026, 11, 20)
 LAYER = 2  # layer 2 ingests every dataset
-MEMBERS = ["AAPL", "MSFT"]
+MEMBERS = ["AAPL", "MSFT", "VZ"]  # the demo splits VZ 2:1 on 2026-10-12 and pays MSFT a dividend on 11-06
 SESSIONS = calendar.sessions(dt.date(2026, 11, 16), AS_OF)[-3:]
 KEYS = {
     "POLYGON_API_KEY": "pk_SENTINEL_suite",
@@ -74,9 +76,27 @@ class Rig:
         )
 
 
+@pytest.fixture(scope="module")
+def unthrottled_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped configuration without the providers' rate limits (tested in test_ratelimit): the
+    suite measures what is stored, and Yahoo's 2 requests a second would make it wait."""
+    folder = tmp_path_factory.mktemp("config")
+    shutil.copytree(DEFAULT_CONFIG_DIR, folder, dirs_exist_ok=True)
+    path = folder / "providers.yaml"
+    data = yaml.safe_load(path.read_text())
+    for spec in data["providers"].values():
+        spec["rate_limit"].update(requests_per_second=1000, requests_per_minute=60_000, burst=1000)
+    path.write_text(yaml.safe_dump(data))
+    return folder
+
+
 @pytest.fixture
 def rig(
-    request: pytest.FixtureRequest, market_db: MarketDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest,
+    market_db: MarketDatabase,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    unthrottled_config: Path,
 ) -> Iterator[Rig]:
     provider: str = request.param
     with _start(provider) as server:
@@ -85,6 +105,7 @@ def rig(
             "AI_TRADER_LAKE_URL": str(tmp_path / "lake"),
             "AI_TRADER_AS_OF": AS_OF.isoformat(),
             "AI_TRADER_HOME": str(tmp_path / "home"),
+            "AI_TRADER_CONFIG_DIR": str(unthrottled_config),
             "POLYGON_BASE_URL": server.url,
             "ALPACA_DATA_URL": server.url,
             "YAHOO_BASE_URL": server.url,
@@ -103,8 +124,8 @@ def rig(
 
 
 def _range(dataset: Dataset) -> tuple[dt.date, dt.date]:
-    if dataset == Dataset.CORPORATE_ACTIONS:  # long enough for the demo's quarterly dividends
-        return calendar.sessions(dt.date(2026, 1, 2), dt.date(2026, 1, 9))[0], AS_OF
+    if dataset == Dataset.CORPORATE_ACTIONS:  # a split and a dividend
+        return dt.date(2026, 10, 8), AS_OF
     return SESSIONS[0], SESSIONS[-1]
 
 
@@ -145,6 +166,7 @@ def _assert_matches_the_demo(rig: Rig, dataset: Dataset, stored: pd.DataFrame) -
     assert sorted(map(tuple, stored[key].to_numpy().tolist())) == sorted(
         map(tuple, demo[key].to_numpy().tolist())
     )
+    assert set(stored["action_type"]) == {"split", "dividend"}
     merged = stored.merge(demo, on=key, suffixes=("", "_demo"))
     for column in ("split_from", "split_to", "cash_amount"):
         pd.testing.assert_series_equal(
@@ -158,7 +180,7 @@ def test_every_provider_ingests_what_it_serves_once_and_idempotently(rig: Rig, d
     result = rig.run(dataset, first, last)
     assert result.success
     meta = metadata(result, dataset)
-    assert meta["served by"].startswith(f"{rig.provider}: 2 symbols") and meta["failover"] == "-"
+    assert meta["served by"] == f"{rig.provider}: 3 symbols (AAPL, MSFT, VZ)" and meta["failover"] == "-"
     stored = _stored(rig, dataset, first, last)
     _assert_matches_the_demo(rig, dataset, stored)
     assert meta["rows written"] == len(stored)

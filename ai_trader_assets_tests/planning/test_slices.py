@@ -54,6 +54,15 @@ def test_grouped_daily_bars_are_sliced_by_sessions() -> None:
     assert plan_slices(Dataset.BARS_1DAY, {s: [] for s in SESSIONS}, 1, slice_rows=5_000) == []
 
 
+def test_without_a_market_wide_daily_endpoint_daily_bars_are_fetched_per_symbol_over_the_range() -> None:
+    # Alpaca and Yahoo answer one request per symbols (over a range), not one per session.
+    missing = {s: ["AAPL", "MSFT", "VZ"] for s in SESSIONS[:3]}
+    (piece,) = plan_slices(Dataset.BARS_1DAY, missing, 1, slice_rows=5_000, grouped_daily=False)
+    assert piece.grouped_sessions == () and len(piece.calls) == 1
+    assert piece.calls[0].symbols == ("AAPL", "MSFT", "VZ")
+    assert (piece.calls[0].first, piece.calls[0].last) == (SESSIONS[0], SESSIONS[2])
+
+
 def test_a_sparse_dataset_is_sliced_by_pairs_too() -> None:
     # Ten years of corporate actions for 500 symbols: ~25k estimated rows, but 1.26M pairs to record.
     sessions = calendar.sessions(dt.date(2016, 11, 23), dt.date(2026, 11, 20))
