@@ -2,20 +2,38 @@
 
 The limits live in a small SQLite file per provider (pyrate-limiter's SQLite bucket behind a file
 lock), so every process on the machine that points at the same ``AI_TRADER_HOME`` shares them.
+
+Old entries are cleared ("leaked") by the limiter itself as it hands out slots, not by
+pyrate-limiter's background thread: that thread (an event loop per limiter, for the life of the
+process) multiplied with every provider built, each touching its SQLite connection every 10 s.
 """
 
+import time
 from pathlib import Path
 
-from pyrate_limiter import Duration, Limiter, Rate, SQLiteBucket
+from pyrate_limiter import Duration, Limiter, Rate, SingleBucketFactory, SQLiteBucket
 
 from ai_trader_assets.config import RateLimit
-from ai_trader_assets.providers.base import ProviderError, QuotaExhaustedError
+from ai_trader_assets.providers.base import ProviderUnavailableError, QuotaExhaustedError
 
 DAY_MS = int(Duration.DAY)
 # Windows are padded so that network jitter between acquiring a slot and the request reaching the
 # provider cannot squeeze one request too many into the provider's own one-second window.
 SAFETY_MS = 50
 QUOTA_LOCK_SECONDS = 0.5
+LEAK_EVERY_SECONDS = 10.0  # pyrate-limiter's own leak interval
+
+
+def _limiter(rates: list[Rate], table: str, db_path: Path) -> tuple[Limiter, SQLiteBucket]:
+    """A limiter on a shared SQLite bucket, without the background leak thread."""
+    bucket = SQLiteBucket.init_from_file(rates, table=table, db_path=str(db_path), use_file_lock=True)
+    limiter = Limiter(SingleBucketFactory(bucket, schedule_leak=False))
+    # What Limiter does when handed the bucket itself: hold the bucket's file lock too, so that
+    # processes sharing the file take turns.
+    file_lock = bucket.limiter_lock()  # type: ignore[no-untyped-call]
+    if file_lock is not None:
+        limiter.lock = (file_lock, limiter.lock)
+    return limiter, bucket
 
 
 def rate_list(spec: RateLimit) -> list[Rate]:
@@ -57,25 +75,24 @@ class RequestLimiter:
         state_dir.mkdir(parents=True, exist_ok=True)
         self.provider = provider
         self.max_wait_seconds = max_wait_seconds
-        self._limiter = Limiter(
-            SQLiteBucket.init_from_file(
-                rate_list(spec),
-                table="requests",
-                db_path=str(state_dir / f"{provider}.sqlite"),
-                use_file_lock=True,
-            )
-        )
+        self._limiter, bucket = _limiter(rate_list(spec), "requests", state_dir / f"{provider}.sqlite")
+        self._buckets = [bucket]
         self._quota: Limiter | None = None
         self.daily_quota = spec.daily_quota
         if spec.daily_quota is not None:
-            self._quota = Limiter(
-                SQLiteBucket.init_from_file(
-                    [Rate(spec.daily_quota, DAY_MS)],
-                    table="daily_quota",
-                    db_path=str(state_dir / f"{provider}.quota.sqlite"),
-                    use_file_lock=True,
-                )
+            self._quota, quota_bucket = _limiter(
+                [Rate(spec.daily_quota, DAY_MS)], "daily_quota", state_dir / f"{provider}.quota.sqlite"
             )
+            self._buckets.append(quota_bucket)
+        self._leaked_at = time.monotonic()
+
+    def _leak(self) -> None:
+        """Drop entries older than every window (they no longer count), at most every 10 s."""
+        if time.monotonic() - self._leaked_at < LEAK_EVERY_SECONDS:
+            return
+        self._leaked_at = time.monotonic()
+        for bucket in self._buckets:
+            bucket.leak(bucket.now())  # type: ignore[no-untyped-call]
 
     def acquire(self) -> None:
         """Take one request slot (waits for the rate; never waits for the daily quota)."""
@@ -87,5 +104,8 @@ class RequestLimiter:
                 f"{self.provider}: the daily quota of {self.daily_quota} requests is used up "
                 "(providers.yaml rate_limit.daily_quota); try again when the 24-hour window rolls"
             )
+        self._leak()
         if not self._limiter.try_acquire(self.provider, blocking=True, timeout=self.max_wait_seconds):
-            raise ProviderError(f"{self.provider}: no request slot within {self.max_wait_seconds:.0f} s")
+            raise ProviderUnavailableError(
+                f"{self.provider}: no request slot within {self.max_wait_seconds:.0f} s"
+            )

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -88,3 +89,20 @@ def test_rate_list_keeps_only_binding_windows() -> None:
     assert windows(10, 300, 10) == [(10, 1050), (300, 60050)]
     assert windows(5, 5, 5) == [(5, 60050)]  # 5 a minute already caps every second
     assert windows(100, 60000, 20) == [(20, 250)]  # burst spreads requests; the rest is implied
+
+
+def test_limiters_start_no_background_thread_and_clear_old_entries_themselves(tmp_path: Path) -> None:
+    # pyrate-limiter's leak thread (an event loop per limiter for the life of the process) would
+    # multiply with every provider a process builds.
+    before = threading.active_count()
+    spec = RateLimit(requests_per_second=50, requests_per_minute=1_000, burst=50, daily_quota=100)
+    limiters = [RequestLimiter("polygon", spec, tmp_path) for _ in range(5)]
+    for limiter in limiters:
+        limiter.acquire()
+    assert threading.active_count() == before
+    limiter = limiters[0]
+    limiter._leaked_at -= 60  # as if the last clean-up were a minute ago
+    limiter.acquire()  # cleans up: nothing is old enough to go yet, and the slot is counted
+    assert time.monotonic() - limiter._leaked_at < 5
+    counts = [bucket.count() for bucket in limiter._buckets]
+    assert counts == [6, 6]  # five limiters share the file: 5 + the second acquire, in both buckets
