@@ -200,13 +200,15 @@ class Reconciler:
         sessions = sorted({s for s, _ in pairs})
         symbols = sorted({m for _, m in pairs})
         stored = self._read_stored(symbols, sessions[0], sessions[-1])
-        by_source = _by_session(stored)
-        wanted = set(pairs)
-        # A symbol's pairs go to the reference of its stored source (failover may have mixed them).
-        sources = by_source.groupby("symbol")["source"].agg(lambda s: s.mode().iloc[0]).to_dict()
+        by_session = _by_session(stored)
+        # Each pair goes to the reference of its own stored row's source (failover may have mixed
+        # sources within a symbol); a pair stored rows lack, to that of the symbol's usual source.
+        keys = zip(by_session["session"], by_session["symbol"], strict=True)
+        row_source = dict(zip(keys, by_session["source"], strict=True))
+        usual = by_session.groupby("symbol")["source"].agg(lambda s: s.mode().iloc[0]).to_dict()
         groups: dict[str | None, list[tuple[dt.date, str]]] = {}
-        for session, symbol in sorted(wanted):
-            source = sources.get(symbol, "stored")
+        for session, symbol in sorted(set(pairs)):
+            source = row_source.get((session, symbol), usual.get(symbol, "stored"))
             groups.setdefault(reference_for(source, self.spec, self._available), []).append((session, symbol))
         for reference, group in groups.items():
             if reference is None:

@@ -26,6 +26,7 @@ DEFAULT_YAHOO_BASE_URL = "https://query2.finance.yahoo.com"
 DEFAULT_BENZINGA_BASE_URL = "https://api.benzinga.com"
 ProviderKind = Literal["polygon", "alpaca", "yahoo", "demo"]
 PRIMARY_PROVIDERS: tuple[str, ...] = ("polygon", "alpaca", "yahoo", "demo")
+PROVIDER_KEY_VARIABLES = ("ALPACA_API_KEY", "ALPACA_SECRET_KEY", "BENZINGA_API_KEY")
 
 
 class SettingsError(ValueError):
@@ -146,9 +147,22 @@ def _parse_lake_url(raw: str | None, home: Path) -> str:
 
 
 def _resolve_provider(env: Mapping[str, str], key: Secret | None, alpaca_ready: bool) -> ProviderKind:
+    """The primary provider: AI_TRADER_PROVIDER, else the first whose keys are set, else demo only
+    when no provider key is set at all (the embedded default): synthetic data is never the fallback
+    of a set-up that holds real keys."""
     raw = _get(env, "AI_TRADER_PROVIDER")
     if raw is None:
-        return "polygon" if key is not None else "demo"
+        if key is not None:
+            return "polygon"
+        if alpaca_ready:
+            return "alpaca"
+        partial = [name for name in PROVIDER_KEY_VARIABLES if _get(env, name) is not None]
+        if partial:
+            raise SettingsError(
+                f"{', '.join(partial)} set, but no primary provider: set AI_TRADER_PROVIDER "
+                "(polygon, alpaca, yahoo, or demo for synthetic data) and its keys"
+            )
+        return "demo"
     if raw not in PRIMARY_PROVIDERS:
         raise SettingsError(f"AI_TRADER_PROVIDER={raw!r}: expected one of {', '.join(PRIMARY_PROVIDERS)}")
     if raw == "polygon" and key is None:

@@ -19,7 +19,16 @@ from ai_trader_assets.storage.schema import metadata
 from ai_trader_assets_tests.support.postgres import DatabaseFactory, postgres_server
 
 ENGINES = ["postgresql", "sqlite"]
-ENVIRONMENT_PREFIXES = ("AI_TRADER_", "POLYGON_", "MASSIVE_", "AWS_", "DAGSTER_")
+ENVIRONMENT_PREFIXES = (
+    "AI_TRADER_",
+    "POLYGON_",
+    "MASSIVE_",
+    "ALPACA_",
+    "YAHOO_",
+    "BENZINGA_",
+    "AWS_",
+    "DAGSTER_",
+)
 
 
 @pytest.fixture(autouse=True)

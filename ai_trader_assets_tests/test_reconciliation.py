@@ -3,11 +3,13 @@
 import datetime as dt
 
 import pandas as pd
+import sqlalchemy as sa
 
 from ai_trader_assets.calendar import session_midnight_utc
 from ai_trader_assets.config import Dataset, load_config
-from ai_trader_assets.providers.demo import session_bars
-from ai_trader_assets.reconciliation import compare, reference_for, sample
+from ai_trader_assets.providers.demo import DemoProvider, session_bars
+from ai_trader_assets.reconciliation import Reconciler, compare, reference_for, sample
+from ai_trader_assets.storage.database import MarketDatabase
 
 SPEC = load_config().providers.reconciliation
 SESSIONS = [dt.date(2026, 11, 17), dt.date(2026, 11, 18), dt.date(2026, 11, 19)]
@@ -76,3 +78,42 @@ def test_the_reference_is_never_the_rows_own_source() -> None:
     assert reference_for("polygon", spec, configured) == "alpaca"
     assert reference_for("alpaca", spec, configured) == "yahoo"
     assert reference_for("alpaca", spec, {"alpaca"}.__contains__) is None
+
+
+def test_each_row_is_compared_with_a_provider_other_than_its_own_source(market_db: MarketDatabase) -> None:
+    # A failover mixed the sources of MSFT's bars: alpaca's rows are compared with polygon, polygon's
+    # with alpaca — never a provider with itself. (Both references answer with the demo's bars.)
+    stored = daily("polygon")
+    alpaca_rows = (stored["symbol"] == "MSFT") & (stored["ts"] >= session_midnight_utc(SESSIONS[1]))
+    stored.loc[alpaca_rows, "source"] = "alpaca"
+    stored.loc[alpaca_rows & (stored["ts"] == session_midnight_utc(SESSIONS[2])), "close"] *= 1.03
+    asked: list[tuple[str, tuple[str, ...], dt.date, dt.date]] = []
+
+    class Recording(DemoProvider):
+        def __init__(self, name: str) -> None:
+            self.reference = name
+
+        def bars(self, symbols, dataset, start, end):  # type: ignore[no-untyped-def]
+            asked.append((self.reference, tuple(symbols), start, end))
+            return super().bars(symbols, dataset, start, end)
+
+    spec = SPEC.model_copy(update={"against": ("alpaca", "polygon")})
+    reconciler = Reconciler(market_db, lambda *_: stored, Recording, lambda _: True, spec)
+    report = reconciler.reconcile(pairs())
+    assert report.references == {"alpaca", "polygon"} and report.compared == len(pairs())
+    assert sorted(a[0] for a in asked) == ["alpaca", "polygon"]
+    assert ("polygon", ("MSFT",), SESSIONS[1], SESSIONS[2]) in asked
+    (divergence,) = report.divergences
+    assert (divergence.provider_a, divergence.provider_b, divergence.session) == (
+        "alpaca",
+        "polygon",
+        SESSIONS[2],
+    )
+    with market_db.begin() as conn:
+        recorded = conn.execute(
+            sa.text("SELECT symbol, provider_a, provider_b, field FROM reconciliation")
+        ).all()
+    assert [tuple(r) for r in recorded] == [("MSFT", "alpaca", "polygon", "close")]
+    assert reconciler.reconcile(pairs()).divergences  # re-run: the same one, replacing its row
+    with market_db.begin() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM reconciliation")).scalar_one() == 1

@@ -32,6 +32,13 @@ def test_provider_defaults_to_polygon_when_a_key_is_set(monkeypatch: pytest.Monk
     assert settings.polygon_api_key is not None and settings.polygon_api_key.reveal() == API_KEY
 
 
+def test_provider_defaults_to_alpaca_when_only_its_keys_are_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALPACA_API_KEY", "ak-id")
+    monkeypatch.setenv("ALPACA_SECRET_KEY", "ak-secret")
+    settings = load_settings()
+    assert settings.provider == "alpaca" and "ak-secret" not in repr(settings)
+
+
 def test_postgres_url_uses_psycopg3(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AI_TRADER_DATABASE_URL", "postgresql://u@db:5432/market")
     assert load_settings().database_url.drivername == "postgresql+psycopg"
@@ -48,6 +55,8 @@ def test_as_of_pins_today(monkeypatch: pytest.MonkeyPatch) -> None:
         ("AI_TRADER_PROVIDER", "polygon", "POLYGON_API_KEY"),
         ("AI_TRADER_PROVIDER", "bloomberg", "AI_TRADER_PROVIDER"),
         ("AI_TRADER_PROVIDER", "alpaca", "ALPACA_SECRET_KEY"),
+        ("BENZINGA_API_KEY", "bz-key", "AI_TRADER_PROVIDER"),  # a real key but no primary: never demo
+        ("ALPACA_API_KEY", "ak-key", "AI_TRADER_PROVIDER"),  # half of alpaca's keys
         ("YAHOO_BASE_URL", "query2.finance.yahoo.com", "YAHOO_BASE_URL"),
         ("AI_TRADER_AS_OF", "20/11/2026", "AI_TRADER_AS_OF"),
         ("AI_TRADER_DATABASE_URL", "mysql://u@h/db", "AI_TRADER_DATABASE_URL"),

@@ -1,6 +1,5 @@
 """``ai-trader reconcile``: compare stored daily bars with a second provider over a date range."""
 
-import datetime as dt
 from typing import Annotated
 
 import typer
@@ -9,7 +8,7 @@ from rich.table import Table
 
 from ai_trader_assets.cli.common import console, errors, market_database
 from ai_trader_assets.config import load_config
-from ai_trader_assets.defs.market_data.reconciliation import reconcile_range, reconciler
+from ai_trader_assets.defs.market_data.reconciliation import parse_date, reconcile_range, reconciler
 from ai_trader_assets.providers import ProviderAccess, build_single
 from ai_trader_assets.settings import load_settings
 from ai_trader_assets.storage.lake.location import lake_from_settings
@@ -37,8 +36,8 @@ def reconcile(
                 available=access.configured,
             ),
             wanted,
-            dt.date.fromisoformat(start),
-            dt.date.fromisoformat(end),
+            parse_date(start, "--start"),
+            parse_date(end, "--end"),
         )
     spec = config.providers.reconciliation
     against = ", ".join(sorted(found.references)) or "no provider"

@@ -78,7 +78,7 @@ from ai_trader_assets.providers.base import (
 )
 from ai_trader_assets.providers.http import MAX_PAGES, RequestGovernor, TransientError, classify_status
 from ai_trader_assets.providers.ratelimit import RequestLimiter
-from ai_trader_assets.providers.text import html_to_text
+from ai_trader_assets.providers.text import html_to_text, plain_title
 from ai_trader_assets.providers.validation import add_reason, bar_problems, split_rejects
 from ai_trader_assets.settings import Secret
 
@@ -103,6 +103,11 @@ ACTION_TYPES = [
 ]
 SPLIT_KINDS = ("forward_splits", "reverse_splits")
 DIVIDEND_KINDS = ("cash_dividends",)
+# Free plans may not query the consolidated (SIP) feed's last 15 minutes: the window ends before them.
+SIP_DELAY = dt.timedelta(minutes=16)
+# 403 "subscription does not permit querying recent SIP data" (docs FAQ), or 422 "... data from the
+# past 15 minutes".
+RECENT_DATA_REFUSAL = "subscription does not permit querying"
 # Process-date window around the ex-date window asked for: splits are processed on their ex-date,
 # dividends on their payable date (usually weeks, at most a few months after the ex-date; a dividend
 # of 25% or more has its ex-date the day after the payable date).
@@ -266,6 +271,13 @@ class _Governed(RESTClient):
         ) as exc:
             raise TransientError(f"{type(exc).__name__} (dropped connection)") from None
         latency_ms = (time.perf_counter() - started) * 1000
+        if response.status_code in (403, 422) and RECENT_DATA_REFUSAL in response.text:
+            # The plan's entitlement ends 15 minutes before now: not a key problem, and another
+            # provider (or a later run) can serve the rest.
+            raise NotServedError(
+                f"{SOURCE} {endpoint}: HTTP {response.status_code}: the plan does not include the last "
+                f"15 minutes of this feed: {response.text[:200]}"
+            )
         classify_status(
             SOURCE,
             endpoint,
@@ -395,7 +407,7 @@ def parse_news(
                 [f"benzinga:{i}" if i is not None and str(i).strip() else None for i in ids], dtype="string"
             ),
             "published_utc": published,
-            "title": text("headline"),
+            "title": pd.Series([plain_title(r.get("headline")) for r in records], dtype="string"),
             "author": text("author"),
             "article_url": text("url"),
             "publisher": text("source"),
@@ -591,7 +603,9 @@ class AlpacaProvider:
             window_end = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), NEW_YORK).astimezone(
                 dt.UTC
             ) - dt.timedelta(seconds=1)
-            for chunk in _chunks(symbols, SYMBOLS_PER_REQUEST):
+            if self._feed == DataFeed.SIP:  # the last 15 minutes of SIP data are not on every plan
+                window_end = min(window_end, dt.datetime.now(dt.UTC) - SIP_DELAY)
+            for chunk in _chunks(symbols, SYMBOLS_PER_REQUEST) if window_end > window_start else []:
                 request = StockBarsRequest(
                     symbol_or_symbols=chunk,
                     timeframe=TIMEFRAMES[dataset],

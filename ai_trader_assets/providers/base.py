@@ -151,7 +151,8 @@ class ProviderResult:
         rejects: rejected records, columns ``reason`` and ``record`` (JSON).
         calls: the provider calls made.
         links: for news only, ``news_symbols`` rows (news_id, symbol).
-        served: provider name -> the symbols it was asked for and answered (set by failover).
+        served: provider name -> the symbols it was asked for and answered without failing (set by
+            failover; a symbol it has no data for is still "served": the answer was empty).
         failovers: one line per provider given up on, with the reason.
     """
 
@@ -167,9 +168,13 @@ class MarketDataProvider(Protocol):
     """One interface for every provider; frames use the hot-table schemas."""
 
     name: str
-    # Whether ``grouped_daily_bars`` is one request for the whole market (Polygon's grouped endpoint):
-    # then a session of daily bars for many symbols is fetched grouped; otherwise per symbol over the range.
-    grouped_daily: bool
+
+    @property
+    def grouped_daily(self) -> bool:
+        """Whether ``grouped_daily_bars`` is one request for the whole market (Polygon's grouped
+        endpoint): then a session of daily bars for many symbols is fetched grouped, otherwise per
+        symbol over the range."""
+        ...
 
     def grouped_daily_bars(self, session: dt.date, symbols: Sequence[str]) -> ProviderResult:
         """Daily bars of one session for ``symbols`` (Polygon: one request for the whole market)."""

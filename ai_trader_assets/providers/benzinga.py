@@ -58,7 +58,7 @@ from ai_trader_assets.providers.base import (
 )
 from ai_trader_assets.providers.http import MAX_PAGES, JsonTransport, RequestGovernor
 from ai_trader_assets.providers.ratelimit import RequestLimiter
-from ai_trader_assets.providers.text import html_to_text
+from ai_trader_assets.providers.text import html_to_text, plain_title
 from ai_trader_assets.settings import Secret
 
 SOURCE = "benzinga"
@@ -264,7 +264,7 @@ def _parse_news(
             continue
         news_id = _item_id(item.get("id"))
         created = parse_created(item.get("created"))
-        title = _text(item.get("title"))
+        title = plain_title(item.get("title"))
         if created is not None and not start <= created < end:
             outside += 1
             continue

@@ -38,9 +38,6 @@ class FailoverProvider:
     ) -> None:
         self.order = {dataset: tuple(names) for dataset, names in order.items()}
         self.name = primary
-        daily = self.order.get(Dataset.BARS_1DAY, ())
-        # Slices are planned for the provider expected to serve them: the first in line.
-        self.grouped_daily = bool(daily) and daily[0] in GROUPED_DAILY
         self._build = build
         self._built: dict[str, MarketDataProvider] = {}
         self.unavailable: dict[str, str] = {}  # provider -> why it was given up on in this run
@@ -48,6 +45,13 @@ class FailoverProvider:
     def __repr__(self) -> str:
         chains = ", ".join(f"{d.value}: {'>'.join(names)}" for d, names in self.order.items())
         return f"FailoverProvider({chains})"
+
+    @property
+    def grouped_daily(self) -> bool:
+        """Whether the provider now first in line for daily bars has a market-wide daily endpoint
+        (slices are planned for whoever is expected to serve them, including after a failover)."""
+        daily = [n for n in self.order.get(Dataset.BARS_1DAY, ()) if n not in self.unavailable]
+        return bool(daily) and daily[0] in GROUPED_DAILY
 
     def _provider(self, name: str) -> MarketDataProvider:
         if name not in self._built:

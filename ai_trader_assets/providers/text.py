@@ -39,5 +39,14 @@ def html_to_text(value: object) -> str | None:
     parser = _TextExtractor()
     parser.feed(value)
     parser.close()
-    text = _SPACE.sub(" ", html.unescape("".join(parser.parts))).strip()
+    # convert_charrefs has decoded the entities once; decoding again would turn "&amp;lt;" into "<".
+    text = _SPACE.sub(" ", "".join(parser.parts)).strip()
     return text or None
+
+
+def plain_title(value: object) -> str | None:
+    """A headline as text: entities decoded (``&#39;``), whitespace collapsed; no tag stripping, since
+    a title is not HTML and may hold a literal ``<``."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return _SPACE.sub(" ", html.unescape(value)).strip() or None

@@ -55,7 +55,7 @@ import datetime as dt
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, overload
 from urllib.parse import quote
 
@@ -68,15 +68,17 @@ from ai_trader_assets.providers.base import (
     BAR_COLUMNS,
     CORPORATE_ACTION_COLUMNS,
     EMPTY_REJECTS,
+    AuthenticationError,
     NotServedError,
     ProviderCall,
     ProviderError,
     ProviderResult,
+    ProviderUnavailableError,
     conform,
     empty_frame,
     rejects_frame,
 )
-from ai_trader_assets.providers.http import USER_AGENT, JsonTransport, RequestGovernor
+from ai_trader_assets.providers.http import USER_AGENT, JsonTransport, Page, RequestGovernor
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.providers.validation import bar_problems, split_rejects
 
@@ -120,8 +122,24 @@ def _unix(day: dt.date) -> int:
     return int(calendar.session_midnight_utc(day).timestamp())
 
 
+def yahoo_symbol(symbol: str) -> str:
+    """Yahoo's ticker for one of ours: share classes take a hyphen (BRK.B -> BRK-B)."""
+    return symbol.replace(".", "-")
+
+
 class YahooTransport(JsonTransport):
     """:class:`JsonTransport` that reads Yahoo's ``chart.error`` and checks the body's shape."""
+
+    def _get_once(self, endpoint: str, path: str, params: Mapping[str, Any] | None) -> Page:
+        try:
+            return super()._get_once(endpoint, path, params)
+        except AuthenticationError:
+            # Yahoo has no key to check: a 401/403 is its cookie/crumb policy turning this client
+            # away (it changes without notice), so the next provider may serve the request.
+            raise ProviderUnavailableError(
+                f"yahoo {endpoint}: the endpoint refused this client (HTTP 401/403; Yahoo needs no key, "
+                "check YAHOO_BASE_URL and whether Yahoo now requires a cookie and crumb)"
+            ) from None
 
     def check_body(self, endpoint: str, body: Any) -> None:
         chart = body.get("chart") if isinstance(body, dict) else None
@@ -491,7 +509,10 @@ class YahooProvider:
             "includePrePost": "false",
         }
         try:
-            page = self._transport.get(CHART, CHART.format(symbol=quote(symbol, safe="")), params)
+            # Yahoo spells share classes with a hyphen (BRK-B); rows keep our symbol (BRK.B).
+            page = self._transport.get(
+                CHART, CHART.format(symbol=quote(yahoo_symbol(symbol), safe="")), params
+            )
         except SymbolNotFoundError:
             raise
         except ProviderError as exc:

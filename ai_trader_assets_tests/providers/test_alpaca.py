@@ -22,6 +22,7 @@ from ai_trader_assets.config import Dataset, PlatformConfig, ProviderSpec, load_
 from ai_trader_assets.providers.alpaca import AlpacaProvider
 from ai_trader_assets.providers.base import (
     AuthenticationError,
+    NotServedError,
     PaginationError,
     ProviderError,
     ProviderUnavailableError,
@@ -500,12 +501,38 @@ def test_a_looping_page_token_is_an_error(server: AlpacaServer, spec: ProviderSp
     assert len(server.requests) == 2  # the SDK alone would request the same page forever
 
 
+def test_recent_data_the_plan_excludes_is_not_served_not_a_key_error(
+    server: AlpacaServer, spec: ProviderSpec, tmp_path: Path
+) -> None:
+    provider = make_provider(server, spec, tmp_path)
+    server.fail(BARS, 422, body=fixture("error_422_recent_data_free_plan_transcribed.json"))
+    with pytest.raises(NotServedError, match=r"HTTP 422.*does not permit querying data"):
+        provider.bars(["AAPL"], Dataset.BARS_1DAY, SESSION, SESSION)
+    server.fail(BARS, 403, body={"message": "subscription does not permit querying recent SIP data"})
+    with pytest.raises(NotServedError, match="HTTP 403"):
+        provider.bars(["AAPL"], Dataset.BARS_1DAY, SESSION, SESSION)
+    assert len(server.requests) == 2
+
+
+def test_a_sip_window_ends_sixteen_minutes_before_now(
+    server: AlpacaServer, spec: ProviderSpec, tmp_path: Path
+) -> None:
+    today = dt.datetime.now(tz=dt.UTC).date()
+    make_provider(server, spec, tmp_path).bars(
+        ["AAPL"], Dataset.BARS_1MIN, today - dt.timedelta(days=3), today
+    )
+    (end,) = server.requests[0].query["end"]
+    assert abs(pd.Timestamp(end) - (pd.Timestamp.now(tz="UTC") - pd.Timedelta(minutes=16))) < pd.Timedelta(
+        seconds=60
+    )
+
+
 def test_other_errors_fail_at_once_with_the_body(
     server: AlpacaServer, spec: ProviderSpec, tmp_path: Path
 ) -> None:
-    server.fail(BARS, 422, body=fixture("error_422_recent_data_free_plan_transcribed.json"))
+    server.fail(BARS, 422, body={"code": 42210000, "message": "invalid timeframe"})
     provider = make_provider(server, spec, tmp_path)
-    with pytest.raises(ProviderError, match=r"HTTP 422.*does not permit querying data") as info:
+    with pytest.raises(ProviderError, match=r"HTTP 422.*invalid timeframe") as info:
         provider.bars(["AAPL"], Dataset.BARS_1DAY, SESSION, SESSION)
     assert not isinstance(info.value, ProviderUnavailableError) and len(server.requests) == 1
     server.respond(BARS, {"message": "not what was asked"})

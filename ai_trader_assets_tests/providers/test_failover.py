@@ -74,6 +74,7 @@ def test_news_fails_over_to_benzinga_when_polygon_answers_503_and_polygon_is_ski
     provider = build_provider("polygon", fast_config, access(polygon, benzinga), tmp_path)
     assert isinstance(provider, FailoverProvider)
     assert provider.order[Dataset.NEWS] == ("polygon", "benzinga")  # alpaca has no keys: not tried
+    assert provider.grouped_daily  # daily bars would come from polygon's grouped endpoint
 
     result = provider.news(["AAPL", "MSFT"], START, END)
     assert result.served == {"benzinga": ("AAPL", "MSFT")}
@@ -88,6 +89,7 @@ def test_news_fails_over_to_benzinga_when_polygon_answers_503_and_polygon_is_ski
     again = provider.news(["NVDA"], START, END)  # polygon is skipped for the rest of the run
     assert again.served == {"benzinga": ("NVDA",)} and again.failovers == ()
     assert len(polygon.requests) == attempts and "polygon" in provider.unavailable
+    assert not provider.grouped_daily  # polygon is out for the run: slices are planned per symbol
 
 
 def test_a_refused_polygon_key_fails_naming_it_and_nothing_fails_over(

@@ -513,13 +513,23 @@ def test_no_credential_is_ever_sent(server: YahooServer, spec: ProviderSpec, tmp
 
 
 @pytest.mark.parametrize("status", [401, 403])
-def test_a_refused_client_fails_at_once(
+def test_a_refused_client_is_unavailable_at_once_not_a_key_error(
     server: YahooServer, spec: ProviderSpec, tmp_path: Path, status: int
 ) -> None:
+    # Yahoo has no key: a 401/403 is its cookie policy turning the client away, so failover may act.
     server.fail(CHART + "AAPL", status)
-    with pytest.raises(AuthenticationError, match="YAHOO_BASE_URL") as info:
+    with pytest.raises(ProviderUnavailableError, match="YAHOO_BASE_URL") as info:
         make_provider(server, spec, tmp_path).grouped_daily_bars(SESSION, ["AAPL"])
+    assert not isinstance(info.value, AuthenticationError)
     assert "Yahoo needs no key" in str(info.value) and len(server.requests) == 1
+
+
+def test_share_classes_are_asked_with_yahoos_hyphen_and_stored_under_our_symbol(
+    server: YahooServer, spec: ProviderSpec, tmp_path: Path
+) -> None:
+    result = make_provider(server, spec, tmp_path).bars(["BRK.B"], Dataset.BARS_1DAY, SESSION, SESSION)
+    assert [r.path for r in server.requests] == [CHART + "BRK-B"]
+    assert result.frame["symbol"].tolist() == ["BRK.B"] and result.rejects.empty
 
 
 # --------------------------------------------------------------- data quality

@@ -96,8 +96,8 @@ class SampledPairs:
 
 
 def check_result(report: ReconciliationReport, worst: int) -> dg.AssetCheckResult:
-    """Divergences fail the check; nothing compared at all (the second provider down, or only the
-    rows' own source configured) is a warning: the feed was not confirmed."""
+    """Divergences fail the check; pairs that could not be compared (the second provider down, or
+    only the rows' own source configured) are a warning: those rows were not confirmed."""
     if report.divergences:
         return dg.AssetCheckResult(
             check_name=CHECK_NAME,
@@ -105,13 +105,12 @@ def check_result(report: ReconciliationReport, worst: int) -> dg.AssetCheckResul
             metadata=report.metadata(worst),
             description=f"{len(report.divergences)} divergence(s) from a second provider",
         )
-    unconfirmed = report.compared == 0 and bool(report.not_compared)
     return dg.AssetCheckResult(
         check_name=CHECK_NAME,
-        passed=not unconfirmed,
+        passed=not report.not_compared,
         severity=dg.AssetCheckSeverity.WARN,
         metadata=report.metadata(worst),
-        description="nothing could be compared" if unconfirmed else None,
+        description="some symbol-sessions could not be compared" if report.not_compared else None,
     )
 
 
@@ -135,13 +134,29 @@ class ReconcileConfig(dg.Config):
     """Last session (YYYY-MM-DD)."""
 
 
+def parse_date(value: str, name: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"reconcile: {name} {value!r} is not a date (YYYY-MM-DD)") from None
+
+
 def reconcile_range(
     reconciler_: Reconciler, symbols: Sequence[str], start: dt.date, end: dt.date
 ) -> ReconciliationReport:
-    """Every session of ``start``..``end`` for every symbol."""
+    """Every session of ``start``..``end`` for every symbol.
+
+    Raises:
+        ValueError: no symbols, start after end, or no NYSE session in the range.
+    """
+    if not symbols:
+        raise ValueError("reconcile: no symbols given")
     if start > end:
-        raise ValueError(f"start {start} is after end {end}")
-    return reconciler_.reconcile([(s, m) for s in calendar.sessions(start, end) for m in symbols])
+        raise ValueError(f"reconcile: start {start} is after end {end}")
+    sessions = calendar.sessions(start, end)
+    if not sessions:
+        raise ValueError(f"reconcile: no NYSE session between {start} and {end}")
+    return reconciler_.reconcile([(s, m) for s in sessions for m in symbols])
 
 
 @dg.op(description="Compare stored daily bars with a second provider over a date range.")
@@ -157,10 +172,12 @@ def reconcile_op(  # noqa: PLR0917 - Dagster injects the resources by parameter 
     found = reconcile_range(
         _reconciler(platform, market_db, lake, provider),
         [s.strip().upper() for s in config.symbols],
-        dt.date.fromisoformat(config.start),
-        dt.date.fromisoformat(config.end),
+        parse_date(config.start, "start"),
+        parse_date(config.end, "end"),
     )
     metadata = found.metadata(settings.providers.reconciliation.report_worst)
+    if found.compared == 0:
+        raise dg.Failure(description="nothing compared: " + "; ".join(found.not_compared), metadata=metadata)
     if not found.passed:
         raise dg.Failure(
             description=f"{len(found.divergences)} divergence(s) from a second provider "
