@@ -43,7 +43,6 @@ import contextlib
 import contextvars
 import dataclasses
 import datetime as dt
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, cast
@@ -75,12 +74,14 @@ from ai_trader_assets.providers.base import (
     ProviderResult,
     conform,
     empty_frame,
+    ingest_time,
 )
 from ai_trader_assets.providers.http import MAX_PAGES, RequestGovernor, TransientError, classify_status
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.providers.text import html_to_text, plain_title
 from ai_trader_assets.providers.validation import add_reason, bar_problems, split_rejects
 from ai_trader_assets.settings import Secret
+from ai_trader_assets.storage.companies import SYMBOL_PATTERN as SYMBOL
 
 SOURCE = "alpaca"
 BARS = "/v2/stocks/bars"
@@ -89,7 +90,6 @@ CORPORATE_ACTIONS = "/v1/corporate-actions"
 KEY_VARIABLES = "ALPACA_API_KEY and ALPACA_SECRET_KEY"
 # Symbols per request: keeps the query string short; pages hold bars of several symbols anyway.
 SYMBOLS_PER_REQUEST = 100
-SYMBOL = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
 TIMEFRAMES: dict[Dataset, TimeFrame] = {
     Dataset.BARS_1DAY: TimeFrame(1, TimeFrameUnit.Day),
     Dataset.BARS_1HOUR: TimeFrame(1, TimeFrameUnit.Hour),
@@ -121,10 +121,6 @@ _DATA_KEYS: dict[str, tuple[str, type]] = {
     NEWS: ("news", list),
     CORPORATE_ACTIONS: ("corporate_actions", dict),
 }
-
-
-def _now() -> pd.Timestamp:
-    return pd.Timestamp.now(tz="UTC").as_unit("us")
 
 
 # ------------------------------------------------------------------ the SDK, governed
@@ -370,7 +366,7 @@ def parse_bars(
             "vwap": _floats(records, "vw"),
             "trade_count": pd.array(np.round(trade_count), dtype="Int64"),
             "source": SOURCE,
-            "ingested_at": _now(),
+            "ingested_at": ingest_time(),
         }
     )
     reasons = bar_problems(frame)
@@ -413,7 +409,7 @@ def parse_news(
             "publisher": text("source"),
             "description": pd.Series([html_to_text(r.get("summary")) for r in records], dtype="string"),
             "source": SOURCE,
-            "ingested_at": _now(),
+            "ingested_at": ingest_time(),
         }
     )
     reasons = np.full(len(frame), "", dtype=object)
@@ -497,7 +493,7 @@ def parse_corporate_actions(
             "record_date": pd.Series(dividend_dates("record_date"), dtype="object"),
             "pay_date": pd.Series(dividend_dates("payable_date"), dtype="object"),
             "source": SOURCE,
-            "ingested_at": _now(),
+            "ingested_at": ingest_time(),
         }
     )
     reasons = np.full(len(frame), "", dtype=object)

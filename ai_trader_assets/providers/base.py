@@ -90,6 +90,11 @@ class PaginationError(ProviderError):
     """Pagination looped or a page came back shorter than it said: never a silent short result."""
 
 
+def ingest_time() -> pd.Timestamp:
+    """Now, as the ``ingested_at`` of the rows a provider returns."""
+    return pd.Timestamp.now(tz="UTC").as_unit("us")
+
+
 def empty_frame(columns: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
 

@@ -34,7 +34,6 @@ Traps handled:
 import datetime as dt
 import email.utils
 import logging
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -60,6 +59,7 @@ from ai_trader_assets.providers.http import MAX_PAGES, JsonTransport, RequestGov
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.providers.text import html_to_text, plain_title
 from ai_trader_assets.settings import Secret
+from ai_trader_assets.storage.companies import SYMBOL_PATTERN as SYMBOL
 
 SOURCE = "benzinga"
 PUBLISHER = "Benzinga"
@@ -68,7 +68,6 @@ KEY_VARIABLE = "BENZINGA_API_KEY"
 MAX_TICKERS = 50  # per request, Benzinga's limit
 MAX_PAGE_SIZE = 100  # Benzinga serves at most 100 items per page
 DESCRIPTION_CHARS = 500  # of the body, when the teaser is empty
-SYMBOL = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,6 @@
 """The Polygon (Massive) provider: REST responses parsed straight into hot-table frames."""
 
 import datetime as dt
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,10 +20,12 @@ from ai_trader_assets.providers.base import (
     ProviderResult,
     conform,
     empty_frame,
+    ingest_time,
     rejects_frame,
 )
 from ai_trader_assets.providers.http import PolygonTransport
 from ai_trader_assets.providers.validation import add_reason, bar_problems, split_rejects
+from ai_trader_assets.storage.companies import SYMBOL_PATTERN as SYMBOL
 
 SOURCE = "polygon"
 GROUPED = "/v2/aggs/grouped/locale/us/market/stocks/{date}"
@@ -32,11 +33,6 @@ AGGREGATES = "/v2/aggs/ticker/{ticker}/range/{multiplier}/{timespan}/{from}/{to}
 NEWS = "/v2/reference/news"
 SPLITS = "/v3/reference/splits"
 DIVIDENDS = "/v3/reference/dividends"
-SYMBOL = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
-
-
-def _now() -> pd.Timestamp:
-    return pd.Timestamp.now(tz="UTC").as_unit("us")
 
 
 def _floats(results: list[dict[str, Any]], key: str) -> np.ndarray:
@@ -74,7 +70,7 @@ def parse_aggregates(
             "vwap": _floats(results, "vw"),
             "trade_count": pd.array(np.round(trade_count), dtype="Int64"),
             "source": SOURCE,
-            "ingested_at": _now(),
+            "ingested_at": ingest_time(),
         }
     )
     reasons = bar_problems(frame)
@@ -220,7 +216,7 @@ def _parse_news(records: list[dict[str, Any]], calls: list[ProviderCall]) -> Pro
             ),
             "description": text("description"),
             "source": SOURCE,
-            "ingested_at": _now(),
+            "ingested_at": ingest_time(),
         }
     )
     reasons = np.full(len(frame), "", dtype=object)
@@ -280,7 +276,7 @@ def _parse_actions(
             "record_date": _dates(raw, "record_date"),
             "pay_date": _dates(raw, "pay_date"),
             "source": SOURCE,
-            "ingested_at": _now(),
+            "ingested_at": ingest_time(),
         }
     )
     reasons = np.full(len(frame), "", dtype=object)

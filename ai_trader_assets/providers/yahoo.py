@@ -76,6 +76,7 @@ from ai_trader_assets.providers.base import (
     ProviderUnavailableError,
     conform,
     empty_frame,
+    ingest_time,
     rejects_frame,
 )
 from ai_trader_assets.providers.http import USER_AGENT, JsonTransport, Page, RequestGovernor
@@ -111,10 +112,6 @@ NULL_ROW = "null row: Yahoo sent no prices for this timestamp"
 
 class SymbolNotFoundError(ProviderError):
     """Yahoo has no data for the symbol ("No data found, symbol may be delisted")."""
-
-
-def _now() -> pd.Timestamp:
-    return pd.Timestamp.now(tz="UTC").as_unit("us")
 
 
 def _unix(day: dt.date) -> int:
@@ -399,7 +396,7 @@ def parse_bars(
             "vwap": np.nan,
             "trade_count": pd.array([pd.NA] * len(columns["ts"]), dtype="Int64"),
             "source": SOURCE,
-            "ingested_at": _now(),
+            "ingested_at": ingest_time(),
         }
     )
     own = columns["reasons"]
@@ -431,7 +428,7 @@ def resample_to_clock_hours(frame: pd.DataFrame) -> pd.DataFrame:
         vwap=np.nan,
         trade_count=pd.array([pd.NA] * len(bars), dtype="Int64"),
         source=SOURCE,
-        ingested_at=_now(),
+        ingested_at=ingest_time(),
     )
     return conform(bars, BAR_COLUMNS)
 
@@ -647,7 +644,7 @@ class YahooProvider:
                     else:
                         rows.append(row)
         frame = pd.DataFrame(rows, columns=list(CORPORATE_ACTION_COLUMNS)[:-2]).assign(
-            source=SOURCE, ingested_at=_now()
+            source=SOURCE, ingested_at=ingest_time()
         )
         frame = frame.sort_values(["symbol", "ex_date", "action_type"], kind="stable")
         return self._result(
