@@ -48,7 +48,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, cast
 
 import numpy as np
-import orjson
 import pandas as pd
 import requests
 from alpaca.common.rest import RESTClient
@@ -76,7 +75,7 @@ from ai_trader_assets.providers.base import (
     empty_frame,
     ingest_time,
 )
-from ai_trader_assets.providers.http import MAX_PAGES, RequestGovernor, TransientError, classify_status
+from ai_trader_assets.providers.http import MAX_PAGES, RequestGovernor, TransientError, decode_json
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.providers.text import html_to_text, plain_title
 from ai_trader_assets.providers.validation import add_reason, bar_problems, split_rejects
@@ -274,19 +273,15 @@ class _Governed(RESTClient):
                 f"{SOURCE} {endpoint}: HTTP {response.status_code}: the plan does not include the last "
                 f"15 minutes of this feed: {response.text[:200]}"
             )
-        classify_status(
+        # A cut-off page is a transport fault (retried), not the end of the listing.
+        body = decode_json(
             SOURCE,
             endpoint,
             response.status_code,
             response.headers,
-            text=response.content[:200].decode(errors="replace"),
+            response.content,
             key_variables=KEY_VARIABLES,
         )
-        try:
-            body = orjson.loads(response.content)
-        except orjson.JSONDecodeError as exc:
-            # A cut-off page is a transport fault, not the end of the listing.
-            raise TransientError(f"undecodable JSON body ({len(response.content)} bytes): {exc}") from None
         rows = _check_body(endpoint, body)
         call = ProviderCall(
             endpoint=endpoint, status=response.status_code, latency_ms=latency_ms, rows=rows, provider=SOURCE

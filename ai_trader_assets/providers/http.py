@@ -97,6 +97,31 @@ def classify_status(
         raise ProviderError(f"{provider} {endpoint}: HTTP {status}: {text[:200]}")
 
 
+def decode_json(
+    provider: str,
+    endpoint: str,
+    status: int,
+    headers: Mapping[str, str],
+    content: bytes,
+    *,
+    key_variables: str,
+) -> Any:
+    """The JSON body of a response, after :func:`classify_status`; a body that does not decode (cut
+    off in transit) is a :class:`TransientError`, never an empty answer."""
+    classify_status(
+        provider,
+        endpoint,
+        status,
+        headers,
+        text=content[:200].decode(errors="replace"),
+        key_variables=key_variables,
+    )
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError as exc:
+        raise TransientError(f"undecodable JSON body ({len(content)} bytes): {exc}") from None
+
+
 class RequestGovernor:
     """One provider's limits and retry policy, applied to one request (attempt) at a time.
 
@@ -236,19 +261,14 @@ class JsonTransport:
         except urllib3.exceptions.HTTPError as exc:
             raise TransientError(f"connection failed: {type(exc).__name__}") from None
         latency_ms = (time.perf_counter() - started) * 1000
-        classify_status(
+        body = decode_json(
             self.provider,
             endpoint,
             response.status,
             response.headers,
-            text=response.data[:200].decode(errors="replace"),
+            response.data,
             key_variables=self._key_variables,
         )
-        try:
-            body = orjson.loads(response.data)
-        except orjson.JSONDecodeError as exc:
-            # A cut-off body is a transport fault, not an empty answer.
-            raise TransientError(f"undecodable JSON body ({len(response.data)} bytes): {exc}") from None
         self.check_body(endpoint, body)
         call = ProviderCall(
             endpoint=endpoint,
