@@ -180,6 +180,7 @@ class PageSizes(_Frozen):
     splits: PositiveInt | None = None
     dividends: PositiveInt | None = None
     corporate_actions: PositiveInt | None = None  # alpaca (all kinds in one listing)
+    tickers: PositiveInt | None = None  # polygon reference tickers (the universe)
 
 
 class ProviderSpec(_Frozen):
@@ -344,6 +345,25 @@ class SchedulesSpec(_Frozen):
     daily_ingest: ScheduleSpec
     retention: ScheduleSpec
     maintain_lake: ScheduleSpec
+    universe_sync: ScheduleSpec
+
+
+class UniverseSpec(_Frozen):
+    """Layer 0 from the primary provider's reference list (the ``universe`` asset).
+
+    Attributes:
+        types: Security types kept (Polygon's codes: CS common stock, ADRC, ETF, ...).
+        exchanges: Primary exchanges kept (MIC codes: XNYS, XNAS, ...).
+        delist_after_days: Consecutive syncs (one a trading day) a symbol must be missing from the
+            list before it is deactivated.
+        max_deactivate_share: A sync that would deactivate more than this share of the active
+            universe changes nothing and fails its check (a truncated list must not empty a layer).
+    """
+
+    types: tuple[str, ...] = Field(min_length=1)
+    exchanges: tuple[str, ...] = Field(min_length=1)
+    delist_after_days: PositiveInt
+    max_deactivate_share: Annotated[float, Field(gt=0, lt=1)]
 
 
 class DatabasePoolSpec(_Frozen):
@@ -374,6 +394,7 @@ class LakeSpec(_Frozen):
 
 
 class PipelineFile(_Frozen):
+    universe: UniverseSpec
     partitions: PartitionsSpec
     chunks: ChunksSpec
     schedules: SchedulesSpec

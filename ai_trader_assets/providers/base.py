@@ -5,7 +5,7 @@ import dataclasses
 import datetime as dt
 import json
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -195,4 +195,24 @@ class MarketDataProvider(Protocol):
 
     def corporate_actions(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> ProviderResult:
         """Splits and dividends of ``symbols`` with an ex/execution date in ``start``..``end``."""
+        ...
+
+
+LISTING_COLUMNS: dict[str, Any] = {
+    "symbol": "string",
+    "name": "string",
+    "exchange": "string",
+    "type": "string",
+}
+
+
+@runtime_checkable
+class UniverseSource(Protocol):
+    """A provider that lists the tradable stocks (the ``universe`` asset's input)."""
+
+    name: str
+
+    def listed_stocks(self) -> ProviderResult:
+        """Every active stock the provider lists: ``symbol, name, exchange`` (MIC), ``type`` (Polygon's
+        codes: CS, ADRC, ETF, ...). Rejects: entries whose ticker is not a valid symbol."""
         ...

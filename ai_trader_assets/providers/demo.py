@@ -8,6 +8,7 @@ divide raw prices (the matching jump), some symbols pay quarterly dividends, vol
 within the day, early closes have fewer bars and holidays none.
 """
 
+import csv
 import datetime as dt
 import functools
 import hashlib
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import Dataset
+from ai_trader_assets.config import DEFAULT_CONFIG_DIR, Dataset
 from ai_trader_assets.providers.base import (
     BAR_COLUMNS,
     CORPORATE_ACTION_COLUMNS,
@@ -30,6 +31,7 @@ from ai_trader_assets.providers.base import (
     empty_frame,
 )
 
+DEMO_UNIVERSE = DEFAULT_CONFIG_DIR / "demo_universe.csv"
 SOURCE = "demo"
 FIRST_YEAR = 2000
 EPOCH_ORDINAL = dt.date(2020, 1, 1).toordinal()
@@ -265,6 +267,22 @@ class DemoProvider:
             calls=(_call("demo:news", started, len(frame)),),
             links=conform(link_frame, NEWS_SYMBOL_COLUMNS),
         )
+
+    def listed_stocks(self) -> ProviderResult:
+        """The demo universe (``config/demo_universe.csv``, the quickstart's companies) as listed
+        common stocks: the same list every day, so a sync changes names and exchanges at most."""
+        started = time.perf_counter()
+        with DEMO_UNIVERSE.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        frame = pd.DataFrame(
+            {
+                "symbol": pd.array([r["symbol"] for r in rows], dtype="string"),
+                "name": pd.array([r.get("name") or None for r in rows], dtype="string"),
+                "exchange": pd.array([r.get("exchange") or None for r in rows], dtype="string"),
+                "type": pd.array(["CS"] * len(rows), dtype="string"),
+            }
+        )
+        return ProviderResult(frame=frame, calls=(_call("universe", started, len(frame)),))
 
     def corporate_actions(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> ProviderResult:
         started = time.perf_counter()

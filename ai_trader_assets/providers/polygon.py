@@ -13,6 +13,7 @@ from ai_trader_assets.providers.base import (
     BAR_COLUMNS,
     BAR_SPANS,
     CORPORATE_ACTION_COLUMNS,
+    LISTING_COLUMNS,
     NEWS_COLUMNS,
     NEWS_SYMBOL_COLUMNS,
     UTC_TS,
@@ -32,6 +33,7 @@ GROUPED = "/v2/aggs/grouped/locale/us/market/stocks/{date}"
 AGGREGATES = "/v2/aggs/ticker/{ticker}/range/{multiplier}/{timespan}/{from}/{to}"
 NEWS = "/v2/reference/news"
 SPLITS = "/v3/reference/splits"
+TICKERS = "/v3/reference/tickers"
 DIVIDENDS = "/v3/reference/dividends"
 
 
@@ -162,6 +164,25 @@ class PolygonProvider:
                 for record in page.body.get("results") or []:
                     records.setdefault(str(record.get("id")), record)
         return _parse_news(list(records.values()), calls)
+
+    # ------------------------------------------------------------ universe
+
+    def listed_stocks(self) -> ProviderResult:
+        """Every active US stock ticker, all pages (``/v3/reference/tickers``; a truncated page is a
+        :class:`PaginationError`, never a short list)."""
+        params = {
+            "market": "stocks",
+            "active": "true",
+            "order": "asc",
+            "sort": "ticker",
+            "limit": self._spec.page_size(SOURCE, "tickers"),
+        }
+        records: list[dict[str, Any]] = []
+        calls: list[ProviderCall] = []
+        for page in self._transport.paginate(TICKERS, TICKERS, params):
+            calls.append(page.call)
+            records.extend(page.body.get("results") or [])
+        return parse_listing(records, "ticker", "primary_exchange", "type", calls)
 
     # ------------------------------------------------------ corporate actions
 
@@ -310,3 +331,26 @@ def _parse_corporate_actions(
     return ProviderResult(
         frame=conform(frame, CORPORATE_ACTION_COLUMNS), rejects=rejected, calls=tuple(calls)
     )
+
+
+def parse_listing(
+    records: list[dict[str, Any]],
+    symbol_key: str,
+    exchange_key: str,
+    type_key: str,
+    calls: list[ProviderCall],
+) -> ProviderResult:
+    """Reference entries to a listing frame; an entry whose ticker is not a valid symbol is a reject."""
+    frame = pd.DataFrame(
+        {
+            "symbol": pd.array([r.get(symbol_key) for r in records], dtype="string"),
+            "name": pd.array([r.get("name") for r in records], dtype="string"),
+            "exchange": pd.array([r.get(exchange_key) for r in records], dtype="string"),
+            "type": pd.array([r.get(type_key) for r in records], dtype="string"),
+        }
+    )
+    reasons = np.full(len(frame), "", dtype=object)
+    add_reason(reasons, ~_valid_symbols(frame["symbol"]), "ticker is not a valid symbol")
+    add_reason(reasons, frame["symbol"].duplicated().to_numpy(dtype=bool), "duplicate ticker")
+    valid, rejects = split_rejects(frame, reasons, records)
+    return ProviderResult(frame=conform(valid, LISTING_COLUMNS), rejects=rejects, calls=tuple(calls))

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from ai_trader_assets.config import LAYERS
 from ai_trader_assets.storage.database import MarketDatabase
-from ai_trader_assets.storage.schema import companies, qualification_events
+from ai_trader_assets.storage.schema import companies, qualification_events, universe_absences
 
 SYMBOL_PATTERN = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
 FLAG_COLUMNS = ("is_active", "layer1_qualified", "layer2_qualified", "layer3_qualified")
@@ -193,28 +193,84 @@ class CompaniesRepository:
         the qualification flags, or ``layer`` (translated by :func:`flags_for_layer`).
         """
         rows = [_normalize_record(record) for record in records]
-        now = dt.datetime.now(tz=dt.UTC)
-        inserted = updated = 0
         with self.database.begin() as conn, self._attributed(conn, source):
-            before = _max_event_id(conn)
-            existing: set[str] = set(
+            return self._write(conn, rows)
+
+    def sync_universe(
+        self,
+        listed: Iterable[Mapping[str, Any]],
+        deactivate: Iterable[str],
+        absences: Mapping[str, tuple[int, dt.datetime]],
+        *,
+        source: str,
+    ) -> ImportResult:
+        """Apply a universe sync in one transaction: upsert the listed companies (name, exchange,
+        active), deactivate the delisted ones (no layer: their qualifications end too), and replace
+        the absence counts. The change-capture trigger records every layer change as for any writer.
+
+        Args:
+            listed: Records of the listed symbols (``symbol``, ``name``, ``exchange``).
+            deactivate: Symbols to deactivate.
+            absences: Per symbol still missing, (consecutive syncs missed, when first missed).
+        """
+        rows = [_normalize_record({**record, "is_active": True}) for record in listed]
+        rows += [_normalize_record({"symbol": symbol, "layer": None}) for symbol in deactivate]
+        with self.database.begin() as conn, self._attributed(conn, source):
+            result = self._write(conn, rows)
+            conn.execute(sa.delete(universe_absences))
+            if absences:
                 conn.execute(
-                    sa.select(companies.c.symbol).where(companies.c.symbol.in_([r["symbol"] for r in rows]))
+                    sa.insert(universe_absences),
+                    [
+                        {"symbol": symbol, "missed_syncs": count, "first_missed_at": first}
+                        for symbol, (count, first) in sorted(absences.items())
+                    ],
+                )
+            return result
+
+    def absences(self) -> dict[str, tuple[int, dt.datetime]]:
+        """Per active symbol missing from the latest syncs: (consecutive syncs missed, first missed)."""
+        with self.database.begin() as conn:
+            return {
+                row.symbol: (int(row.missed_syncs), row.first_missed_at)
+                for row in conn.execute(sa.select(universe_absences))
+            }
+
+    def active(self) -> list[str]:
+        """Every active symbol, sorted."""
+        with self.database.begin() as conn:
+            return list(
+                conn.execute(
+                    sa.select(companies.c.symbol).where(companies.c.is_active).order_by(companies.c.symbol)
                 ).scalars()
             )
-            for row in rows:
-                statement = self._insert(conn)(companies).values(
-                    {"is_active": True, **row, "updated_at": now}
-                    | {f"layer{n}_updated": now for n in (1, 2, 3) if row.get(f"layer{n}_qualified")}
-                )
-                changes = _changes({k: v for k, v in row.items() if k != "symbol"}, now)
-                conn.execute(statement.on_conflict_do_update(index_elements=["symbol"], set_=changes))
-                if row["symbol"] in existing:
-                    updated += 1
-                else:
-                    inserted += 1
-            layer_changes = _max_event_id(conn) - before
-        return ImportResult(inserted=inserted, updated=updated, layer_changes=layer_changes)
+
+    def _write(self, conn: Connection, rows: list[dict[str, Any]]) -> ImportResult:
+        now = dt.datetime.now(tz=dt.UTC)
+        inserted = updated = 0
+        before = _max_event_id(conn)
+        existing: set[str] = set()
+        symbols = [r["symbol"] for r in rows]
+        for start in range(0, len(symbols), 5_000):  # bound the IN list (SQLite's variable limit)
+            existing.update(
+                conn.execute(
+                    sa.select(companies.c.symbol).where(
+                        companies.c.symbol.in_(symbols[start : start + 5_000])
+                    )
+                ).scalars()
+            )
+        for row in rows:
+            statement = self._insert(conn)(companies).values(
+                {"is_active": True, **row, "updated_at": now}
+                | {f"layer{n}_updated": now for n in (1, 2, 3) if row.get(f"layer{n}_qualified")}
+            )
+            changes = _changes({k: v for k, v in row.items() if k != "symbol"}, now)
+            conn.execute(statement.on_conflict_do_update(index_elements=["symbol"], set_=changes))
+            if row["symbol"] in existing:
+                updated += 1
+            else:
+                inserted += 1
+        return ImportResult(inserted=inserted, updated=updated, layer_changes=_max_event_id(conn) - before)
 
     def import_csv(self, path: Path | str, *, source: str = "csv-import") -> ImportResult:
         """Import a companies CSV (header row; ``symbol`` required; see :data:`CSV_COLUMNS`).

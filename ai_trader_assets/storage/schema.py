@@ -189,3 +189,13 @@ sa.Index(
     reconciliation.c.session,
     reconciliation.c.symbol,
 )
+
+# Active symbols missing from the latest universe syncs: how many consecutive ones (a symbol listed
+# again is removed). At ``universe.delist_after_days`` the symbol is deactivated.
+universe_absences = sa.Table(
+    "universe_absences",
+    metadata,
+    sa.Column("symbol", sa.String(10), primary_key=True),
+    sa.Column("missed_syncs", sa.Integer, nullable=False),
+    sa.Column("first_missed_at", UtcDateTime, nullable=False),
+)

@@ -26,6 +26,7 @@ TABLES = {
     "ingestion_coverage",
     "sensor_guard_releases",
     "reconciliation",
+    "universe_absences",
 }
 
 

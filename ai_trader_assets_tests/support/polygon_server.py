@@ -68,6 +68,7 @@ class PolygonServer(FakeApi):
         self._cache: dict[str, bytes] | None = {} if cache_responses else None
         self.market = market or ["AAPL", "MSFT", "NVDA"]
         self.page_size = page_size
+        self.extra_tickers: list[dict[str, Any]] = []
         self._demo = DemoProvider()
 
     def authorized(self, path: str, query: Mapping[str, list[str]], headers: Mapping[str, str]) -> bool:
@@ -100,12 +101,14 @@ class PolygonServer(FakeApi):
             ]
             rows = bars_json(pd.concat(frames, ignore_index=True)) if frames else []
             return self._page(path, query, rows, {"ticker": ticker, "adjusted": False})
-        if path == "/v2/reference/news":
-            return self._page(path, query, self._news(query), {})
-        if path == "/v3/reference/splits":
-            return self._page(path, query, self._actions(query, "split"), {})
-        if path == "/v3/reference/dividends":
-            return self._page(path, query, self._actions(query, "dividend"), {})
+        listings = {
+            "/v2/reference/news": lambda: self._news(query),
+            "/v3/reference/splits": lambda: self._actions(query, "split"),
+            "/v3/reference/dividends": lambda: self._actions(query, "dividend"),
+            "/v3/reference/tickers": self.tickers,
+        }
+        if path in listings:
+            return self._page(path, query, listings[path](), {})
         return {"status": "NOT_FOUND", "results": []}
 
     def _page(
@@ -206,3 +209,21 @@ class PolygonServer(FakeApi):
                     }
                 )
         return rows
+
+    def tickers(self) -> list[dict[str, Any]]:
+        """The reference list (``/v3/reference/tickers``): the market as common stocks, plus
+        ``extra_tickers`` (other types and exchanges, as Polygon lists them too)."""
+        rows = [
+            {
+                "ticker": symbol,
+                "name": f"{symbol} Holdings Inc.",
+                "market": "stocks",
+                "locale": "us",
+                "primary_exchange": "XNAS" if sum(map(ord, symbol)) % 2 else "XNYS",
+                "type": "CS",
+                "active": True,
+                "currency_name": "usd",
+            }
+            for symbol in sorted(self.market)
+        ]
+        return rows + list(self.extra_tickers)

@@ -1,0 +1,54 @@
+"""``ai-trader universe sync``: layer 0 from the primary provider's list (what the daily asset does)."""
+
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.table import Table
+
+from ai_trader_assets.cli.common import console, errors, market_database
+from ai_trader_assets.config import load_config
+from ai_trader_assets.providers import ProviderAccess, build_single
+from ai_trader_assets.providers.base import ProviderError, UniverseSource
+from ai_trader_assets.settings import load_settings
+from ai_trader_assets.storage.companies import CompaniesRepository
+from ai_trader_assets.universe import sync_universe
+
+app = typer.Typer(help="The universe of companies (layer 0).", no_args_is_help=True)
+
+
+@app.command("sync")
+def universe_sync(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would change; change nothing.")
+    ] = False,
+) -> None:
+    """Upsert the primary provider's tradable stocks into companies and deactivate those missing for
+    delist_after_days syncs; a short, empty or truncated list changes nothing (exit code 1)."""
+    settings = load_settings()
+    config = load_config(settings.config_dir)
+    with market_database() as database:
+        source = build_single(
+            settings.provider, config, ProviderAccess.from_settings(settings), settings.home / "ratelimits"
+        )
+        if not isinstance(source, UniverseSource):
+            raise ProviderError(
+                f"the {settings.provider} provider lists no universe: "
+                "use AI_TRADER_PROVIDER=polygon (or demo)"
+            )
+        plan = sync_universe(source, CompaniesRepository(database), config.pipeline.universe, dry_run=dry_run)
+    table = Table(box=box.SIMPLE, show_header=False)
+    for key, value in plan.summary().items():
+        table.add_row(key, str(value))
+    console.print(table)
+    if plan.refused:
+        errors.print(f"refused: {plan.refused}", highlight=False)
+        raise typer.Exit(1)
+    if dry_run:
+        console.print("dry run: nothing changed")
+    elif plan.applied is not None:
+        applied = plan.applied
+        console.print(
+            f"applied: {applied.inserted} inserted, {applied.updated} updated, "
+            f"{applied.layer_changes} layer change(s)"
+        )

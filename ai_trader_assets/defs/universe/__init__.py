@@ -1,0 +1,1 @@
+"""The universe: layer 0 from the primary provider's reference list."""
