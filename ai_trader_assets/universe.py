@@ -23,6 +23,7 @@ from ai_trader_assets.providers.base import PaginationError, UniverseSource
 from ai_trader_assets.storage.companies import CompaniesRepository, ImportResult
 
 SOURCE = "universe-sync"
+MAX_RENAME_LOOKUPS = 50
 
 
 @dataclasses.dataclass
@@ -38,6 +39,7 @@ class UniversePlan:
     filtered_out: int = 0
     refused: str | None = None
     applied: ImportResult | None = None
+    renames: list[tuple[str, str, dt.date]] = dataclasses.field(default_factory=list)
 
     @property
     def missing_share(self) -> float:
@@ -52,6 +54,7 @@ class UniversePlan:
             "new listings (layer 0)": len(self.new),
             "active but missing from the list": len(self.missing),
             "deactivated (missing for delist_after_days syncs)": len(self.deactivate),
+            "renames (old -> new from)": ", ".join(f"{o} -> {n} from {d}" for o, n, d in self.renames) or "-",
             "refused": self.refused or "-",
             "examples new": ", ".join(self.new[:20]) or "-",
             "examples deactivated": ", ".join(self.deactivate[:20]) or "-",
@@ -125,4 +128,26 @@ def sync_universe(
     if plan.refused is None and not dry_run:
         still_missing = {s: v for s, v in plan.missing.items() if s not in set(plan.deactivate)}
         plan.applied = companies.sync_universe(plan.listed, plan.deactivate, still_missing, source=SOURCE)
+        plan.renames = record_renames(source, companies, plan)
     return plan
+
+
+def record_renames(
+    source: UniverseSource, companies: CompaniesRepository, plan: UniversePlan
+) -> list[tuple[str, str, dt.date]]:
+    """A rename shows up as a new listing while an active symbol goes missing: the new listings'
+    ticker events say which (at most ``MAX_RENAME_LOOKUPS`` per sync, and none on a first sync, when
+    nothing is missing). Each rename is recorded in ``symbol_changes`` and the old symbol's
+    qualification moves to the new one (the old one is deactivated at once)."""
+    if not plan.new or not plan.missing:
+        return []
+    recorded = []
+    for symbol in plan.new[:MAX_RENAME_LOOKUPS]:
+        for old, new, effective in source.ticker_changes(symbol):
+            if (
+                new == symbol
+                and old in plan.missing
+                and companies.record_rename(old, new, effective, source=SOURCE)
+            ):
+                recorded.append((old, new, effective))
+    return recorded

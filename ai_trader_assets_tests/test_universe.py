@@ -1,6 +1,7 @@
 """Layer 0 from the provider's reference list: listings, delistings after N absences, and the guard
 that refuses a short list — against the local Polygon server, on both engines, and in Dagster."""
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -148,3 +149,20 @@ def test_ai_trader_universe_sync_on_the_demo_provider(
     assert f"applied: {expected} inserted" in applied.stdout
     again = runner.invoke(app, ["universe", "sync"])
     assert f"applied: 0 inserted, {expected} updated, 0 layer change(s)" in again.stdout
+
+
+def test_a_rename_is_recorded_and_the_qualification_carries_over(
+    market_db: MarketDatabase, server: PolygonServer, tmp_path: Path
+) -> None:
+    companies = CompaniesRepository(market_db)
+    companies.upsert([{"symbol": s, "layer": 0} for s in MARKET] + [{"symbol": "FB", "layer": 2}], source="t")
+    server.market = [*MARKET, "META"]  # FB is listed as META from today
+    server.ticker_history["META"] = [("2012-05-18", "FB"), ("2022-06-09", "META")]
+    plan = sync_universe(provider(server, tmp_path), companies, SPEC)
+    assert plan.refused is None and plan.renames == [("FB", "META", dt.date(2022, 6, 9))]
+    assert companies.layer_of("META") == 2 and companies.layer_of("FB") is None
+    assert companies.absences() == {}  # FB is not waiting for its absences: it was renamed
+    assert companies.renames_into(["META"]) == {"META": [("FB", dt.date(2022, 6, 9))]}
+    assert ("META", 0, 2) in events(market_db) and ("FB", 2, None) in events(market_db)
+    again = sync_universe(provider(server, tmp_path), companies, SPEC)
+    assert again.renames == [] and companies.layer_of("META") == 2  # recorded once

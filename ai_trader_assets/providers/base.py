@@ -216,3 +216,8 @@ class UniverseSource(Protocol):
         """Every active stock the provider lists: ``symbol, name, exchange`` (MIC), ``type`` (Polygon's
         codes: CS, ADRC, ETF, ...). Rejects: entries whose ticker is not a valid symbol."""
         ...
+
+    def ticker_changes(self, symbol: str) -> list[tuple[str, str, dt.date]]:
+        """The ticker changes of the company now trading as ``symbol``: ``(old, new, first session
+        under new)``, oldest first."""
+        ...

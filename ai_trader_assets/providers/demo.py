@@ -284,6 +284,10 @@ class DemoProvider:
         )
         return ProviderResult(frame=frame, calls=(_call("universe", started, len(frame)),))
 
+    def ticker_changes(self, symbol: str) -> list[tuple[str, str, dt.date]]:
+        """The demo universe has no renames."""
+        return []
+
     def corporate_actions(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> ProviderResult:
         started = time.perf_counter()
         rows = []

@@ -1,6 +1,7 @@
 """The Polygon (Massive) provider: REST responses parsed straight into hot-table frames."""
 
 import datetime as dt
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,6 +35,7 @@ AGGREGATES = "/v2/aggs/ticker/{ticker}/range/{multiplier}/{timespan}/{from}/{to}
 NEWS = "/v2/reference/news"
 SPLITS = "/v3/reference/splits"
 TICKERS = "/v3/reference/tickers"
+TICKER_EVENTS = "/vX/reference/tickers/{id}/events"
 DIVIDENDS = "/v3/reference/dividends"
 
 
@@ -183,6 +185,25 @@ class PolygonProvider:
             calls.append(page.call)
             records.extend(page.body.get("results") or [])
         return parse_listing(records, "ticker", "primary_exchange", "type", calls)
+
+    def ticker_changes(self, symbol: str) -> list[tuple[str, str, dt.date]]:
+        """The company's ticker changes (``old, new, first session under new``) from its ticker
+        events: each ``ticker_change`` event names the ticker used from its date on."""
+        page = self._transport.get(TICKER_EVENTS, TICKER_EVENTS.format(id=symbol), {"types": "ticker_change"})
+        results = page.body.get("results")
+        events = results.get("events") if isinstance(results, dict) else None
+        named: list[tuple[dt.date, str]] = []
+        for event in events or []:
+            change = event.get("ticker_change") if isinstance(event, dict) else None
+            ticker = change.get("ticker") if isinstance(change, dict) else None
+            try:
+                day = dt.date.fromisoformat(str(event.get("date")))
+            except ValueError:
+                continue  # an undated event cannot place a rename
+            if isinstance(ticker, str) and SYMBOL.match(ticker):
+                named.append((day, ticker))
+        named.sort()
+        return [(old, new, day) for (_, old), (day, new) in itertools.pairwise(named) if old != new]
 
     # ------------------------------------------------------ corporate actions
 

@@ -9,6 +9,7 @@ result, why it is empty.
 """
 
 import concurrent.futures
+import dataclasses
 import datetime as dt
 import functools
 from collections.abc import Iterable, Sequence
@@ -318,11 +319,47 @@ class MarketData:
                 rows = pl.concat([rows, tail.select(rows.columns)], how="vertical_relaxed")
         order = order_of(dataset)
         if actions:
-            return rows.lazy().filter(pl.col("ex_date").is_between(first, last)).sort(order).collect()
+            rows = rows.lazy().filter(pl.col("ex_date").is_between(first, last)).sort(order).collect()
         # Sorting a small result costs less than checking it (each Polars step has a fixed cost).
-        if rows.height <= SORT_WITHOUT_CHECK_ROWS or not in_order(rows, order, symbols):
+        elif rows.height <= SORT_WITHOUT_CHECK_ROWS or not in_order(rows, order, symbols):
             rows = rows.sort(order)
+        renamed = {s: layers.earlier[s] for s in symbols if s in layers.earlier}
+        if renamed and dataset != Dataset.NEWS:
+            rows = self._with_earlier_names(dataset, report, rows, renamed, pin)
         return rows
+
+    def _with_earlier_names(
+        self,
+        dataset: Dataset,
+        report: ReadReport,
+        rows: pl.DataFrame,
+        renamed: dict[str, list[tuple[str, dt.date]]],
+        pin: Pin,
+    ) -> pl.DataFrame:
+        """A renamed company's rows from before its rename, read under the names it traded under then
+        and labelled with the name asked for (FB's bars before 2022-06-09 when META is read): one
+        continuous history. Where both names hold a row for the same key, the current name's wins."""
+        day = "ex_date" if dataset == Dataset.CORPORATE_ACTIONS else "session"
+        pieces = [rows]
+        for symbol, chain in renamed.items():
+            for old, next_name_from in chain:
+                last = min(report.end, next_name_from - dt.timedelta(days=1))
+                if last < report.start:
+                    continue
+                earlier = ReadReport(report.dataset, (old,), report.start, last)
+                # The chain is already followed here: the old name's own renames are not read again.
+                old_layers = dataclasses.replace(self._layers.of([old]), earlier={})
+                part = self._rows(dataset, earlier, old_layers, pin)
+                report.versions |= earlier.versions
+                pieces.append(
+                    part.filter(pl.col(day) < next_name_from).with_columns(
+                        pl.lit(symbol).cast(rows.schema["symbol"]).alias("symbol")
+                    )
+                )
+        combined = pl.concat(pieces, how="vertical_relaxed")
+        if dataset != Dataset.CORPORATE_ACTIONS:
+            combined = combined.unique(subset=["symbol", "ts"], keep="first", maintain_order=True)
+        return combined.sort(order_of(dataset))
 
     def _hot_tail(
         self, dataset: Dataset, symbols: Sequence[str], first: dt.date, last: dt.date, cold: pl.DataFrame

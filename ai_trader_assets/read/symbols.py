@@ -8,20 +8,27 @@ read uses that set to skip the other layers' row groups, which maintenance clust
 """
 
 import dataclasses
+import datetime as dt
 from collections.abc import Sequence
+
+import sqlalchemy as sa
 
 from ai_trader_assets.read.requests import ReadError
 from ai_trader_assets.storage.database import MarketDatabase
+from ai_trader_assets.storage.schema import symbol_changes
 
 IN_CHUNK = 500
 
 
 @dataclasses.dataclass(frozen=True)
 class SymbolLayers:
-    """``current``: each symbol's layer now (None: inactive); ``held``: every layer it has had."""
+    """``current``: each symbol's layer now (None: inactive); ``held``: every layer it has had;
+    ``earlier``: for a renamed symbol, its earlier names, newest first, each with the first session
+    of the name that followed it."""
 
     current: dict[str, int | None]
     held: dict[str, frozenset[int]]
+    earlier: dict[str, list[tuple[str, dt.date]]] = dataclasses.field(default_factory=dict)
 
     def layers(self, symbols: Sequence[str]) -> list[int]:
         """Every layer any of the symbols has held, sorted."""
@@ -37,16 +44,56 @@ class LayerLookup:
     def __init__(self, database: MarketDatabase) -> None:
         self.database = database
         self._remembered: dict[tuple[str, ...], tuple[int, SymbolLayers]] = {}
+        self._renames: tuple[int, dict[str, list[tuple[str, dt.date]]]] | None = None
+
+    def _newest_event(self) -> int:
+        with self.database.begin() as conn:
+            newest = conn.exec_driver_sql("SELECT MAX(id) FROM qualification_events").scalar_one_or_none()
+        return -1 if newest is None else int(str(newest))
+
+    def _earlier_names(self, symbols: Sequence[str], event: int) -> dict[str, list[tuple[str, dt.date]]]:
+        """Per symbol that was renamed, the names it traded under before, newest first, each with the
+        first session of the name after it (``symbol_changes``, chains followed). Recording a rename
+        carries the qualification over, which appends events: so the table is remembered per newest
+        event id too."""
+        if self._renames is None or self._renames[0] != event:
+            with self.database.begin() as conn:
+                rows = conn.execute(
+                    sa.select(
+                        symbol_changes.c.old_symbol,
+                        symbol_changes.c.new_symbol,
+                        symbol_changes.c.effective_date,
+                    )
+                ).all()
+            into: dict[str, list[tuple[str, dt.date]]] = {}
+            for old, new, effective in rows:
+                into.setdefault(str(new), []).append((str(old), dt.date.fromisoformat(str(effective))))
+            self._renames = (event, into)
+        into = self._renames[1]
+        found: dict[str, list[tuple[str, dt.date]]] = {}
+        for symbol in symbols if into else ():
+            chain: list[tuple[str, dt.date]] = []
+            current, before = symbol, dt.date.max
+            for _ in range(20):  # a longer chain is a loop in the data
+                earlier = [(old, day) for old, day in into.get(current, []) if day < before]
+                if not earlier:
+                    break
+                old, day = max(earlier, key=lambda change: change[1])
+                chain.append((old, day))
+                current, before = old, day
+            if chain:
+                found[symbol] = chain
+        return found
 
     def of(self, symbols: Sequence[str]) -> SymbolLayers:
         key = tuple(symbols)
-        with self.database.begin() as conn:
-            newest = conn.exec_driver_sql("SELECT MAX(id) FROM qualification_events").scalar_one_or_none()
-        event = -1 if newest is None else int(str(newest))
+        event = self._newest_event()
         remembered = self._remembered.get(key)
         if remembered is not None and remembered[0] == event:
             return remembered[1]
-        found = symbol_layers(self.database, symbols)
+        found = dataclasses.replace(
+            symbol_layers(self.database, symbols), earlier=self._earlier_names(symbols, event)
+        )
         if len(self._remembered) >= REMEMBERED_REQUESTS:
             self._remembered.clear()
         self._remembered[key] = (event, found)

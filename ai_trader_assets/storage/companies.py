@@ -19,10 +19,16 @@ from sqlalchemy.engine import Connection
 
 from ai_trader_assets.config import LAYERS
 from ai_trader_assets.storage.database import MarketDatabase
-from ai_trader_assets.storage.schema import companies, qualification_events, universe_absences
+from ai_trader_assets.storage.schema import (
+    companies,
+    qualification_events,
+    symbol_changes,
+    universe_absences,
+)
 
 SYMBOL_PATTERN = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
 FLAG_COLUMNS = ("is_active", "layer1_qualified", "layer2_qualified", "layer3_qualified")
+FLAG_COLUMNS_SQL = tuple(companies.c[name] for name in FLAG_COLUMNS[1:])
 CSV_COLUMNS = ("symbol", "name", "exchange", "layer", "liquidity_score", *FLAG_COLUMNS)
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
@@ -227,6 +233,75 @@ class CompaniesRepository:
                     ],
                 )
             return result
+
+    def record_rename(self, old: str, new: str, effective: dt.date, *, source: str) -> bool:
+        """Record that ``old`` trades as ``new`` from ``effective`` and carry its qualification over, in
+        one transaction: ``new`` gets ``old``'s flags (and liquidity score), ``old`` is deactivated
+        (no layer). Qualification events fire for both, as for any writer.
+
+        Returns:
+            False when the change was recorded before (nothing is written again).
+        """
+        old, new = validate_symbol(old), validate_symbol(new)
+        with self.database.begin() as conn, self._attributed(conn, source):
+            known = conn.execute(
+                sa.select(symbol_changes.c.old_symbol).where(
+                    symbol_changes.c.old_symbol == old,
+                    symbol_changes.c.new_symbol == new,
+                    symbol_changes.c.effective_date == effective,
+                )
+            ).first()
+            if known is not None:
+                return False
+            conn.execute(
+                sa.insert(symbol_changes).values(
+                    old_symbol=old,
+                    new_symbol=new,
+                    effective_date=effective,
+                    source=source,
+                    recorded_at=dt.datetime.now(tz=dt.UTC),
+                )
+            )
+            previous = conn.execute(
+                sa.select(companies.c.is_active, companies.c.liquidity_score, *FLAG_COLUMNS_SQL).where(
+                    companies.c.symbol == old
+                )
+            ).first()
+            if previous is not None:
+                carried: dict[str, Any] = {"symbol": new, "is_active": True}
+                carried |= {
+                    f"layer{n}_qualified": bool(getattr(previous, f"layer{n}_qualified")) for n in (1, 2, 3)
+                }
+                if previous.liquidity_score is not None:
+                    carried["liquidity_score"] = float(previous.liquidity_score)
+                self._write(conn, [carried, _normalize_record({"symbol": old, "layer": None})])
+            conn.execute(sa.delete(universe_absences).where(universe_absences.c.symbol == old))
+        return True
+
+    def renames_into(self, symbols: Iterable[str]) -> dict[str, list[tuple[str, dt.date]]]:
+        """Per symbol, the earlier names it traded under, each with the first session of the next
+        name, newest first, following chains (C was B was A)."""
+        found: dict[str, list[tuple[str, dt.date]]] = {}
+        with self.database.begin() as conn:
+            for symbol in sorted(set(symbols)):
+                chain: list[tuple[str, dt.date]] = []
+                current, before = symbol, None
+                for _ in range(20):  # a chain longer than that is a loop in the data
+                    query = sa.select(symbol_changes.c.old_symbol, symbol_changes.c.effective_date).where(
+                        symbol_changes.c.new_symbol == current
+                    )
+                    if before is not None:
+                        query = query.where(symbol_changes.c.effective_date < before)
+                    row = conn.execute(
+                        query.order_by(symbol_changes.c.effective_date.desc()).limit(1)
+                    ).first()
+                    if row is None:
+                        break
+                    chain.append((str(row.old_symbol), row.effective_date))
+                    current, before = str(row.old_symbol), row.effective_date
+                if chain:
+                    found[symbol] = chain
+        return found
 
     def absences(self) -> dict[str, tuple[int, dt.datetime]]:
         """Per active symbol missing from the latest syncs: (consecutive syncs missed, first missed)."""

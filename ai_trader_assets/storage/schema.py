@@ -199,3 +199,16 @@ universe_absences = sa.Table(
     sa.Column("missed_syncs", sa.Integer, nullable=False),
     sa.Column("first_missed_at", UtcDateTime, nullable=False),
 )
+
+# Ticker changes: ``old_symbol`` traded as ``new_symbol`` from ``effective_date`` (the first session
+# under the new name). Reads of the new symbol include the old one's rows before that date.
+symbol_changes = sa.Table(
+    "symbol_changes",
+    metadata,
+    sa.Column("old_symbol", sa.String(10), primary_key=True),
+    sa.Column("new_symbol", sa.String(10), primary_key=True),
+    sa.Column("effective_date", sa.Date, primary_key=True),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("recorded_at", UtcDateTime, nullable=False),
+)
+sa.Index("ix_symbol_changes_new_symbol", symbol_changes.c.new_symbol)

@@ -17,6 +17,7 @@ from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake
 from ai_trader_assets.storage.lake.commits import Commit, literal
+from ai_trader_assets.storage.lake.layout import LAYOUTS
 from ai_trader_assets.storage.retention import RetentionEngine
 from ai_trader_assets_tests.support.lake import demo_frame
 from ai_trader_assets_tests.support.platform import Platform
@@ -192,3 +193,31 @@ def test_a_reader_sees_a_promotion_at_its_next_read(platform: Platform) -> None:
     assert data.bars("F", "1min", "2026-11-16", "2026-11-20").empty  # allowed now: nothing stored yet
     assert data.last_read is not None and data.last_read.empty_reason is not None
     assert data.last_read.empty_reason.startswith("not yet fetched")
+
+
+def test_a_renamed_company_reads_as_one_history_under_the_name_asked_for(platform: Platform) -> None:
+    """FB's daily bars before 2022-06-09 and META's from then on, read as META over 2022, no gap."""
+    companies = CompaniesRepository(platform.database)
+    companies.upsert([{"symbol": "FB", "layer": 1}, {"symbol": "META", "layer": 0}], source="test")
+    renamed = dt.date(2022, 6, 9)
+    year = calendar.sessions(dt.date(2022, 1, 1), dt.date(2022, 12, 31))
+    before = [s for s in year if s < renamed]
+    layout = LAYOUTS[DAY]
+    for symbol, sessions in (("FB", before), ("META", [s for s in year if s >= renamed])):
+        frame = demo_frame(DAY, [symbol], sessions[0], sessions[-1])
+        platform.tables.upsert(DAY, layout.to_arrow(frame, 1), Commit("test", f"{symbol} history"))
+    # FB's name was reused later by another company: its rows after the rename are not META's.
+    reused = demo_frame(DAY, ["FB"], dt.date(2022, 6, 9), dt.date(2022, 6, 10))
+    platform.tables.upsert(DAY, layout.to_arrow(reused, 1), Commit("test", "FB reused"))
+    assert companies.record_rename("FB", "META", renamed, source="test")
+    assert companies.layer_of("META") == 1 and companies.layer_of("FB") is None
+
+    bars = reader(platform).bars("META", "1day", year[0], year[-1])
+    sessions = list(bars["ts"].dt.tz_convert("America/New_York").dt.date)
+    assert sessions == year and set(bars["symbol"]) == {"META"}  # every session once, no gap
+    fb = demo_frame(DAY, ["FB"], before[0], before[-1])
+    assert bars["close"].iloc[: len(before)].tolist() == fb["close"].tolist()
+    meta = demo_frame(DAY, ["META"], renamed, year[-1])
+    assert bars["close"].iloc[len(before) :].tolist() == meta["close"].tolist()
+    only_fb = reader(platform).bars("FB", "1day", year[0], year[-1])  # the old name reads as it was
+    assert len(only_fb) == len(before) + 2

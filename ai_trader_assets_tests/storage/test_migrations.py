@@ -27,6 +27,7 @@ TABLES = {
     "sensor_guard_releases",
     "reconciliation",
     "universe_absences",
+    "symbol_changes",
 }
 
 

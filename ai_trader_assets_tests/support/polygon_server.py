@@ -69,6 +69,8 @@ class PolygonServer(FakeApi):
         self.market = market or ["AAPL", "MSFT", "NVDA"]
         self.page_size = page_size
         self.extra_tickers: list[dict[str, Any]] = []
+        # ticker -> [(first day, ticker used from then)], as /vX/reference/tickers/{id}/events lists them
+        self.ticker_history: dict[str, list[tuple[str, str]]] = {}
         self._demo = DemoProvider()
 
     def authorized(self, path: str, query: Mapping[str, list[str]], headers: Mapping[str, str]) -> bool:
@@ -109,6 +111,8 @@ class PolygonServer(FakeApi):
         }
         if path in listings:
             return self._page(path, query, listings[path](), {})
+        if path.startswith("/vX/reference/tickers/") and path.endswith("/events"):
+            return self._ticker_events(parts[3])
         return {"status": "NOT_FOUND", "results": []}
 
     def _page(
@@ -227,3 +231,14 @@ class PolygonServer(FakeApi):
             for symbol in sorted(self.market)
         ]
         return rows + list(self.extra_tickers)
+
+    def _ticker_events(self, ticker: str) -> dict[str, Any]:
+        events = [
+            {"ticker_change": {"ticker": name}, "type": "ticker_change", "date": day}
+            for day, name in sorted(self.ticker_history.get(ticker, [("2010-01-04", ticker)]), reverse=True)
+        ]
+        return {
+            "results": {"name": f"{ticker} Holdings Inc.", "composite_figi": "BBG000LOCAL", "events": events},
+            "status": "OK",
+            "request_id": "local",
+        }
