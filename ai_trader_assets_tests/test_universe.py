@@ -166,3 +166,11 @@ def test_a_rename_is_recorded_and_the_qualification_carries_over(
     assert ("META", 0, 2) in events(market_db) and ("FB", 2, None) in events(market_db)
     again = sync_universe(provider(server, tmp_path), companies, SPEC)
     assert again.renames == [] and companies.layer_of("META") == 2  # recorded once
+
+
+def test_a_rename_never_lowers_what_the_new_symbol_already_qualified_for(market_db: MarketDatabase) -> None:
+    companies = CompaniesRepository(market_db)
+    companies.upsert([{"symbol": "OLD", "layer": 1}, {"symbol": "NEW", "layer": 3}], source="scanner")
+    assert companies.record_rename("OLD", "NEW", dt.date(2026, 11, 2), source="test")
+    assert companies.layer_of("NEW") == 3 and companies.layer_of("OLD") is None
+    assert not companies.record_rename("OLD", "NEW", dt.date(2026, 11, 2), source="test")  # once

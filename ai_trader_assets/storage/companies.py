@@ -262,15 +262,22 @@ class CompaniesRepository:
                     recorded_at=dt.datetime.now(tz=dt.UTC),
                 )
             )
-            previous = conn.execute(
-                sa.select(companies.c.is_active, companies.c.liquidity_score, *FLAG_COLUMNS_SQL).where(
-                    companies.c.symbol == old
+            found = {
+                str(row.symbol): row
+                for row in conn.execute(
+                    sa.select(companies.c.symbol, companies.c.liquidity_score, *FLAG_COLUMNS_SQL).where(
+                        companies.c.symbol.in_([old, new])
+                    )
                 )
-            ).first()
+            }
+            previous, current = found.get(old), found.get(new)
             if previous is not None:
                 carried: dict[str, Any] = {"symbol": new, "is_active": True}
+                # Never lose a qualification: the new symbol keeps any it already has (GREATEST).
                 carried |= {
-                    f"layer{n}_qualified": bool(getattr(previous, f"layer{n}_qualified")) for n in (1, 2, 3)
+                    f"layer{n}_qualified": bool(getattr(previous, f"layer{n}_qualified"))
+                    or (current is not None and bool(getattr(current, f"layer{n}_qualified")))
+                    for n in (1, 2, 3)
                 }
                 if previous.liquidity_score is not None:
                     carried["liquidity_score"] = float(previous.liquidity_score)
