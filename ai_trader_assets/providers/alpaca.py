@@ -61,7 +61,6 @@ from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 from ai_trader_assets.calendar import NEW_YORK, session_midnight_utc
 from ai_trader_assets.config import Dataset, ProviderSpec
 from ai_trader_assets.providers.base import (
-    BAR_COLUMNS,
     CORPORATE_ACTION_COLUMNS,
     EMPTY_REJECTS,
     NEWS_COLUMNS,
@@ -78,7 +77,13 @@ from ai_trader_assets.providers.base import (
 from ai_trader_assets.providers.http import MAX_PAGES, RequestGovernor, TransientError, decode_json
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.providers.text import html_to_text, plain_title
-from ai_trader_assets.providers.validation import add_reason, bar_problems, split_rejects
+from ai_trader_assets.providers.validation import (
+    add_reason,
+    aggregate_bars,
+    numbers,
+    split_rejects,
+    valid_symbols,
+)
 from ai_trader_assets.settings import Secret
 from ai_trader_assets.storage.companies import SYMBOL_PATTERN as SYMBOL
 
@@ -304,15 +309,6 @@ class _CorporateActionsClient(_Governed, CorporateActionsClient):
 # ------------------------------------------------------------------------- parsing
 
 
-def _floats(records: Sequence[Mapping[str, Any]], key: str) -> np.ndarray:
-    """One numeric field of every record as float64 (missing or unparseable -> NaN)."""
-    values = [record.get(key) for record in records]
-    try:
-        return np.array(values, dtype="float64")  # fast path: numbers and None
-    except (TypeError, ValueError):
-        return pd.to_numeric(pd.Series(values, dtype="object"), errors="coerce").to_numpy(dtype="float64")
-
-
 def _timestamps(values: Sequence[Any]) -> pd.Series:
     """RFC 3339 strings as UTC timestamps (missing or unparseable -> NaT)."""
     strings = pd.Series([v if isinstance(v, str) else None for v in values], dtype="object")
@@ -329,10 +325,6 @@ def _session_stamps(ts: pd.Series) -> pd.Series:
     ).dt.as_unit("us")
 
 
-def _valid_symbols(symbols: pd.Series) -> np.ndarray:
-    return symbols.fillna("").str.fullmatch(SYMBOL.pattern).to_numpy(dtype=bool)
-
-
 def parse_bars(
     records: Sequence[dict[str, Any]], symbols: Sequence[str], daily: bool
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -343,35 +335,17 @@ def parse_bars(
         symbols: The symbol of each record (Alpaca groups bars by symbol; the bar has none).
         daily: Restamp at the session's midnight (:func:`_session_stamps`).
     """
-    if not records:
-        return empty_frame(BAR_COLUMNS), EMPTY_REJECTS
     ts = _timestamps([record.get("t") for record in records])
     if daily:
         ts = _session_stamps(ts)
-    trade_count = _floats(records, "n")
-    frame = pd.DataFrame(
-        {
-            "symbol": pd.array(list(symbols), dtype="string"),
-            "ts": ts.reset_index(drop=True),
-            "open": _floats(records, "o"),
-            "high": _floats(records, "h"),
-            "low": _floats(records, "l"),
-            "close": _floats(records, "c"),
-            "volume": _floats(records, "v"),
-            "vwap": _floats(records, "vw"),
-            "trade_count": pd.array(np.round(trade_count), dtype="Int64"),
-            "source": SOURCE,
-            "ingested_at": ingest_time(),
-        }
-    )
-    reasons = bar_problems(frame)
-    add_reason(reasons, ~_valid_symbols(frame["symbol"]), "malformed symbol")
     # The rejects keep Alpaca's record, with the symbol it was listed under.
-    raw = (
-        [{"symbol": s, **r} for s, r in zip(symbols, records, strict=True)] if (reasons != "").any() else None
+    return aggregate_bars(
+        records,
+        symbols,
+        ts,
+        SOURCE,
+        lambda: [{"symbol": s, **r} for s, r in zip(symbols, records, strict=True)],
     )
-    valid, rejects = split_rejects(frame, reasons, raw)
-    return conform(valid, BAR_COLUMNS), rejects
 
 
 def parse_news(
@@ -463,9 +437,9 @@ def parse_corporate_actions(
         return empty_frame(CORPORATE_ACTION_COLUMNS), EMPTY_REJECTS
     is_split = np.array([t == "split" for t in types], dtype=bool)
     old_rate, new_rate, rate = (
-        _floats(records, "old_rate"),
-        _floats(records, "new_rate"),
-        _floats(records, "rate"),
+        numbers(records, "old_rate"),
+        numbers(records, "new_rate"),
+        numbers(records, "rate"),
     )
 
     def dividend_dates(key: str) -> list[dt.date | None]:
@@ -492,7 +466,7 @@ def parse_corporate_actions(
         }
     )
     reasons = np.full(len(frame), "", dtype=object)
-    add_reason(reasons, ~_valid_symbols(frame["symbol"]), "malformed symbol")
+    add_reason(reasons, ~valid_symbols(frame["symbol"]), "malformed symbol")
     add_reason(reasons, frame["ex_date"].isna().to_numpy(), "missing or unparseable ex_date")
     ratio = np.column_stack([old_rate, new_rate])
     add_reason(

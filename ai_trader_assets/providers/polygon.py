@@ -11,7 +11,6 @@ import pandas as pd
 from ai_trader_assets.calendar import session_midnight_utc
 from ai_trader_assets.config import Dataset, ProviderSpec
 from ai_trader_assets.providers.base import (
-    BAR_COLUMNS,
     BAR_SPANS,
     CORPORATE_ACTION_COLUMNS,
     LISTING_COLUMNS,
@@ -26,7 +25,13 @@ from ai_trader_assets.providers.base import (
     rejects_frame,
 )
 from ai_trader_assets.providers.http import PolygonTransport
-from ai_trader_assets.providers.validation import add_reason, bar_problems, split_rejects
+from ai_trader_assets.providers.validation import (
+    add_reason,
+    aggregate_bars,
+    numbers,
+    split_rejects,
+    valid_symbols,
+)
 from ai_trader_assets.storage.companies import SYMBOL_PATTERN as SYMBOL
 
 SOURCE = "polygon"
@@ -39,15 +44,6 @@ TICKER_EVENTS = "/vX/reference/tickers/{id}/events"
 DIVIDENDS = "/v3/reference/dividends"
 
 
-def _floats(results: list[dict[str, Any]], key: str) -> np.ndarray:
-    """One numeric field of every row as float64 (missing or unparseable -> NaN)."""
-    values = [row.get(key) for row in results]
-    try:
-        return np.array(values, dtype="float64")  # fast path: numbers and None
-    except (TypeError, ValueError):
-        return pd.to_numeric(pd.Series(values, dtype="object"), errors="coerce").to_numpy(dtype="float64")
-
-
 def parse_aggregates(
     results: list[dict[str, Any]], symbols: Sequence[str] | None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -58,33 +54,9 @@ def parse_aggregates(
             per-request frames would cost more than the parsing itself).
         symbols: The ticker of each row; None for grouped results, which carry ``T`` per row.
     """
-    if not results:
-        return empty_frame(BAR_COLUMNS), rejects_frame([], [])
     tickers = [row.get("T") for row in results] if symbols is None else symbols
-    trade_count = _floats(results, "n")
-    frame = pd.DataFrame(
-        {
-            "symbol": pd.array(tickers, dtype="string"),
-            "ts": pd.to_datetime(_floats(results, "t"), unit="ms", utc=True).as_unit("us"),
-            "open": _floats(results, "o"),
-            "high": _floats(results, "h"),
-            "low": _floats(results, "l"),
-            "close": _floats(results, "c"),
-            "volume": _floats(results, "v"),
-            "vwap": _floats(results, "vw"),
-            "trade_count": pd.array(np.round(trade_count), dtype="Int64"),
-            "source": SOURCE,
-            "ingested_at": ingest_time(),
-        }
-    )
-    reasons = bar_problems(frame)
-    add_reason(reasons, ~_valid_symbols(frame["symbol"]), "malformed symbol")
-    valid, rejects = split_rejects(frame, reasons, results)
-    return conform(valid, BAR_COLUMNS), rejects
-
-
-def _valid_symbols(symbols: pd.Series) -> np.ndarray:
-    return symbols.fillna("").str.fullmatch(SYMBOL.pattern).to_numpy(dtype=bool)
+    ts = pd.to_datetime(numbers(results, "t"), unit="ms", utc=True).as_unit("us")
+    return aggregate_bars(results, tickers, ts, SOURCE)
 
 
 def _dates(raw: pd.DataFrame, key: str) -> pd.Series:
@@ -310,9 +282,9 @@ def _parse_actions(
             "symbol": pd.array(symbols, dtype="string"),
             "action_type": action_type,
             "ex_date": ex_date,
-            "split_from": _floats(records, "split_from") if is_split else np.nan,
-            "split_to": _floats(records, "split_to") if is_split else np.nan,
-            "cash_amount": np.nan if is_split else _floats(records, "cash_amount"),
+            "split_from": numbers(records, "split_from") if is_split else np.nan,
+            "split_to": numbers(records, "split_to") if is_split else np.nan,
+            "cash_amount": np.nan if is_split else numbers(records, "cash_amount"),
             "currency": None if is_split else [r.get("currency") or "USD" for r in records],
             "declaration_date": _dates(raw, "declaration_date"),
             "record_date": _dates(raw, "record_date"),
@@ -322,7 +294,7 @@ def _parse_actions(
         }
     )
     reasons = np.full(len(frame), "", dtype=object)
-    add_reason(reasons, ~_valid_symbols(frame["symbol"]), "malformed symbol")
+    add_reason(reasons, ~valid_symbols(frame["symbol"]), "malformed symbol")
     add_reason(reasons, frame["ex_date"].isna().to_numpy(), f"missing or unparseable {date_key}")
     if is_split:
         ratio = frame[["split_from", "split_to"]].to_numpy(dtype="float64")
@@ -371,7 +343,7 @@ def parse_listing(
         }
     )
     reasons = np.full(len(frame), "", dtype=object)
-    add_reason(reasons, ~_valid_symbols(frame["symbol"]), "ticker is not a valid symbol")
+    add_reason(reasons, ~valid_symbols(frame["symbol"]), "ticker is not a valid symbol")
     add_reason(reasons, frame["symbol"].duplicated().to_numpy(dtype=bool), "duplicate ticker")
     valid, rejects = split_rejects(frame, reasons, records)
     return ProviderResult(frame=conform(valid, LISTING_COLUMNS), rejects=rejects, calls=tuple(calls))

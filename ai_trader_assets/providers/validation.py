@@ -1,12 +1,20 @@
 """Row validation shared by every provider: bad rows become rejects with a reason, never silently lost."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ai_trader_assets.providers.base import EMPTY_REJECTS, rejects_frame
+from ai_trader_assets.providers.base import (
+    BAR_COLUMNS,
+    EMPTY_REJECTS,
+    conform,
+    empty_frame,
+    ingest_time,
+    rejects_frame,
+)
+from ai_trader_assets.storage.companies import SYMBOL_PATTERN
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
 BAR_REQUIRED = ("symbol", "ts", *PRICE_COLUMNS, "volume")
@@ -61,3 +69,57 @@ def split_rejects(
         records = frame.iloc[positions].to_dict(orient="records")
     rejects = rejects_frame(records, [str(reasons[i]) for i in positions])
     return frame[~bad].reset_index(drop=True), rejects
+
+
+def numbers(records: Sequence[Mapping[str, Any]], key: str) -> np.ndarray:
+    """One numeric field of every record as float64 (missing or unparseable -> NaN)."""
+    values = [record.get(key) for record in records]
+    try:
+        return np.array(values, dtype="float64")  # fast path: numbers and None
+    except (TypeError, ValueError):
+        return pd.to_numeric(pd.Series(values, dtype="object"), errors="coerce").to_numpy(dtype="float64")
+
+
+def valid_symbols(symbols: pd.Series) -> np.ndarray:
+    """Per row, whether the symbol matches the companies table's pattern."""
+    return symbols.fillna("").str.fullmatch(SYMBOL_PATTERN.pattern).to_numpy(dtype=bool)
+
+
+def aggregate_bars(
+    records: Sequence[Mapping[str, Any]],
+    symbols: Sequence[Any],
+    ts: pd.Series | pd.DatetimeIndex,
+    source: str,
+    raw_records: Callable[[], Sequence[dict[str, Any]]] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Aggregate records in Polygon's and Alpaca's shape (``o h l c v vw n``) to valid bars (the hot
+    table's schema) plus rejects, column by column; the caller has parsed ``ts``.
+
+    Args:
+        raw_records: What the rejects keep of each record (default: the records themselves); called
+            only when there are rejects.
+    """
+    if not records:
+        return empty_frame(BAR_COLUMNS), EMPTY_REJECTS
+    frame = pd.DataFrame(
+        {
+            "symbol": pd.array(list(symbols), dtype="string"),
+            "ts": pd.Series(ts).reset_index(drop=True),
+            "open": numbers(records, "o"),
+            "high": numbers(records, "h"),
+            "low": numbers(records, "l"),
+            "close": numbers(records, "c"),
+            "volume": numbers(records, "v"),
+            "vwap": numbers(records, "vw"),
+            "trade_count": pd.array(np.round(numbers(records, "n")), dtype="Int64"),
+            "source": source,
+            "ingested_at": ingest_time(),
+        }
+    )
+    reasons = bar_problems(frame)
+    add_reason(reasons, ~valid_symbols(frame["symbol"]), "malformed symbol")
+    raw: Sequence[dict[str, Any]] | None = None
+    if (reasons != "").any():  # the records kept are built only for rejects (rare)
+        raw = raw_records() if raw_records is not None else [dict(r) for r in records]
+    valid, rejects = split_rejects(frame, reasons, raw)
+    return conform(valid, BAR_COLUMNS), rejects
