@@ -31,6 +31,7 @@ from ai_trader_assets.providers.demo import DemoProvider, session_bars
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.settings import Secret
 from ai_trader_assets_tests.support.alpaca_server import AlpacaServer, fixture
+from ai_trader_assets_tests.support.fake_api import SleepRecorder
 
 API_KEY = "AKSENTINEL7Q2W9E"
 SECRET_KEY = "sk_SENTINEL_4f0c9d1e8b7a"
@@ -39,14 +40,6 @@ BARS = "/v2/stocks/bars"
 NEWS = "/v1beta1/news"
 ACTIONS = "/v1/corporate-actions"
 VALUE_COLUMNS = ["symbol", "ts", "open", "high", "low", "close", "volume", "vwap", "trade_count"]
-
-
-class SleepRecorder:
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 class CountingLimiter(RequestLimiter):

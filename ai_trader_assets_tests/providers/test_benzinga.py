@@ -26,6 +26,7 @@ from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.providers.text import html_to_text
 from ai_trader_assets.settings import Secret
 from ai_trader_assets_tests.support.benzinga_server import BenzingaServer, benzinga_id, docs_example
+from ai_trader_assets_tests.support.fake_api import SleepRecorder
 
 API_KEY = "bz_SENTINEL_7c41d0"
 NEWS = "/api/v2/news"
@@ -34,14 +35,6 @@ UTC = dt.UTC
 # on the 25th (20:00 UTC), so requesting whole days from the UTC date (the 25th) is right only by luck;
 # articles between midnight UTC and 20:00 UTC of the first day are outside and must be left out.
 WINDOW = (dt.datetime(2024, 6, 25, 20, 0, tzinfo=UTC), dt.datetime(2024, 6, 28, 20, 0, 1, tzinfo=UTC))
-
-
-class SleepRecorder:
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 @pytest.fixture

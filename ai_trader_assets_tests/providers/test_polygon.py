@@ -15,18 +15,11 @@ from ai_trader_assets.providers.http import PolygonTransport
 from ai_trader_assets.providers.polygon import PolygonProvider
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.settings import Secret
+from ai_trader_assets_tests.support.fake_api import SleepRecorder
 from ai_trader_assets_tests.support.polygon_server import PolygonServer, fixture
 
 API_KEY = "pk_SENTINEL_e2f81b"
 SESSION = dt.date(2026, 11, 20)
-
-
-class SleepRecorder:
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 @pytest.fixture

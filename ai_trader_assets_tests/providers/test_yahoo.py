@@ -23,6 +23,7 @@ from ai_trader_assets.providers.base import (
 from ai_trader_assets.providers.demo import DemoProvider, session_bars, splits
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.providers.yahoo import CLIENT_USER_AGENT, YahooProvider, round_significant
+from ai_trader_assets_tests.support.fake_api import SleepRecorder
 from ai_trader_assets_tests.support.yahoo_server import YahooServer, fixture
 
 # INTC's demo data has a 2:1 split on 2026-04-10 and pays dividends: "today" three weeks later puts
@@ -33,14 +34,6 @@ CHART = "/v8/finance/chart/"
 SPLIT_AND_DIVIDEND = "chart_AAPL_1d_2020-08-31_2020-11-07_split_and_dividend.json"
 AAPL_2020_01 = "chart_AAPL_1d_2020-01-01_2020-01-03.json"
 PRICES = ["open", "high", "low", "close", "volume"]
-
-
-class SleepRecorder:
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 @pytest.fixture

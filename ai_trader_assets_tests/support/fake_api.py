@@ -28,6 +28,16 @@ def fixture_json(provider: str, name: str) -> Any:
     return json.loads((FIXTURES / provider / name).read_text())
 
 
+class SleepRecorder:
+    """Stands in for ``time.sleep`` in a provider's retry policy: records each wait, waits not."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
 @dataclasses.dataclass(frozen=True)
 class RecordedRequest:
     at: float  # time.time() at arrival
