@@ -162,7 +162,13 @@ def test_a_rename_is_recorded_and_the_qualification_carries_over(
     assert plan.refused is None and plan.renames == [("FB", "META", dt.date(2022, 6, 9))]
     assert companies.layer_of("META") == 2 and companies.layer_of("FB") is None
     assert companies.absences() == {}  # FB is not waiting for its absences: it was renamed
-    assert companies.renames_into(["META"]) == {"META": [("FB", dt.date(2022, 6, 9))]}
+    with market_db.begin() as conn:
+        recorded = conn.execute(
+            sa.text("SELECT old_symbol, new_symbol, effective_date, source FROM symbol_changes")
+        )
+        assert [(r[0], r[1], str(r[2]), r[3]) for r in recorded] == [
+            ("FB", "META", "2022-06-09", "universe-sync")
+        ]
     assert ("META", 0, 2) in events(market_db) and ("FB", 2, None) in events(market_db)
     again = sync_universe(provider(server, tmp_path), companies, SPEC)
     assert again.renames == [] and companies.layer_of("META") == 2  # recorded once

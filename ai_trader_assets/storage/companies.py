@@ -285,31 +285,6 @@ class CompaniesRepository:
             conn.execute(sa.delete(universe_absences).where(universe_absences.c.symbol == old))
         return True
 
-    def renames_into(self, symbols: Iterable[str]) -> dict[str, list[tuple[str, dt.date]]]:
-        """Per symbol, the earlier names it traded under, each with the first session of the next
-        name, newest first, following chains (C was B was A)."""
-        found: dict[str, list[tuple[str, dt.date]]] = {}
-        with self.database.begin() as conn:
-            for symbol in sorted(set(symbols)):
-                chain: list[tuple[str, dt.date]] = []
-                current, before = symbol, None
-                for _ in range(20):  # a chain longer than that is a loop in the data
-                    query = sa.select(symbol_changes.c.old_symbol, symbol_changes.c.effective_date).where(
-                        symbol_changes.c.new_symbol == current
-                    )
-                    if before is not None:
-                        query = query.where(symbol_changes.c.effective_date < before)
-                    row = conn.execute(
-                        query.order_by(symbol_changes.c.effective_date.desc()).limit(1)
-                    ).first()
-                    if row is None:
-                        break
-                    chain.append((str(row.old_symbol), row.effective_date))
-                    current, before = str(row.old_symbol), row.effective_date
-                if chain:
-                    found[symbol] = chain
-        return found
-
     def absences(self) -> dict[str, tuple[int, dt.datetime]]:
         """Per active symbol missing from the latest syncs: (consecutive syncs missed, first missed)."""
         with self.database.begin() as conn:
