@@ -76,14 +76,27 @@ def strip_secrets(path_and_query: str) -> str:
 
 
 def classify_status(
-    provider: str, endpoint: str, status: int, headers: Mapping[str, str], *, text: str, key_variables: str
+    provider: str,
+    endpoint: str,
+    status: int,
+    headers: Mapping[str, str],
+    *,
+    text: str,
+    key_variables: str | None,
 ) -> None:
     """Raise for a non-200 status: Authentication (401/403), Transient (429, 5xx) or ProviderError.
 
     Args:
-        key_variables: The environment variable(s) holding the key, named in the 401/403 message.
+        key_variables: The environment variable(s) holding the key, named in the 401/403 message;
+            None for a provider without a key, whose 401/403 is the endpoint turning this client
+            away (unavailable: the next provider may serve), not a configuration error.
         text: The body, quoted (shortened) for other errors; providers do not echo keys in errors.
     """
+    if status in (401, 403) and key_variables is None:
+        raise ProviderUnavailableError(
+            f"{provider} {endpoint}: HTTP {status}: the endpoint refused this client (no key is involved; "
+            "it may now require a cookie or a different client)"
+        )
     if status in (401, 403):
         raise AuthenticationError(
             f"{provider} {endpoint}: HTTP {status}: the provider refused the key; check {key_variables} "
@@ -104,7 +117,7 @@ def decode_json(
     headers: Mapping[str, str],
     content: bytes,
     *,
-    key_variables: str,
+    key_variables: str | None,
 ) -> Any:
     """The JSON body of a response, after :func:`classify_status`; a body that does not decode (cut
     off in transit) is a :class:`TransientError`, never an empty answer."""
@@ -196,7 +209,8 @@ class JsonTransport:
         spec: Timeouts, retries and limits from ``providers.yaml``.
         governor: Limits and retries.
         headers: Sent with every request; values that are :class:`Secret` stay hidden in reprs.
-        key_variables: The variables named when the key is refused.
+        key_variables: The variables named when the key is refused (None: no key, see
+            :func:`classify_status`).
         rows_of: How many records a body holds (for call records).
         pool: An existing urllib3 pool (Polygon reuses the ``massive`` SDK's); a new one otherwise.
     """
@@ -209,7 +223,7 @@ class JsonTransport:
         governor: RequestGovernor,
         *,
         headers: Mapping[str, str | Secret] | None = None,
-        key_variables: str = "the provider's key",
+        key_variables: str | None,
         rows_of: Callable[[Any], int] = lambda body: len(body) if isinstance(body, list) else 0,
         pool: urllib3.PoolManager | None = None,
     ) -> None:

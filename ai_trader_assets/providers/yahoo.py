@@ -55,7 +55,7 @@ import datetime as dt
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
 from urllib.parse import quote
 
@@ -68,18 +68,16 @@ from ai_trader_assets.providers.base import (
     BAR_COLUMNS,
     CORPORATE_ACTION_COLUMNS,
     EMPTY_REJECTS,
-    AuthenticationError,
     NotServedError,
     ProviderCall,
     ProviderError,
     ProviderResult,
-    ProviderUnavailableError,
     conform,
     empty_frame,
     ingest_time,
     rejects_frame,
 )
-from ai_trader_assets.providers.http import USER_AGENT, JsonTransport, Page, RequestGovernor
+from ai_trader_assets.providers.http import USER_AGENT, JsonTransport, RequestGovernor
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.providers.validation import bar_problems, split_rejects
 
@@ -87,7 +85,6 @@ log = logging.getLogger(__name__)
 
 SOURCE = "yahoo"
 CHART = "/v8/finance/chart/{symbol}"
-KEY_VARIABLES = "YAHOO_BASE_URL (Yahoo needs no key; a 401/403 means the endpoint refused this client)"
 CLIENT_USER_AGENT = f"Mozilla/5.0 (compatible; {USER_AGENT})"
 SIGNIFICANT_DIGITS = 7
 DAY = dt.timedelta(days=1)
@@ -126,17 +123,6 @@ def yahoo_symbol(symbol: str) -> str:
 
 class YahooTransport(JsonTransport):
     """:class:`JsonTransport` that reads Yahoo's ``chart.error`` and checks the body's shape."""
-
-    def _get_once(self, endpoint: str, path: str, params: Mapping[str, Any] | None) -> Page:
-        try:
-            return super()._get_once(endpoint, path, params)
-        except AuthenticationError:
-            # Yahoo has no key to check: a 401/403 is its cookie/crumb policy turning this client
-            # away (it changes without notice), so the next provider may serve the request.
-            raise ProviderUnavailableError(
-                f"yahoo {endpoint}: the endpoint refused this client (HTTP 401/403; Yahoo needs no key, "
-                "check YAHOO_BASE_URL and whether Yahoo now requires a cookie and crumb)"
-            ) from None
 
     def check_body(self, endpoint: str, body: Any) -> None:
         chart = body.get("chart") if isinstance(body, dict) else None
@@ -488,7 +474,7 @@ class YahooProvider:
             spec,
             RequestGovernor(SOURCE, spec, limiter, sleep),
             headers={"User-Agent": CLIENT_USER_AGENT},
-            key_variables=KEY_VARIABLES,
+            key_variables=None,  # no key: a 401/403 is Yahoo turning the client away (unavailable)
             rows_of=_rows_of,
         )
 
