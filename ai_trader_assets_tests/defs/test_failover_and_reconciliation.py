@@ -166,3 +166,23 @@ def test_ai_trader_reconcile_lists_the_divergence_and_records_it(stack: Stack) -
         [str(SESSIONS[2]), "AAPL", "close"]
     ]
     assert ALPACA_SECRET not in flagged.output and POLYGON_KEY not in flagged.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--symbols", "AAPL", "--start", "2026-13-01", "--end", "2026-11-20"],
+            "--start '2026-13-01' is not a date",
+        ),
+        (["--symbols", "AAPL", "--start", "2026-11-20", "--end", "2026-11-02"], "is after end"),
+        (["--symbols", " , ", "--start", "2026-11-02", "--end", "2026-11-20"], "no symbols given"),
+        (["--symbols", "AAPL", "--start", "2026-11-26", "--end", "2026-11-26"], "no NYSE session"),
+    ],
+)
+def test_ai_trader_reconcile_names_bad_input_and_records_nothing(
+    stack: Stack, args: list[str], message: str
+) -> None:
+    result = CliRunner().invoke(app, ["reconcile", *args])
+    assert result.exit_code == 1 and message in result.stderr and "Traceback" not in result.output
+    assert reconciliation_rows(stack.platform.database).empty and stack.alpaca.requests == []
