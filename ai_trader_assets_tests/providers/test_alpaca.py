@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import Dataset, PlatformConfig, ProviderSpec, load_config
+from ai_trader_assets.config import Dataset, ProviderSpec
 from ai_trader_assets.providers.alpaca import AlpacaProvider
 from ai_trader_assets.providers.base import (
     AuthenticationError,
@@ -31,7 +31,7 @@ from ai_trader_assets.providers.demo import DemoProvider, session_bars
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.settings import Secret
 from ai_trader_assets_tests.support.alpaca_server import AlpacaServer, fixture
-from ai_trader_assets_tests.support.fake_api import SleepRecorder
+from ai_trader_assets_tests.support.fake_api import SleepRecorder, provider_spec, short_read_timeout
 
 API_KEY = "AKSENTINEL7Q2W9E"
 SECRET_KEY = "sk_SENTINEL_4f0c9d1e8b7a"
@@ -62,10 +62,7 @@ def server() -> Iterator[AlpacaServer]:
 
 @pytest.fixture
 def spec() -> ProviderSpec:
-    config: PlatformConfig = load_config()
-    base = config.providers.providers["alpaca"]
-    # Short read timeout keeps the timeout test fast; retries, limits and page sizes as shipped.
-    return base.model_copy(update={"timeouts": base.timeouts.model_copy(update={"read_seconds": 10})})
+    return provider_spec("alpaca")  # limits and page sizes as shipped
 
 
 @pytest.fixture(autouse=True)
@@ -77,12 +74,6 @@ def no_sdk_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
 
     # The SDK module's own reference to `time`, not the time module itself (the limiter sleeps).
     monkeypatch.setattr(alpaca.common.rest, "time", types.SimpleNamespace(sleep=refuse))
-
-
-def short_read_timeout(spec: ProviderSpec) -> ProviderSpec:
-    """Only the timeout test reads with a short timeout: on a busy machine a generated page can take
-    longer than half a second, which would turn other tests' single requests into retries."""
-    return spec.model_copy(update={"timeouts": spec.timeouts.model_copy(update={"read_seconds": 0.5})})
 
 
 def make_provider(

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from ai_trader_assets.config import Dataset, PlatformConfig, ProviderSpec, load_config
+from ai_trader_assets.config import Dataset, ProviderSpec
 from ai_trader_assets.providers.base import (
     NEWS_COLUMNS,
     AuthenticationError,
@@ -26,7 +26,7 @@ from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.providers.text import html_to_text
 from ai_trader_assets.settings import Secret
 from ai_trader_assets_tests.support.benzinga_server import BenzingaServer, benzinga_id, docs_example
-from ai_trader_assets_tests.support.fake_api import SleepRecorder
+from ai_trader_assets_tests.support.fake_api import SleepRecorder, provider_spec, short_read_timeout
 
 API_KEY = "bz_SENTINEL_7c41d0"
 NEWS = "/api/v2/news"
@@ -43,34 +43,13 @@ def server() -> Iterator[BenzingaServer]:
         yield running
 
 
-def shipped_spec() -> ProviderSpec:
-    config: PlatformConfig = load_config()
-    return config.providers.providers["benzinga"]
-
-
 def with_page_size(spec: ProviderSpec, size: int) -> ProviderSpec:
     return spec.model_copy(update={"page_sizes": spec.page_sizes.model_copy(update={"news": size})})
 
 
 @pytest.fixture
 def spec() -> ProviderSpec:
-    base = shipped_spec()
-    # A short read timeout keeps the timeout test fast; generous limits keep paging tests from waiting
-    # on the limiter (tested in test_ratelimit); retries as shipped.
-    return base.model_copy(
-        update={
-            "timeouts": base.timeouts.model_copy(update={"read_seconds": 10}),
-            "rate_limit": base.rate_limit.model_copy(
-                update={"requests_per_second": 1000, "requests_per_minute": 60_000, "burst": 1000}
-            ),
-        }
-    )
-
-
-def short_read_timeout(spec: ProviderSpec) -> ProviderSpec:
-    """Only the timeout test reads with a short timeout: on a busy machine a generated page can take
-    longer than half a second, which would turn other tests' single requests into retries."""
-    return spec.model_copy(update={"timeouts": spec.timeouts.model_copy(update={"read_seconds": 0.5})})
+    return provider_spec("benzinga", unthrottled=True)  # paging tests make many requests
 
 
 def make_provider(

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import Dataset, PlatformConfig, ProviderSpec, load_config
+from ai_trader_assets.config import Dataset, ProviderSpec
 from ai_trader_assets.providers.base import (
     AuthenticationError,
     NotServedError,
@@ -23,7 +23,7 @@ from ai_trader_assets.providers.base import (
 from ai_trader_assets.providers.demo import DemoProvider, session_bars, splits
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.providers.yahoo import CLIENT_USER_AGENT, YahooProvider, round_significant
-from ai_trader_assets_tests.support.fake_api import SleepRecorder
+from ai_trader_assets_tests.support.fake_api import SleepRecorder, provider_spec, short_read_timeout
 from ai_trader_assets_tests.support.yahoo_server import YahooServer, fixture
 
 # INTC's demo data has a 2:1 split on 2026-04-10 and pays dividends: "today" three weeks later puts
@@ -44,24 +44,7 @@ def server() -> Iterator[YahooServer]:
 
 @pytest.fixture
 def spec() -> ProviderSpec:
-    config: PlatformConfig = load_config()
-    base = config.providers.providers["yahoo"]
-    # A short read timeout keeps the timeout test fast; the shipped 2 requests/s would make the
-    # multi-request tests wait on the limiter (its pacing is tested in test_ratelimit). Retries as shipped.
-    return base.model_copy(
-        update={
-            "timeouts": base.timeouts.model_copy(update={"read_seconds": 10}),
-            "rate_limit": base.rate_limit.model_copy(
-                update={"requests_per_second": 1000, "requests_per_minute": 60_000, "burst": 1000}
-            ),
-        }
-    )
-
-
-def short_read_timeout(spec: ProviderSpec) -> ProviderSpec:
-    """Only the timeout test reads with a short timeout: on a busy machine a generated page can take
-    longer than half a second, which would turn other tests' single requests into retries."""
-    return spec.model_copy(update={"timeouts": spec.timeouts.model_copy(update={"read_seconds": 0.5})})
+    return provider_spec("yahoo", unthrottled=True)  # the shipped 2 requests/s would make tests wait
 
 
 def make_provider(

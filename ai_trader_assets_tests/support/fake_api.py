@@ -20,12 +20,31 @@ from typing import Any, Self
 from urllib.parse import parse_qs, urlparse
 
 from ai_trader_assets import calendar
+from ai_trader_assets.config import ProviderSpec, load_config
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 
 
 def fixture_json(provider: str, name: str) -> Any:
     return json.loads((FIXTURES / provider / name).read_text())
+
+
+def provider_spec(provider: str, *, unthrottled: bool = False) -> ProviderSpec:
+    """The shipped spec of a provider for its tests: retries as shipped, a generous read timeout (a
+    busy machine can take over half a second to generate a page); ``unthrottled`` lifts the rate
+    limit, whose pacing has tests of its own (test_ratelimit)."""
+    base = load_config().providers.providers[provider]  # type: ignore[index]
+    update: dict[str, object] = {"timeouts": base.timeouts.model_copy(update={"read_seconds": 10})}
+    if unthrottled:
+        update["rate_limit"] = base.rate_limit.model_copy(
+            update={"requests_per_second": 1000, "requests_per_minute": 60_000, "burst": 1000}
+        )
+    return base.model_copy(update=update)
+
+
+def short_read_timeout(spec: ProviderSpec) -> ProviderSpec:
+    """For the timeout tests only: a server that answers after a second times out."""
+    return spec.model_copy(update={"timeouts": spec.timeouts.model_copy(update={"read_seconds": 0.5})})
 
 
 class SleepRecorder:
