@@ -1,10 +1,11 @@
 """Reading a Delta table: the files a read needs, chosen from the log, scanned by Polars.
 
 The log's per-file statistics (``min``/``max`` of ``session`` and ``symbol``) and partition values
-drop the files a read cannot need before any is opened; inside the files left, Polars' *prefiltered*
-scan decodes the filter columns first and the others only where rows match. For a read of a few
-hundred symbols out of a year of a 10,000-symbol daily table that is ~10x faster than decoding every
-column of every row group the statistics admit (``benchmarks/read.py``).
+drop the files a read cannot need before any is opened; inside the files left, Polars scans with
+the filter pushed down and chooses its own parallelism. (Forcing its *prefiltered* mode measured no
+better on ``benchmarks/read.py`` with Polars 2 — 1-min symbol-year x2.8, 500-symbol daily year x1.9
+either way — and that mode has a history of memory-safety bugs: the test process crashed in pure
+Python code, a sign of corrupted memory, in runs after it was introduced.)
 
 Tables with deletion vectors (never written by delta-rs, but another engine could) are read through
 ``pl.scan_delta``, which applies them.
@@ -116,7 +117,7 @@ def scan(
             return empty
         frame = pl.scan_parquet(
             files,
-            parallel="prefiltered",
+            parallel="auto",
             # The bucket lives in the file's path only; parse it when it is asked for.
             hive_partitioning=layout.bucket in columns,
             hive_schema={layout.bucket: pl.String} if layout.bucket in columns else None,
