@@ -137,6 +137,26 @@ def session_midnight_utc(session: dt.date) -> dt.datetime:
     return dt.datetime.combine(session, dt.time(), NEW_YORK).astimezone(dt.UTC)
 
 
+def has_closed(session: dt.date, now: dt.datetime) -> bool:
+    """Whether the session's regular hours are over at ``now`` (its data can be complete)."""
+    return session_open_close(session)[1] <= now
+
+
+def latest_opened_session(now: dt.datetime) -> dt.date:
+    """The latest session whose regular hours have begun by ``now`` (it may still be trading)."""
+    day = session_on_or_before(now.astimezone(NEW_YORK).date())
+    return day if session_open_close(day)[0] <= now else previous_session(day)
+
+
+def open_session(now: dt.datetime) -> dt.date | None:
+    """The session trading at ``now`` (open <= now < close), if any."""
+    day = now.astimezone(NEW_YORK).date()
+    if not is_session(day):
+        return None
+    open_, close = session_open_close(day)
+    return day if open_ <= now < close else None
+
+
 def new_york_today() -> dt.date:
     """Today's date in New York (the market's own day)."""
     return dt.datetime.now(tz=NEW_YORK).date()

@@ -105,6 +105,8 @@ class Settings:
     benzinga_base_url: str
     config_dir: Path
     as_of: dt.date | None
+    # The instant AI_TRADER_AS_OF pins (a date alone: the midnight after it, every session closed).
+    clock: dt.datetime | None
     dagster_home: Path
     aws_endpoint_url: str | None
     aws_region: str | None
@@ -119,6 +121,19 @@ class Settings:
         """'Today' for retention windows and the latest partition (AI_TRADER_AS_OF when set)."""
         return self.as_of or dt.datetime.now(tz=NEW_YORK).date()
 
+    def now(self) -> dt.datetime:
+        """'Now' for the open session (AI_TRADER_AS_OF's instant when set), tz-aware."""
+        return self.clock or dt.datetime.now(tz=dt.UTC)
+
+    @property
+    def as_of_text(self) -> str | None:
+        """AI_TRADER_AS_OF as given, normalised (a date, or an ISO instant with its offset)."""
+        if self.as_of is None:
+            return None
+        if self.clock is None or self.clock == end_of_day(self.as_of):
+            return self.as_of.isoformat()
+        return self.clock.isoformat()
+
 
 def _get(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name)
@@ -127,13 +142,32 @@ def _get(env: Mapping[str, str], name: str) -> str | None:
     return value.strip()
 
 
-def _parse_as_of(raw: str | None) -> dt.date | None:
-    if raw is None:
-        return None
+def end_of_day(day: dt.date) -> dt.datetime:
+    """The midnight after ``day`` in New York: the instant a date-only AI_TRADER_AS_OF stands for."""
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), NEW_YORK)
+
+
+def parse_as_of(raw: str) -> tuple[dt.date, dt.datetime]:
+    """AI_TRADER_AS_OF as (today, now): ``YYYY-MM-DD`` is the end of that day (its session has
+    closed); ``YYYY-MM-DDTHH:MM[:SS]`` is that New York time (an explicit offset is honoured)."""
     try:
-        return dt.date.fromisoformat(raw)
+        if len(raw) == 10:
+            day = dt.date.fromisoformat(raw)
+            return day, end_of_day(day)
+        instant = dt.datetime.fromisoformat(raw)
     except ValueError as exc:
-        raise SettingsError(f"AI_TRADER_AS_OF={raw!r} is not a date; expected YYYY-MM-DD") from exc
+        raise SettingsError(
+            f"AI_TRADER_AS_OF={raw!r} is neither a date nor a time; expected YYYY-MM-DD or "
+            "YYYY-MM-DDTHH:MM (New York time)"
+        ) from exc
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=NEW_YORK)
+    instant = instant.astimezone(NEW_YORK)
+    return instant.date(), instant
+
+
+def _parse_as_of(raw: str | None) -> tuple[dt.date | None, dt.datetime | None]:
+    return (None, None) if raw is None else parse_as_of(raw)
 
 
 def _parse_lake_url(raw: str | None, home: Path) -> str:
@@ -203,6 +237,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     config_dir = Path(_get(env, "AI_TRADER_CONFIG_DIR") or DEFAULT_CONFIG_DIR).expanduser()
     if not config_dir.is_dir():
         raise SettingsError(f"AI_TRADER_CONFIG_DIR={str(config_dir)!r} is not a folder")
+    as_of, clock = _parse_as_of(_get(env, "AI_TRADER_AS_OF"))
     return Settings(
         home=home,
         database_url=normalize_database_url(raw_db),
@@ -217,7 +252,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         benzinga_api_key=_secret(env, "BENZINGA_API_KEY"),
         benzinga_base_url=_http_url(env, "BENZINGA_BASE_URL", DEFAULT_BENZINGA_BASE_URL),
         config_dir=config_dir,
-        as_of=_parse_as_of(_get(env, "AI_TRADER_AS_OF")),
+        as_of=as_of,
+        clock=clock,
         dagster_home=Path(_get(env, "DAGSTER_HOME") or home / "dagster").expanduser().absolute(),
         aws_endpoint_url=_get(env, "AWS_ENDPOINT_URL"),
         aws_region=_get(env, "AWS_REGION"),

@@ -14,24 +14,28 @@ from pydantic import PrivateAttr
 from ai_trader_assets.calendar import new_york_today
 from ai_trader_assets.config import PlatformConfig, cached_config
 from ai_trader_assets.providers import MarketDataProvider, ProviderAccess, build_provider, build_single
-from ai_trader_assets.settings import Secret, Settings, load_settings
+from ai_trader_assets.settings import Secret, Settings, load_settings, parse_as_of
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake
 
 
 class PlatformConfigResource(dg.ConfigurableResource):
-    """The validated YAML configuration and the platform's notion of "today"."""
+    """The validated YAML configuration and the platform's notion of "today" and "now"."""
 
     config_dir: str
-    as_of: str | None = None
+    as_of: str | None = None  # AI_TRADER_AS_OF: a date, or a New York time
 
     def get(self) -> PlatformConfig:
         return cached_config(self.config_dir)
 
     def today(self) -> dt.date:
-        """``as_of`` (AI_TRADER_AS_OF) when set, else today's date in New York."""
-        return dt.date.fromisoformat(self.as_of) if self.as_of else new_york_today()
+        """``as_of``'s date (AI_TRADER_AS_OF) when set, else today's date in New York."""
+        return parse_as_of(self.as_of)[0] if self.as_of else new_york_today()
+
+    def now(self) -> dt.datetime:
+        """``as_of``'s instant when set (a date alone: the end of that day), else the real time."""
+        return parse_as_of(self.as_of)[1] if self.as_of else dt.datetime.now(dt.UTC)
 
 
 class MarketDatabaseResource(dg.ConfigurableResource):
@@ -137,7 +141,7 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
     return {
         "platform": PlatformConfigResource(
             config_dir=config_dir,
-            as_of=settings.as_of.isoformat() if settings.as_of else None,
+            as_of=settings.as_of_text,
         ),
         "market_db": MarketDatabaseResource(
             url=_env_or(
