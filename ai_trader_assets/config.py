@@ -366,6 +366,44 @@ class UniverseSpec(_Frozen):
     max_deactivate_share: Annotated[float, Field(gt=0, lt=1)]
 
 
+INTRADAY_DATASETS = (Dataset.BARS_1MIN, Dataset.BARS_5MIN, Dataset.BARS_1HOUR)
+
+
+class IntradaySpec(_Frozen):
+    """One layer's refresh of the trading session (``intraday`` in pipeline.yaml).
+
+    Attributes:
+        layer: The layer refreshed.
+        datasets: Its intraday bar datasets refreshed during the session.
+        every_minutes: How often (a divisor of 60); the freshness check fails when the newest bar
+            is older than two refreshes.
+    """
+
+    layer: Annotated[int, Field(ge=0, le=3)]
+    datasets: tuple[Dataset, ...] = Field(min_length=1)
+    every_minutes: PositiveInt
+
+    @field_validator("datasets")
+    @classmethod
+    def _intraday_only(cls, value: tuple[Dataset, ...]) -> tuple[Dataset, ...]:
+        other = [d.value for d in value if d not in INTRADAY_DATASETS]
+        if other:
+            raise ValueError(f"{', '.join(other)} cannot be refreshed intraday (only bars_1min/5min/1hour)")
+        return value
+
+    @field_validator("every_minutes")
+    @classmethod
+    def _divides_the_hour(cls, value: int) -> int:
+        if 60 % value:
+            raise ValueError(
+                f"every_minutes={value} does not divide the hour (1, 2, 3, 5, 10, 15, 20, 30, 60)"
+            )
+        return value
+
+    def schedule_name(self) -> str:
+        return f"intraday_layer_{self.layer}_schedule"
+
+
 class DatabasePoolSpec(_Frozen):
     pool_size: PositiveInt
     max_overflow: Annotated[int, Field(strict=True, ge=0)]
@@ -395,6 +433,7 @@ class LakeSpec(_Frozen):
 
 class PipelineFile(_Frozen):
     universe: UniverseSpec
+    intraday: tuple[IntradaySpec, ...] = ()
     partitions: PartitionsSpec
     chunks: ChunksSpec
     schedules: SchedulesSpec
@@ -522,6 +561,22 @@ def _check_higher_layers_keep_more(retention: RetentionFile, path: Path) -> None
             previous = (layer, window)
 
 
+def _check_intraday_matches_layers(layers: LayersFile, pipeline: PipelineFile, path: Path) -> None:
+    seen: set[int] = set()
+    for index, spec in enumerate(pipeline.intraday):
+        if spec.layer in seen:
+            raise ConfigError(path, f"intraday[{index}].layer", f"layer {spec.layer} is listed twice")
+        seen.add(spec.layer)
+        ingested = layers.layers[spec.layer].datasets  # type: ignore[index]
+        for dataset in spec.datasets:
+            if dataset not in ingested:
+                raise ConfigError(
+                    path,
+                    f"intraday[{index}].datasets",
+                    f"layer {spec.layer} does not ingest {dataset.value} (layers.yaml)",
+                )
+
+
 def load_config(config_dir: Path | str | None = None) -> PlatformConfig:
     """Load and cross-check the four configuration files.
 
@@ -538,7 +593,9 @@ def load_config(config_dir: Path | str | None = None) -> PlatformConfig:
     _check_retention_matches_layers(layers, retention, retention_path)
     _check_higher_layers_keep_more(retention, retention_path)
     providers = _parse(ProvidersFile, folder / "providers.yaml")
-    pipeline = _parse(PipelineFile, folder / "pipeline.yaml")
+    pipeline_path = folder / "pipeline.yaml"
+    pipeline = _parse(PipelineFile, pipeline_path)
+    _check_intraday_matches_layers(layers, pipeline, pipeline_path)
     return PlatformConfig(layers=layers, retention=retention, providers=providers, pipeline=pipeline)
 
 

@@ -8,6 +8,11 @@ full refresh) in slices of at most ``runs.slice_rows`` estimated rows (see
 :mod:`ai_trader_assets.planning.slices`): each slice is split per partition and handed on before the
 next is fetched, so a run's memory stays bounded and what it stored stays stored if a later slice
 fails.
+
+A session still trading at the run's ``now`` is *partial*: only what has ended by then is stored (a
+bar once its interval is over; a daily bar not before the close), and its coverage records the
+instant it is stored up to, so it counts as not yet covered. The next run asks the provider only for
+bars after that instant; the first run after the close completes the session.
 """
 
 import dataclasses
@@ -29,9 +34,17 @@ from ai_trader_assets.providers.base import (
     ProviderCall,
     ProviderResult,
 )
+from ai_trader_assets.settings import end_of_day
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.datasets import sessions_of
 from ai_trader_assets.storage.ledger import Ledger
+
+# How long an intraday bar lasts: it is stored once it has ended.
+BAR_LENGTHS = {
+    Dataset.BARS_1MIN: dt.timedelta(minutes=1),
+    Dataset.BARS_5MIN: dt.timedelta(minutes=5),
+    Dataset.BARS_1HOUR: dt.timedelta(hours=1),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +58,8 @@ class PartitionData:
     fetched: dict[str, int]
     rejects: pd.DataFrame
     note: str = ""
+    # Set while the session is trading: rows starting before this instant are stored, no later ones.
+    through: dt.datetime | None = None
 
     @property
     def key(self) -> str:
@@ -76,6 +91,7 @@ class IngestReport:
     # provider name -> the symbols it served; and one line per provider given up on (failover).
     served: dict[str, set[str]] = dataclasses.field(default_factory=dict)
     failovers: list[str] = dataclasses.field(default_factory=list)
+    not_ended: int = 0  # bars still forming at the run's "now" (stored by a later run)
 
     def add_served(self, result: ProviderResult, default_provider: str, symbols: Sequence[str]) -> None:
         served = result.served or {default_provider: tuple(symbols)}
@@ -94,19 +110,43 @@ class IngestRequest:
     # A backfill request's first session: sessions from it on are fetched even past the cold window,
     # because a user's explicit --days is honoured (retention prunes the surplus later).
     requested_from: dt.date | None = None
+    # The run's clock: a session still trading at this instant is stored partially (the default, the
+    # end of ``today``, has every session up to today closed).
+    now: dt.datetime | None = None
+
+    @property
+    def clock(self) -> dt.datetime:
+        return self.now or end_of_day(self.today)
 
     def in_scope(self, session: dt.date, window: RetentionWindow) -> bool:
         requested = self.requested_from is not None and session >= self.requested_from
         return requested or window.is_kept(session, self.today)
 
 
+@dataclasses.dataclass(frozen=True)
+class _PartialSession:
+    """A session fetched up to an instant: it is trading, or an earlier run stored part of it.
+
+    Attributes:
+        through: What this run stores: rows starting before it (None: the whole session, closed now).
+        since: Per symbol, where the fetch starts (None: the session's start), after what is stored.
+        prior_rows: Per symbol, the rows earlier runs stored for the session.
+    """
+
+    session: dt.date
+    through: dt.datetime | None
+    since: dict[str, dt.datetime | None]
+    prior_rows: dict[str, int]
+
+
 @dataclasses.dataclass
 class _LayerWork:
-    """What one layer of a run fetches: the missing pairs per session."""
+    """What one layer of a run fetches: the missing pairs per session, and partial sessions."""
 
     layer: int
     missing: dict[dt.date, list[str]]
     hot_windows: dict[str, tuple[dt.date, dt.date]]
+    partial: list[_PartialSession] = dataclasses.field(default_factory=list)
 
 
 class IngestStream:
@@ -188,6 +228,45 @@ class Ingestor:
                 )
                 pairs = {s: list(symbols) for s, symbols in piece.pairs.items()}
                 yield self._split(dataset, layer_work.layer, pairs, fetched, report)
+            for partial in layer_work.partial:
+                yield self._fetch_partial(dataset, layer_work.layer, partial, report)
+
+    def _fetch_partial(
+        self, dataset: Dataset, layer: int, partial: _PartialSession, report: IngestReport
+    ) -> list[PartitionData]:
+        """One session's members, each from where its stored rows end (one call per starting point)."""
+        session = partial.session
+        by_start: dict[dt.datetime | None, list[str]] = defaultdict(list)
+        for symbol, since in sorted(partial.since.items()):
+            by_start[since if dataset in BAR_LENGTHS else None].append(symbol)
+        results = []
+        for since, symbols in by_start.items():
+            if dataset in BAR_DATASETS:
+                result = self.provider.bars(symbols, dataset, session, session, since=since)
+            else:
+                result = self._fetcher(dataset)(symbols, session, session)
+            report.calls.extend(result.calls)
+            report.add_served(result, self.provider.name, symbols)
+            results.append(result)
+        fetched = _combine(results)
+        frame = fetched.frame
+        if dataset in BAR_DATASETS and len(frame):
+            # Only bars after what is stored, and only bars that have ended by the run's "now".
+            first = pd.Timestamp(0, tz="UTC")
+            starts = [partial.since.get(str(symbol)) or first for symbol in frame["symbol"]]
+            keep = frame["ts"] >= pd.Series(pd.to_datetime(starts, utc=True), index=frame.index)
+            if partial.through is not None:
+                ended = frame["ts"] < partial.through
+                report.not_ended += int((keep & ~ended).sum())
+                keep &= ended
+            frame = frame[keep.to_numpy()].reset_index(drop=True)
+        fetched = dataclasses.replace(fetched, frame=frame)
+        (data,) = self._split(dataset, layer, {session: sorted(partial.since)}, fetched, report)
+        if dataset in BAR_LENGTHS:
+            # Coverage counts the session's rows, this run's and the earlier ones'.
+            counts = {s: n + partial.prior_rows.get(s, 0) for s, n in data.fetched.items()}
+            data = dataclasses.replace(data, fetched=counts)
+        return [dataclasses.replace(data, through=partial.through)]
 
     def _plan_layer(
         self, request: IngestRequest, layer: int, sessions: list[dt.date], report: IngestReport
@@ -208,15 +287,45 @@ class Ingestor:
         members = self.companies.members(layer)
         if request.only_symbols is not None:
             members = sorted(set(members) & set(request.only_symbols))
+        now = request.clock
+        not_open = [s for s in inside if calendar.session_open_close(s)[0] > now]
+        if not_open:
+            report.notes.append(
+                f"{len(not_open)} session(s) not open yet at {_new_york(now)}: nothing fetched"
+            )
+            inside = [s for s in inside if s not in not_open]
         covered = set() if request.refresh else self.ledger.covered(dataset, inside, members)
+        stored = {} if request.refresh else self.ledger.partial(dataset, inside, members)
         missing = {s: [m for m in members if (s, m) not in covered] for s in inside}
         report.already_stored += sum(len(members) - len(v) for v in missing.values())
         report.symbols.update(m for symbols in missing.values() for m in symbols)
         if inside and not any(missing.values()):
             report.notes.append(f"layer {layer}: every member already stored for {len(inside)} session(s)")
+        partial = []
+        for session in [s for s in inside if missing[s]]:
+            trading = not calendar.has_closed(session, now)
+            if not trading and not any((session, m) in stored for m in missing[session]):
+                continue  # closed and never partly stored: the slices fetch it whole
+            symbols = missing.pop(session)
+            if trading and dataset == Dataset.BARS_1DAY:
+                report.notes.append(f"{session} is still trading: its daily bars are stored after the close")
+                continue
+            through = _through(dataset, now) if trading else None
+            if through is not None:
+                report.notes.append(
+                    f"{session} is still trading: stored up to {_new_york(through)} New York time"
+                )
+            partial.append(
+                _PartialSession(
+                    session,
+                    through,
+                    {m: stored[(session, m)][1] if (session, m) in stored else None for m in symbols},
+                    {m: stored[(session, m)][0] for m in symbols if (session, m) in stored},
+                )
+            )
         hot = [s for s in inside if window.is_hot(s, request.today)]
         hot_windows = {m: (hot[0], hot[-1]) for m in members} if hot else {}
-        return _LayerWork(layer, {s: v for s, v in missing.items() if v}, hot_windows)
+        return _LayerWork(layer, {s: v for s, v in missing.items() if v}, hot_windows, partial)
 
     # ----------------------------------------------------------------- fetching
 
@@ -309,6 +418,22 @@ class Ingestor:
         return frame[~owned].reset_index(drop=True)
 
 
+def _through(dataset: Dataset, now: dt.datetime) -> dt.datetime:
+    """What a run at ``now`` stores of a trading session: rows starting before the returned instant
+    (for bars, the start of the bar still forming: the bars before it have ended)."""
+    now = now.astimezone(dt.UTC)
+    length = BAR_LENGTHS.get(dataset)
+    if length is None:
+        return now
+    # Whole intervals since the epoch: New York's offset is whole hours, so hours are clock hours.
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return epoch + ((now - epoch) // length) * length
+
+
+def _new_york(instant: dt.datetime) -> str:
+    return instant.astimezone(calendar.NEW_YORK).strftime("%Y-%m-%d %H:%M")
+
+
 def _rows_per_symbol(dataset: Dataset, rows: pd.DataFrame, symbols: list[str]) -> dict[str, int]:
     counts = dict.fromkeys(symbols, 0)
     column = rows["symbols"].explode() if dataset == Dataset.NEWS else rows["symbol"]
@@ -359,6 +484,7 @@ def describe(report: IngestReport) -> dict[str, Any]:
         "provider rejects": report.rejects,
         "already stored (symbol-sessions skipped)": report.already_stored,
         "rows outside the run's partitions (dropped)": report.outside_partitions,
+        "bars still forming (stored by a later run)": report.not_ended,
         "news owned by a higher layer": report.owned_by_higher_layer,
         "served by": served_summary(report.served),
         "failover": " | ".join(report.failovers) or "-",

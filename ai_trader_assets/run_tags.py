@@ -6,6 +6,7 @@ REFRESH_TAG = "ai_trader/refresh"  # value "full": refetch even what storage alr
 BACKFILL_REQUEST_TAG = "ai_trader/backfill_request"  # id of a backfill_requests row: only its symbols
 LAYER_TAG = "ai_trader/layer"  # dagster.yaml limits concurrent runs per layer with this tag
 PRIORITY_TAG = "dagster/priority"  # the run queue starts higher layers' backfills first
+INTRADAY_TAG = "ai_trader/intraday"  # layer of a refresh of the trading session (one at a time per layer)
 LAUNCHED_BY_TAG = "ai_trader/launched_by"  # "cli": a run ai-trader backfill executed in-process
 
 

@@ -91,11 +91,12 @@ def test_each_row_is_compared_with_a_provider_other_than_its_own_source(market_d
 
     class Recording(DemoProvider):
         def __init__(self, name: str) -> None:
+            super().__init__()
             self.reference = name
 
-        def bars(self, symbols, dataset, start, end):  # type: ignore[no-untyped-def]
+        def bars(self, symbols, dataset, start, end, since=None):  # type: ignore[no-untyped-def]
             asked.append((self.reference, tuple(symbols), start, end))
-            return super().bars(symbols, dataset, start, end)
+            return super().bars(symbols, dataset, start, end, since)
 
     spec = SPEC.model_copy(update={"against": ("alpaca", "polygon")})
     reconciler = Reconciler(market_db, lambda *_: stored, Recording, lambda _: True, spec)

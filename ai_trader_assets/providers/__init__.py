@@ -77,7 +77,7 @@ def build_single(
         ProviderError: an unknown name, or a provider whose keys are not set (naming the variable).
     """
     if name == "demo":
-        return DemoProvider()
+        return DemoProvider(clock=lambda: load_settings().now())
     if name not in config.providers.providers:
         raise ProviderError(f"unknown provider {name!r}: expected one of {', '.join(REQUIRED_VARIABLES)}")
     spec = config.providers.providers[name]
@@ -132,7 +132,7 @@ def build_provider(
         ProviderError: the primary's keys are not set (naming the variable).
     """
     if primary == "demo":
-        return DemoProvider()
+        return DemoProvider(clock=lambda: load_settings().now())
     if not access.configured(primary):
         raise ProviderError(f"the {primary} provider needs {' and '.join(REQUIRED_VARIABLES[primary])}")
     return FailoverProvider(

@@ -551,11 +551,19 @@ class AlpacaProvider:
         """Daily bars of one session: multi-symbol requests (Alpaca has no whole-market endpoint)."""
         return self.bars(symbols, Dataset.BARS_1DAY, session, session)
 
-    def bars(self, symbols: Sequence[str], dataset: Dataset, start: dt.date, end: dt.date) -> ProviderResult:
+    def bars(
+        self,
+        symbols: Sequence[str],
+        dataset: Dataset,
+        start: dt.date,
+        end: dt.date,
+        since: dt.datetime | None = None,
+    ) -> ProviderResult:
         """Unadjusted bars of ``symbols`` for the sessions ``start``..``end``, every page.
 
-        The window runs from midnight New York of ``start`` to the last second of ``end`` (Alpaca's
-        ``end`` is inclusive; the next day's daily bar starts at its midnight).
+        The window runs from midnight New York of ``start`` (or ``since``, when later) to the last
+        second of ``end`` (Alpaca's ``end`` is inclusive; the next day's daily bar starts at its
+        midnight).
         """
         dataset = Dataset(dataset)
         if dataset not in TIMEFRAMES:
@@ -565,6 +573,8 @@ class AlpacaProvider:
         tickers: list[str] = []
         if end >= start:
             window_start = dt.datetime.combine(start, dt.time(), NEW_YORK).astimezone(dt.UTC)
+            if since is not None:
+                window_start = max(window_start, since.astimezone(dt.UTC))
             window_end = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), NEW_YORK).astimezone(
                 dt.UTC
             ) - dt.timedelta(seconds=1)

@@ -185,8 +185,17 @@ class MarketDataProvider(Protocol):
         """Daily bars of one session for ``symbols`` (Polygon: one request for the whole market)."""
         ...
 
-    def bars(self, symbols: Sequence[str], dataset: Dataset, start: dt.date, end: dt.date) -> ProviderResult:
-        """Bars of one interval for ``symbols`` over the sessions ``start``..``end`` (inclusive)."""
+    def bars(
+        self,
+        symbols: Sequence[str],
+        dataset: Dataset,
+        start: dt.date,
+        end: dt.date,
+        since: dt.datetime | None = None,
+    ) -> ProviderResult:
+        """Bars of one interval for ``symbols`` over the sessions ``start``..``end`` (inclusive);
+        with ``since``, the request may start there (a refresh of a trading session: the caller
+        keeps bars starting at or after it)."""
         ...
 
     def news(self, symbols: Sequence[str], start: dt.datetime, end: dt.datetime) -> ProviderResult:

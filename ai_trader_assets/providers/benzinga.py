@@ -172,7 +172,14 @@ class BenzingaProvider:
     def grouped_daily_bars(self, session: dt.date, symbols: Sequence[str]) -> ProviderResult:
         raise NotServedError("benzinga serves news only")
 
-    def bars(self, symbols: Sequence[str], dataset: Dataset, start: dt.date, end: dt.date) -> ProviderResult:
+    def bars(
+        self,
+        symbols: Sequence[str],
+        dataset: Dataset,
+        start: dt.date,
+        end: dt.date,
+        since: dt.datetime | None = None,
+    ) -> ProviderResult:
         raise NotServedError("benzinga serves news only")
 
     def corporate_actions(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> ProviderResult:

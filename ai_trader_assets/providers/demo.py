@@ -13,7 +13,7 @@ import datetime as dt
 import functools
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -205,10 +205,19 @@ def session_bars(symbols: Sequence[str], session: dt.date, dataset: Dataset) -> 
 
 
 class DemoProvider:
-    """Deterministic synthetic data behind the provider interface."""
+    """Deterministic synthetic data behind the provider interface.
+
+    Like a live feed, it knows nothing after ``clock()`` (the platform's now: AI_TRADER_AS_OF when
+    it carries a time): a trading session's bars run up to the one still forming, whose values are
+    the finished bar's (so only a caller that drops it stays right); its daily bar and its later news
+    do not exist yet.
+    """
 
     name = SOURCE
     grouped_daily = True
+
+    def __init__(self, clock: Callable[[], dt.datetime] | None = None) -> None:
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
 
     def __repr__(self) -> str:
         return "DemoProvider()"
@@ -218,21 +227,45 @@ class DemoProvider:
             symbols, Dataset.BARS_1DAY, [session] if calendar.is_session(session) else [], "demo:grouped"
         )
 
-    def bars(self, symbols: Sequence[str], dataset: Dataset, start: dt.date, end: dt.date) -> ProviderResult:
-        return self._bars(symbols, Dataset(dataset), calendar.sessions(start, end), "demo:aggregates")
+    def bars(
+        self,
+        symbols: Sequence[str],
+        dataset: Dataset,
+        start: dt.date,
+        end: dt.date,
+        since: dt.datetime | None = None,
+    ) -> ProviderResult:
+        return self._bars(symbols, Dataset(dataset), calendar.sessions(start, end), "demo:aggregates", since)
 
     def _bars(
-        self, symbols: Sequence[str], dataset: Dataset, sessions: list[dt.date], endpoint: str
+        self,
+        symbols: Sequence[str],
+        dataset: Dataset,
+        sessions: list[dt.date],
+        endpoint: str,
+        since: dt.datetime | None = None,
     ) -> ProviderResult:
         started = time.perf_counter()
-        frames = [session_bars(list(symbols), session, dataset) for session in sessions if symbols]
+        now = self._clock()
+        frames = []
+        for session in sessions if symbols else []:
+            opened, closed = calendar.session_open_close(session)
+            if opened > now or (dataset == Dataset.BARS_1DAY and closed > now):
+                continue  # not traded yet, or the day's bar is not over
+            bars = session_bars(list(symbols), session, dataset)
+            if closed > now:
+                bars = bars[bars["ts"] <= now]
+            frames.append(bars)
         frame = pd.concat(frames, ignore_index=True) if frames else empty_frame(BAR_COLUMNS)
+        if since is not None:
+            frame = frame[frame["ts"] >= since].reset_index(drop=True)
         frame = frame.assign(source=SOURCE, ingested_at=pd.Timestamp.now(tz="UTC").as_unit("us"))
         frame = conform(frame, BAR_COLUMNS)
         return ProviderResult(frame=frame, calls=(_call(endpoint, started, len(frame)),))
 
     def news(self, symbols: Sequence[str], start: dt.datetime, end: dt.datetime) -> ProviderResult:
         started = time.perf_counter()
+        now = self._clock()
         rows, links = [], []
         day = start.astimezone(dt.UTC).date()
         while dt.datetime.combine(day, dt.time(), dt.UTC) < end:
@@ -241,7 +274,7 @@ class DemoProvider:
                     published = dt.datetime.combine(day, dt.time(), dt.UTC) + dt.timedelta(
                         seconds=int(86_400 * _unit(symbol, "published", day, index))
                     )
-                    if not start <= published < end:
+                    if not start <= published < min(end, now):
                         continue
                     news_id = f"demo-{symbol}-{day.isoformat()}-{index}"
                     headline = HEADLINES[int(len(HEADLINES) * _unit(symbol, "headline", day, index))]
@@ -258,8 +291,8 @@ class DemoProvider:
                     )
                     links.append({"news_id": news_id, "symbol": symbol})
             day += dt.timedelta(days=1)
-        now = pd.Timestamp.now(tz="UTC").as_unit("us")
-        frame = pd.DataFrame(rows, columns=list(NEWS_COLUMNS)[:7]).assign(source=SOURCE, ingested_at=now)
+        ingested = pd.Timestamp.now(tz="UTC").as_unit("us")
+        frame = pd.DataFrame(rows, columns=list(NEWS_COLUMNS)[:7]).assign(source=SOURCE, ingested_at=ingested)
         frame["published_utc"] = pd.to_datetime(frame["published_utc"], utc=True)
         link_frame = pd.DataFrame(links, columns=list(NEWS_SYMBOL_COLUMNS))
         return ProviderResult(

@@ -94,8 +94,15 @@ class FailoverProvider:
     def grouped_daily_bars(self, session: dt.date, symbols: Sequence[str]) -> ProviderResult:
         return self._serve(Dataset.BARS_1DAY, symbols, lambda p: p.grouped_daily_bars(session, symbols))
 
-    def bars(self, symbols: Sequence[str], dataset: Dataset, start: dt.date, end: dt.date) -> ProviderResult:
-        return self._serve(dataset, symbols, lambda p: p.bars(symbols, dataset, start, end))
+    def bars(
+        self,
+        symbols: Sequence[str],
+        dataset: Dataset,
+        start: dt.date,
+        end: dt.date,
+        since: dt.datetime | None = None,
+    ) -> ProviderResult:
+        return self._serve(dataset, symbols, lambda p: p.bars(symbols, dataset, start, end, since))
 
     def news(self, symbols: Sequence[str], start: dt.datetime, end: dt.datetime) -> ProviderResult:
         return self._serve(Dataset.NEWS, symbols, lambda p: p.news(symbols, start, end))

@@ -96,9 +96,19 @@ class PolygonProvider:
         frame["ts"] = pd.Series(session_midnight_utc(session), index=frame.index).astype(UTC_TS)
         return ProviderResult(frame=frame, rejects=rejects, calls=(page.call,))
 
-    def bars(self, symbols: Sequence[str], dataset: Dataset, start: dt.date, end: dt.date) -> ProviderResult:
-        """Per-symbol aggregates over the whole range, every page (unadjusted, ascending)."""
+    def bars(
+        self,
+        symbols: Sequence[str],
+        dataset: Dataset,
+        start: dt.date,
+        end: dt.date,
+        since: dt.datetime | None = None,
+    ) -> ProviderResult:
+        """Per-symbol aggregates over the whole range, every page (unadjusted, ascending).
+
+        With ``since`` the range starts there: ``from`` as a Unix millisecond timestamp."""
         multiplier, timespan = BAR_SPANS[dataset]
+        first = str(int(since.timestamp() * 1000)) if since is not None else start.isoformat()
         results: list[dict[str, Any]] = []
         tickers: list[str] = []
         calls: list[ProviderCall] = []
@@ -107,7 +117,7 @@ class PolygonProvider:
                 ticker=symbol,
                 multiplier=multiplier,
                 timespan=timespan,
-                **{"from": start.isoformat(), "to": end.isoformat()},
+                **{"from": first, "to": end.isoformat()},
             )
             params = {"adjusted": "false", "sort": "asc", "limit": self._spec.page_size(SOURCE, "aggregates")}
             for page in self._transport.paginate(AGGREGATES, path, params):

@@ -532,8 +532,17 @@ class YahooProvider:
         """Daily bars of one session: one chart request per symbol (Yahoo has no grouped endpoint)."""
         return self._daily(symbols, session, session)
 
-    def bars(self, symbols: Sequence[str], dataset: Dataset, start: dt.date, end: dt.date) -> ProviderResult:
+    def bars(
+        self,
+        symbols: Sequence[str],
+        dataset: Dataset,
+        start: dt.date,
+        end: dt.date,
+        since: dt.datetime | None = None,
+    ) -> ProviderResult:
         """Bars of ``dataset`` over the sessions ``start``..``end``, raw prices (see the module).
+
+        ``since`` is not narrowed: a chart request is one per symbol and window either way.
 
         Raises:
             NotServedError: intraday bars starting before the interval's window (nothing requested).

@@ -22,6 +22,13 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[start : start + IN_CHUNK]
 
 
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite hands timestamps back naive; they were stored in UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.UTC)
+
+
 class Ledger:
     """Coverage of (dataset, session, symbol) and the quarantine of rejected records."""
 
@@ -37,20 +44,40 @@ class Ledger:
     def covered_rows(
         self, dataset: Dataset, sessions: Sequence[dt.date], symbols: Sequence[str]
     ) -> dict[tuple[dt.date, str], int]:
-        """The (session, symbol) pairs already fetched, with the rows each fetch stored."""
+        """The (session, symbol) pairs already fetched whole, with the rows each fetch stored.
+
+        A pair fetched while its session was trading is not covered (see :meth:`partial`)."""
+        return {
+            pair: rows
+            for pair, (rows, through) in self._coverage(dataset, sessions, symbols).items()
+            if through is None
+        }
+
+    def partial(
+        self, dataset: Dataset, sessions: Sequence[dt.date], symbols: Sequence[str]
+    ) -> dict[tuple[dt.date, str], tuple[int, dt.datetime]]:
+        """The pairs fetched while their session was trading: (rows stored, the instant stored up to)."""
+        found = self._coverage(dataset, sessions, symbols).items()
+        return {pair: (rows, through) for pair, (rows, through) in found if through is not None}
+
+    def _coverage(
+        self, dataset: Dataset, sessions: Sequence[dt.date], symbols: Sequence[str]
+    ) -> dict[tuple[dt.date, str], tuple[int, dt.datetime | None]]:
         if not sessions or not symbols:
             return {}
-        found: dict[tuple[dt.date, str], int] = {}
+        found: dict[tuple[dt.date, str], tuple[int, dt.datetime | None]] = {}
         with self.database.begin() as conn:
             for chunk in _chunks(list(symbols)):
                 rows = conn.execute(
-                    sa.select(coverage.c.session, coverage.c.symbol, coverage.c.rows).where(
+                    sa.select(
+                        coverage.c.session, coverage.c.symbol, coverage.c.rows, coverage.c.through
+                    ).where(
                         coverage.c.dataset == dataset.value,
                         coverage.c.session.between(min(sessions), max(sessions)),
                         coverage.c.symbol.in_(list(chunk)),
                     )
                 )
-                found.update({(row[0], str(row[1])): int(row[2]) for row in rows})
+                found.update({(row[0], str(row[1])): (int(row[2]), _utc(row[3])) for row in rows})
         return found
 
     def record(
@@ -60,12 +87,26 @@ class Ledger:
         self.record_many(conn, dataset, {session: rows_per_symbol})
 
     def record_many(
-        self, conn: Connection, dataset: Dataset, fetched: Mapping[dt.date, Mapping[str, int]]
+        self,
+        conn: Connection,
+        dataset: Dataset,
+        fetched: Mapping[dt.date, Mapping[str, int]],
+        through: Mapping[dt.date, dt.datetime] | None = None,
     ) -> None:
-        """Mark (session, symbol) pairs as fetched, with their rows, in one statement (an upsert)."""
+        """Mark (session, symbol) pairs as fetched, with their rows, in one statement (an upsert).
+
+        A session in ``through`` was still trading: its pairs are stored up to that instant only."""
         now = dt.datetime.now(tz=dt.UTC)
+        partial = {session: t.astimezone(dt.UTC) for session, t in (through or {}).items()}
         values = [
-            {"dataset": dataset.value, "session": session, "symbol": s, "rows": n, "ingested_at": now}
+            {
+                "dataset": dataset.value,
+                "session": session,
+                "symbol": s,
+                "rows": n,
+                "ingested_at": now,
+                "through": partial.get(session),
+            }
             for session, per_symbol in fetched.items()
             for s, n in per_symbol.items()
         ]
@@ -76,7 +117,11 @@ class Ledger:
         conn.execute(
             statement.on_conflict_do_update(
                 index_elements=[coverage.c.dataset, coverage.c.session, coverage.c.symbol],
-                set_={"rows": statement.excluded.rows, "ingested_at": statement.excluded.ingested_at},
+                set_={
+                    "rows": statement.excluded.rows,
+                    "ingested_at": statement.excluded.ingested_at,
+                    "through": statement.excluded.through,
+                },
             ),
             values,
         )
@@ -93,11 +138,11 @@ class Ledger:
             )
 
     def latest_sessions(self, dataset: Dataset) -> dict[str, dt.date]:
-        """The latest covered session per symbol."""
+        """The latest session fetched whole, per symbol."""
         with self.database.begin() as conn:
             rows = conn.execute(
                 sa.select(coverage.c.symbol, sa.func.max(coverage.c.session))
-                .where(coverage.c.dataset == dataset.value)
+                .where(coverage.c.dataset == dataset.value, coverage.c.through.is_(None))
                 .group_by(coverage.c.symbol)
             )
             return {str(row[0]): row[1] for row in rows}

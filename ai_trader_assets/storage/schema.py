@@ -155,6 +155,9 @@ ingestion_coverage = sa.Table(
     sa.Column("symbol", sa.String(10), primary_key=True),
     sa.Column("rows", sa.Integer, nullable=False),
     sa.Column("ingested_at", UtcDateTime, nullable=False),
+    # NULL: the session was fetched whole (after its close). Else it was still trading: only what had
+    # ended by this instant is stored, and the pair counts as not yet covered.
+    sa.Column("through", UtcDateTime, nullable=True),
 )
 sa.Index("ix_ingestion_coverage_dataset_session", ingestion_coverage.c.dataset, ingestion_coverage.c.session)
 

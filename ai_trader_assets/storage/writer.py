@@ -102,9 +102,12 @@ class PartitionWriter:
             if hot:
                 totals.rows_hot += self.hot.upsert(conn, dataset, pd.concat(hot, ignore_index=True))
             fetched: dict[dt.date, dict[str, int]] = {}
+            through: dict[dt.date, dt.datetime] = {}
             for c in batch:  # partitions of two layers may share a session; their symbols differ
                 fetched.setdefault(c.data.session, {}).update(c.data.fetched)
-            self.ledger.record_many(conn, dataset, fetched)
+                if c.data.through is not None:  # the run's clock: the same for every layer
+                    through[c.data.session] = c.data.through
+            self.ledger.record_many(conn, dataset, fetched, through)
 
 
 def _batches(checked: list[_Checked], rows_per_commit: int) -> Iterator[list[_Checked]]:

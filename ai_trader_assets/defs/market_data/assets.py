@@ -85,6 +85,7 @@ def build_asset(
             dataset=dataset,
             partitions=partitions,
             today=platform.today(),
+            now=platform.now(),
             refresh=context.run.tags.get(REFRESH_TAG) == "full",
             only_symbols=backfill.symbols if backfill else None,
             requested_from=backfill.start_date if backfill else None,
