@@ -565,14 +565,14 @@ def _check_intraday_matches_layers(layers: LayersFile, pipeline: PipelineFile, p
     seen: set[int] = set()
     for index, spec in enumerate(pipeline.intraday):
         if spec.layer in seen:
-            raise ConfigError(path, f"intraday[{index}].layer", f"layer {spec.layer} is listed twice")
+            raise ConfigError(path, f"intraday.{index}.layer", f"layer {spec.layer} is listed twice")
         seen.add(spec.layer)
         ingested = layers.layers[spec.layer].datasets  # type: ignore[index]
         for dataset in spec.datasets:
             if dataset not in ingested:
                 raise ConfigError(
                     path,
-                    f"intraday[{index}].datasets",
+                    f"intraday.{index}.datasets",
                     f"layer {spec.layer} does not ingest {dataset.value} (layers.yaml)",
                 )
 

@@ -176,3 +176,38 @@ def test_missing_file_and_invalid_yaml(config_dir: Path) -> None:
     assert "pipeline.yaml: <top level>: file not found" in str(load_error(config_dir))
     (config_dir / "pipeline.yaml").write_text("partitions: [unclosed")
     assert "not valid YAML" in str(load_error(config_dir))
+
+
+@pytest.mark.parametrize(
+    ("entry", "key_path", "problem"),
+    [
+        (
+            {"layer": 0, "datasets": ["bars_1min"], "every_minutes": 5},
+            "datasets",
+            "does not ingest",
+        ),
+        (
+            {"layer": 3, "datasets": ["news"], "every_minutes": 5},
+            "datasets",
+            "cannot be refreshed",
+        ),
+        ({"layer": 3, "datasets": ["bars_1min"], "every_minutes": 7}, "every_minutes", "divide"),
+    ],
+)
+def test_an_intraday_refresh_the_layers_cannot_serve_is_refused(
+    config_dir: Path,
+    entry: dict,
+    key_path: str,
+    problem: str,  # type: ignore[type-arg]
+) -> None:
+    edit(config_dir, "pipeline.yaml", lambda d: d.update(intraday=[entry]))
+    error = load_error(config_dir)
+    assert error.key_path == f"intraday.0.{key_path}" and problem in error.problem
+
+
+def test_the_shipped_intraday_refresh_follows_the_active_layers() -> None:
+    intraday = {(s.layer, s.every_minutes): s.datasets for s in load_config().pipeline.intraday}
+    assert intraday == {
+        (3, 5): (Dataset.BARS_1MIN, Dataset.BARS_5MIN),
+        (2, 15): (Dataset.BARS_5MIN,),
+    }

@@ -1,11 +1,13 @@
 """Environment settings: embedded defaults, errors that name the variable, secrets kept out of sight."""
 
+import datetime as dt
 import logging
 from pathlib import Path
 
 import pytest
 
-from ai_trader_assets.settings import DEFAULT_POLYGON_BASE_URL, SettingsError, load_settings
+from ai_trader_assets.defs.platform.resources import PlatformConfigResource
+from ai_trader_assets.settings import DEFAULT_POLYGON_BASE_URL, NEW_YORK, SettingsError, load_settings
 
 API_KEY = "pk_live_SENTINEL_4f9c2e"
 DB_PASSWORD = "db-SENTINEL-pw-8812"
@@ -46,7 +48,30 @@ def test_postgres_url_uses_psycopg3(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_as_of_pins_today(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AI_TRADER_AS_OF", "2026-11-20")
-    assert load_settings().today().isoformat() == "2026-11-20"
+    settings = load_settings()
+    assert settings.today().isoformat() == "2026-11-20"
+    # A date alone is the end of that day: its session has closed.
+    assert (
+        settings.now() == dt.datetime(2026, 11, 21, tzinfo=NEW_YORK) and settings.as_of_text == "2026-11-20"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "now"),
+    [
+        ("2026-11-20T11:00", dt.datetime(2026, 11, 20, 11, 0, tzinfo=NEW_YORK)),  # New York time
+        ("2026-11-20 11:05:30", dt.datetime(2026, 11, 20, 11, 5, 30, tzinfo=NEW_YORK)),
+        ("2026-11-20T16:00:00+00:00", dt.datetime(2026, 11, 20, 11, 0, tzinfo=NEW_YORK)),  # an offset
+    ],
+)
+def test_as_of_may_carry_a_new_york_time(
+    monkeypatch: pytest.MonkeyPatch, value: str, now: dt.datetime
+) -> None:
+    monkeypatch.setenv("AI_TRADER_AS_OF", value)
+    settings = load_settings()
+    assert settings.now() == now and settings.today() == dt.date(2026, 11, 20)
+    resource = PlatformConfigResource(config_dir=str(settings.config_dir), as_of=settings.as_of_text)
+    assert resource.now() == now and resource.today() == dt.date(2026, 11, 20)
 
 
 @pytest.mark.parametrize(
@@ -59,6 +84,7 @@ def test_as_of_pins_today(monkeypatch: pytest.MonkeyPatch) -> None:
         ("ALPACA_API_KEY", "ak-key", "AI_TRADER_PROVIDER"),  # half of alpaca's keys
         ("YAHOO_BASE_URL", "query2.finance.yahoo.com", "YAHOO_BASE_URL"),
         ("AI_TRADER_AS_OF", "20/11/2026", "AI_TRADER_AS_OF"),
+        ("AI_TRADER_AS_OF", "2026-11-20T25:00", "AI_TRADER_AS_OF"),
         ("AI_TRADER_DATABASE_URL", "mysql://u@h/db", "AI_TRADER_DATABASE_URL"),
         ("AI_TRADER_DATABASE_URL", "not a url", "AI_TRADER_DATABASE_URL"),
         ("AI_TRADER_LAKE_URL", "gs://bucket/x", "AI_TRADER_LAKE_URL"),

@@ -149,3 +149,24 @@ def test_news_name_their_symbols_and_fall_on_any_day() -> None:
     assert all(titles[row.news_id].startswith(row.symbol) for row in result.links.itertuples())
     weekdays = {ts.weekday() for ts in result.frame["published_utc"]}
     assert weekdays & {5, 6}  # weekend articles exist (they belong to the next session)
+
+
+def test_a_trading_session_is_served_up_to_now_like_a_live_feed() -> None:
+    now = dt.datetime.combine(FULL_DAY, dt.time(11, 0, 30), calendar.NEW_YORK)
+    live = DemoProvider(clock=lambda: now)
+    minutes = live.bars(["AAPL"], Dataset.BARS_1MIN, FULL_DAY, FULL_DAY).frame
+    # 09:30 .. 11:00: the 11:00 bar is still forming (a live feed serves it; callers drop it).
+    assert len(minutes) == 91 and minutes["ts"].max() == pd.Timestamp(now.replace(second=0))
+    whole = provider.bars(["AAPL"], Dataset.BARS_1MIN, FULL_DAY, FULL_DAY).frame
+    pd.testing.assert_frame_equal(
+        minutes.drop(columns="ingested_at"), whole.head(91).drop(columns="ingested_at"), check_dtype=False
+    )
+    assert live.bars(["AAPL"], Dataset.BARS_1DAY, FULL_DAY, FULL_DAY).frame.empty  # the day is not over
+    assert live.grouped_daily_bars(FULL_DAY, ["AAPL"]).frame.empty
+    later = calendar.sessions(FULL_DAY, dt.date(2026, 11, 24))[1:]
+    assert live.bars(["AAPL"], Dataset.BARS_5MIN, later[0], later[-1]).frame.empty  # not traded yet
+    since = dt.datetime.combine(FULL_DAY, dt.time(10, 55), calendar.NEW_YORK)
+    recent = live.bars(["AAPL"], Dataset.BARS_1MIN, FULL_DAY, FULL_DAY, since=since).frame
+    assert len(recent) == 6 and recent["ts"].min() == pd.Timestamp(since)
+    news = live.news(["AAPL", "MSFT", "NVDA", "IBM"], now - dt.timedelta(days=5), now + dt.timedelta(days=1))
+    assert not news.frame.empty and (news.frame["published_utc"] < pd.Timestamp(now)).all()

@@ -52,6 +52,13 @@ def bars_json(frame: pd.DataFrame, grouped: bool = False) -> list[dict[str, Any]
     return rows
 
 
+def _day_or_instant(value: str) -> tuple[dt.date, dt.datetime | None]:
+    if value.isdigit():
+        instant = dt.datetime.fromtimestamp(int(value) / 1000, dt.UTC)
+        return instant.astimezone(calendar.NEW_YORK).date(), instant
+    return dt.date.fromisoformat(value), None
+
+
 class PolygonServer(FakeApi):
     """Start with ``with PolygonServer(api_key) as server:``; point POLYGON_BASE_URL at ``server.url``."""
 
@@ -71,7 +78,10 @@ class PolygonServer(FakeApi):
         self.extra_tickers: list[dict[str, Any]] = []
         # ticker -> [(first day, ticker used from then)], as /vX/reference/tickers/{id}/events lists them
         self.ticker_history: dict[str, list[tuple[str, str]]] = {}
-        self._demo = DemoProvider()
+        # The server's "now" (None: the real one): like Polygon, bars that started by then are served,
+        # the one still forming included, later ones do not exist yet.
+        self.clock: dt.datetime | None = None
+        self._demo = DemoProvider(clock=lambda: self.clock or dt.datetime.now(dt.UTC))
 
     def authorized(self, path: str, query: Mapping[str, list[str]], headers: Mapping[str, str]) -> bool:
         return headers.get("Authorization") == f"Bearer {self.api_key}"
@@ -97,11 +107,10 @@ class PolygonServer(FakeApi):
         if path.startswith("/v2/aggs/ticker/"):
             ticker, multiplier, timespan, start, end = parts[3], parts[5], parts[6], parts[7], parts[8]
             dataset = SPAN_TO_DATASET[(multiplier, timespan)]
-            frames = [
-                session_bars([ticker], day, dataset)
-                for day in calendar.sessions(dt.date.fromisoformat(start), dt.date.fromisoformat(end))
-            ]
-            rows = bars_json(pd.concat(frames, ignore_index=True)) if frames else []
+            # ``from``/``to`` are dates or Unix millisecond timestamps.
+            first, since = _day_or_instant(start)
+            frame = self._demo.bars([ticker], dataset, first, _day_or_instant(end)[0], since=since).frame
+            rows = bars_json(frame) if len(frame) else []
             return self._page(path, query, rows, {"ticker": ticker, "adjusted": False})
         listings = {
             "/v2/reference/news": lambda: self._news(query),

@@ -3,11 +3,12 @@
 - ``intraday_layer_<L>_schedule``: every ``every_minutes`` during regular hours, the open session's
   partition of layer L for its intraday datasets (only bars after the newest stored are fetched);
   a tick is skipped while the layer's previous refresh is still queued or running.
-- ``intraday_freshness_layer_<L>`` checks on each refreshed dataset, run by the
-  ``intraday_freshness`` job on ``intraday_freshness_schedule`` (every ``min(every_minutes)``):
+- ``intraday_freshness_layer_<L>`` checks on each refreshed dataset, run by
+  ``intraday_freshness_schedule`` (every greatest common divisor of the ``every_minutes``):
   fail when a member's newest bar ended more than two refreshes ago while the session trades.
 """
 
+import datetime as dt
 import math
 from collections.abc import Iterator
 
@@ -50,7 +51,7 @@ def build_refresh_schedule(spec: IntradaySpec) -> dg.ScheduleDefinition:
         f"{', '.join(datasets)} of the open session, only bars after the newest stored.",
     )
     def intraday_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-        session, why_not = refresh_due(context.scheduled_execution_time, spec.every_minutes)
+        session, why_not = _due(context, spec.every_minutes)
         if session is None:
             return dg.SkipReason(why_not)
         running = context.instance.get_run_records(
@@ -70,6 +71,31 @@ def build_refresh_schedule(spec: IntradaySpec) -> dg.ScheduleDefinition:
         )
 
     return intraday_refresh
+
+
+def _due(context: dg.ScheduleEvaluationContext, every_minutes: int) -> tuple[dt.date | None, str]:
+    if load_settings().clock is not None:
+        # A pinned clock does not move: a refresh would find nothing new, a check nothing changed.
+        return None, "AI_TRADER_AS_OF pins the platform's clock: the session is not followed live"
+    return refresh_due(context.scheduled_execution_time, every_minutes)
+
+
+def build_freshness_schedule(checks: dg.AssetChecksDefinition, every_minutes: int) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name="intraday_freshness_schedule",
+        target=dg.AssetSelection.checks(checks),
+        cron_schedule=f"*/{every_minutes} {HOURS} * * 1-5",
+        execution_timezone="America/New_York",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="The intraday freshness checks, while the session trades.",
+    )
+    def intraday_freshness(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+        session, why_not = _due(context, every_minutes)
+        if session is None:
+            return dg.SkipReason(why_not)
+        return dg.RunRequest(run_key=f"freshness|{context.scheduled_execution_time.isoformat()}")
+
+    return intraday_freshness
 
 
 def build_freshness_checks(specs: tuple[IntradaySpec, ...]) -> dg.AssetChecksDefinition:
@@ -116,20 +142,11 @@ def intraday_definitions() -> dg.Definitions:
     if not specs:
         return dg.Definitions()
     checks = build_freshness_checks(specs)
-    job = dg.define_asset_job("intraday_freshness", selection=dg.AssetSelection.checks(checks))
     every = math.gcd(*(spec.every_minutes for spec in specs))
     return dg.Definitions(
         asset_checks=[checks],
-        jobs=[job],
         schedules=[
             *(build_refresh_schedule(spec) for spec in specs),
-            dg.ScheduleDefinition(
-                name="intraday_freshness_schedule",
-                job=job,
-                cron_schedule=f"*/{every} {HOURS} * * 1-5",
-                execution_timezone="America/New_York",
-                default_status=dg.DefaultScheduleStatus.RUNNING,
-                description="The intraday freshness checks, while the session trades.",
-            ),
+            build_freshness_schedule(checks, every),
         ],
     )

@@ -3,7 +3,8 @@
 - integrity (blocking): the stored partitions have consistent OHLC, positive prices, non-negative
   volume and no duplicate keys;
 - completeness: each member symbol has the bars the calendar expects for the session (early closes
-  included), or for sparse datasets a recorded fetch;
+  included; of a session still trading, those that have ended), or for sparse datasets a recorded
+  fetch;
 - freshness: every member of an ingesting layer is stored up to the previous session at least.
 """
 
@@ -44,15 +45,20 @@ def CHECK_SPECS(dataset: Dataset) -> list[dg.AssetCheckSpec]:
     ]
 
 
-def expected_bars(dataset: Dataset, session: dt.date) -> int:
-    """Regular-session bars per symbol for an interval (390/78/7/1 on a full day, fewer on early closes)."""
-    minutes = calendar.session_minutes(session)
+def expected_bars(dataset: Dataset, session: dt.date, through: dt.datetime | None = None) -> int:
+    """Regular-session bars per symbol for an interval (390/78/7/1 on a full day, fewer on early closes);
+    with ``through`` (a session still trading), those starting before it."""
+    open_utc, close_utc = calendar.session_open_close(session)
+    if through is not None:
+        close_utc = max(open_utc, min(close_utc, through))
+    minutes = int((close_utc - open_utc).total_seconds() // 60)
     if dataset == Dataset.BARS_1MIN:
         return minutes
     if dataset == Dataset.BARS_5MIN:
         return minutes // 5
     if dataset == Dataset.BARS_1HOUR:
-        open_utc, close_utc = calendar.session_open_close(session)
+        if minutes == 0:
+            return 0
         return len(pd.date_range(open_utc.replace(minute=0), close_utc - dt.timedelta(minutes=1), freq="1h"))
     return 1
 
@@ -87,6 +93,7 @@ class CheckTally:
         self.partitions: set[str] = set()
         self.problems = 0
         self.incomplete: dict[str, int] = {}
+        self.partial: set[str] = set()  # partitions of a session still trading (checked so far)
         # (session, symbols fetched) of news and actions partitions, for the coverage check at the end.
         # Never the partitions themselves: a run must not hold the rows of the slices it has stored.
         self._fetched: list[tuple[dt.date, list[str]]] = []
@@ -124,7 +131,9 @@ class CheckTally:
             regular = _regular_rows_of_sessions(self.dataset, in_cold)
             counts = regular.groupby(["session", "symbol"], observed=True).size().to_dict()
             for data in written:
-                expected = expected_bars(self.dataset, data.session)
+                if data.through is not None:
+                    self.partial.add(data.key)
+                expected = expected_bars(self.dataset, data.session, data.through)
                 for symbol in data.fetched:
                     found = int(counts.get((data.session, symbol), 0))
                     if found < expected:
@@ -152,6 +161,7 @@ class CheckTally:
             severity=dg.AssetCheckSeverity.WARN,
             metadata={
                 "partitions checked": len(self.partitions),
+                "partial (session still trading: checked up to the run's now)": len(self.partial),
                 "incomplete symbol-sessions": len(self.incomplete),
                 "examples (rows found)": str(dict(list(self.incomplete.items())[:SHOWN])) or "-",
             },
