@@ -190,6 +190,9 @@ class ProviderSpec(_Frozen):
     page_sizes: PageSizes = PageSizes()
     # Alpaca's bar feed: sip (consolidated, what Polygon and Yahoo report) or iex (one exchange).
     feed: Literal["sip", "iex", "delayed_sip"] | None = None
+    # How far the plan's bars lag real time (Polygon's Starter/Developer plans: 15). A trading session
+    # is stored only up to now minus this, so the lag is fetched later instead of leaving a hole.
+    delay_minutes: Annotated[int, Field(ge=0)] = 0
 
     def page_size(self, provider: str, name: str) -> int:
         size = getattr(self.page_sizes, name)

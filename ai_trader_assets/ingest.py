@@ -249,14 +249,19 @@ class Ingestor:
             report.add_served(result, self.provider.name, symbols)
             results.append(result)
         fetched = _combine(results)
+        through = partial.through
+        if through is not None and fetched.served_until is not None:
+            # A delayed feed: what it could not serve yet must be asked for again, not skipped.
+            through = min(through, _through(dataset, fetched.served_until))
+            report.notes.append(f"the feed is delayed: {session} stored up to {_new_york(through)}")
         frame = fetched.frame
         if dataset in BAR_DATASETS and len(frame):
             # Only bars after what is stored, and only bars that have ended by the run's "now".
             first = pd.Timestamp(0, tz="UTC")
             starts = [partial.since.get(str(symbol)) or first for symbol in frame["symbol"]]
             keep = frame["ts"] >= pd.Series(pd.to_datetime(starts, utc=True), index=frame.index)
-            if partial.through is not None:
-                ended = frame["ts"] < partial.through
+            if through is not None:
+                ended = frame["ts"] < through
                 report.not_ended += int((keep & ~ended).sum())
                 keep &= ended
             frame = frame[keep.to_numpy()].reset_index(drop=True)
@@ -266,7 +271,7 @@ class Ingestor:
             # Coverage counts the session's rows, this run's and the earlier ones'.
             counts = {s: n + partial.prior_rows.get(s, 0) for s, n in data.fetched.items()}
             data = dataclasses.replace(data, fetched=counts)
-        return [dataclasses.replace(data, through=partial.through)]
+        return [dataclasses.replace(data, through=through)]
 
     def _plan_layer(
         self, request: IngestRequest, layer: int, sessions: list[dt.date], report: IngestReport
@@ -453,6 +458,7 @@ def _combine(results: list[ProviderResult]) -> ProviderResult:
         links=pd.concat(links, ignore_index=True) if links else None,
         served=_merge_served(results),
         failovers=tuple(line for r in results for line in r.failovers),
+        served_until=min((r.served_until for r in results if r.served_until), default=None),
     )
 
 

@@ -22,6 +22,8 @@ from ai_trader_assets.config import DEFAULT_CONFIG_DIR
 NEW_YORK = ZoneInfo("America/New_York")
 DEFAULT_POLYGON_BASE_URL = "https://api.massive.com"
 DEFAULT_ALPACA_DATA_URL = "https://data.alpaca.markets"
+# The trading API (its /v2/assets lists the universe); live keys need https://api.alpaca.markets.
+DEFAULT_ALPACA_TRADING_URL = "https://paper-api.alpaca.markets"
 DEFAULT_YAHOO_BASE_URL = "https://query2.finance.yahoo.com"
 DEFAULT_BENZINGA_BASE_URL = "https://api.benzinga.com"
 ProviderKind = Literal["polygon", "alpaca", "yahoo", "demo"]
@@ -100,6 +102,7 @@ class Settings:
     alpaca_api_key: Secret | None
     alpaca_secret_key: Secret | None
     alpaca_data_url: str
+    alpaca_trading_url: str
     yahoo_base_url: str
     benzinga_api_key: Secret | None
     benzinga_base_url: str
@@ -248,6 +251,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         alpaca_api_key=alpaca_key,
         alpaca_secret_key=alpaca_secret,
         alpaca_data_url=_http_url(env, "ALPACA_DATA_URL", DEFAULT_ALPACA_DATA_URL),
+        alpaca_trading_url=_http_url(env, "ALPACA_TRADING_URL", DEFAULT_ALPACA_TRADING_URL),
         yahoo_base_url=_http_url(env, "YAHOO_BASE_URL", DEFAULT_YAHOO_BASE_URL),
         benzinga_api_key=_secret(env, "BENZINGA_API_KEY"),
         benzinga_base_url=_http_url(env, "BENZINGA_BASE_URL", DEFAULT_BENZINGA_BASE_URL),

@@ -34,7 +34,7 @@ def universe_sync(
         if not isinstance(source, UniverseSource):
             raise ProviderError(
                 f"the {settings.provider} provider lists no universe: "
-                "use AI_TRADER_PROVIDER=polygon (or demo)"
+                "use AI_TRADER_PROVIDER=polygon, alpaca (or demo)"
             )
         plan = sync_universe(source, CompaniesRepository(database), config.pipeline.universe, dry_run=dry_run)
     table = Table(box=box.SIMPLE, show_header=False)

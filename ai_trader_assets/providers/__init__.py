@@ -14,7 +14,7 @@ from ai_trader_assets.providers.http import PolygonTransport
 from ai_trader_assets.providers.polygon import PolygonProvider
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.providers.yahoo import YahooProvider
-from ai_trader_assets.settings import Secret, Settings, load_settings
+from ai_trader_assets.settings import DEFAULT_ALPACA_TRADING_URL, Secret, Settings, load_settings
 
 # Per provider, the variables that must be set for it to take part (Yahoo needs no key).
 REQUIRED_VARIABLES: dict[str, tuple[str, ...]] = {
@@ -38,12 +38,14 @@ class ProviderAccess:
     alpaca_api_key: Secret | None = None
     alpaca_secret_key: Secret | None = None
     benzinga_api_key: Secret | None = None
+    alpaca_trading_url: str = DEFAULT_ALPACA_TRADING_URL
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "ProviderAccess":
         return cls(
             polygon_base_url=settings.polygon_base_url,
             alpaca_data_url=settings.alpaca_data_url,
+            alpaca_trading_url=settings.alpaca_trading_url,
             yahoo_base_url=settings.yahoo_base_url,
             benzinga_base_url=settings.benzinga_base_url,
             polygon_api_key=settings.polygon_api_key,
@@ -92,6 +94,7 @@ def build_single(
             access.alpaca_data_url,
             spec,
             limiter,
+            trading_url=access.alpaca_trading_url,
         )
     if name == "yahoo":
         # Yahoo's intraday windows count back from the platform's today (AI_TRADER_AS_OF when set).

@@ -6,7 +6,9 @@ Serves every dataset we ingest:
   request (chunks of :data:`SYMBOLS_PER_REQUEST`), unadjusted (``adjustment=raw``), on the feed of
   ``providers.yaml`` (``sip``: consolidated volume, comparable with Polygon and Yahoo);
 - news (``/v1beta1/news``: Benzinga's articles, ids ``benzinga:<id>`` like the Benzinga provider's);
-- corporate actions (``/v1/corporate-actions``: cash dividends, forward and reverse splits).
+- corporate actions (``/v1/corporate-actions``: cash dividends, forward and reverse splits);
+- the universe: active US equities from the trading API (``/v2/assets`` at ``ALPACA_TRADING_URL``,
+  our JSON transport, the same key headers), and renames from name-change corporate actions.
 
 Traps handled (see ``shared/fixtures/PROVIDER_NOTES.md``):
 
@@ -74,7 +76,14 @@ from ai_trader_assets.providers.base import (
     empty_frame,
     ingest_time,
 )
-from ai_trader_assets.providers.http import MAX_PAGES, RequestGovernor, TransientError, decode_json
+from ai_trader_assets.providers.http import (
+    MAX_PAGES,
+    JsonTransport,
+    RequestGovernor,
+    TransientError,
+    decode_json,
+)
+from ai_trader_assets.providers.polygon import parse_listing
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.providers.text import html_to_text, plain_title
 from ai_trader_assets.providers.validation import (
@@ -84,10 +93,11 @@ from ai_trader_assets.providers.validation import (
     split_rejects,
     valid_symbols,
 )
-from ai_trader_assets.settings import Secret
+from ai_trader_assets.settings import DEFAULT_ALPACA_TRADING_URL, Secret
 from ai_trader_assets.storage.companies import SYMBOL_PATTERN as SYMBOL
 
 SOURCE = "alpaca"
+ASSETS = "/v2/assets"
 BARS = "/v2/stocks/bars"
 NEWS = "/v1beta1/news"
 CORPORATE_ACTIONS = "/v1/corporate-actions"
@@ -105,6 +115,12 @@ ACTION_TYPES = [
     CorporateActionsType.FORWARD_SPLIT,
     CorporateActionsType.REVERSE_SPLIT,
 ]
+# Alpaca's exchange names as MIC codes (pipeline.yaml universe.exchanges); others pass as they are.
+EXCHANGES = {"NYSE": "XNYS", "NASDAQ": "XNAS", "AMEX": "XASE", "ARCA": "ARCX", "NYSEARCA": "ARCX"}
+# /v2/assets does not say what kind of equity an asset is (stock, ETF, ...): its entries carry this type.
+EQUITY_TYPE = "us_equity"
+# How far back a new listing's rename is looked for (a rename shows in the first sync after it).
+RENAME_LOOKBACK = dt.timedelta(days=30)
 SPLIT_KINDS = ("forward_splits", "reverse_splits")
 DIVIDEND_KINDS = ("cash_dividends",)
 # Free plans may not query the consolidated (SIP) feed's last 15 minutes: the window ends before them.
@@ -505,6 +521,7 @@ class AlpacaProvider:
         api_key: ``ALPACA_API_KEY``, sent in the ``APCA-API-KEY-ID`` header.
         secret_key: ``ALPACA_SECRET_KEY``, sent in the ``APCA-API-SECRET-KEY`` header.
         base_url: ``ALPACA_DATA_URL`` (scheme and host; the SDK appends ``/<version>/<path>``).
+        trading_url: ``ALPACA_TRADING_URL`` (the trading API: ``/v2/assets`` for the universe).
         spec: Limits, timeouts, retries, page sizes and the bar feed from ``providers.yaml``.
         limiter: The shared request limiter (one slot per attempt).
         sleep: Injected for tests of the retry timing.
@@ -521,11 +538,20 @@ class AlpacaProvider:
         spec: ProviderSpec,
         limiter: RequestLimiter,
         sleep: Callable[[float], None] = time.sleep,
+        trading_url: str = DEFAULT_ALPACA_TRADING_URL,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._spec = spec
         self._feed = DataFeed(spec.feed) if spec.feed else None
         governor = RequestGovernor(SOURCE, spec, limiter, sleep)
+        self._trading = JsonTransport(
+            SOURCE,
+            trading_url,
+            spec,
+            governor,
+            headers={"APCA-API-KEY-ID": api_key, "APCA-API-SECRET-KEY": secret_key},
+            key_variables=KEY_VARIABLES,
+        )
         keys = (api_key, secret_key)
         timeout = (spec.timeouts.connect_seconds, spec.timeouts.read_seconds)
         session = requests.Session()  # one connection pool for the three clients
@@ -571,6 +597,7 @@ class AlpacaProvider:
         calls: list[ProviderCall] = []
         records: list[dict[str, Any]] = []
         tickers: list[str] = []
+        served_until: dt.datetime | None = None
         if end >= start:
             window_start = dt.datetime.combine(start, dt.time(), NEW_YORK).astimezone(dt.UTC)
             if since is not None:
@@ -578,8 +605,10 @@ class AlpacaProvider:
             window_end = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), NEW_YORK).astimezone(
                 dt.UTC
             ) - dt.timedelta(seconds=1)
-            if self._feed == DataFeed.SIP:  # the last 15 minutes of SIP data are not on every plan
-                window_end = min(window_end, dt.datetime.now(dt.UTC) - SIP_DELAY)
+            delayed = dt.datetime.now(dt.UTC) - SIP_DELAY
+            if self._feed == DataFeed.SIP and delayed < window_end:
+                # The last 15 minutes of SIP data are not on every plan: asked for again later.
+                window_end = served_until = delayed
             for chunk in _chunks(symbols, SYMBOLS_PER_REQUEST) if window_end > window_start else []:
                 request = StockBarsRequest(
                     symbol_or_symbols=chunk,
@@ -596,7 +625,48 @@ class AlpacaProvider:
                     records.extend(rows)
                     tickers.extend([symbol] * len(rows))
         frame, rejects = parse_bars(records, tickers, daily=dataset == Dataset.BARS_1DAY)
-        return ProviderResult(frame=frame, rejects=rejects, calls=tuple(calls))
+        return ProviderResult(frame=frame, rejects=rejects, calls=tuple(calls), served_until=served_until)
+
+    # ---------------------------------------------------------------- universe
+
+    def listed_stocks(self) -> ProviderResult:
+        """Active, tradable US equities (``/v2/assets``: one response, no paging), exchanges as MIC
+        codes; the type is :data:`EQUITY_TYPE` (Alpaca does not tell stocks from ETFs)."""
+        page = self._trading.get(ASSETS, ASSETS, {"status": "active", "asset_class": "us_equity"})
+        if not isinstance(page.body, list):
+            raise ProviderError(f"{SOURCE} {ASSETS}: expected a list of assets, got {str(page.body)[:200]}")
+        records = [
+            {**r, "exchange": EXCHANGES.get(str(r.get("exchange")), r.get("exchange")), "type": EQUITY_TYPE}
+            for r in page.body
+            if isinstance(r, dict) and r.get("tradable") is True and r.get("status") == "active"
+        ]
+        return parse_listing(records, "symbol", "exchange", "type", [page.call])
+
+    def ticker_changes(self, symbol: str) -> list[tuple[str, str, dt.date]]:
+        """Renames into or out of ``symbol`` (``old, new, effective date``) from the name-change
+        corporate actions processed in the last :data:`RENAME_LOOKBACK`."""
+        today = dt.datetime.now(NEW_YORK).date()
+        request = CorporateActionsRequest(
+            symbols=[symbol],
+            types=[CorporateActionsType.NAME_CHANGE],
+            start=today - RENAME_LOOKBACK,
+            end=today,
+            limit=None,
+        )
+        calls: list[ProviderCall] = []
+        with _listing(calls):
+            merged = cast(dict[str, list[dict[str, Any]]], self._actions.get_corporate_actions(request))
+        changes = []
+        for record in merged.get("name_changes") or []:
+            old, new, day = (
+                record.get("old_symbol"),
+                record.get("new_symbol"),
+                _date(record.get("process_date")),
+            )
+            valid = all(isinstance(s, str) and SYMBOL.match(s) for s in (old, new))
+            if valid and day is not None and symbol in (old, new) and old != new:
+                changes.append((str(old), str(new), day))
+        return sorted(set(changes), key=lambda change: change[2])
 
     # ---------------------------------------------------------------- news
 

@@ -159,6 +159,8 @@ class ProviderResult:
         served: provider name -> the symbols it was asked for and answered without failing (set by
             failover; a symbol it has no data for is still "served": the answer was empty).
         failovers: one line per provider given up on, with the reason.
+        served_until: a delayed feed's horizon: nothing after this instant could be served, so a
+            trading session is stored only up to it (None: real time).
     """
 
     frame: pd.DataFrame
@@ -167,6 +169,7 @@ class ProviderResult:
     links: pd.DataFrame | None = None
     served: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     failovers: tuple[str, ...] = ()
+    served_until: dt.datetime | None = None
 
 
 class MarketDataProvider(Protocol):

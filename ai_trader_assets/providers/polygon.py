@@ -126,7 +126,10 @@ class PolygonProvider:
                 tickers.extend([symbol] * len(rows))
                 calls.append(page.call)
         frame, rejects = parse_aggregates(results, tickers)
-        return ProviderResult(frame=frame, rejects=rejects, calls=tuple(calls))
+        served_until = None
+        if self._spec.delay_minutes:  # a delayed plan: the latest minutes are not served yet
+            served_until = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=self._spec.delay_minutes)
+        return ProviderResult(frame=frame, rejects=rejects, calls=tuple(calls), served_until=served_until)
 
     # ---------------------------------------------------------------- news
 

@@ -9,8 +9,7 @@ import pytest
 
 from ai_trader_assets import calendar
 from ai_trader_assets.config import Dataset, load_config
-from ai_trader_assets.definitions import defs
-from ai_trader_assets.defs.automation.intraday import build_refresh_schedule
+from ai_trader_assets.defs.automation.intraday import build_refresh_schedule, intraday_definitions
 from ai_trader_assets.intraday import refresh_due
 from ai_trader_assets.run_tags import INTRADAY_TAG, LAYER_TAG
 
@@ -50,20 +49,17 @@ def test_the_layer_schedule_requests_the_open_sessions_partition_one_at_a_time(
     (spec,) = [s for s in load_config().pipeline.intraday if s.layer == 3]
     schedule = build_refresh_schedule(spec)
     assert schedule.cron_schedule == "*/5 9-16 * * 1-5"
-    repository = defs().get_repository_def()
-    assert {"intraday_layer_3_schedule", "intraday_layer_2_schedule", "intraday_freshness_schedule"} <= {
-        s.name for s in repository.schedule_defs
-    }
+    names = {s.name for s in intraday_definitions().schedules or []}  # type: ignore[union-attr]
+    assert names == {"intraday_layer_3_schedule", "intraday_layer_2_schedule", "intraday_freshness_schedule"}
 
-    def at(tick: dt.datetime) -> dg.ScheduleEvaluationContext:
-        return dg.build_schedule_context(
-            instance=instance, scheduled_execution_time=tick, repository_def=repository
-        )
+    def evaluate(tick: dt.datetime) -> dg.RunRequest | dg.SkipReason:
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
+        return schedule(context)  # type: ignore[return-value]
 
     with dg.instance_for_test() as instance:
         tick = new_york("2026-11-20", 11, 0)
-        context = at(tick)
-        (request,) = schedule.evaluate_tick(context).run_requests or []
+        request = evaluate(tick)
+        assert isinstance(request, dg.RunRequest)
         assert request.partition_key == "2026-11-20|3"
         assert request.asset_selection == [dg.AssetKey(Dataset.BARS_1MIN.value), dg.AssetKey("bars_5min")]
         assert request.tags[INTRADAY_TAG] == "3" and request.tags[LAYER_TAG] == "3"
@@ -72,12 +68,10 @@ def test_the_layer_schedule_requests_the_open_sessions_partition_one_at_a_time(
         instance.add_run(
             dg.DagsterRun(job_name="__ASSET_JOB", status=dg.DagsterRunStatus.STARTED, tags=request.tags)
         )
-        skipped = schedule.evaluate_tick(context)
-        assert not skipped.run_requests and "still running" in str(skipped.skip_message)
-
-        closed = at(new_york("2026-11-26", 11, 0))
-        assert "not an NYSE session" in str(schedule.evaluate_tick(closed).skip_message)
-
+        skipped = evaluate(tick)
+        assert isinstance(skipped, dg.SkipReason) and "still running" in str(skipped.skip_message)
+        closed = evaluate(new_york("2026-11-26", 11, 0))
+        assert isinstance(closed, dg.SkipReason) and "not an NYSE session" in str(closed.skip_message)
         monkeypatch.setenv("AI_TRADER_AS_OF", "2026-11-20T11:00")
-        pinned = schedule.evaluate_tick(at(tick + dt.timedelta(days=3)))
-        assert not pinned.run_requests and "AI_TRADER_AS_OF" in str(pinned.skip_message)
+        pinned = evaluate(tick + dt.timedelta(days=3))
+        assert isinstance(pinned, dg.SkipReason) and "AI_TRADER_AS_OF" in str(pinned.skip_message)

@@ -14,7 +14,13 @@ from pydantic import PrivateAttr
 from ai_trader_assets.calendar import new_york_today
 from ai_trader_assets.config import PlatformConfig, cached_config
 from ai_trader_assets.providers import MarketDataProvider, ProviderAccess, build_provider, build_single
-from ai_trader_assets.settings import Secret, Settings, load_settings, parse_as_of
+from ai_trader_assets.settings import (
+    DEFAULT_ALPACA_TRADING_URL,
+    Secret,
+    Settings,
+    load_settings,
+    parse_as_of,
+)
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake
@@ -94,6 +100,7 @@ class MarketDataProviderResource(dg.ConfigurableResource):
     polygon_base_url: str
     polygon_api_key: str | None = None
     alpaca_data_url: str
+    alpaca_trading_url: str = DEFAULT_ALPACA_TRADING_URL
     alpaca_api_key: str | None = None
     alpaca_secret_key: str | None = None
     yahoo_base_url: str
@@ -107,6 +114,7 @@ class MarketDataProviderResource(dg.ConfigurableResource):
         return ProviderAccess(
             polygon_base_url=self.polygon_base_url,
             alpaca_data_url=self.alpaca_data_url,
+            alpaca_trading_url=self.alpaca_trading_url,
             yahoo_base_url=self.yahoo_base_url,
             benzinga_base_url=self.benzinga_base_url,
             polygon_api_key=secret(self.polygon_api_key),
@@ -170,6 +178,7 @@ def provider_resource(settings: Settings, kind: str | None = None) -> MarketData
         polygon_base_url=_env_or("POLYGON_BASE_URL", settings.polygon_base_url),
         polygon_api_key=_env_or_none("POLYGON_API_KEY") or _env_or_none("MASSIVE_API_KEY"),
         alpaca_data_url=_env_or("ALPACA_DATA_URL", settings.alpaca_data_url),
+        alpaca_trading_url=_env_or("ALPACA_TRADING_URL", settings.alpaca_trading_url),
         alpaca_api_key=_env_or_none("ALPACA_API_KEY"),
         alpaca_secret_key=_env_or_none("ALPACA_SECRET_KEY"),
         yahoo_base_url=_env_or("YAHOO_BASE_URL", settings.yahoo_base_url),

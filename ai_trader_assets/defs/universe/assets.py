@@ -18,12 +18,12 @@ GUARD = "universe_guard"
 
 
 def universe_source(provider: MarketDataProviderResource) -> UniverseSource:
-    """The primary provider, when it lists stocks (polygon, demo)."""
+    """The primary provider, when it lists stocks (polygon, alpaca, demo)."""
     source = provider.get_single(provider.kind)
     if not isinstance(source, UniverseSource):
         raise ProviderError(
             f"the {provider.kind} provider lists no universe: sync it with AI_TRADER_PROVIDER=polygon "
-            "(or demo), or import companies with 'ai-trader companies import'"
+            "or alpaca (or demo), or import companies with 'ai-trader companies import'"
         )
     return source
 
