@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from ai_trader_assets import calendar
 from ai_trader_assets.cli import app
 from ai_trader_assets.config import DEFAULT_CONFIG_DIR, load_config
 from ai_trader_assets.defs.platform.definitions import resources
@@ -22,6 +23,7 @@ from ai_trader_assets.settings import Secret
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.universe import sync_universe
+from ai_trader_assets_tests.support.alpaca_server import AlpacaServer
 from ai_trader_assets_tests.support.polygon_server import PolygonServer
 
 KEY = "pk_SENTINEL_universe"
@@ -180,3 +182,49 @@ def test_a_rename_never_lowers_what_the_new_symbol_already_qualified_for(market_
     assert companies.record_rename("OLD", "NEW", dt.date(2026, 11, 2), source="test")
     assert companies.layer_of("NEW") == 3 and companies.layer_of("OLD") is None
     assert not companies.record_rename("OLD", "NEW", dt.date(2026, 11, 2), source="test")  # once
+
+
+def test_ai_trader_universe_sync_on_alpaca_and_its_renames(
+    market_db: MarketDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alpaca's trading API lists the universe (/v2/assets); a name change recorded as a corporate
+    action carries a symbol's qualification over, like Polygon's ticker events."""
+    with AlpacaServer("ak_SENTINEL_universe", "as_SENTINEL_universe") as alpaca:
+        for name, value in {
+            "AI_TRADER_DATABASE_URL": market_db.url.render_as_string(hide_password=False),
+            "AI_TRADER_PROVIDER": "alpaca",
+            "ALPACA_API_KEY": "ak_SENTINEL_universe",
+            "ALPACA_SECRET_KEY": "as_SENTINEL_universe",
+            "ALPACA_DATA_URL": alpaca.url,
+            "ALPACA_TRADING_URL": alpaca.url,
+        }.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("POLYGON_API_KEY", raising=False)
+        runner = CliRunner()
+        applied = runner.invoke(app, ["universe", "sync"])
+        assert applied.exit_code == 0, applied.output
+        expected = (DEFAULT_CONFIG_DIR / "demo_universe.csv").read_text().count("\n") - 1
+        active = CompaniesRepository(market_db).active()
+        # The OTC listing is filtered by exchange, the untradable one left out by the provider.
+        assert len(active) == expected and "GBTC" not in active and "ZVZZT" not in active
+        assert {r.path for r in alpaca.requests} == {"/v2/assets"}
+
+        companies = CompaniesRepository(market_db)
+        companies.upsert([{"symbol": "TWTR", "layer": 2}], source="test")
+        today = dt.datetime.now(calendar.NEW_YORK).date()
+        alpaca.name_changes = [
+            {
+                "id": "5f0c1d2e-0000-4000-8000-000000000001",
+                "old_symbol": "TWTR",
+                "new_symbol": "XYZ",
+                "old_cusip": "852234103",
+                "new_cusip": "852234103",
+                "process_date": (today - dt.timedelta(days=2)).isoformat(),
+            }
+        ]
+        alpaca.assets.append({**alpaca.assets[0], "symbol": "XYZ", "name": "Block, Inc.", "id": "xyz"})
+        renamed = runner.invoke(app, ["universe", "sync"])
+        assert renamed.exit_code == 0, renamed.output
+        assert companies.layers_of(["XYZ", "TWTR"]) == {"XYZ": 2, "TWTR": None}
+        (lookup,) = alpaca.requests_to("/v1/corporate-actions")
+        assert lookup.query["types"] == ["name_change"] and lookup.query["symbols"] == ["XYZ"]

@@ -669,3 +669,50 @@ def test_the_keys_travel_only_in_the_headers(
     for value in (API_KEY, SECRET_KEY):
         assert value not in caplog.text and value not in repr(provider) and value not in str(info.value)
         assert all(value not in repr(vars(client)) for client in clients)
+
+
+# ------------------------------------------------------------------ universe and refreshes
+
+
+def test_the_universe_is_the_trading_apis_active_tradable_equities(
+    server: AlpacaServer, spec: ProviderSpec, tmp_path: Path
+) -> None:
+    limiter = RequestLimiter("alpaca", spec.rate_limit, tmp_path / "limits")
+    provider = AlpacaProvider(
+        Secret(API_KEY), Secret(SECRET_KEY), server.url, spec, limiter, trading_url=server.url
+    )
+    server.assets.append({**server.assets[0], "symbol": "bad ticker", "id": "bad"})
+    result = provider.listed_stocks()
+    listed = result.frame.set_index("symbol")
+    assert listed.loc["AAPL", "exchange"] == "XNAS" and listed.loc["IBM", "exchange"] == "XNYS"
+    assert listed.loc["GBTC", "exchange"] == "OTC"  # kept here; the universe's exchanges filter it
+    assert "ZVZZT" not in listed.index  # not tradable
+    assert set(listed["type"]) == {"us_equity"}  # Alpaca does not tell stocks from ETFs
+    assert result.rejects["reason"].tolist() == ["ticker is not a valid symbol"]
+    (request,) = server.requests_to("/v2/assets")
+    assert request.query == {"status": ["active"], "asset_class": ["us_equity"]}
+    assert request.headers["APCA-API-KEY-ID"] == API_KEY and SECRET_KEY not in str(request.query)
+
+
+def test_renames_come_from_name_change_actions(
+    server: AlpacaServer, spec: ProviderSpec, tmp_path: Path
+) -> None:
+    pages = [fixture(f"corporate_actions_v1_{name}.json") for name in ("page1_all_types", "page2")]
+    server.respond(ACTIONS, *pages)
+    provider = make_provider(server, spec, tmp_path)
+    assert provider.ticker_changes("VFS") == [("BSAQ", "VFS", dt.date(2023, 8, 15))]
+    first = server.requests_to(ACTIONS)[0]
+    assert first.query["types"] == ["name_change"] and first.query["symbols"] == ["VFS"]
+
+
+def test_a_refresh_asks_only_for_bars_after_what_is_stored(
+    server: AlpacaServer, spec: ProviderSpec, tmp_path: Path
+) -> None:
+    since = dt.datetime.combine(SESSION, dt.time(11, 0), calendar.NEW_YORK)
+    result = make_provider(server, spec, tmp_path).bars(
+        ["AAPL"], Dataset.BARS_1MIN, SESSION, SESSION, since=since
+    )
+    (request,) = server.requests_to(BARS)
+    assert pd.Timestamp(request.query["start"][0]) == pd.Timestamp(since)
+    assert result.frame["ts"].min() == pd.Timestamp(since) and len(result.frame) == 300  # 11:00 .. 15:59
+    assert result.served_until is None  # a past session: nothing held back

@@ -11,6 +11,7 @@ missing headers 401. Failures, canned bodies and recorded requests come from :cl
 """
 
 import base64
+import csv
 import datetime as dt
 import hashlib
 import html
@@ -22,7 +23,7 @@ import pandas as pd
 
 from ai_trader_assets import calendar
 from ai_trader_assets.config import Dataset
-from ai_trader_assets.providers.demo import DemoProvider, session_bars
+from ai_trader_assets.providers.demo import DEMO_UNIVERSE, DemoProvider, session_bars
 from ai_trader_assets_tests.support.fake_api import FakeApi, RecordedRequest, fixture_json
 
 TIMEFRAME_TO_DATASET = {
@@ -34,6 +35,7 @@ TIMEFRAME_TO_DATASET = {
 # The API's own page maxima (the SDK sends these when no page size is configured).
 MAX_LIMIT = {"bars": 10_000, "news": 50, "corporate_actions": 1000}
 DEFAULT_LIMIT = {"bars": 1000, "news": 10, "corporate_actions": 100}
+ALPACA_EXCHANGES = {"XNYS": "NYSE", "XNAS": "NASDAQ", "XASE": "AMEX", "ARCX": "ARCA", "BATS": "BATS"}
 NAMESPACE = uuid.UUID("6f1d7c0e-2b1a-4c55-9a38-1f6a0c1d2e3f")
 __all__ = ["AlpacaServer", "RecordedRequest", "bars_json", "fixture"]
 
@@ -68,6 +70,31 @@ def bars_json(frame: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
             }
         )
     return grouped
+
+
+def demo_assets() -> list[dict[str, Any]]:
+    """The demo universe in ``/v2/assets``' shape, plus an OTC stock and an untradable listing."""
+    with DEMO_UNIVERSE.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    listed = [(r["symbol"], r["name"], ALPACA_EXCHANGES.get(r["exchange"], "?"), True) for r in rows]
+    listed += [("GBTC", "Grayscale Bitcoin Trust", "OTC", True), ("ZVZZT", "Test Stock", "NASDAQ", False)]
+    return [
+        {
+            "id": str(uuid.uuid5(NAMESPACE, symbol)),
+            "class": "us_equity",
+            "exchange": exchange,
+            "symbol": symbol,
+            "name": name,
+            "status": "active",
+            "tradable": tradable,
+            "marginable": tradable,
+            "shortable": tradable,
+            "easy_to_borrow": tradable,
+            "fractionable": tradable,
+            "attributes": [],
+        }
+        for symbol, name, exchange, tradable in listed
+    ]
 
 
 def _cusip(symbol: str) -> str:
@@ -111,6 +138,11 @@ class AlpacaServer(FakeApi):
         self._demo = DemoProvider()
         self._shifts: dict[tuple[str, dt.date], float] = {}
         self._missing_headers = False
+        # The trading API's /v2/assets: the demo universe as Alpaca lists it, an OTC stock and an
+        # untradable one (both must be left out); tests change it freely.
+        self.assets: list[dict[str, Any]] = demo_assets()
+        # Name changes served as corporate actions of type name_change.
+        self.name_changes: list[dict[str, Any]] = []
         # Generated listings by query (without page_token), so later pages cost no regeneration.
         self._listings: dict[tuple[str, tuple[tuple[str, str], ...]], list[tuple[str, dict[str, Any]]]] = {}
 
@@ -137,6 +169,8 @@ class AlpacaServer(FakeApi):
         return {"message": f"HTTP {status}"}
 
     def generate(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
+        if path == "/v2/assets":  # the trading API: one list, no paging
+            return 200, [a for a in self.assets if a["status"] == (_first(query, "status") or "active")]
         kinds = {
             "/v2/stocks/bars": "bars",
             "/v1beta1/news": "news",
@@ -240,6 +274,12 @@ class AlpacaServer(FakeApi):
         end = dt.date.fromisoformat(_first(query, "end") or "2026-12-31")
         frame = self._demo.corporate_actions(symbols, start - dt.timedelta(days=60), end).frame
         items: list[tuple[dt.date, str, dict[str, Any]]] = []
+        if "name_change" in types:
+            items.extend(
+                (dt.date.fromisoformat(change["process_date"]), "name_changes", change)
+                for change in self.name_changes
+                if {change["old_symbol"], change["new_symbol"]} & set(symbols)
+            )
         for row in frame.to_dict(orient="records"):
             base = {
                 "id": str(uuid.uuid5(NAMESPACE, row["id"])),
@@ -270,5 +310,5 @@ class AlpacaServer(FakeApi):
                 }
                 items.append((process, "cash_dividends", record))
         kept = [item for item in items if start <= item[0] <= end]
-        kept.sort(key=lambda item: (item[0], item[2]["symbol"], item[1]))
+        kept.sort(key=lambda item: (item[0], item[2].get("symbol") or item[2]["new_symbol"], item[1]))
         return [(group, record) for _, group, record in kept]
