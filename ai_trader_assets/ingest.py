@@ -250,10 +250,6 @@ class Ingestor:
             results.append(result)
         fetched = _combine(results)
         through = partial.through
-        if through is not None and fetched.served_until is not None:
-            # A delayed feed: what it could not serve yet must be asked for again, not skipped.
-            through = min(through, _through(dataset, fetched.served_until))
-            report.notes.append(f"the feed is delayed: {session} stored up to {_new_york(through)}")
         frame = fetched.frame
         if dataset in BAR_DATASETS and len(frame):
             # Only bars after what is stored, and only bars that have ended by the run's "now".
@@ -266,12 +262,14 @@ class Ingestor:
                 keep &= ended
             frame = frame[keep.to_numpy()].reset_index(drop=True)
         fetched = dataclasses.replace(fetched, frame=frame)
-        (data,) = self._split(dataset, layer, {session: sorted(partial.since)}, fetched, report)
+        (data,) = self._split(
+            dataset, layer, {session: sorted(partial.since)}, fetched, report, through=through
+        )
         if dataset in BAR_LENGTHS:
             # Coverage counts the session's rows, this run's and the earlier ones'.
             counts = {s: n + partial.prior_rows.get(s, 0) for s, n in data.fetched.items()}
             data = dataclasses.replace(data, fetched=counts)
-        return [dataclasses.replace(data, through=through)]
+        return [data]
 
     def _plan_layer(
         self, request: IngestRequest, layer: int, sessions: list[dt.date], report: IngestReport
@@ -372,7 +370,10 @@ class Ingestor:
         missing: dict[dt.date, list[str]],
         fetched: ProviderResult,
         report: IngestReport,
+        *,
+        through: dt.datetime | None = None,
     ) -> list[PartitionData]:
+        """The fetched rows per partition; ``through``: the session is stored up to that instant."""
         frame = fetched.frame
         if dataset == Dataset.NEWS:
             frame = self._news_with_symbols(fetched, layer, report)
@@ -399,10 +400,20 @@ class Ingestor:
         for session, symbols in sorted(missing.items()):
             where = positions.get(np.datetime64(session, "D"), np.array([], dtype=np.int64))
             rows = frame.iloc[where].reset_index(drop=True)
+            session_through = through
+            held = _held_back(dataset, session, fetched.served_until) if dataset in BAR_DATASETS else None
+            if held is not None:  # a delayed feed: what it could not serve yet is asked for again
+                session_through = min(session_through or held, held)
+                report.notes.append(f"the feed is delayed: {session} stored up to {_new_york(held)}")
+                rows = rows[(rows["ts"] < held).to_numpy()].reset_index(drop=True)
             counts = _rows_per_symbol(dataset, rows, symbols)
+            if held is not None and dataset not in BAR_LENGTHS:
+                counts = {}  # a daily bar of a session the feed has not served to its close: not yet
             # Provider rejects cannot always be dated; they are kept with the run's first partition.
             session_rejects = rejects if session == first_key else EMPTY_REJECTS
-            results.append(PartitionData(dataset, session, layer, rows, counts, session_rejects))
+            results.append(
+                PartitionData(dataset, session, layer, rows, counts, session_rejects, through=session_through)
+            )
             report.rows += len(rows)
         report.rejects += len(rejects)
         return results
@@ -433,6 +444,16 @@ def _through(dataset: Dataset, now: dt.datetime) -> dt.datetime:
     # Whole intervals since the epoch: New York's offset is whole hours, so hours are clock hours.
     epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     return epoch + ((now - epoch) // length) * length
+
+
+def _held_back(dataset: Dataset, session: dt.date, served_until: dt.datetime | None) -> dt.datetime | None:
+    """Where a delayed feed's answer for ``session`` ends, when that is before the session's close:
+    rows starting before the returned instant are complete (a daily bar never is: it is dropped)."""
+    if served_until is None or served_until >= calendar.session_open_close(session)[1]:
+        return None
+    if dataset not in BAR_LENGTHS:
+        return calendar.session_midnight_utc(session)  # nothing of the session is complete
+    return _through(dataset, served_until)
 
 
 def _new_york(instant: dt.datetime) -> str:

@@ -94,7 +94,9 @@ class PolygonProvider:
         results = [r for r in page.body.get("results") or [] if r.get("T") in wanted]
         frame, rejects = parse_aggregates(results, symbols=None)
         frame["ts"] = pd.Series(session_midnight_utc(session), index=frame.index).astype(UTC_TS)
-        return ProviderResult(frame=frame, rejects=rejects, calls=(page.call,))
+        return ProviderResult(
+            frame=frame, rejects=rejects, calls=(page.call,), served_until=self._served_until()
+        )
 
     def bars(
         self,
@@ -126,10 +128,15 @@ class PolygonProvider:
                 tickers.extend([symbol] * len(rows))
                 calls.append(page.call)
         frame, rejects = parse_aggregates(results, tickers)
-        served_until = None
-        if self._spec.delay_minutes:  # a delayed plan: the latest minutes are not served yet
-            served_until = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=self._spec.delay_minutes)
-        return ProviderResult(frame=frame, rejects=rejects, calls=tuple(calls), served_until=served_until)
+        return ProviderResult(
+            frame=frame, rejects=rejects, calls=tuple(calls), served_until=self._served_until()
+        )
+
+    def _served_until(self) -> dt.datetime | None:
+        """On a delayed plan, the latest minutes are not served yet (see ProviderResult)."""
+        if not self._spec.delay_minutes:
+            return None
+        return dt.datetime.now(dt.UTC) - dt.timedelta(minutes=self._spec.delay_minutes)
 
     # ---------------------------------------------------------------- news
 

@@ -3,9 +3,10 @@ the clock at 11:00 New York, layer 3's 1-minute bars up to 10:59 are stored (the
 forming); at 11:05 only the five new bars are asked for; after the close the session is complete and
 the daily ingest asks for nothing more."""
 
+import dataclasses
 import datetime as dt
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import dagster as dg
@@ -17,12 +18,16 @@ from ai_trader_assets import calendar
 from ai_trader_assets.config import DEFAULT_CONFIG_DIR, Dataset, load_config
 from ai_trader_assets.defs.automation.intraday import build_freshness_checks
 from ai_trader_assets.defs.platform.definitions import resources
+from ai_trader_assets.ingest import Ingestor, IngestRequest
 from ai_trader_assets.intraday import freshness
-from ai_trader_assets.providers.demo import session_bars
+from ai_trader_assets.providers.base import ProviderResult
+from ai_trader_assets.providers.demo import DemoProvider, session_bars
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake
+from ai_trader_assets.storage.lake.tables import lake_tables
 from ai_trader_assets.storage.ledger import Ledger
+from ai_trader_assets.storage.writer import PartitionWriter, WriteTotals
 from ai_trader_assets_tests.support.platform import Platform, metadata
 from ai_trader_assets_tests.support.polygon_server import PolygonServer
 
@@ -216,3 +221,66 @@ def test_the_freshness_checks_run_in_dagster_one_per_asset_and_layer(desk: Desk)
     layer_2 = evaluations[("bars_5min", "intraday_freshness_layer_2")]
     assert layer_2.passed and layer_2.metadata["members"].value == 0  # layer 2 has no members here
     assert result.success  # a failed check is a finding, not a failed run
+
+
+class DelayedFeed(DemoProvider):
+    """The demo behind a 15-minute delay (Polygon's Starter plan, Alpaca's SIP on a free plan)."""
+
+    def __init__(self) -> None:
+        self.now = new_york(11, 0)
+        super().__init__(clock=lambda: self.now)
+
+    def bars(
+        self,
+        symbols: Sequence[str],
+        dataset: Dataset,
+        start: dt.date,
+        end: dt.date,
+        since: dt.datetime | None = None,
+    ) -> ProviderResult:
+        return self._delayed(super().bars(symbols, dataset, start, end, since))
+
+    def grouped_daily_bars(self, session: dt.date, symbols: Sequence[str]) -> ProviderResult:
+        return self._delayed(super().grouped_daily_bars(session, symbols))
+
+    def _delayed(self, result: ProviderResult) -> ProviderResult:
+        cut = self.now - dt.timedelta(minutes=15)
+        # A delayed feed's daily bar of the day is what had traded by the cut (here: the whole day's).
+        return dataclasses.replace(result, served_until=cut)
+
+
+def test_a_delayed_feed_is_asked_again_for_what_it_held_back(
+    market_db: MarketDatabase, tmp_path: Path
+) -> None:
+    CompaniesRepository(market_db).upsert([{"symbol": s, "layer": LAYER} for s in MEMBERS], source="test")
+    config, ledger, feed = load_config(), Ledger(market_db), DelayedFeed()
+    lake = Lake(str(tmp_path / "lake"))
+
+    def stored(dataset: Dataset) -> pd.DataFrame:
+        return lake_tables(lake, config).frame(dataset, sessions=[SESSION], layers=[LAYER])
+
+    def run(dataset: Dataset, hour: int, minute: int) -> None:
+        feed.now = new_york(hour, minute)
+        ingestor = Ingestor(feed, CompaniesRepository(market_db), ledger, config)
+        request = IngestRequest(dataset, [(SESSION, LAYER)], SESSION, now=feed.now)
+        writer = PartitionWriter(market_db, lake, config, SESSION, f"run at {feed.now}")
+        for piece in ingestor.stream(request):
+            writer.write(piece, WriteTotals())
+
+    def through(dataset: Dataset) -> set[dt.datetime]:
+        return {t for _, t in ledger.partial(dataset, [SESSION], MEMBERS).values()}
+
+    run(MINUTE, 11, 0)
+    assert through(MINUTE) == {new_york(10, 45)}
+    run(MINUTE, 16, 0)  # closed, but the feed has served only up to 15:45: still partial
+    assert through(MINUTE) == {new_york(15, 45)} and ledger.covered(MINUTE, [SESSION], MEMBERS) == set()
+    run(MINUTE, 16, 20)
+    assert ledger.covered_rows(MINUTE, [SESSION], MEMBERS) == {(SESSION, s): 390 for s in MEMBERS}
+    minutes = stored(MINUTE)
+    assert (minutes.groupby("symbol").size() == 390).all() and not minutes.duplicated(["symbol", "ts"]).any()
+
+    run(Dataset.BARS_1DAY, 16, 5)  # the daily bar of a session served to 15:50 is not a day's bar
+    assert ledger.covered(Dataset.BARS_1DAY, [SESSION], MEMBERS) == set()
+    assert stored(Dataset.BARS_1DAY).empty
+    run(Dataset.BARS_1DAY, 16, 20)
+    assert len(stored(Dataset.BARS_1DAY)) == len(MEMBERS)
