@@ -27,7 +27,7 @@ from ai_trader_assets.config import (
 )
 from ai_trader_assets.planning.runs import RunGroup, backfill_parts, cut_sessions, run_groups
 from ai_trader_assets.planning.slices import FetchSlice, plan_slices
-from ai_trader_assets.settings import ProviderKind
+from ai_trader_assets.settings import ProviderKind, end_of_day
 from ai_trader_assets.storage.companies import CompaniesRepository, validate_symbol
 from ai_trader_assets.storage.ledger import Ledger
 
@@ -122,12 +122,16 @@ class BackfillPlanner:
         config: PlatformConfig,
         today: dt.date,
         provider: ProviderKind,
+        *,
+        now: dt.datetime | None = None,
     ) -> None:
         self.companies = companies
         self.ledger = ledger
         self.config = config
         self.today = today
         self.provider = provider
+        # The latest partition is the latest session opened by now (default: the end of today).
+        self.latest = calendar.latest_opened_session(now or end_of_day(today))
 
     def plan(
         self,
@@ -251,7 +255,7 @@ class BackfillPlanner:
             note = f"sessions before {first} are not partitions (pipeline.yaml partitions.start_date)"
             if note not in notes:
                 notes.append(note)
-        return calendar.sessions(first, calendar.session_on_or_before(self.today))
+        return calendar.sessions(first, self.latest)
 
     def _missing(
         self, dataset: Dataset, sessions: list[dt.date], symbols: list[str], refresh: bool

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from ai_trader_assets import calendar
 from ai_trader_assets.config import Dataset, PlatformConfig
+from ai_trader_assets.settings import end_of_day
 from ai_trader_assets.storage import backfill_requests, schema
 from ai_trader_assets.storage.backfill_requests import BackfillRequest
 from ai_trader_assets.storage.companies import CompaniesRepository
@@ -117,10 +118,19 @@ def release_guard(database: MarketDatabase, released_by: str, note: str) -> int:
 
 
 class QualificationPlanner:
-    def __init__(self, database: MarketDatabase, config: PlatformConfig, today: dt.date) -> None:
+    def __init__(
+        self,
+        database: MarketDatabase,
+        config: PlatformConfig,
+        today: dt.date,
+        *,
+        now: dt.datetime | None = None,
+    ) -> None:
         self.database = database
         self.config = config
         self.today = today
+        # The latest partition is the latest session opened by now (default: the end of today).
+        self.now = now or end_of_day(today)
         self.companies = CompaniesRepository(database)
 
     def plan(self, cursor: Cursor, now: float) -> Plan:
@@ -219,7 +229,7 @@ class QualificationPlanner:
         return requests
 
     def latest_session(self) -> dt.date:
-        return calendar.session_on_or_before(self.today)
+        return calendar.latest_opened_session(self.now)
 
     def start_date(self, layer: int, dataset: Dataset | None = None) -> dt.date:
         """The first session inside the layer's cold window (for one dataset, or the longest)."""

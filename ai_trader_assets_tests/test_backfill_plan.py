@@ -169,3 +169,19 @@ def test_days_reaching_before_the_first_partition_start_there_and_say_so(planner
     assert d.first == calendar.session_on_or_after(start) and d.last == TODAY
     assert f"sessions before {start} are not partitions (pipeline.yaml partitions.start_date)" in plan.notes
     assert not any("not partitions" in note for note in planner.plan("IBM", 30, None).notes)
+
+
+@pytest.mark.parametrize(
+    ("hour", "latest"), [(8, dt.date(2026, 11, 19)), (9, dt.date(2026, 11, 19)), (10, TODAY)]
+)
+def test_a_backfill_reaches_the_latest_session_that_has_opened(
+    market_db: MarketDatabase, hour: int, latest: dt.date
+) -> None:
+    """Before the open, today's session is not a partition yet: a backfill ends at yesterday's."""
+    CompaniesRepository(market_db).upsert([{"symbol": "AAPL", "layer": 3}], source="test")
+    now = dt.datetime.combine(TODAY, dt.time(hour, 0), calendar.NEW_YORK)
+    planner = BackfillPlanner(
+        CompaniesRepository(market_db), Ledger(market_db), load_config(), TODAY, "polygon", now=now
+    )
+    (layer,) = planner.plan("layer3", 5, [Dataset.BARS_1MIN]).layers
+    assert layer.datasets[0].sessions[-1] == latest

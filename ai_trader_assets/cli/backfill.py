@@ -79,7 +79,12 @@ def backfill(
         settings = load_settings()
         config = load_config(settings.config_dir)
         planner = BackfillPlanner(
-            CompaniesRepository(database), Ledger(database), config, settings.today(), settings.provider
+            CompaniesRepository(database),
+            Ledger(database),
+            config,
+            settings.today(),
+            settings.provider,
+            now=settings.now(),
         )
         plan = planner.plan(symbols, days, parse_datasets(datasets), refresh=refresh)
         _print_plan(plan)

@@ -48,7 +48,7 @@ def build_qualification_sensor(interval_seconds: int) -> dg.SensorDefinition:
         market_db: MarketDatabaseResource,
     ) -> dg.SensorResult:
         config = platform.get()
-        planner = QualificationPlanner(market_db.database, config, platform.today())
+        planner = QualificationPlanner(market_db.database, config, platform.today(), now=platform.now())
         plan = planner.plan(Cursor.from_json(context.cursor), time.time())
         partitions_def = configured_partitions()
         run_requests: list[dg.RunRequest] = []
