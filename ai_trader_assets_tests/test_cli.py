@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from ai_trader_assets.cli import app
+from ai_trader_assets.storage import migrations
 from ai_trader_assets.storage.database import MarketDatabase
 
 runner = CliRunner()
@@ -26,7 +27,7 @@ def invoke(*args: str) -> tuple[int, str]:
 def test_db_upgrade_then_plain_sql_promotion(use_database: MarketDatabase) -> None:
     code, output = invoke("db", "upgrade")
     assert code == 0, output
-    assert "is at revision 0008" in output
+    assert f"is at revision {migrations.head_revision()}" in output
     assert "companies" in sa.inspect(use_database.engine).get_table_names()
     with use_database.begin() as conn:
         conn.execute(sa.text("INSERT INTO companies (symbol) VALUES ('X')"))
