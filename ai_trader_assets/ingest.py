@@ -116,7 +116,9 @@ class IngestRequest:
 
     @property
     def clock(self) -> dt.datetime:
-        return self.now or end_of_day(self.today)
+        # Never later than the real time: a pinned date must not make a session still trading in
+        # reality look closed (a real provider would return half a day, stored as whole).
+        return min(self.now or end_of_day(self.today), dt.datetime.now(dt.UTC))
 
     def in_scope(self, session: dt.date, window: RetentionWindow) -> bool:
         requested = self.requested_from is not None and session >= self.requested_from
@@ -146,6 +148,7 @@ class _LayerWork:
     layer: int
     missing: dict[dt.date, list[str]]
     hot_windows: dict[str, tuple[dt.date, dt.date]]
+    now: dt.datetime
     partial: list[_PartialSession] = dataclasses.field(default_factory=list)
 
 
@@ -227,12 +230,12 @@ class Ingestor:
                     fetched, self.provider.name, sorted({m for ms in piece.pairs.values() for m in ms})
                 )
                 pairs = {s: list(symbols) for s, symbols in piece.pairs.items()}
-                yield self._split(dataset, layer_work.layer, pairs, fetched, report)
+                yield self._split(dataset, layer_work.layer, pairs, fetched, report, now=layer_work.now)
             for partial in layer_work.partial:
-                yield self._fetch_partial(dataset, layer_work.layer, partial, report)
+                yield self._fetch_partial(dataset, layer_work.layer, partial, report, layer_work.now)
 
     def _fetch_partial(
-        self, dataset: Dataset, layer: int, partial: _PartialSession, report: IngestReport
+        self, dataset: Dataset, layer: int, partial: _PartialSession, report: IngestReport, now: dt.datetime
     ) -> list[PartitionData]:
         """One session's members, each from where its stored rows end (one call per starting point)."""
         session = partial.session
@@ -263,7 +266,7 @@ class Ingestor:
             frame = frame[keep.to_numpy()].reset_index(drop=True)
         fetched = dataclasses.replace(fetched, frame=frame)
         (data,) = self._split(
-            dataset, layer, {session: sorted(partial.since)}, fetched, report, through=through
+            dataset, layer, {session: sorted(partial.since)}, fetched, report, through=through, now=now
         )
         if dataset in BAR_LENGTHS:
             # Coverage counts the session's rows, this run's and the earlier ones'.
@@ -328,7 +331,7 @@ class Ingestor:
             )
         hot = [s for s in inside if window.is_hot(s, request.today)]
         hot_windows = {m: (hot[0], hot[-1]) for m in members} if hot else {}
-        return _LayerWork(layer, {s: v for s, v in missing.items() if v}, hot_windows, partial)
+        return _LayerWork(layer, {s: v for s, v in missing.items() if v}, hot_windows, now, partial)
 
     # ----------------------------------------------------------------- fetching
 
@@ -371,10 +374,19 @@ class Ingestor:
         fetched: ProviderResult,
         report: IngestReport,
         *,
+        now: dt.datetime,
         through: dt.datetime | None = None,
     ) -> list[PartitionData]:
         """The fetched rows per partition; ``through``: the session is stored up to that instant."""
         frame = fetched.frame
+        length = BAR_LENGTHS.get(dataset)
+        if length is not None and len(frame):
+            # A bar still forming at ``now`` is never stored, whatever the session (after the close:
+            # an extended-hours bar); a later fetch of the session brings it whole.
+            forming = (frame["ts"] > now - length).to_numpy()
+            report.not_ended += int(forming.sum())
+            frame = frame[~forming].reset_index(drop=True)
+            fetched = dataclasses.replace(fetched, frame=frame)
         if dataset == Dataset.NEWS:
             frame = self._news_with_symbols(fetched, layer, report)
         wanted = {(np.datetime64(s, "D"), m) for s, symbols in missing.items() for m in symbols}

@@ -606,7 +606,7 @@ class AlpacaProvider:
                 dt.UTC
             ) - dt.timedelta(seconds=1)
             delayed = dt.datetime.now(dt.UTC) - SIP_DELAY
-            if self._feed == DataFeed.SIP and delayed < window_end:
+            if self._feed in (DataFeed.SIP, DataFeed.DELAYED_SIP) and delayed < window_end:
                 # The last 15 minutes of SIP data are not on every plan: asked for again later.
                 window_end = served_until = delayed
             for chunk in _chunks(symbols, SYMBOLS_PER_REQUEST) if window_end > window_start else []:

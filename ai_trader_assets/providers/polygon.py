@@ -34,6 +34,8 @@ from ai_trader_assets.providers.validation import (
 )
 from ai_trader_assets.storage.companies import SYMBOL_PATTERN as SYMBOL
 
+# A delayed plan's aggregates (status "DELAYED") lag real time by this much.
+POLYGON_DELAY_MINUTES = 15
 SOURCE = "polygon"
 GROUPED = "/v2/aggs/grouped/locale/us/market/stocks/{date}"
 AGGREGATES = "/v2/aggs/ticker/{ticker}/range/{multiplier}/{timespan}/{from}/{to}"
@@ -114,6 +116,7 @@ class PolygonProvider:
         results: list[dict[str, Any]] = []
         tickers: list[str] = []
         calls: list[ProviderCall] = []
+        delayed = False
         for symbol in symbols:
             path = AGGREGATES.format(
                 ticker=symbol,
@@ -127,16 +130,19 @@ class PolygonProvider:
                 results.extend(rows)
                 tickers.extend([symbol] * len(rows))
                 calls.append(page.call)
+                delayed |= page.body.get("status") == "DELAYED"
         frame, rejects = parse_aggregates(results, tickers)
         return ProviderResult(
-            frame=frame, rejects=rejects, calls=tuple(calls), served_until=self._served_until()
+            frame=frame, rejects=rejects, calls=tuple(calls), served_until=self._served_until(delayed)
         )
 
-    def _served_until(self) -> dt.datetime | None:
-        """On a delayed plan, the latest minutes are not served yet (see ProviderResult)."""
-        if not self._spec.delay_minutes:
+    def _served_until(self, delayed: bool = False) -> dt.datetime | None:
+        """On a delayed plan (``delay_minutes``, or a response whose status says ``DELAYED``: 15
+        minutes on Polygon's plans), the latest minutes are not served yet (see ProviderResult)."""
+        minutes = max(self._spec.delay_minutes, POLYGON_DELAY_MINUTES if delayed else 0)
+        if not minutes:
             return None
-        return dt.datetime.now(dt.UTC) - dt.timedelta(minutes=self._spec.delay_minutes)
+        return dt.datetime.now(dt.UTC) - dt.timedelta(minutes=minutes)
 
     # ---------------------------------------------------------------- news
 

@@ -129,12 +129,13 @@ def test_the_open_session_is_stored_as_its_bars_end_and_completed_after_the_clos
     assert ledger.partial(MINUTE, [SESSION], MEMBERS)[(SESSION, "AAPL")] == (95, new_york(11, 5))
 
     desk.at(16, 0)  # the refresh at the close completes the session
-    desk.refresh()
+    closing = desk.refresh()
     stored = desk.stored()
     assert (stored.groupby("symbol").size() == 390).all()
     assert not stored.duplicated(["symbol", "ts"]).any()
     assert ledger.covered_rows(MINUTE, [SESSION], MEMBERS) == {(SESSION, s): 390 for s in MEMBERS}
     assert ledger.partial(MINUTE, [SESSION], MEMBERS) == {}
+    assert metadata(closing, MINUTE)["bars still forming (stored by a later run)"] == 0
 
     desk.at(17, 30)  # the daily ingest after the close
     daily = desk.refresh()
@@ -284,3 +285,31 @@ def test_a_delayed_feed_is_asked_again_for_what_it_held_back(
     assert stored(Dataset.BARS_1DAY).empty
     run(Dataset.BARS_1DAY, 16, 20)
     assert len(stored(Dataset.BARS_1DAY)) == len(MEMBERS)
+
+
+def test_a_bar_still_forming_is_never_stored_even_after_the_close(market_db: MarketDatabase) -> None:
+    """Polygon and Alpaca serve extended hours: at 16:00:30 the 16:00 after-hours bar is forming."""
+    CompaniesRepository(market_db).upsert([{"symbol": s, "layer": LAYER} for s in MEMBERS], source="test")
+    now = new_york(16, 0) + dt.timedelta(seconds=30)
+
+    class ExtendedHours(DemoProvider):
+        def bars(
+            self,
+            symbols: Sequence[str],
+            dataset: Dataset,
+            start: dt.date,
+            end: dt.date,
+            since: dt.datetime | None = None,
+        ) -> ProviderResult:
+            result = super().bars(symbols, dataset, start, end, since)
+            last = result.frame.groupby("symbol").tail(1)
+            forming = last.assign(ts=pd.Timestamp(new_york(16, 0))).astype({"ts": result.frame["ts"].dtype})
+            frame = pd.concat([result.frame, forming], ignore_index=True)
+            return dataclasses.replace(result, frame=frame)
+
+    ingestor = Ingestor(
+        ExtendedHours(clock=lambda: now), CompaniesRepository(market_db), Ledger(market_db), load_config()
+    )
+    (data,), report = ingestor.run(IngestRequest(MINUTE, [(SESSION, LAYER)], SESSION, now=now))
+    assert report.not_ended == len(MEMBERS) and data.through is None  # closed: stored whole
+    assert data.frame["ts"].max() == pd.Timestamp(new_york(15, 59)) and len(data.frame) == 390 * len(MEMBERS)

@@ -278,3 +278,24 @@ def test_the_key_travels_only_in_the_authorization_header(
         assert request.headers["Authorization"] == f"Bearer {API_KEY}"
         assert API_KEY not in request.path and API_KEY not in json.dumps(request.query)
     assert API_KEY not in caplog.text and API_KEY not in repr(provider)
+
+
+def test_a_delayed_plan_says_how_far_its_bars_reach(
+    server: PolygonServer, spec: ProviderSpec, tmp_path: Path
+) -> None:
+    """A delayed plan answers with status DELAYED: the latest 15 minutes are not served yet, so the
+    provider says where its answer ends (a trading session is stored up to there, not further)."""
+    body = fixture("v2_aggs_ticker_AAPL_range_1_day_2005-04-01_2005-04-04.json")
+    server.respond("/v2/aggs/ticker/AAPL/", body, {**body, "status": "DELAYED"})
+    provider = make_provider(server, spec, tmp_path)
+    real_time = provider.bars(["AAPL"], Dataset.BARS_1DAY, dt.date(2005, 4, 1), dt.date(2005, 4, 4))
+    assert real_time.served_until is None
+    before = dt.datetime.now(dt.UTC)
+    delayed = provider.bars(["AAPL"], Dataset.BARS_1DAY, dt.date(2005, 4, 1), dt.date(2005, 4, 4))
+    assert delayed.served_until is not None
+    lag = before - delayed.served_until
+    assert dt.timedelta(minutes=15) - dt.timedelta(seconds=5) <= lag <= dt.timedelta(minutes=15)
+    configured = PolygonProvider(provider._transport, spec.model_copy(update={"delay_minutes": 20}))
+    server.respond("/v2/aggs/ticker/AAPL/", body)
+    lagged = configured.bars(["AAPL"], Dataset.BARS_1DAY, dt.date(2005, 4, 1), dt.date(2005, 4, 4))
+    assert lagged.served_until is not None and before - lagged.served_until >= dt.timedelta(minutes=19)

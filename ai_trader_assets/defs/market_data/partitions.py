@@ -14,8 +14,9 @@ from ai_trader_assets.config import LAYERS, cached_config
 from ai_trader_assets.settings import end_of_day, load_settings
 
 # Dagster's windows start at each weekday's open; a key exists once its window has begun
-# (end_offset=1). Holidays are excluded windows: on a holiday, Dagster counts the next session as
-# begun (the one day a year-ish where a key shows before its session opens; nothing launches it).
+# (end_offset=1). Holidays are excluded windows, and Dagster counts the window after an excluded one
+# as begun: from a weekday holiday's 09:30 (after a Friday holiday, all weekend) the next session's
+# key shows early. Nothing launches it early: schedules, backfills and ingest follow the calendar.
 OPENING_CRON = "30 9 * * 1-5"
 OPEN_TIME = dt.time(9, 30)
 
