@@ -223,6 +223,20 @@ def test_the_freshness_checks_run_in_dagster_one_per_asset_and_layer(desk: Desk)
     assert layer_2.passed and layer_2.metadata["members"].value == 0  # layer 2 has no members here
     assert result.success  # a failed check is a finding, not a failed run
 
+    # A refresh run (the schedule's selection: the assets, and so all their checks) evaluates the
+    # asset's own checks and the intraday ones after storing: at 11:15, fresh again.
+    refresh = definitions.resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection={dg.AssetKey("bars_1min")}
+    )
+    with dg.instance_for_test() as instance:
+        result = refresh.execute_in_process(instance=instance, partition_key=f"{SESSION}|{LAYER}")
+    assert result.success
+    evaluations = {(e.asset_key.path[-1], e.check_name): e for e in result.get_asset_check_evaluations()}
+    assert {"integrity", "completeness", "freshness", "intraday_freshness_layer_3"} <= {
+        name for asset, name in evaluations if asset == "bars_1min"
+    }
+    assert evaluations[("bars_1min", "intraday_freshness_layer_3")].passed
+
 
 class DelayedFeed(DemoProvider):
     """The demo behind a 15-minute delay (Polygon's Starter plan, Alpaca's SIP on a free plan)."""

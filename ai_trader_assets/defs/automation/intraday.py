@@ -64,9 +64,9 @@ def build_refresh_schedule(spec: IntradaySpec) -> dg.ScheduleDefinition:
         return dg.RunRequest(
             run_key=f"intraday|{spec.layer}|{context.scheduled_execution_time.isoformat()}",
             partition_key=f"{session.isoformat()}|{spec.layer}",
+            # With their checks: the assets' own and the intraday freshness checks (also on their own
+            # schedule, so a refresh that fails or stops is still seen).
             asset_selection=[dg.AssetKey(d) for d in datasets],
-            # The checks of a refresh are the asset's own; the freshness checks run on their schedule.
-            asset_check_keys=[],
             tags={LAYER_TAG: str(spec.layer), INTRADAY_TAG: str(spec.layer)},
         )
 
