@@ -19,7 +19,7 @@ import datetime as dt
 import pandas as pd
 
 from ai_trader_assets.config import UniverseSpec
-from ai_trader_assets.providers.base import PaginationError, UniverseSource
+from ai_trader_assets.providers.base import MarketDataProvider, PaginationError, ProviderError, UniverseSource
 from ai_trader_assets.storage.companies import CompaniesRepository, ImportResult
 
 SOURCE = "universe-sync"
@@ -126,28 +126,38 @@ def sync_universe(
     plan = plan_sync(result.frame, active, known, companies.absences(), spec, now=now)
     plan.rejects = len(result.rejects)
     if plan.refused is None and not dry_run:
-        still_missing = {s: v for s, v in plan.missing.items() if s not in set(plan.deactivate)}
-        plan.applied = companies.sync_universe(plan.listed, plan.deactivate, still_missing, source=SOURCE)
-        plan.renames = record_renames(source, companies, plan)
+        # Asked before anything is written: a failed lookup fails the sync with nothing changed, and
+        # a renamed symbol is not deactivated (losing its qualification) before it is carried over.
+        renames = find_renames(source, plan)
+        renamed = {old for old, _, _ in renames}
+        deactivate = [s for s in plan.deactivate if s not in renamed]
+        gone = renamed | set(plan.deactivate)
+        still_missing = {s: v for s, v in plan.missing.items() if s not in gone}
+        plan.applied = companies.sync_universe(plan.listed, deactivate, still_missing, source=SOURCE)
+        plan.renames = [r for r in renames if companies.record_rename(*r, source=SOURCE)]
     return plan
 
 
-def record_renames(
-    source: UniverseSource, companies: CompaniesRepository, plan: UniversePlan
-) -> list[tuple[str, str, dt.date]]:
+def find_renames(source: UniverseSource, plan: UniversePlan) -> list[tuple[str, str, dt.date]]:
     """A rename shows up as a new listing while an active symbol goes missing: the new listings'
     ticker events say which (at most ``MAX_RENAME_LOOKUPS`` per sync, and none on a first sync, when
-    nothing is missing). Each rename is recorded in ``symbol_changes`` and the old symbol's
-    qualification moves to the new one (the old one is deactivated at once)."""
+    nothing is missing). Applying one (``CompaniesRepository.record_rename``) moves the old symbol's
+    qualification to the new one and deactivates the old one at once."""
     if not plan.new or not plan.missing:
         return []
-    recorded = []
-    for symbol in plan.new[:MAX_RENAME_LOOKUPS]:
-        for old, new, effective in source.ticker_changes(symbol):
-            if (
-                new == symbol
-                and old in plan.missing
-                and companies.record_rename(old, new, effective, source=SOURCE)
-            ):
-                recorded.append((old, new, effective))
-    return recorded
+    return [
+        (old, new, effective)
+        for symbol in plan.new[:MAX_RENAME_LOOKUPS]
+        for old, new, effective in source.ticker_changes(symbol)
+        if new == symbol and old in plan.missing
+    ]
+
+
+def universe_source(provider: MarketDataProvider, name: str) -> UniverseSource:
+    """The primary provider as the universe's source, when it lists stocks (polygon, alpaca, demo)."""
+    if not isinstance(provider, UniverseSource):
+        raise ProviderError(
+            f"the {name} provider lists no universe: sync it with AI_TRADER_PROVIDER=polygon or alpaca "
+            "(or demo), or import companies with 'ai-trader companies import'"
+        )
+    return provider

@@ -16,6 +16,7 @@ from ai_trader_assets.cli import app
 from ai_trader_assets.config import DEFAULT_CONFIG_DIR, load_config
 from ai_trader_assets.defs.platform.definitions import resources
 from ai_trader_assets.defs.universe.assets import universe
+from ai_trader_assets.providers.base import ProviderError
 from ai_trader_assets.providers.http import PolygonTransport
 from ai_trader_assets.providers.polygon import PolygonProvider
 from ai_trader_assets.providers.ratelimit import RequestLimiter
@@ -176,12 +177,45 @@ def test_a_rename_is_recorded_and_the_qualification_carries_over(
     assert again.renames == [] and companies.layer_of("META") == 2  # recorded once
 
 
+def test_a_rename_is_carried_over_even_when_one_absence_deactivates(
+    market_db: MarketDatabase, server: PolygonServer, tmp_path: Path
+) -> None:
+    """With delist_after_days 1 the old symbol is due for deactivation in the very sync that sees the
+    rename: the rename is found first, so its qualification moves instead of ending."""
+    companies = CompaniesRepository(market_db)
+    companies.upsert([{"symbol": s, "layer": 0} for s in MARKET] + [{"symbol": "FB", "layer": 2}], source="t")
+    server.market = [*MARKET, "META"]
+    server.ticker_history["META"] = [("2012-05-18", "FB"), ("2022-06-09", "META")]
+    plan = sync_universe(
+        provider(server, tmp_path), companies, SPEC.model_copy(update={"delist_after_days": 1})
+    )
+    assert plan.renames == [("FB", "META", dt.date(2022, 6, 9))]
+    assert companies.layer_of("META") == 2 and companies.layer_of("FB") is None
+
+
+def test_a_failed_rename_lookup_changes_nothing(
+    market_db: MarketDatabase, server: PolygonServer, tmp_path: Path
+) -> None:
+    companies = CompaniesRepository(market_db)
+    companies.upsert([{"symbol": s, "layer": 0} for s in MARKET] + [{"symbol": "FB", "layer": 2}], source="t")
+    server.market = [*MARKET, "META"]
+    server.fail("/events", 404, times=1)
+    with pytest.raises(ProviderError):
+        sync_universe(provider(server, tmp_path), companies, SPEC)
+    assert "META" not in companies.active() and companies.layer_of("FB") == 2  # the next sync retries
+    assert companies.absences() == {}
+
+
 def test_a_rename_never_lowers_what_the_new_symbol_already_qualified_for(market_db: MarketDatabase) -> None:
     companies = CompaniesRepository(market_db)
     companies.upsert([{"symbol": "OLD", "layer": 1}, {"symbol": "NEW", "layer": 3}], source="scanner")
     assert companies.record_rename("OLD", "NEW", dt.date(2026, 11, 2), source="test")
     assert companies.layer_of("NEW") == 3 and companies.layer_of("OLD") is None
     assert not companies.record_rename("OLD", "NEW", dt.date(2026, 11, 2), source="test")  # once
+    # A rename of a symbol the table never knew records nothing (reads of NEW would look for it).
+    assert not companies.record_rename("NEVER", "NEW", dt.date(2026, 11, 3), source="test")
+    with market_db.begin() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM symbol_changes")).scalar_one() == 1
 
 
 def test_ai_trader_universe_sync_on_alpaca_and_its_renames(

@@ -9,10 +9,9 @@ from rich.table import Table
 from ai_trader_assets.cli.common import console, errors, market_database
 from ai_trader_assets.config import load_config
 from ai_trader_assets.providers import ProviderAccess, build_single
-from ai_trader_assets.providers.base import ProviderError, UniverseSource
 from ai_trader_assets.settings import load_settings
 from ai_trader_assets.storage.companies import CompaniesRepository
-from ai_trader_assets.universe import sync_universe
+from ai_trader_assets.universe import sync_universe, universe_source
 
 app = typer.Typer(help="The universe of companies (layer 0).", no_args_is_help=True)
 
@@ -28,14 +27,10 @@ def universe_sync(
     settings = load_settings()
     config = load_config(settings.config_dir)
     with market_database() as database:
-        source = build_single(
+        provider = build_single(
             settings.provider, config, ProviderAccess.from_settings(settings), settings.home / "ratelimits"
         )
-        if not isinstance(source, UniverseSource):
-            raise ProviderError(
-                f"the {settings.provider} provider lists no universe: "
-                "use AI_TRADER_PROVIDER=polygon, alpaca (or demo)"
-            )
+        source = universe_source(provider, settings.provider)
         plan = sync_universe(source, CompaniesRepository(database), config.pipeline.universe, dry_run=dry_run)
     table = Table(box=box.SIMPLE, show_header=False)
     for key, value in plan.summary().items():

@@ -240,7 +240,8 @@ class CompaniesRepository:
         (no layer). Qualification events fire for both, as for any writer.
 
         Returns:
-            False when the change was recorded before (nothing is written again).
+            False when the change was recorded before, or ``old`` is not a known company (a rename
+            of nothing would make every read of ``new`` look for it): nothing is written.
         """
         old, new = validate_symbol(old), validate_symbol(new)
         with self.database.begin() as conn, self._attributed(conn, source):
@@ -251,7 +252,16 @@ class CompaniesRepository:
                     symbol_changes.c.effective_date == effective,
                 )
             ).first()
-            if known is not None:
+            found = {
+                str(row.symbol): row
+                for row in conn.execute(
+                    sa.select(companies.c.symbol, companies.c.liquidity_score, *FLAG_COLUMNS_SQL).where(
+                        companies.c.symbol.in_([old, new])
+                    )
+                )
+            }
+            previous, current = found.get(old), found.get(new)
+            if known is not None or previous is None:
                 return False
             conn.execute(
                 sa.insert(symbol_changes).values(
@@ -262,26 +272,16 @@ class CompaniesRepository:
                     recorded_at=dt.datetime.now(tz=dt.UTC),
                 )
             )
-            found = {
-                str(row.symbol): row
-                for row in conn.execute(
-                    sa.select(companies.c.symbol, companies.c.liquidity_score, *FLAG_COLUMNS_SQL).where(
-                        companies.c.symbol.in_([old, new])
-                    )
-                )
+            carried: dict[str, Any] = {"symbol": new, "is_active": True}
+            # Never lose a qualification: the new symbol keeps any it already has (GREATEST).
+            carried |= {
+                f"layer{n}_qualified": bool(getattr(previous, f"layer{n}_qualified"))
+                or (current is not None and bool(getattr(current, f"layer{n}_qualified")))
+                for n in (1, 2, 3)
             }
-            previous, current = found.get(old), found.get(new)
-            if previous is not None:
-                carried: dict[str, Any] = {"symbol": new, "is_active": True}
-                # Never lose a qualification: the new symbol keeps any it already has (GREATEST).
-                carried |= {
-                    f"layer{n}_qualified": bool(getattr(previous, f"layer{n}_qualified"))
-                    or (current is not None and bool(getattr(current, f"layer{n}_qualified")))
-                    for n in (1, 2, 3)
-                }
-                if previous.liquidity_score is not None:
-                    carried["liquidity_score"] = float(previous.liquidity_score)
-                self._write(conn, [carried, _normalize_record({"symbol": old, "layer": None})])
+            if previous.liquidity_score is not None:
+                carried["liquidity_score"] = float(previous.liquidity_score)
+            self._write(conn, [carried, _normalize_record({"symbol": old, "layer": None})])
             conn.execute(sa.delete(universe_absences).where(universe_absences.c.symbol == old))
         return True
 

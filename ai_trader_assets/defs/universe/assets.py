@@ -10,22 +10,10 @@ from ai_trader_assets.defs.platform.resources import (
     MarketDataProviderResource,
     PlatformConfigResource,
 )
-from ai_trader_assets.providers.base import ProviderError, UniverseSource
 from ai_trader_assets.settings import load_settings
-from ai_trader_assets.universe import sync_universe
+from ai_trader_assets.universe import sync_universe, universe_source
 
 GUARD = "universe_guard"
-
-
-def universe_source(provider: MarketDataProviderResource) -> UniverseSource:
-    """The primary provider, when it lists stocks (polygon, alpaca, demo)."""
-    source = provider.get_single(provider.kind)
-    if not isinstance(source, UniverseSource):
-        raise ProviderError(
-            f"the {provider.kind} provider lists no universe: sync it with AI_TRADER_PROVIDER=polygon "
-            "or alpaca (or demo), or import companies with 'ai-trader companies import'"
-        )
-    return source
 
 
 @dg.asset(
@@ -47,7 +35,8 @@ def universe_source(provider: MarketDataProviderResource) -> UniverseSource:
 def universe(
     platform: PlatformConfigResource, market_db: MarketDatabaseResource, provider: MarketDataProviderResource
 ) -> dg.MaterializeResult:
-    plan = sync_universe(universe_source(provider), market_db.companies(), platform.get().pipeline.universe)
+    source = universe_source(provider.get_single(provider.kind), provider.kind)
+    plan = sync_universe(source, market_db.companies(), platform.get().pipeline.universe)
     summary = plan.summary()
     return dg.MaterializeResult(
         metadata={"provider": provider.kind, **summary},
