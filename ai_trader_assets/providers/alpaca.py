@@ -83,13 +83,14 @@ from ai_trader_assets.providers.http import (
     TransientError,
     decode_json,
 )
-from ai_trader_assets.providers.polygon import parse_listing
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.providers.text import html_to_text, plain_title
 from ai_trader_assets.providers.validation import (
     add_reason,
     aggregate_bars,
+    news_problems,
     numbers,
+    parse_listing,
     split_rejects,
     valid_symbols,
 )
@@ -397,10 +398,7 @@ def parse_news(
             "ingested_at": ingest_time(),
         }
     )
-    reasons = np.full(len(frame), "", dtype=object)
-    add_reason(reasons, frame["id"].isna().to_numpy(), "missing id")
-    add_reason(reasons, frame["published_utc"].isna().to_numpy(), "missing or unparseable created_at")
-    add_reason(reasons, frame["title"].isna().to_numpy(), "missing headline")
+    reasons = news_problems(frame, "created_at", "headline")
     valid, rejects = split_rejects(frame, reasons, records)
     kept = ~(reasons != "")
     links = [

@@ -8,7 +8,6 @@ divide raw prices (the matching jump), some symbols pay quarterly dividends, vol
 within the day, early closes have fewer bars and holidays none.
 """
 
-import csv
 import datetime as dt
 import functools
 import hashlib
@@ -30,6 +29,7 @@ from ai_trader_assets.providers.base import (
     conform,
     empty_frame,
 )
+from ai_trader_assets.storage.companies import read_companies_csv
 
 DEMO_UNIVERSE = DEFAULT_CONFIG_DIR / "demo_universe.csv"
 SOURCE = "demo"
@@ -305,8 +305,7 @@ class DemoProvider:
         """The demo universe (``config/demo_universe.csv``, the quickstart's companies) as listed
         common stocks: the same list every day, so a sync changes names and exchanges at most."""
         started = time.perf_counter()
-        with DEMO_UNIVERSE.open(encoding="utf-8", newline="") as handle:
-            rows = list(csv.DictReader(handle))
+        rows = read_companies_csv(DEMO_UNIVERSE)
         frame = pd.DataFrame(
             {
                 "symbol": pd.array([r["symbol"] for r in rows], dtype="string"),

@@ -13,7 +13,6 @@ from ai_trader_assets.config import Dataset, ProviderSpec
 from ai_trader_assets.providers.base import (
     BAR_SPANS,
     CORPORATE_ACTION_COLUMNS,
-    LISTING_COLUMNS,
     NEWS_COLUMNS,
     NEWS_SYMBOL_COLUMNS,
     UTC_TS,
@@ -28,7 +27,9 @@ from ai_trader_assets.providers.http import PolygonTransport
 from ai_trader_assets.providers.validation import (
     add_reason,
     aggregate_bars,
+    news_problems,
     numbers,
+    parse_listing,
     split_rejects,
     valid_symbols,
 )
@@ -259,10 +260,7 @@ def _parse_news(records: list[dict[str, Any]], calls: list[ProviderCall]) -> Pro
             "ingested_at": ingest_time(),
         }
     )
-    reasons = np.full(len(frame), "", dtype=object)
-    add_reason(reasons, frame["id"].isna().to_numpy(), "missing id")
-    add_reason(reasons, frame["published_utc"].isna().to_numpy(), "missing or unparseable published_utc")
-    add_reason(reasons, frame["title"].isna().to_numpy(), "missing title")
+    reasons = news_problems(frame, "published_utc", "title")
     valid, rejects = split_rejects(frame, reasons, records)
     kept_ids = set(valid["id"].tolist())
     links = [
@@ -350,26 +348,3 @@ def _parse_corporate_actions(
     return ProviderResult(
         frame=conform(frame, CORPORATE_ACTION_COLUMNS), rejects=rejected, calls=tuple(calls)
     )
-
-
-def parse_listing(
-    records: list[dict[str, Any]],
-    symbol_key: str,
-    exchange_key: str,
-    type_key: str,
-    calls: list[ProviderCall],
-) -> ProviderResult:
-    """Reference entries to a listing frame; an entry whose ticker is not a valid symbol is a reject."""
-    frame = pd.DataFrame(
-        {
-            "symbol": pd.array([r.get(symbol_key) for r in records], dtype="string"),
-            "name": pd.array([r.get("name") for r in records], dtype="string"),
-            "exchange": pd.array([r.get(exchange_key) for r in records], dtype="string"),
-            "type": pd.array([r.get(type_key) for r in records], dtype="string"),
-        }
-    )
-    reasons = np.full(len(frame), "", dtype=object)
-    add_reason(reasons, ~valid_symbols(frame["symbol"]), "ticker is not a valid symbol")
-    add_reason(reasons, frame["symbol"].duplicated().to_numpy(dtype=bool), "duplicate ticker")
-    valid, rejects = split_rejects(frame, reasons, records)
-    return ProviderResult(frame=conform(valid, LISTING_COLUMNS), rejects=rejects, calls=tuple(calls))

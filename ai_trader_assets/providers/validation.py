@@ -9,6 +9,9 @@ import pandas as pd
 from ai_trader_assets.providers.base import (
     BAR_COLUMNS,
     EMPTY_REJECTS,
+    LISTING_COLUMNS,
+    ProviderCall,
+    ProviderResult,
     conform,
     empty_frame,
     ingest_time,
@@ -52,6 +55,15 @@ def bar_problems(frame: pd.DataFrame) -> np.ndarray:
         missing["symbol"] | missing["ts"]
     )
     add_reason(reasons, duplicated, "duplicate (symbol, ts): an earlier row has the same key")
+    return reasons
+
+
+def news_problems(frame: pd.DataFrame, published_field: str, title_field: str) -> np.ndarray:
+    """Per article, why it cannot be stored ('' when it can), naming the provider's own fields."""
+    reasons = np.full(len(frame), "", dtype=object)
+    add_reason(reasons, frame["id"].isna().to_numpy(), "missing id")
+    add_reason(reasons, frame["published_utc"].isna().to_numpy(), f"missing or unparseable {published_field}")
+    add_reason(reasons, frame["title"].isna().to_numpy(), f"missing {title_field}")
     return reasons
 
 
@@ -123,3 +135,26 @@ def aggregate_bars(
         raw = raw_records() if raw_records is not None else [dict(r) for r in records]
     valid, rejects = split_rejects(frame, reasons, raw)
     return conform(valid, BAR_COLUMNS), rejects
+
+
+def parse_listing(
+    records: list[dict[str, Any]],
+    symbol_key: str,
+    exchange_key: str,
+    type_key: str,
+    calls: list[ProviderCall],
+) -> ProviderResult:
+    """Reference entries to a listing frame; an entry whose ticker is not a valid symbol is a reject."""
+    frame = pd.DataFrame(
+        {
+            "symbol": pd.array([r.get(symbol_key) for r in records], dtype="string"),
+            "name": pd.array([r.get("name") for r in records], dtype="string"),
+            "exchange": pd.array([r.get(exchange_key) for r in records], dtype="string"),
+            "type": pd.array([r.get(type_key) for r in records], dtype="string"),
+        }
+    )
+    reasons = np.full(len(frame), "", dtype=object)
+    add_reason(reasons, ~valid_symbols(frame["symbol"]), "ticker is not a valid symbol")
+    add_reason(reasons, frame["symbol"].duplicated().to_numpy(dtype=bool), "duplicate ticker")
+    valid, rejects = split_rejects(frame, reasons, records)
+    return ProviderResult(frame=conform(valid, LISTING_COLUMNS), rejects=rejects, calls=tuple(calls))

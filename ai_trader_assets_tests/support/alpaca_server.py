@@ -11,7 +11,6 @@ missing headers 401. Failures, canned bodies and recorded requests come from :cl
 """
 
 import base64
-import csv
 import datetime as dt
 import hashlib
 import html
@@ -24,6 +23,7 @@ import pandas as pd
 from ai_trader_assets import calendar
 from ai_trader_assets.config import Dataset
 from ai_trader_assets.providers.demo import DEMO_UNIVERSE, DemoProvider, session_bars
+from ai_trader_assets.storage.companies import read_companies_csv
 from ai_trader_assets_tests.support.fake_api import FakeApi, RecordedRequest, fixture_json
 
 TIMEFRAME_TO_DATASET = {
@@ -74,8 +74,7 @@ def bars_json(frame: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
 
 def demo_assets() -> list[dict[str, Any]]:
     """The demo universe in ``/v2/assets``' shape, plus an OTC stock and an untradable listing."""
-    with DEMO_UNIVERSE.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = read_companies_csv(DEMO_UNIVERSE)
     listed = [(r["symbol"], r["name"], ALPACA_EXCHANGES.get(r["exchange"], "?"), True) for r in rows]
     listed += [("GBTC", "Grayscale Bitcoin Trust", "OTC", True), ("ZVZZT", "Test Stock", "NASDAQ", False)]
     return [

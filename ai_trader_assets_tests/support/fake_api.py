@@ -20,7 +20,7 @@ from typing import Any, Self
 from urllib.parse import parse_qs, urlparse
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import ProviderSpec, load_config
+from ai_trader_assets.config import ProviderSpec, Retries, load_config
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 
@@ -55,6 +55,16 @@ class SleepRecorder:
 
     def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
+
+    def backed_off(self, retries: Retries) -> bool:
+        """Whether each wait is the governor's exponential backoff for its attempt, with jitter."""
+        bounds = [
+            min(retries.initial_backoff_seconds * 2**attempt, retries.max_backoff_seconds)
+            for attempt in range(len(self.waits))
+        ]
+        return all(
+            low <= wait <= low + retries.jitter_seconds for low, wait in zip(bounds, self.waits, strict=True)
+        )
 
 
 @dataclasses.dataclass(frozen=True)
