@@ -300,8 +300,10 @@ class Ingestor:
                 f"{len(not_open)} session(s) not open yet at {_new_york(now)}: nothing fetched"
             )
             inside = [s for s in inside if s not in not_open]
-        covered = set() if request.refresh else self.ledger.covered(dataset, inside, members)
-        stored = {} if request.refresh else self.ledger.partial(dataset, inside, members)
+        # One read of coverage: pairs fetched whole are done, partly fetched ones resume after it.
+        found = {} if request.refresh else self.ledger.fetched(dataset, inside, members)
+        covered = {pair for pair, (_, through) in found.items() if through is None}
+        stored = {pair: (rows, through) for pair, (rows, through) in found.items() if through is not None}
         missing = {s: [m for m in members if (s, m) not in covered] for s in inside}
         report.already_stored += sum(len(members) - len(v) for v in missing.values())
         report.symbols.update(m for symbols in missing.values() for m in symbols)

@@ -49,7 +49,7 @@ class Ledger:
         A pair fetched while its session was trading is not covered (see :meth:`partial`)."""
         return {
             pair: rows
-            for pair, (rows, through) in self._coverage(dataset, sessions, symbols).items()
+            for pair, (rows, through) in self.fetched(dataset, sessions, symbols).items()
             if through is None
         }
 
@@ -57,12 +57,13 @@ class Ledger:
         self, dataset: Dataset, sessions: Sequence[dt.date], symbols: Sequence[str]
     ) -> dict[tuple[dt.date, str], tuple[int, dt.datetime]]:
         """The pairs fetched while their session was trading: (rows stored, the instant stored up to)."""
-        found = self._coverage(dataset, sessions, symbols).items()
+        found = self.fetched(dataset, sessions, symbols).items()
         return {pair: (rows, through) for pair, (rows, through) in found if through is not None}
 
-    def _coverage(
+    def fetched(
         self, dataset: Dataset, sessions: Sequence[dt.date], symbols: Sequence[str]
     ) -> dict[tuple[dt.date, str], tuple[int, dt.datetime | None]]:
+        """Every recorded fetch of the pairs: (rows stored, the instant stored up to: None if whole)."""
         if not sessions or not symbols:
             return {}
         found: dict[tuple[dt.date, str], tuple[int, dt.datetime | None]] = {}
