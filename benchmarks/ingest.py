@@ -13,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 import sqlalchemy as sa
 
 from ai_trader_assets.config import Dataset, RateLimit, load_config
@@ -64,7 +65,8 @@ def main() -> None:
                 totals = WriteTotals()
                 writer.write(results, totals)
                 ours = time.perf_counter() - started
-            frame = results[0].frame
+            # A run stores in slices (runs.slice_rows): the session comes back as several pieces.
+            frame = pd.concat([r.frame for r in results], ignore_index=True)
             assert totals.rows_hot == len(frame) == len(SYMBOLS) * 390, (totals, len(frame))
 
             with database.begin() as conn:
