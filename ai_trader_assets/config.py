@@ -10,38 +10,22 @@ import datetime as dt
 import functools
 import zoneinfo
 from collections.abc import Mapping
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ai_trader_assets.datasets import BAR_DATASETS, INGESTED_DATASETS, LAYERS, PLANNED_DATASETS, Dataset
+from ai_trader_assets.datasets.bars import INTRADAY_DATASETS
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_DIR = REPO_ROOT / "config"
 
-LAYERS: tuple[int, ...] = (0, 1, 2, 3)
 LayerId = Literal[0, 1, 2, 3]
 Days = Annotated[int, Field(strict=True, ge=0)]
 PositiveInt = Annotated[int, Field(strict=True, gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
-
-
-class Dataset(StrEnum):
-    """Every dataset of the retention policy. The first six are assets; the last two are planned."""
-
-    BARS_1DAY = "bars_1day"
-    BARS_1HOUR = "bars_1hour"
-    BARS_5MIN = "bars_5min"
-    BARS_1MIN = "bars_1min"
-    NEWS = "news"
-    CORPORATE_ACTIONS = "corporate_actions"
-    SOCIAL_SENTIMENT = "social_sentiment"
-    TICKS = "ticks"
-
-
-INGESTED_DATASETS: tuple[Dataset, ...] = tuple(Dataset)[:6]
-PLANNED_DATASETS: tuple[Dataset, ...] = (Dataset.SOCIAL_SENTIMENT, Dataset.TICKS)
 
 
 class ConfigError(ValueError):
@@ -204,12 +188,11 @@ class ProviderSpec(_Frozen):
 
 
 ProviderName = Literal["polygon", "alpaca", "yahoo", "benzinga", "demo"]
-BAR_DATASETS_SERVED = (Dataset.BARS_1DAY, Dataset.BARS_1HOUR, Dataset.BARS_5MIN, Dataset.BARS_1MIN)
 # What each provider can serve at all (Yahoo's intraday only within its windows; see providers/yahoo.py).
 SERVES: dict[str, frozenset[Dataset]] = {
     "polygon": frozenset(INGESTED_DATASETS),
     "alpaca": frozenset(INGESTED_DATASETS),
-    "yahoo": frozenset((*BAR_DATASETS_SERVED, Dataset.CORPORATE_ACTIONS)),
+    "yahoo": frozenset((*BAR_DATASETS, Dataset.CORPORATE_ACTIONS)),
     "benzinga": frozenset((Dataset.NEWS,)),
     "demo": frozenset(INGESTED_DATASETS),
 }
@@ -367,9 +350,6 @@ class UniverseSpec(_Frozen):
     exchanges: tuple[str, ...] = Field(min_length=1)
     delist_after_days: PositiveInt
     max_deactivate_share: Annotated[float, Field(gt=0, lt=1)]
-
-
-INTRADAY_DATASETS = (Dataset.BARS_1MIN, Dataset.BARS_5MIN, Dataset.BARS_1HOUR)
 
 
 class IntradaySpec(_Frozen):

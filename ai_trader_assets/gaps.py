@@ -13,8 +13,9 @@ import datetime as dt
 from collections import defaultdict
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import LAYERS, PlatformConfig
-from ai_trader_assets.ingest import partition_key
+from ai_trader_assets.config import PlatformConfig
+from ai_trader_assets.datasets import LAYERS
+from ai_trader_assets.datasets.partitions import partition_key
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.hot_window import earliest_hot_sessions

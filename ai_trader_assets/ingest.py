@@ -25,55 +25,17 @@ import numpy as np
 import pandas as pd
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import Dataset, PlatformConfig, RetentionWindow
+from ai_trader_assets.config import PlatformConfig, RetentionWindow
+from ai_trader_assets.datasets import BAR_DATASETS, Dataset
+from ai_trader_assets.datasets.bars import BAR_LENGTHS
+from ai_trader_assets.datasets.partitions import PartitionData
+from ai_trader_assets.datasets.registry import sessions_of
+from ai_trader_assets.datasets.validation import EMPTY_REJECTS
 from ai_trader_assets.planning.slices import FetchSlice, plan_slices
-from ai_trader_assets.providers.base import (
-    BAR_DATASETS,
-    EMPTY_REJECTS,
-    MarketDataProvider,
-    ProviderCall,
-    ProviderResult,
-)
+from ai_trader_assets.providers.base import MarketDataProvider, ProviderCall, ProviderResult
 from ai_trader_assets.settings import end_of_day
 from ai_trader_assets.storage.companies import CompaniesRepository
-from ai_trader_assets.storage.datasets import sessions_of
 from ai_trader_assets.storage.ledger import Ledger
-
-# How long an intraday bar lasts: it is stored once it has ended.
-BAR_LENGTHS = {
-    Dataset.BARS_1MIN: dt.timedelta(minutes=1),
-    Dataset.BARS_5MIN: dt.timedelta(minutes=5),
-    Dataset.BARS_1HOUR: dt.timedelta(hours=1),
-}
-
-
-@dataclasses.dataclass(frozen=True)
-class PartitionData:
-    """One partition's result: its rows, the symbols fetched for it (coverage) and rejects."""
-
-    dataset: Dataset
-    session: dt.date
-    layer: int
-    frame: pd.DataFrame
-    fetched: dict[str, int]
-    rejects: pd.DataFrame
-    note: str = ""
-    # Set while the session is trading: rows starting before this instant are stored, no later ones.
-    through: dt.datetime | None = None
-
-    @property
-    def key(self) -> str:
-        return partition_key(self.session, self.layer)
-
-
-def partition_key(session: dt.date, layer: int) -> str:
-    """Dagster's multi-partition key: dimensions in name order (date, layer)."""
-    return f"{session.isoformat()}|{layer}"
-
-
-def parse_partition_key(key: str) -> tuple[dt.date, int]:
-    day, layer = str(key).split("|")
-    return dt.date.fromisoformat(day), int(layer)
 
 
 @dataclasses.dataclass

@@ -17,8 +17,9 @@ import datetime as dt
 import pandas as pd
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import Dataset, IntradaySpec, PlatformConfig
-from ai_trader_assets.ingest import BAR_LENGTHS
+from ai_trader_assets.config import IntradaySpec, PlatformConfig
+from ai_trader_assets.datasets import Dataset
+from ai_trader_assets.datasets.bars import BAR_LENGTHS
 from ai_trader_assets.read import MarketData
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase

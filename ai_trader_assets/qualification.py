@@ -20,7 +20,8 @@ from collections import defaultdict
 import sqlalchemy as sa
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import Dataset, PlatformConfig
+from ai_trader_assets.config import PlatformConfig
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.settings import end_of_day
 from ai_trader_assets.storage import backfill_requests, schema
 from ai_trader_assets.storage.backfill_requests import BackfillRequest

@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable, Sequence
 import pandas as pd
 import sqlalchemy as sa
 
-from ai_trader_assets.config import Dataset, ReconciliationSpec
+from ai_trader_assets.config import ReconciliationSpec
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.providers.base import MarketDataProvider, ProviderError
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.schema import reconciliation as reconciliation_table

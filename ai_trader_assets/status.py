@@ -7,11 +7,11 @@ import datetime as dt
 import sqlalchemy as sa
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import LAYERS, PlatformConfig
+from ai_trader_assets.config import PlatformConfig
+from ai_trader_assets.datasets import LAYERS, SPECS
 from ai_trader_assets.storage import schema
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
-from ai_trader_assets.storage.datasets import SPECS
 from ai_trader_assets.storage.lake import Lake
 from ai_trader_assets.storage.lake.tables import TableStats, lake_tables
 from ai_trader_assets.storage.ledger import Ledger

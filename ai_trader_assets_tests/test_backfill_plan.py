@@ -11,7 +11,8 @@ from ai_trader_assets.backfill_plan import (
     parse_datasets,
     seconds_at_rate_limit,
 )
-from ai_trader_assets.config import Dataset, RateLimit, load_config
+from ai_trader_assets.config import RateLimit, load_config
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.ledger import Ledger

@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from ai_trader_assets import calendar
 from ai_trader_assets.cli import app
-from ai_trader_assets.config import Dataset, load_config
+from ai_trader_assets.config import load_config
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.ingest import Ingestor, IngestRequest
 from ai_trader_assets.providers.demo import DemoProvider
 from ai_trader_assets.storage.companies import CompaniesRepository

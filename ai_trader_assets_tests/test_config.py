@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ai_trader_assets.config import DEFAULT_CONFIG_DIR, ConfigError, Dataset, load_config
+from ai_trader_assets.config import DEFAULT_CONFIG_DIR, ConfigError, load_config
+from ai_trader_assets.datasets import Dataset
 
 CONFIG_FILES = ["layers.yaml", "retention.yaml", "providers.yaml", "pipeline.yaml"]
 

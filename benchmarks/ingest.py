@@ -16,7 +16,8 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from ai_trader_assets.config import Dataset, RateLimit, load_config
+from ai_trader_assets.config import RateLimit, load_config
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.ingest import Ingestor, IngestRequest
 from ai_trader_assets.providers.http import PolygonTransport
 from ai_trader_assets.providers.polygon import PolygonProvider

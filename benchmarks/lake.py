@@ -28,11 +28,11 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import Dataset, load_config
-from ai_trader_assets.providers.base import conform
+from ai_trader_assets.config import load_config
+from ai_trader_assets.datasets import SPECS, Dataset
+from ai_trader_assets.datasets.frames import conform
 from ai_trader_assets.providers.demo import DemoProvider
 from ai_trader_assets.storage.database import MarketDatabase
-from ai_trader_assets.storage.datasets import SPECS
 from ai_trader_assets.storage.lake import Lake
 from ai_trader_assets.storage.lake.commits import Commit
 from ai_trader_assets.storage.lake.maintenance import maintain_table

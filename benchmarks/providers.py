@@ -19,7 +19,8 @@ import pandas as pd
 from massive.rest.models import Agg
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import Dataset, RateLimit, load_config
+from ai_trader_assets.config import RateLimit, load_config
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.providers.demo import session_bars
 from ai_trader_assets.providers.http import PolygonTransport
 from ai_trader_assets.providers.polygon import AGGREGATES, PolygonProvider, parse_aggregates

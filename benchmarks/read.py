@@ -34,8 +34,11 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import Dataset, load_config
-from ai_trader_assets.providers.base import BAR_COLUMNS, CORPORATE_ACTION_COLUMNS, conform
+from ai_trader_assets.config import load_config
+from ai_trader_assets.datasets import Dataset
+from ai_trader_assets.datasets.bars import BAR_COLUMNS
+from ai_trader_assets.datasets.corporate_actions import CORPORATE_ACTION_COLUMNS
+from ai_trader_assets.datasets.frames import conform
 from ai_trader_assets.read import MarketData
 from ai_trader_assets.storage import migrations
 from ai_trader_assets.storage.companies import CompaniesRepository

@@ -18,14 +18,12 @@ from ai_trader_assets.backfill_launch import (
     BackfillLaunchError,
 )
 from ai_trader_assets.config import ConfigError, load_config
+from ai_trader_assets.datasets.companies import CompaniesImportError
+from ai_trader_assets.datasets.symbols import InvalidSymbolError
 from ai_trader_assets.providers.base import ProviderError
 from ai_trader_assets.settings import Settings, SettingsError, load_settings, mask_url
 from ai_trader_assets.storage import migrations
-from ai_trader_assets.storage.companies import (
-    CompaniesImportError,
-    InvalidSymbolError,
-    UnknownSymbolError,
-)
+from ai_trader_assets.storage.companies import UnknownSymbolError
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import LakeError
 

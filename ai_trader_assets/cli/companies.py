@@ -10,10 +10,8 @@ from ai_trader_assets.cli.common import (
     console,
     market_database,
 )
-from ai_trader_assets.storage.companies import (
-    CompaniesRepository,
-    validate_layer,
-)
+from ai_trader_assets.datasets.companies import validate_layer
+from ai_trader_assets.storage.companies import CompaniesRepository
 
 app = typer.Typer(help="The companies table: the one source of layers.", no_args_is_help=True)
 

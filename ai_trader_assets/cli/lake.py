@@ -13,7 +13,8 @@ from ai_trader_assets.cli.common import (
     market_database,
     progress_bar,
 )
-from ai_trader_assets.config import INGESTED_DATASETS, Dataset, load_config
+from ai_trader_assets.config import load_config
+from ai_trader_assets.datasets import INGESTED_DATASETS, Dataset
 from ai_trader_assets.settings import load_settings
 from ai_trader_assets.storage.lake.location import lake_from_settings
 from ai_trader_assets.storage.lake.maintenance import MIB, maintain_lake

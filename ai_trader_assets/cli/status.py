@@ -14,7 +14,8 @@ from ai_trader_assets.cli.common import (
     market_database,
     progress_bar,
 )
-from ai_trader_assets.config import INGESTED_DATASETS, load_config
+from ai_trader_assets.config import load_config
+from ai_trader_assets.datasets import INGESTED_DATASETS
 from ai_trader_assets.run_tags import LAUNCHED_BY_TAG
 from ai_trader_assets.settings import Settings, load_settings
 from ai_trader_assets.status import build_status

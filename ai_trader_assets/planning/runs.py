@@ -16,7 +16,8 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
-from ai_trader_assets.config import Dataset, PlatformConfig
+from ai_trader_assets.config import PlatformConfig
+from ai_trader_assets.datasets import Dataset
 
 
 @dataclasses.dataclass(frozen=True)

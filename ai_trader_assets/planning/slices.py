@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import Dataset
+from ai_trader_assets.datasets import Dataset
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,7 +4,8 @@ benzinga and demo, combined per dataset by :class:`failover.FailoverProvider`.""
 import dataclasses
 from pathlib import Path
 
-from ai_trader_assets.config import SERVES, Dataset, PlatformConfig
+from ai_trader_assets.config import SERVES, PlatformConfig
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.providers.alpaca import AlpacaProvider
 from ai_trader_assets.providers.base import MarketDataProvider, ProviderError
 from ai_trader_assets.providers.benzinga import BenzingaProvider

@@ -61,19 +61,20 @@ from alpaca.data.requests import CorporateActionsRequest, NewsRequest, StockBars
 from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 
 from ai_trader_assets.calendar import NEW_YORK, session_midnight_utc
-from ai_trader_assets.config import Dataset, ProviderSpec
+from ai_trader_assets.config import ProviderSpec
+from ai_trader_assets.datasets import Dataset
+from ai_trader_assets.datasets.corporate_actions import CORPORATE_ACTION_COLUMNS
+from ai_trader_assets.datasets.frames import conform, empty_frame
+from ai_trader_assets.datasets.news import NEWS_COLUMNS, NEWS_SYMBOL_COLUMNS
+from ai_trader_assets.datasets.symbols import SYMBOL_PATTERN as SYMBOL
+from ai_trader_assets.datasets.symbols import valid_symbols
+from ai_trader_assets.datasets.validation import EMPTY_REJECTS, add_reason, split_rejects
 from ai_trader_assets.providers.base import (
-    CORPORATE_ACTION_COLUMNS,
-    EMPTY_REJECTS,
-    NEWS_COLUMNS,
-    NEWS_SYMBOL_COLUMNS,
     NotServedError,
     PaginationError,
     ProviderCall,
     ProviderError,
     ProviderResult,
-    conform,
-    empty_frame,
     ingest_time,
 )
 from ai_trader_assets.providers.http import (
@@ -85,17 +86,8 @@ from ai_trader_assets.providers.http import (
 )
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.providers.text import html_to_text, plain_title
-from ai_trader_assets.providers.validation import (
-    add_reason,
-    aggregate_bars,
-    news_problems,
-    numbers,
-    parse_listing,
-    split_rejects,
-    valid_symbols,
-)
+from ai_trader_assets.providers.validation import aggregate_bars, news_problems, numbers, parse_listing
 from ai_trader_assets.settings import DEFAULT_ALPACA_TRADING_URL, Secret
-from ai_trader_assets.storage.companies import SYMBOL_PATTERN as SYMBOL
 
 SOURCE = "alpaca"
 ASSETS = "/v2/assets"

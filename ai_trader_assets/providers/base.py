@@ -1,67 +1,16 @@
-"""The provider interface: every provider returns frames in the hot-table schemas of the brief,
-the records it rejected (with a reason) and the calls it made (for run metadata)."""
+"""The provider interface: every provider returns frames in its dataset's schema
+(:mod:`ai_trader_assets.datasets`), the records it rejected (with a reason) and the calls it made (for
+run metadata)."""
 
 import dataclasses
 import datetime as dt
-import json
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
-import numpy as np
 import pandas as pd
 
-from ai_trader_assets.config import Dataset
-
-BAR_DATASETS = (Dataset.BARS_1DAY, Dataset.BARS_1HOUR, Dataset.BARS_5MIN, Dataset.BARS_1MIN)
-# (multiplier, timespan) of each bar dataset in Polygon's aggregates vocabulary.
-BAR_SPANS: dict[Dataset, tuple[int, str]] = {
-    Dataset.BARS_1DAY: (1, "day"),
-    Dataset.BARS_1HOUR: (1, "hour"),
-    Dataset.BARS_5MIN: (5, "minute"),
-    Dataset.BARS_1MIN: (1, "minute"),
-}
-
-UTC_TS = pd.DatetimeTZDtype("us", "UTC")
-BAR_COLUMNS: dict[str, Any] = {
-    "symbol": "string",
-    "ts": UTC_TS,
-    "open": "float64",
-    "high": "float64",
-    "low": "float64",
-    "close": "float64",
-    "volume": "float64",
-    "vwap": "float64",
-    "trade_count": "Int64",
-    "source": "string",
-    "ingested_at": UTC_TS,
-}
-NEWS_COLUMNS: dict[str, Any] = {
-    "id": "string",
-    "published_utc": UTC_TS,
-    "title": "string",
-    "author": "string",
-    "article_url": "string",
-    "publisher": "string",
-    "description": "string",
-    "source": "string",
-    "ingested_at": UTC_TS,
-}
-NEWS_SYMBOL_COLUMNS: dict[str, Any] = {"news_id": "string", "symbol": "string"}
-CORPORATE_ACTION_COLUMNS: dict[str, Any] = {
-    "id": "string",
-    "symbol": "string",
-    "action_type": "string",
-    "ex_date": "object",  # datetime.date
-    "split_from": "float64",
-    "split_to": "float64",
-    "cash_amount": "float64",
-    "currency": "string",
-    "declaration_date": "object",
-    "record_date": "object",
-    "pay_date": "object",
-    "source": "string",
-    "ingested_at": UTC_TS,
-}
+from ai_trader_assets.datasets import Dataset
+from ai_trader_assets.datasets.validation import EMPTY_REJECTS
 
 
 class ProviderError(RuntimeError):
@@ -95,17 +44,6 @@ def ingest_time() -> pd.Timestamp:
     return pd.Timestamp.now(tz="UTC").as_unit("us")
 
 
-def empty_frame(columns: dict[str, Any]) -> pd.DataFrame:
-    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
-
-
-def conform(frame: pd.DataFrame, columns: dict[str, Any]) -> pd.DataFrame:
-    """The frame with exactly the schema's columns, in order and with its dtypes."""
-    return pd.DataFrame({name: frame[name].astype(dtype) for name, dtype in columns.items()}).reset_index(
-        drop=True
-    )
-
-
 @dataclasses.dataclass(frozen=True)
 class ProviderCall:
     """One HTTP request (or, for demo, one generated batch): what the UI shows per run."""
@@ -115,36 +53,6 @@ class ProviderCall:
     latency_ms: float
     rows: int
     provider: str = ""
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float | np.floating) and not np.isfinite(value):
-        return str(value)
-    if isinstance(value, dt.date | dt.datetime | pd.Timestamp):
-        return value.isoformat()
-    if value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def rejects_frame(records: Sequence[dict[str, Any]], reasons: Sequence[str]) -> pd.DataFrame:
-    """Rejected records as a frame of (reason, record JSON), ready for the quarantine table."""
-    return pd.DataFrame(
-        {
-            "reason": pd.Series(list(reasons), dtype="string"),
-            "record": pd.Series(
-                [json.dumps({k: _json_safe(v) for k, v in r.items()}, sort_keys=True) for r in records],
-                dtype="string",
-            ),
-        }
-    )
-
-
-# Shared by every result without rejects (building an empty frame per partition is measurable);
-# never modified in place.
-EMPTY_REJECTS = rejects_frame([], [])
 
 
 @dataclasses.dataclass(frozen=True)

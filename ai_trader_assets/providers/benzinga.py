@@ -41,25 +41,23 @@ from typing import Any
 import pandas as pd
 
 from ai_trader_assets.calendar import NEW_YORK
-from ai_trader_assets.config import Dataset, ProviderSpec
+from ai_trader_assets.config import ProviderSpec
+from ai_trader_assets.datasets import Dataset
+from ai_trader_assets.datasets.frames import conform, empty_frame
+from ai_trader_assets.datasets.news import NEWS_COLUMNS, NEWS_SYMBOL_COLUMNS
+from ai_trader_assets.datasets.symbols import SYMBOL_PATTERN as SYMBOL
+from ai_trader_assets.datasets.validation import EMPTY_REJECTS, rejects_frame
 from ai_trader_assets.providers.base import (
-    EMPTY_REJECTS,
-    NEWS_COLUMNS,
-    NEWS_SYMBOL_COLUMNS,
     NotServedError,
     PaginationError,
     ProviderCall,
     ProviderError,
     ProviderResult,
-    conform,
-    empty_frame,
-    rejects_frame,
 )
 from ai_trader_assets.providers.http import MAX_PAGES, JsonTransport, RequestGovernor
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.providers.text import html_to_text, plain_title
 from ai_trader_assets.settings import Secret
-from ai_trader_assets.storage.companies import SYMBOL_PATTERN as SYMBOL
 
 SOURCE = "benzinga"
 PUBLISHER = "Benzinga"

@@ -18,18 +18,14 @@ import numpy as np
 import pandas as pd
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import DEFAULT_CONFIG_DIR, Dataset
-from ai_trader_assets.providers.base import (
-    BAR_COLUMNS,
-    CORPORATE_ACTION_COLUMNS,
-    NEWS_COLUMNS,
-    NEWS_SYMBOL_COLUMNS,
-    ProviderCall,
-    ProviderResult,
-    conform,
-    empty_frame,
-)
-from ai_trader_assets.storage.companies import read_companies_csv
+from ai_trader_assets.config import DEFAULT_CONFIG_DIR
+from ai_trader_assets.datasets import Dataset
+from ai_trader_assets.datasets.bars import BAR_COLUMNS
+from ai_trader_assets.datasets.companies import read_companies_csv
+from ai_trader_assets.datasets.corporate_actions import CORPORATE_ACTION_COLUMNS
+from ai_trader_assets.datasets.frames import conform, empty_frame
+from ai_trader_assets.datasets.news import NEWS_COLUMNS, NEWS_SYMBOL_COLUMNS
+from ai_trader_assets.providers.base import ProviderCall, ProviderResult
 
 DEMO_UNIVERSE = DEFAULT_CONFIG_DIR / "demo_universe.csv"
 SOURCE = "demo"

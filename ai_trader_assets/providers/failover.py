@@ -13,7 +13,8 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Mapping, Sequence
 
-from ai_trader_assets.config import GROUPED_DAILY, Dataset
+from ai_trader_assets.config import GROUPED_DAILY
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.providers.base import (
     MarketDataProvider,
     NotServedError,

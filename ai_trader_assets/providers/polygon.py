@@ -9,31 +9,18 @@ import numpy as np
 import pandas as pd
 
 from ai_trader_assets.calendar import session_midnight_utc
-from ai_trader_assets.config import Dataset, ProviderSpec
-from ai_trader_assets.providers.base import (
-    BAR_SPANS,
-    CORPORATE_ACTION_COLUMNS,
-    NEWS_COLUMNS,
-    NEWS_SYMBOL_COLUMNS,
-    UTC_TS,
-    ProviderCall,
-    ProviderResult,
-    conform,
-    empty_frame,
-    ingest_time,
-    rejects_frame,
-)
+from ai_trader_assets.config import ProviderSpec
+from ai_trader_assets.datasets import Dataset
+from ai_trader_assets.datasets.bars import INTERVALS
+from ai_trader_assets.datasets.corporate_actions import CORPORATE_ACTION_COLUMNS
+from ai_trader_assets.datasets.frames import UTC_TS, conform, empty_frame
+from ai_trader_assets.datasets.news import NEWS_COLUMNS, NEWS_SYMBOL_COLUMNS
+from ai_trader_assets.datasets.symbols import SYMBOL_PATTERN as SYMBOL
+from ai_trader_assets.datasets.symbols import valid_symbols
+from ai_trader_assets.datasets.validation import add_reason, rejects_frame, split_rejects
+from ai_trader_assets.providers.base import ProviderCall, ProviderResult, ingest_time
 from ai_trader_assets.providers.http import PolygonTransport
-from ai_trader_assets.providers.validation import (
-    add_reason,
-    aggregate_bars,
-    news_problems,
-    numbers,
-    parse_listing,
-    split_rejects,
-    valid_symbols,
-)
-from ai_trader_assets.storage.companies import SYMBOL_PATTERN as SYMBOL
+from ai_trader_assets.providers.validation import aggregate_bars, news_problems, numbers, parse_listing
 
 # A delayed plan's aggregates (status "DELAYED") lag real time by this much.
 POLYGON_DELAY_MINUTES = 15
@@ -112,7 +99,8 @@ class PolygonProvider:
         """Per-symbol aggregates over the whole range, every page (unadjusted, ascending).
 
         With ``since`` the range starts there: ``from`` as a Unix millisecond timestamp."""
-        multiplier, timespan = BAR_SPANS[dataset]
+        interval = INTERVALS[dataset]  # (multiplier, unit) is Polygon's own vocabulary
+        multiplier, timespan = interval.multiplier, interval.unit
         first = str(int(since.timestamp() * 1000)) if since is not None else start.isoformat()
         results: list[dict[str, Any]] = []
         tickers: list[str] = []

@@ -1,4 +1,6 @@
-"""Row validation shared by every provider: bad rows become rejects with a reason, never silently lost."""
+"""Parsing shared by the providers: numeric fields, aggregate bars in Polygon's and Alpaca's shape,
+reference listings and news checks naming a provider's own fields. Bad records become rejects with
+a reason (the rules themselves are the datasets' own), never silently lost."""
 
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -6,56 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ai_trader_assets.providers.base import (
-    BAR_COLUMNS,
-    EMPTY_REJECTS,
-    LISTING_COLUMNS,
-    ProviderCall,
-    ProviderResult,
-    conform,
-    empty_frame,
-    ingest_time,
-    rejects_frame,
-)
-from ai_trader_assets.storage.companies import SYMBOL_PATTERN
-
-PRICE_COLUMNS = ("open", "high", "low", "close")
-BAR_REQUIRED = ("symbol", "ts", *PRICE_COLUMNS, "volume")
-
-
-def add_reason(reasons: np.ndarray, mask: np.ndarray, reason: str) -> None:
-    """Add ``reason`` to every row where ``mask`` holds (reasons are joined with '; ')."""
-    for index in np.flatnonzero(mask):
-        reasons[index] = f"{reasons[index]}; {reason}" if reasons[index] else reason
-
-
-def bar_problems(frame: pd.DataFrame) -> np.ndarray:
-    """Per row, why it is not a valid bar ('' when it is). Vectorised: bad rows are rare."""
-    reasons = np.full(len(frame), "", dtype=object)
-    if frame.empty:
-        return reasons
-    missing = {column: frame[column].isna().to_numpy() for column in BAR_REQUIRED}
-    for column, mask in missing.items():
-        add_reason(reasons, mask, f"missing {column}")
-    prices = frame[list(PRICE_COLUMNS)].to_numpy(dtype="float64", na_value=np.nan)
-    present = ~np.isnan(prices)
-    bad_price = present & (~np.isfinite(prices) | (prices <= 0))
-    add_reason(reasons, bad_price.any(axis=1), "non-finite or non-positive price")
-    with np.errstate(invalid="ignore"):
-        open_, high, low, close = prices.T
-        add_reason(reasons, high < np.maximum(open_, close), "high below max(open, close)")
-        add_reason(reasons, low > np.minimum(open_, close), "low above min(open, close)")
-        volume = frame["volume"].to_numpy(dtype="float64", na_value=np.nan)
-        add_reason(
-            reasons,
-            ~np.isnan(volume) & (~np.isfinite(volume) | (volume < 0)),
-            "negative or non-finite volume",
-        )
-    duplicated = frame.duplicated(subset=["symbol", "ts"], keep="first").to_numpy() & ~(
-        missing["symbol"] | missing["ts"]
-    )
-    add_reason(reasons, duplicated, "duplicate (symbol, ts): an earlier row has the same key")
-    return reasons
+from ai_trader_assets.datasets.bars import BAR_COLUMNS, bar_problems
+from ai_trader_assets.datasets.frames import conform, empty_frame
+from ai_trader_assets.datasets.symbols import valid_symbols
+from ai_trader_assets.datasets.validation import EMPTY_REJECTS, add_reason, split_rejects
+from ai_trader_assets.providers.base import LISTING_COLUMNS, ProviderCall, ProviderResult, ingest_time
 
 
 def news_problems(frame: pd.DataFrame, published_field: str, title_field: str) -> np.ndarray:
@@ -67,22 +24,6 @@ def news_problems(frame: pd.DataFrame, published_field: str, title_field: str) -
     return reasons
 
 
-def split_rejects(
-    frame: pd.DataFrame, reasons: np.ndarray, raw_records: Sequence[dict[str, Any]] | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split a frame into (valid rows, rejects frame); rejects keep the provider's raw record."""
-    bad = reasons != ""
-    if not bad.any():
-        return frame.reset_index(drop=True), EMPTY_REJECTS
-    positions = np.flatnonzero(bad)
-    if raw_records is not None:
-        records = [raw_records[int(i)] for i in positions]
-    else:
-        records = frame.iloc[positions].to_dict(orient="records")
-    rejects = rejects_frame(records, [str(reasons[i]) for i in positions])
-    return frame[~bad].reset_index(drop=True), rejects
-
-
 def numbers(records: Sequence[Mapping[str, Any]], key: str) -> np.ndarray:
     """One numeric field of every record as float64 (missing or unparseable -> NaN)."""
     values = [record.get(key) for record in records]
@@ -90,11 +31,6 @@ def numbers(records: Sequence[Mapping[str, Any]], key: str) -> np.ndarray:
         return np.array(values, dtype="float64")  # fast path: numbers and None
     except (TypeError, ValueError):
         return pd.to_numeric(pd.Series(values, dtype="object"), errors="coerce").to_numpy(dtype="float64")
-
-
-def valid_symbols(symbols: pd.Series) -> np.ndarray:
-    """Per row, whether the symbol matches the companies table's pattern."""
-    return symbols.fillna("").str.fullmatch(SYMBOL_PATTERN.pattern).to_numpy(dtype=bool)
 
 
 def aggregate_bars(

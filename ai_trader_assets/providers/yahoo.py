@@ -63,23 +63,21 @@ import numpy as np
 import pandas as pd
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import Dataset, ProviderSpec
+from ai_trader_assets.config import ProviderSpec
+from ai_trader_assets.datasets import Dataset
+from ai_trader_assets.datasets.bars import BAR_COLUMNS, bar_problems
+from ai_trader_assets.datasets.corporate_actions import CORPORATE_ACTION_COLUMNS
+from ai_trader_assets.datasets.frames import conform, empty_frame
+from ai_trader_assets.datasets.validation import EMPTY_REJECTS, rejects_frame, split_rejects
 from ai_trader_assets.providers.base import (
-    BAR_COLUMNS,
-    CORPORATE_ACTION_COLUMNS,
-    EMPTY_REJECTS,
     NotServedError,
     ProviderCall,
     ProviderError,
     ProviderResult,
-    conform,
-    empty_frame,
     ingest_time,
-    rejects_frame,
 )
 from ai_trader_assets.providers.http import USER_AGENT, JsonTransport, RequestGovernor
 from ai_trader_assets.providers.ratelimit import RequestLimiter
-from ai_trader_assets.providers.validation import bar_problems, split_rejects
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,8 @@
 import datetime as dt
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import Dataset, PlatformConfig
+from ai_trader_assets.config import PlatformConfig
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.read.results import ReadReport, describe
 from ai_trader_assets.read.symbols import symbol_layers
 from ai_trader_assets.storage.database import MarketDatabase

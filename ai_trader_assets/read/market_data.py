@@ -20,7 +20,8 @@ import pandas as pd
 import polars as pl
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import LAYERS, Dataset, PlatformConfig, load_config
+from ai_trader_assets.config import PlatformConfig, load_config
+from ai_trader_assets.datasets import LAYERS, SPECS, Dataset
 from ai_trader_assets.read.adjustment import (
     CLOSE_SCHEMA,
     REFERENCE_CLOSE_DAYS,
@@ -43,9 +44,6 @@ from ai_trader_assets.read.requests import (
     symbols_of,
 )
 from ai_trader_assets.read.results import (
-    ACTION_COLUMNS,
-    BAR_COLUMNS,
-    NEWS_COLUMNS,
     ReadReport,
     columns_of,
     describe,
@@ -63,7 +61,6 @@ from ai_trader_assets.read.sources import (
 from ai_trader_assets.read.symbols import LayerLookup, SymbolLayers
 from ai_trader_assets.settings import load_settings
 from ai_trader_assets.storage.database import MarketDatabase
-from ai_trader_assets.storage.datasets import SPECS
 from ai_trader_assets.storage.lake import Lake
 from ai_trader_assets.storage.lake.layout import LAYOUTS
 from ai_trader_assets.storage.lake.location import lake_from_settings
@@ -168,7 +165,7 @@ class MarketData:
         """
         dataset = bar_dataset(interval)
         mode, kind = adjust_mode(adjust), output_kind(output)
-        wanted = columns_of(columns, BAR_COLUMNS, dataset)
+        wanted = columns_of(columns, dataset)
         point = as_of_date(as_of, self.today)
         report, layers, pin = self._begin(dataset, symbols, start, end, version)
         factors_of = functools.partial(
@@ -205,7 +202,7 @@ class MarketData:
     ) -> Any:
         """Articles naming any of the symbols, of sessions ``start``..``end`` (an article belongs to the
         session whose (previous close, close] holds its publication), sorted by (published_utc, id)."""
-        return self._records(Dataset.NEWS, NEWS_COLUMNS, symbols, start, end, version, output)
+        return self._records(Dataset.NEWS, symbols, start, end, version, output)
 
     def corporate_actions(
         self,
@@ -218,7 +215,7 @@ class MarketData:
     ) -> Any:
         """Splits and dividends of the symbols with an ex-date in ``start``..``end``, sorted by
         (symbol, ex_date); raw, as the providers reported them."""
-        return self._records(Dataset.CORPORATE_ACTIONS, ACTION_COLUMNS, symbols, start, end, version, output)
+        return self._records(Dataset.CORPORATE_ACTIONS, symbols, start, end, version, output)
 
     def adjustment_factors(
         self,
@@ -249,7 +246,6 @@ class MarketData:
     def _records(  # noqa: PLR0917 - the public reads' own arguments, passed on
         self,
         dataset: Dataset,
-        columns: list[str],
         symbols: str | Iterable[str],
         start: dt.date | str | None,
         end: dt.date | str | None,
@@ -259,7 +255,8 @@ class MarketData:
         """News or corporate actions: read as they are stored (no adjustment)."""
         kind = output_kind(output)
         report, layers, pin = self._begin(dataset, symbols, start, end, version)
-        return self._finish(self._rows(dataset, report, layers, pin).select(columns), report, kind)
+        rows = self._rows(dataset, report, layers, pin)
+        return self._finish(rows.select(columns_of(None, dataset)), report, kind)
 
     def _begin(
         self,

@@ -6,9 +6,8 @@ from collections.abc import Iterable
 from typing import Literal
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import Dataset
-from ai_trader_assets.providers.base import BAR_DATASETS
-from ai_trader_assets.storage.companies import SYMBOL_PATTERN, InvalidSymbolError, validate_symbol
+from ai_trader_assets.datasets import BAR_DATASETS, Dataset
+from ai_trader_assets.datasets.symbols import SYMBOL_PATTERN, InvalidSymbolError, validate_symbol
 
 INTERVALS: dict[str, Dataset] = {dataset.value.removeprefix("bars_"): dataset for dataset in BAR_DATASETS}
 Adjust = Literal["none", "splits", "all"]

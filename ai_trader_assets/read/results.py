@@ -8,38 +8,9 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 
-from ai_trader_assets.config import Dataset
-from ai_trader_assets.providers.base import BAR_DATASETS
+from ai_trader_assets.datasets import SPECS, Dataset
 from ai_trader_assets.read.requests import ReadError
-from ai_trader_assets.storage.datasets import SPECS
 from ai_trader_assets.storage.lake.slices import is_sorted
-
-BAR_COLUMNS = ["symbol", "ts", "open", "high", "low", "close", "volume", "vwap", "trade_count", "source"]
-NEWS_COLUMNS = [
-    "id",
-    "published_utc",
-    "symbols",
-    "title",
-    "author",
-    "article_url",
-    "publisher",
-    "description",
-    "source",
-]
-ACTION_COLUMNS = [
-    "symbol",
-    "ex_date",
-    "action_type",
-    "split_from",
-    "split_to",
-    "cash_amount",
-    "currency",
-    "declaration_date",
-    "record_date",
-    "pay_date",
-    "id",
-    "source",
-]
 
 
 @dataclasses.dataclass
@@ -60,9 +31,10 @@ class ReadReport:
     empty_reason: str | None = None
 
 
-def columns_of(columns: Sequence[str] | None, default: list[str], dataset: Dataset) -> list[str]:
+def columns_of(columns: Sequence[str] | None, dataset: Dataset) -> list[str]:
+    """The columns a read returns: those asked for (checked), else the dataset's read columns."""
     if columns is None:
-        return default
+        return list(SPECS[dataset].read_columns)
     known = [*SPECS[dataset].columns, "session"]
     unknown = [c for c in columns if c not in known]
     if unknown:
@@ -78,17 +50,11 @@ def in_order(rows: pl.DataFrame, order: list[str], symbols: Sequence[str]) -> bo
 
 
 def order_of(dataset: Dataset) -> list[str]:
-    if dataset in BAR_DATASETS:
-        return ["symbol", "ts"]
-    if dataset == Dataset.NEWS:
-        return ["published_utc", "id"]
-    return ["symbol", "ex_date", "id"]
+    return list(SPECS[dataset].read_order)
 
 
 def describe(dataset: Dataset) -> str:
-    if dataset in BAR_DATASETS:
-        return f"{dataset.value.removeprefix('bars_')} bars"
-    return dataset.value.replace("_", " ")
+    return SPECS[dataset].label
 
 
 def to_pandas(rows: pl.DataFrame) -> pd.DataFrame:

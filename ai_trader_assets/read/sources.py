@@ -20,10 +20,11 @@ import polars as pl
 import sqlalchemy as sa
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import Dataset
-from ai_trader_assets.storage import schema
+from ai_trader_assets.datasets import SPECS, Dataset
+from ai_trader_assets.datasets.corporate_actions import CORPORATE_ACTIONS_TABLE
+from ai_trader_assets.datasets.news import NEWS_SYMBOLS_TABLE, NEWS_TABLE
+from ai_trader_assets.datasets.registry import sessions_of
 from ai_trader_assets.storage.database import MarketDatabase
-from ai_trader_assets.storage.datasets import SPECS, sessions_of
 from ai_trader_assets.storage.hot import from_database
 from ai_trader_assets.storage.lake.tables import LakeTables
 
@@ -180,7 +181,7 @@ class HotSource:
         self, symbols: Sequence[str], low: dt.datetime, high: dt.datetime, after: pd.Timestamp | None
     ) -> pd.DataFrame:
         """Hot articles naming any of the symbols, published in ``[low, high)`` and after ``after``."""
-        news, links = schema.news, schema.news_symbols
+        news, links = NEWS_TABLE, NEWS_SYMBOLS_TABLE
         frames = []
         with self.database.begin() as conn:
             for start in range(0, len(symbols), IN_CHUNK):
@@ -212,7 +213,7 @@ class HotSource:
 
     def corporate_actions(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame:
         """Hot corporate actions of the symbols with an ex-date in ``start``..``end``."""
-        table = schema.corporate_actions
+        table = CORPORATE_ACTIONS_TABLE
         frames = []
         with self.database.begin() as conn:
             for first in range(0, len(symbols), IN_CHUNK):

@@ -15,13 +15,11 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
-from ai_trader_assets.config import Dataset
-from ai_trader_assets.providers.base import BAR_DATASETS
+from ai_trader_assets.datasets import BAR_DATASETS, SPECS, Dataset
+from ai_trader_assets.datasets.news import NEWS_SYMBOLS_TABLE, NEWS_TABLE
 from ai_trader_assets.read.requests import ReadError
 from ai_trader_assets.read.sources import HotSource
-from ai_trader_assets.storage import schema
 from ai_trader_assets.storage.database import MarketDatabase
-from ai_trader_assets.storage.datasets import SPECS
 from ai_trader_assets.storage.hot import from_database
 from ai_trader_assets.storage.lake.layout import LAYOUTS
 from ai_trader_assets.storage.lake.tables import LakeTables
@@ -94,7 +92,7 @@ def _hot_rows(dataset: Dataset, database: MarketDatabase, tables: LakeTables, ha
 
 
 def _news_symbols(database: MarketDatabase, after: dt.datetime) -> list[str]:
-    news, links = schema.news, schema.news_symbols
+    news, links = NEWS_TABLE, NEWS_SYMBOLS_TABLE
     with database.begin() as conn:
         rows = conn.execute(
             sa.select(links.c.symbol)

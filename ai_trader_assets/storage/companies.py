@@ -5,10 +5,8 @@ constraint and change-capture trigger back this up for writers that bypass this 
 """
 
 import contextlib
-import csv
 import dataclasses
 import datetime as dt
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from ai_trader_assets.config import LAYERS
+from ai_trader_assets.datasets.companies import (
+    FLAG_COLUMNS,
+    flags_for_layer,
+    normalize_record,
+    read_companies_csv,
+    validate_layer,
+)
+from ai_trader_assets.datasets.symbols import validate_symbol
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.schema import (
     companies,
@@ -26,52 +31,11 @@ from ai_trader_assets.storage.schema import (
     universe_absences,
 )
 
-SYMBOL_PATTERN = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
-FLAG_COLUMNS = ("is_active", "layer1_qualified", "layer2_qualified", "layer3_qualified")
 FLAG_COLUMNS_SQL = tuple(companies.c[name] for name in FLAG_COLUMNS[1:])
-CSV_COLUMNS = ("symbol", "name", "exchange", "layer", "liquidity_score", *FLAG_COLUMNS)
-_TRUE = {"true", "t", "yes", "y", "1"}
-_FALSE = {"false", "f", "no", "n", "0"}
-
-
-class InvalidSymbolError(ValueError):
-    """A symbol does not match ``^[A-Z][A-Z0-9.-]{0,9}$``."""
 
 
 class UnknownSymbolError(LookupError):
     """The symbol is not in the companies table."""
-
-
-class CompaniesImportError(ValueError):
-    """A companies CSV is malformed; nothing was written."""
-
-
-def validate_symbol(raw: str) -> str:
-    """Normalize (strip, upper-case) and validate a ticker symbol.
-
-    Raises:
-        InvalidSymbolError: naming the symbol and the expected pattern.
-    """
-    symbol = raw.strip().upper() if isinstance(raw, str) else raw
-    if not isinstance(symbol, str) or not SYMBOL_PATTERN.match(symbol):
-        raise InvalidSymbolError(
-            f"invalid symbol {raw!r}: expected 1-10 characters, a letter first, then letters, "
-            "digits, '.' or '-' (e.g. AAPL, BRK.B)"
-        )
-    return symbol
-
-
-def validate_layer(raw: int | str | None) -> int | None:
-    """A layer 0-3, or None for "no layer" (inactive); accepts the CLI's spellings."""
-    if raw is None or (isinstance(raw, str) and raw.strip().lower() in ("", "none", "inactive")):
-        return None
-    try:
-        layer = int(raw)
-    except (TypeError, ValueError):
-        layer = -1
-    if layer not in LAYERS:
-        raise ValueError(f"invalid layer {raw!r}: expected 0, 1, 2, 3 or 'none'")
-    return layer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,23 +56,6 @@ class ImportResult:
     inserted: int
     updated: int
     layer_changes: int
-
-
-def flags_for_layer(layer: int | None) -> dict[str, bool]:
-    """The qualification flags that give a symbol exactly ``layer`` (lower flags are kept).
-
-    Only the flags that decide the layer are set: the target flag on, every higher flag off,
-    ``is_active`` on; ``None`` deactivates the symbol and clears every flag.
-    """
-    if layer is None:
-        return dict.fromkeys(FLAG_COLUMNS, False)
-    flags = {"is_active": True}
-    for n in (1, 2, 3):
-        if n == layer:
-            flags[f"layer{n}_qualified"] = True
-        elif n > layer:
-            flags[f"layer{n}_qualified"] = False
-    return flags
 
 
 class CompaniesRepository:
@@ -198,7 +145,7 @@ class CompaniesRepository:
         Each record needs ``symbol`` and may carry ``name``, ``exchange``, ``liquidity_score``,
         the qualification flags, or ``layer`` (translated by :func:`flags_for_layer`).
         """
-        rows = [_normalize_record(record) for record in records]
+        rows = [normalize_record(record) for record in records]
         with self.database.begin() as conn, self._attributed(conn, source):
             return self._write(conn, rows)
 
@@ -219,8 +166,8 @@ class CompaniesRepository:
             deactivate: Symbols to deactivate.
             absences: Per symbol still missing, (consecutive syncs missed, when first missed).
         """
-        rows = [_normalize_record({**record, "is_active": True}) for record in listed]
-        rows += [_normalize_record({"symbol": symbol, "layer": None}) for symbol in deactivate]
+        rows = [normalize_record({**record, "is_active": True}) for record in listed]
+        rows += [normalize_record({"symbol": symbol, "layer": None}) for symbol in deactivate]
         with self.database.begin() as conn, self._attributed(conn, source):
             result = self._write(conn, rows)
             conn.execute(sa.delete(universe_absences))
@@ -281,7 +228,7 @@ class CompaniesRepository:
             }
             if previous.liquidity_score is not None:
                 carried["liquidity_score"] = float(previous.liquidity_score)
-            self._write(conn, [carried, _normalize_record({"symbol": old, "layer": None})])
+            self._write(conn, [carried, normalize_record({"symbol": old, "layer": None})])
             conn.execute(sa.delete(universe_absences).where(universe_absences.c.symbol == old))
         return True
 
@@ -391,74 +338,3 @@ def _changes(values: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:
             )
     changes["updated_at"] = now
     return changes
-
-
-def _normalize_record(record: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = set(record) - set(CSV_COLUMNS)
-    if unknown:
-        raise CompaniesImportError(f"unknown column(s) {sorted(unknown)}; expected {list(CSV_COLUMNS)}")
-    row: dict[str, Any] = {"symbol": validate_symbol(record["symbol"])}
-    for key in ("name", "exchange"):
-        if record.get(key) not in (None, ""):
-            row[key] = str(record[key]).strip()
-    if record.get("liquidity_score") not in (None, ""):
-        try:
-            row["liquidity_score"] = float(record["liquidity_score"])
-        except (TypeError, ValueError) as exc:
-            raise CompaniesImportError(
-                f"liquidity_score {record['liquidity_score']!r} is not a number"
-            ) from exc
-    for flag in FLAG_COLUMNS:
-        if record.get(flag) not in (None, ""):
-            row[flag] = _parse_bool(record[flag], flag)
-    if "layer" in record:
-        if any(flag in row for flag in FLAG_COLUMNS):
-            raise CompaniesImportError("give either a layer or qualification flags, not both")
-        row.update(flags_for_layer(validate_layer(record["layer"])))
-    return row
-
-
-def _parse_bool(raw: Any, column: str) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise CompaniesImportError(f"{column} {raw!r} is not a boolean (true/false, 1/0, yes/no)")
-
-
-def read_companies_csv(path: Path) -> list[dict[str, Any]]:
-    """Parse and validate a companies CSV; any problem names the file and line.
-
-    Raises:
-        CompaniesImportError
-    """
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise CompaniesImportError(f"{path}: cannot read: {exc.strerror}") from exc
-    with handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        if "symbol" not in header:
-            raise CompaniesImportError(f"{path}: line 1: the header needs a 'symbol' column (got {header})")
-        records: list[dict[str, Any]] = []
-        seen: dict[str, int] = {}
-        for record in reader:
-            line = reader.line_num
-            try:
-                if None in record:
-                    raise CompaniesImportError("more fields than the header has columns")
-                row = _normalize_record({k: v for k, v in record.items() if k is not None})
-            except (CompaniesImportError, InvalidSymbolError, ValueError) as exc:
-                raise CompaniesImportError(f"{path}: line {line}: {exc}; nothing was imported") from exc
-            if row["symbol"] in seen:
-                raise CompaniesImportError(
-                    f"{path}: line {line}: {row['symbol']} already appears on line "
-                    f"{seen[row['symbol']]}; nothing was imported"
-                )
-            seen[row["symbol"]] = line
-            records.append(row)
-    return records

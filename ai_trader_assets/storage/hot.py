@@ -17,11 +17,10 @@ import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ai_trader_assets.config import Dataset
-from ai_trader_assets.providers.base import conform
-from ai_trader_assets.storage import schema
+from ai_trader_assets.datasets import SPECS, Dataset
+from ai_trader_assets.datasets.frames import conform
+from ai_trader_assets.datasets.news import NEWS_SYMBOLS_TABLE
 from ai_trader_assets.storage.database import MarketDatabase
-from ai_trader_assets.storage.datasets import SPECS
 
 SQLITE_BATCH_ROWS = 50_000
 # SQLAlchemy's text format for DateTime on SQLite; every writer must use exactly this one.
@@ -65,7 +64,7 @@ class HotStore:
         if dataset == Dataset.NEWS:
             links = frame[["id", "symbols"]].explode("symbols").dropna()
             links = links.rename(columns={"id": "news_id", "symbols": "symbol"}).drop_duplicates()
-            self._upsert_table(conn, schema.news_symbols, links, ["news_id", "symbol"], ("news_id", "symbol"))
+            self._upsert_table(conn, NEWS_SYMBOLS_TABLE, links, ["news_id", "symbol"], ("news_id", "symbol"))
         return len(rows)
 
     def _upsert_table(
@@ -132,8 +131,8 @@ class HotStore:
             frame = pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in table.columns])
             if dataset == Dataset.NEWS:
                 links = conn.execute(
-                    sa.select(schema.news_symbols).where(
-                        schema.news_symbols.c.news_id.in_(frame["id"].tolist())
+                    sa.select(NEWS_SYMBOLS_TABLE).where(
+                        NEWS_SYMBOLS_TABLE.c.news_id.in_(frame["id"].tolist())
                     )
                 ).all()
                 named: dict[str, list[str]] = {}
@@ -158,7 +157,7 @@ class HotStore:
         ]
         if dataset == Dataset.NEWS:
             conn.execute(
-                schema.news_symbols.delete().where(schema.news_symbols.c.news_id == sa.bindparam("k_id")),
+                NEWS_SYMBOLS_TABLE.delete().where(NEWS_SYMBOLS_TABLE.c.news_id == sa.bindparam("k_id")),
                 values,
             )
         result = conn.execute(table.delete().where(condition), values)

@@ -16,10 +16,10 @@ import pandas as pd
 import sqlalchemy as sa
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import Dataset
-from ai_trader_assets.storage import schema
+from ai_trader_assets.datasets import SPECS, Dataset
+from ai_trader_assets.datasets.news import NEWS_SYMBOLS_TABLE, NEWS_TABLE
+from ai_trader_assets.datasets.registry import sessions_of, symbols_of, to_date
 from ai_trader_assets.storage.database import MarketDatabase
-from ai_trader_assets.storage.datasets import SPECS, sessions_of, symbols_of, to_date
 from ai_trader_assets.storage.hot import HotStore
 from ai_trader_assets.storage.lake.tables import LakeTables
 
@@ -45,7 +45,7 @@ def earliest_hot_sessions(
         for start in range(0, len(symbols), IN_CHUNK):
             chunk = list(symbols[start : start + IN_CHUNK])
             if dataset == Dataset.NEWS:
-                links, news = schema.news_symbols, schema.news
+                links, news = NEWS_SYMBOLS_TABLE, NEWS_TABLE
                 query = (
                     sa.select(links.c.symbol, sa.func.min(news.c.published_utc))
                     .select_from(links.join(news, links.c.news_id == news.c.id))

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from ai_trader_assets.config import Dataset
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.storage import schema
 from ai_trader_assets.storage.database import MarketDatabase
 

@@ -20,10 +20,11 @@ import polars as pl
 import sqlalchemy as sa
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import INGESTED_DATASETS, LAYERS, Dataset, PlatformConfig, RetentionWindow
+from ai_trader_assets.config import PlatformConfig, RetentionWindow
+from ai_trader_assets.datasets import INGESTED_DATASETS, LAYERS, SPECS, Dataset
+from ai_trader_assets.datasets.registry import key_checksum, sessions_of, symbols_of, to_date
 from ai_trader_assets.storage import schema
 from ai_trader_assets.storage.database import MarketDatabase
-from ai_trader_assets.storage.datasets import SPECS, key_checksum, sessions_of, symbols_of, to_date
 from ai_trader_assets.storage.hot import HotStore
 from ai_trader_assets.storage.hot_window import copy_to_hot, ranges_to_warm
 from ai_trader_assets.storage.lake import Lake

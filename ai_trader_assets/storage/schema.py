@@ -1,17 +1,20 @@
 """Table definitions of the market database, for queries (the DDL itself is in migrations/).
 
-A test compares this metadata with the migrated database, so the two cannot drift apart.
+The datasets' hot tables are declared with their datasets (:mod:`ai_trader_assets.datasets`) on the
+same metadata; the platform's own tables (companies, events, quarantine, coverage, ...) are here. A
+test compares this metadata with the migrated database, so the two cannot drift apart.
 """
 
 import sqlalchemy as sa
 
-from ai_trader_assets.config import Dataset
+from ai_trader_assets.datasets import SPECS, tables
+from ai_trader_assets.datasets.tables import UtcDateTime
 
-metadata = sa.MetaData()
+# One metadata: the datasets' hot tables and the platform's own.
+metadata = tables.metadata
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-UtcDateTime = sa.DateTime(timezone=True)
 
 # A symbol's layer: its highest qualified layer, 0 when merely active, NULL otherwise.
 LAYER_EXPRESSION = (
@@ -50,68 +53,6 @@ qualification_events = sa.Table(
 )
 
 
-def _bars_table(name: str) -> sa.Table:
-    return sa.Table(
-        name,
-        metadata,
-        sa.Column("symbol", sa.String(10), primary_key=True),
-        sa.Column("ts", UtcDateTime, primary_key=True),
-        sa.Column("open", sa.Float(53), nullable=False),
-        sa.Column("high", sa.Float(53), nullable=False),
-        sa.Column("low", sa.Float(53), nullable=False),
-        sa.Column("close", sa.Float(53), nullable=False),
-        sa.Column("volume", sa.Float(53), nullable=False),
-        sa.Column("vwap", sa.Float(53)),
-        sa.Column("trade_count", sa.BigInteger),
-        sa.Column("source", sa.String(32), nullable=False),
-        sa.Column("ingested_at", UtcDateTime, nullable=False),
-    )
-
-
-bars: dict[Dataset, sa.Table] = {
-    dataset: _bars_table(dataset.value)
-    for dataset in (Dataset.BARS_1DAY, Dataset.BARS_1HOUR, Dataset.BARS_5MIN, Dataset.BARS_1MIN)
-}
-
-news = sa.Table(
-    "news",
-    metadata,
-    sa.Column("id", sa.String(128), primary_key=True),
-    sa.Column("published_utc", UtcDateTime, nullable=False),
-    sa.Column("title", sa.Text, nullable=False),
-    sa.Column("author", sa.Text),
-    sa.Column("article_url", sa.Text),
-    sa.Column("publisher", sa.Text),
-    sa.Column("description", sa.Text),
-    sa.Column("source", sa.String(32), nullable=False),
-    sa.Column("ingested_at", UtcDateTime, nullable=False),
-)
-
-news_symbols = sa.Table(
-    "news_symbols",
-    metadata,
-    sa.Column("news_id", sa.String(128), sa.ForeignKey("news.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("symbol", sa.String(10), primary_key=True),
-)
-
-corporate_actions = sa.Table(
-    "corporate_actions",
-    metadata,
-    sa.Column("id", sa.String(128), primary_key=True),
-    sa.Column("symbol", sa.String(10), nullable=False),
-    sa.Column("action_type", sa.String(16), nullable=False),
-    sa.Column("ex_date", sa.Date, nullable=False),
-    sa.Column("split_from", sa.Float(53)),
-    sa.Column("split_to", sa.Float(53)),
-    sa.Column("cash_amount", sa.Float(53)),
-    sa.Column("currency", sa.String(8)),
-    sa.Column("declaration_date", sa.Date),
-    sa.Column("record_date", sa.Date),
-    sa.Column("pay_date", sa.Date),
-    sa.Column("source", sa.String(32), nullable=False),
-    sa.Column("ingested_at", UtcDateTime, nullable=False),
-)
-
 quarantine = sa.Table(
     "quarantine",
     metadata,
@@ -139,13 +80,9 @@ backfill_requests = sa.Table(
 # Indexes the queries need (bars are already keyed by (symbol, ts)).
 sa.Index("ix_companies_layer", companies.c.layer)
 sa.Index("ix_qualification_events_symbol", qualification_events.c.symbol, qualification_events.c.id)
-for _table in bars.values():
-    sa.Index(f"ix_{_table.name}_ts", _table.c.ts)
-sa.Index("ix_news_published_utc", news.c.published_utc)
-sa.Index("ix_news_symbols_symbol", news_symbols.c.symbol)
-sa.Index("ix_corporate_actions_symbol_ex_date", corporate_actions.c.symbol, corporate_actions.c.ex_date)
-sa.Index("ix_corporate_actions_ex_date", corporate_actions.c.ex_date)
 sa.Index("ix_quarantine_dataset_partition", quarantine.c.dataset, quarantine.c.partition_key)
+# Every dataset's hot table is on this metadata too (declared in its dataset module).
+DATASET_TABLES = tuple(spec.table for spec in SPECS.values())
 
 ingestion_coverage = sa.Table(
     "ingestion_coverage",

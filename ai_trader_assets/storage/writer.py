@@ -13,10 +13,11 @@ from collections.abc import Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ai_trader_assets.config import Dataset, PlatformConfig
-from ai_trader_assets.ingest import PartitionData
+from ai_trader_assets.config import PlatformConfig
+from ai_trader_assets.datasets import Dataset
+from ai_trader_assets.datasets.partitions import PartitionData
+from ai_trader_assets.datasets.registry import check_rows
 from ai_trader_assets.storage.database import MarketDatabase
-from ai_trader_assets.storage.datasets import check_rows
 from ai_trader_assets.storage.hot import HotStore
 from ai_trader_assets.storage.hot_window import copy_to_hot, ranges_to_warm
 from ai_trader_assets.storage.lake import Lake

@@ -11,7 +11,8 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from ai_trader_assets.config import DEFAULT_CONFIG_DIR, Dataset, load_config
+from ai_trader_assets.config import DEFAULT_CONFIG_DIR, load_config
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.defs.automation.schedules import automation_schedules
 from ai_trader_assets.defs.automation.sensors import build_qualification_sensor
 from ai_trader_assets.qualification import Cursor, DemotionGuardError, release_guard

@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 
 from ai_trader_assets import calendar
 from ai_trader_assets.cli import app
-from ai_trader_assets.config import DEFAULT_CONFIG_DIR, Dataset
+from ai_trader_assets.config import DEFAULT_CONFIG_DIR
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake

@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import DEFAULT_CONFIG_DIR, Dataset, load_config
+from ai_trader_assets.config import DEFAULT_CONFIG_DIR, load_config
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.defs.automation.intraday import build_freshness_checks
 from ai_trader_assets.defs.platform.definitions import resources
 from ai_trader_assets.ingest import Ingestor, IngestRequest

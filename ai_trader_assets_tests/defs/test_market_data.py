@@ -18,7 +18,8 @@ import sqlalchemy as sa
 import yaml
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import DEFAULT_CONFIG_DIR, Dataset, load_config
+from ai_trader_assets.config import DEFAULT_CONFIG_DIR, load_config
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.defs.market_data.maintenance import maintain_lake
 from ai_trader_assets.defs.platform.definitions import resources
 from ai_trader_assets.gaps import find_gaps

@@ -21,7 +21,8 @@ import pytest
 import yaml
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import DEFAULT_CONFIG_DIR, Dataset
+from ai_trader_assets.config import DEFAULT_CONFIG_DIR
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.providers.demo import DemoProvider, session_bars
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase

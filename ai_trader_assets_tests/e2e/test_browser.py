@@ -35,13 +35,14 @@ import sqlalchemy as sa
 import yaml
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import DEFAULT_CONFIG_DIR, LAYERS, REPO_ROOT, Dataset
+from ai_trader_assets.config import DEFAULT_CONFIG_DIR, REPO_ROOT
+from ai_trader_assets.datasets import LAYERS, Dataset
+from ai_trader_assets.datasets.bars import BAR_TABLES as bars
 from ai_trader_assets.definitions import defs
 from ai_trader_assets.settings import load_settings
 from ai_trader_assets.storage import migrations
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
-from ai_trader_assets.storage.schema import bars
 from ai_trader_assets_tests.support.dagster_stack import DagsterStack, embedded_environment
 
 if TYPE_CHECKING:

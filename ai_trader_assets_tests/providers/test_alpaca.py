@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import Dataset, ProviderSpec
+from ai_trader_assets.config import ProviderSpec
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.providers.alpaca import AlpacaProvider
 from ai_trader_assets.providers.base import (
     AuthenticationError,

@@ -11,9 +11,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from ai_trader_assets.config import Dataset, ProviderSpec
+from ai_trader_assets.config import ProviderSpec
+from ai_trader_assets.datasets import Dataset
+from ai_trader_assets.datasets.news import NEWS_COLUMNS
 from ai_trader_assets.providers.base import (
-    NEWS_COLUMNS,
     AuthenticationError,
     NotServedError,
     PaginationError,

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import Dataset
+from ai_trader_assets.datasets import Dataset
+from ai_trader_assets.datasets.bars import bar_problems
 from ai_trader_assets.providers.demo import DemoProvider, splits
-from ai_trader_assets.providers.validation import bar_problems
 
 SYMBOLS = ["AAPL", "MSFT", "BRK.B", "ZZZZ"]
 FULL_DAY = dt.date(2026, 11, 20)

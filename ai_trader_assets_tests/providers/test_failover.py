@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ai_trader_assets.config import SERVES, Dataset, PlatformConfig, load_config
+from ai_trader_assets.config import SERVES, PlatformConfig, load_config
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.providers import (
     FailoverProvider,
     ProviderAccess,

@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ai_trader_assets.config import Dataset, PlatformConfig, ProviderSpec, load_config
+from ai_trader_assets.config import PlatformConfig, ProviderSpec, load_config
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.providers.base import AuthenticationError, PaginationError, ProviderError
 from ai_trader_assets.providers.http import PolygonTransport
 from ai_trader_assets.providers.polygon import PolygonProvider

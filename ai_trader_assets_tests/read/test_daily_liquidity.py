@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import Dataset
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.defs.analytics.assets import daily_liquidity_asset
 from ai_trader_assets.defs.platform.definitions import resources
 from ai_trader_assets.storage.companies import CompaniesRepository

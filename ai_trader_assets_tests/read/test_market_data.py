@@ -11,7 +11,8 @@ import pyarrow as pa
 import pytest
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import Dataset, load_config
+from ai_trader_assets.config import load_config
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.read import MarketData, ReadError
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase

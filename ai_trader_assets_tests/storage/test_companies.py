@@ -5,13 +5,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from ai_trader_assets.storage.companies import (
-    CompaniesImportError,
-    CompaniesRepository,
-    InvalidSymbolError,
-    UnknownSymbolError,
-    validate_symbol,
-)
+from ai_trader_assets.datasets.companies import CompaniesImportError
+from ai_trader_assets.datasets.symbols import InvalidSymbolError, validate_symbol
+from ai_trader_assets.storage.companies import CompaniesRepository, UnknownSymbolError
 from ai_trader_assets.storage.database import MarketDatabase
 
 

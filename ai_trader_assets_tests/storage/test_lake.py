@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
-from ai_trader_assets.config import Dataset, load_config
+from ai_trader_assets.config import load_config
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.settings import Secret
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake, LakeError

@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import REPO_ROOT, Dataset, load_config
+from ai_trader_assets.config import REPO_ROOT, load_config
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake
 from ai_trader_assets.storage.lake.commits import Commit

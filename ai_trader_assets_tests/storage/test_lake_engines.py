@@ -11,9 +11,9 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 
-from ai_trader_assets.config import INGESTED_DATASETS, Dataset, load_config
+from ai_trader_assets.config import load_config
+from ai_trader_assets.datasets import INGESTED_DATASETS, SPECS, Dataset
 from ai_trader_assets.storage.database import MarketDatabase
-from ai_trader_assets.storage.datasets import SPECS
 from ai_trader_assets.storage.lake import Lake
 from ai_trader_assets.storage.lake.commits import Commit
 from ai_trader_assets.storage.lake.tables import LakeTables, lake_tables

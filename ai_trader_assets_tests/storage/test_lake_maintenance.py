@@ -14,10 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import Dataset, load_config
-from ai_trader_assets.providers.base import conform
+from ai_trader_assets.config import load_config
+from ai_trader_assets.datasets import SPECS, Dataset
+from ai_trader_assets.datasets.frames import conform
 from ai_trader_assets.storage.database import MarketDatabase
-from ai_trader_assets.storage.datasets import SPECS
 from ai_trader_assets.storage.lake import Lake, LakeError
 from ai_trader_assets.storage.lake.clustering import cluster_bucket
 from ai_trader_assets.storage.lake.commits import Commit

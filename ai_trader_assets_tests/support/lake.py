@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import Dataset
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.providers.demo import DemoProvider
 from ai_trader_assets.settings import Secret
 from ai_trader_assets.storage.lake import Lake

@@ -19,7 +19,8 @@ import time
 
 import deltalake
 
-from ai_trader_assets.config import Dataset, load_config
+from ai_trader_assets.config import load_config
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.settings import Secret
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake

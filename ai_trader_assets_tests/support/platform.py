@@ -8,7 +8,8 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from ai_trader_assets.config import Dataset, load_config
+from ai_trader_assets.config import load_config
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.defs.market_data.assets import build_asset
 from ai_trader_assets.defs.market_data.partitions import market_partitions
 from ai_trader_assets.defs.platform.definitions import resources

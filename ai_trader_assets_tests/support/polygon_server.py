@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import pandas as pd
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import Dataset
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.providers.demo import DemoProvider, session_bars
 from ai_trader_assets_tests.support.fake_api import FakeApi, RecordedRequest, fixture_json
 

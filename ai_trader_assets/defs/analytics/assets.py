@@ -5,9 +5,9 @@ import dagster as dg
 import pandas as pd
 
 from ai_trader_assets.analytics.liquidity import WINDOW_SESSIONS, daily_liquidity
+from ai_trader_assets.datasets.partitions import parse_partition_key
 from ai_trader_assets.defs.market_data.partitions import configured_partitions
 from ai_trader_assets.defs.platform.resources import MarketDatabaseResource
-from ai_trader_assets.ingest import parse_partition_key
 
 
 @dg.asset(

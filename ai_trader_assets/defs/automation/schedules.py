@@ -3,7 +3,8 @@
 import dagster as dg
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import INGESTED_DATASETS, LAYERS, cached_config
+from ai_trader_assets.config import cached_config
+from ai_trader_assets.datasets import INGESTED_DATASETS, LAYERS
 from ai_trader_assets.run_tags import LAYER_TAG
 from ai_trader_assets.settings import load_settings
 

@@ -9,12 +9,13 @@ from typing import Any
 import dagster as dg
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import INGESTED_DATASETS, Dataset, cached_config
+from ai_trader_assets.config import cached_config
+from ai_trader_assets.datasets import INGESTED_DATASETS, Dataset
+from ai_trader_assets.datasets.partitions import parse_partition_key
 from ai_trader_assets.defs.automation.backfills import backfill_run_request
 from ai_trader_assets.defs.market_data.partitions import configured_partitions
 from ai_trader_assets.defs.platform.resources import MarketDatabaseResource, PlatformConfigResource
 from ai_trader_assets.gaps import find_gaps
-from ai_trader_assets.ingest import parse_partition_key
 from ai_trader_assets.planning.runs import backfill_parts, partition_keys
 from ai_trader_assets.qualification import Cursor, QualificationPlanner
 from ai_trader_assets.run_tags import backfill_tags

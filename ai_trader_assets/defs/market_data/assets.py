@@ -13,7 +13,9 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from ai_trader_assets.config import INGESTED_DATASETS, Dataset, cached_config
+from ai_trader_assets.config import cached_config
+from ai_trader_assets.datasets import INGESTED_DATASETS, Dataset
+from ai_trader_assets.datasets.partitions import PartitionData, parse_partition_key
 from ai_trader_assets.defs.market_data import reconciliation
 from ai_trader_assets.defs.market_data.checks import CHECK_SPECS, CheckTally
 from ai_trader_assets.defs.market_data.partitions import configured_partitions
@@ -24,13 +26,7 @@ from ai_trader_assets.defs.platform.resources import (
     MarketDataProviderResource,
     PlatformConfigResource,
 )
-from ai_trader_assets.ingest import (
-    Ingestor,
-    IngestRequest,
-    IngestStream,
-    PartitionData,
-    parse_partition_key,
-)
+from ai_trader_assets.ingest import Ingestor, IngestRequest, IngestStream
 from ai_trader_assets.run_tags import BACKFILL_REQUEST_TAG, REFRESH_TAG
 from ai_trader_assets.settings import load_settings
 from ai_trader_assets.storage import backfill_requests

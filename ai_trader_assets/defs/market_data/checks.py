@@ -16,14 +16,14 @@ import numpy as np
 import pandas as pd
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import LAYERS, Dataset
+from ai_trader_assets.datasets import BAR_DATASETS, LAYERS, Dataset
+from ai_trader_assets.datasets.bars import bars_in_session
+from ai_trader_assets.datasets.partitions import PartitionData
+from ai_trader_assets.datasets.registry import check_rows
 from ai_trader_assets.defs.platform.resources import (
     MarketDatabaseResource,
     PlatformConfigResource,
 )
-from ai_trader_assets.ingest import PartitionData
-from ai_trader_assets.providers.base import BAR_DATASETS
-from ai_trader_assets.storage.datasets import check_rows
 from ai_trader_assets.storage.lake.tables import LakeTables
 from ai_trader_assets.storage.ledger import Ledger
 
@@ -43,24 +43,6 @@ def CHECK_SPECS(dataset: Dataset) -> list[dg.AssetCheckSpec]:
             "freshness", asset=asset, description="Members are stored up to the previous session."
         ),
     ]
-
-
-def expected_bars(dataset: Dataset, session: dt.date, through: dt.datetime | None = None) -> int:
-    """Regular-session bars per symbol for an interval (390/78/7/1 on a full day, fewer on early closes);
-    with ``through`` (a session still trading), those starting before it."""
-    open_utc, close_utc = calendar.session_open_close(session)
-    if through is not None:
-        close_utc = max(open_utc, min(close_utc, through))
-    minutes = int((close_utc - open_utc).total_seconds() // 60)
-    if dataset == Dataset.BARS_1MIN:
-        return minutes
-    if dataset == Dataset.BARS_5MIN:
-        return minutes // 5
-    if dataset == Dataset.BARS_1HOUR:
-        if minutes == 0:
-            return 0
-        return len(pd.date_range(open_utc.replace(minute=0), close_utc - dt.timedelta(minutes=1), freq="1h"))
-    return 1
 
 
 def _regular_rows_of_sessions(dataset: Dataset, frame: pd.DataFrame) -> pd.DataFrame:
@@ -133,7 +115,7 @@ class CheckTally:
             for data in written:
                 if data.through is not None:
                     self.partial.add(data.key)
-                expected = expected_bars(self.dataset, data.session, data.through)
+                expected = bars_in_session(self.dataset, data.session, data.through)
                 for symbol in data.fetched:
                     found = int(counts.get((data.session, symbol), 0))
                     if found < expected:

@@ -11,25 +11,24 @@ import dagster as dg
 import pandas as pd
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import Dataset
+from ai_trader_assets.datasets import BAR_DATASETS, SPECS, Dataset
+from ai_trader_assets.datasets.bars import READ_COLUMNS as BAR_READ_COLUMNS
+from ai_trader_assets.datasets.partitions import parse_partition_key
 from ai_trader_assets.defs.platform.resources import (
     LakeResource,
     MarketDatabaseResource,
     PlatformConfigResource,
 )
-from ai_trader_assets.ingest import IngestStream, describe, parse_partition_key
-from ai_trader_assets.providers.base import BAR_DATASETS
+from ai_trader_assets.ingest import IngestStream, describe
 from ai_trader_assets.read import MarketData
-from ai_trader_assets.read.results import BAR_COLUMNS
 from ai_trader_assets.storage.companies import CompaniesRepository
-from ai_trader_assets.storage.datasets import SPECS
 from ai_trader_assets.storage.lake.commits import Commit
 from ai_trader_assets.storage.lake.derived import DerivedTable
 from ai_trader_assets.storage.lake.location import DERIVED_TABLES
 from ai_trader_assets.storage.lake.locking import TableLocks
 from ai_trader_assets.storage.writer import PartitionWriter, WriteTotals
 
-LOADED_BAR_COLUMNS = [*BAR_COLUMNS, "session"]
+LOADED_BAR_COLUMNS = [*BAR_READ_COLUMNS, "session"]
 
 
 class MarketDataIOManager(dg.ConfigurableIOManager):

@@ -10,7 +10,8 @@ import functools
 import dagster as dg
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import LAYERS, cached_config
+from ai_trader_assets.config import cached_config
+from ai_trader_assets.datasets import LAYERS
 from ai_trader_assets.settings import end_of_day, load_settings
 
 # Dagster's windows start at each weekday's open; a key exists once its window has begun

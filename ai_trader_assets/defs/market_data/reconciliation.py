@@ -13,14 +13,15 @@ import dagster as dg
 import pandas as pd
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import Dataset, PlatformConfig
+from ai_trader_assets.config import PlatformConfig
+from ai_trader_assets.datasets import Dataset
+from ai_trader_assets.datasets.partitions import PartitionData
 from ai_trader_assets.defs.platform.resources import (
     LakeResource,
     MarketDatabaseResource,
     MarketDataProviderResource,
     PlatformConfigResource,
 )
-from ai_trader_assets.ingest import PartitionData
 from ai_trader_assets.providers import MarketDataProvider, ProviderAccess
 from ai_trader_assets.read import MarketData
 from ai_trader_assets.reconciliation import Reconciler, ReconciliationReport, reference_for, sample

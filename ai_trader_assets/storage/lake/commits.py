@@ -14,7 +14,8 @@ from typing import Any
 
 from deltalake import CommitProperties, Transaction
 
-from ai_trader_assets.config import Dataset, LakeSpec
+from ai_trader_assets.config import LakeSpec
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.storage.lake.location import LakeError
 
 METADATA_PREFIX = "ai_trader."

@@ -1,5 +1,6 @@
 """The physical layout of each dataset's Delta table, chosen by measurement (``benchmarks/lake.py``;
-figures in the README, "Cold storage").
+figures in the README, "Cold storage"); each dataset declares its own (``LakeLayout`` in
+:mod:`ai_trader_assets.datasets`).
 
 - Columns: the hot table's, plus ``session`` (date), ``layer`` (a plain column, not a partition) and the
   time bucket the table is partitioned by: ``month`` ("YYYY-MM") for 1-minute and 5-minute bars,
@@ -13,7 +14,6 @@ figures in the README, "Cold storage").
 import dataclasses
 import datetime as dt
 from collections.abc import Sequence
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -21,9 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import ColumnProperties, WriterProperties
 
-from ai_trader_assets.config import Dataset
-from ai_trader_assets.providers.base import BAR_DATASETS, conform
-from ai_trader_assets.storage.datasets import SPECS, sessions_of
+from ai_trader_assets.datasets import SPECS, Dataset, DatasetSpec
+from ai_trader_assets.datasets.spec import Bucket
 
 ROW_GROUP_ROWS = 16_384  # a symbol-month of 1-minute bars is ~8,200 rows: at most two row groups
 TARGET_FILE_BYTES = 256 * 2**20  # compaction output; a month of a 500-symbol layer is one or two files
@@ -35,14 +34,12 @@ WRITER_PROPERTIES = WriterProperties(
     max_row_group_size=ROW_GROUP_ROWS,
     column_properties={name: ColumnProperties(dictionary_enabled=False) for name in PLAIN_COLUMNS},
 )
-DATE_COLUMNS = frozenset({"ex_date", "declaration_date", "record_date", "pay_date"})
-Bucket = Literal["month", "year"]
 
 
-def _arrow_type(name: str, dtype: object) -> pa.DataType:
-    if name == "symbols":
+def _arrow_type(spec: DatasetSpec, name: str, dtype: object) -> pa.DataType:
+    if name in spec.list_columns:
         return pa.list_(pa.string())
-    if name in DATE_COLUMNS:
+    if name in spec.date_columns:
         return pa.date32()
     if isinstance(dtype, pd.DatetimeTZDtype):
         return pa.timestamp("us", "UTC")
@@ -51,36 +48,48 @@ def _arrow_type(name: str, dtype: object) -> pa.DataType:
 
 @dataclasses.dataclass(frozen=True)
 class TableLayout:
-    """How one dataset is stored in its Delta table.
+    """How one dataset is stored in its Delta table: its :class:`LakeLayout` (declared with the
+    dataset) applied to Arrow tables.
 
     Attributes:
-        dataset: The dataset.
-        bucket: The partition column: ``month`` or ``year`` of the session.
-        slice_column: What a write replaces within a session: ``symbol`` (a fetch returns a symbol's
-            whole session) or ``id`` (news: one article may name several symbols).
-        cluster_by: Columns maintenance z-orders closed buckets by; None compacts only.
+        spec: The dataset's declaration.
     """
 
-    dataset: Dataset
-    bucket: Bucket
-    slice_column: str
-    cluster_by: tuple[str, ...] | None
+    spec: DatasetSpec
+
+    @property
+    def dataset(self) -> Dataset:
+        return self.spec.dataset
+
+    @property
+    def bucket(self) -> Bucket:
+        """The partition column: ``month`` or ``year`` of the session."""
+        return self.spec.lake.bucket
+
+    @property
+    def slice_column(self) -> str:
+        """What a write replaces within a session (see :class:`LakeLayout`)."""
+        return self.spec.lake.slice_column
+
+    @property
+    def cluster_by(self) -> tuple[str, ...] | None:
+        return self.spec.lake.cluster_by
 
     @property
     def key(self) -> tuple[str, ...]:
-        return tuple(SPECS[self.dataset].key)
+        return self.spec.key
 
     @property
     def data_columns(self) -> list[str]:
-        return list(SPECS[self.dataset].columns)
+        return list(self.spec.columns)
 
     @property
     def sort_by(self) -> list[str]:
-        return ["symbol", "ts"] if self.dataset in BAR_DATASETS else [SPECS[self.dataset].time_column, "id"]
+        return list(self.spec.lake.sort_by)
 
     @property
     def schema(self) -> pa.Schema:
-        fields = [pa.field(n, _arrow_type(n, t)) for n, t in SPECS[self.dataset].columns.items()]
+        fields = [pa.field(n, _arrow_type(self.spec, n, t)) for n, t in self.spec.columns.items()]
         fields += [pa.field("session", pa.date32()), pa.field("layer", pa.int8())]
         return pa.schema([*fields, pa.field(self.bucket, pa.string())])
 
@@ -88,7 +97,7 @@ class TableLayout:
     def cluster_order(self) -> list[str]:
         """The order maintenance rewrites a bucket in (see :mod:`.clustering`): layer, then symbol and
         time, so a layer's rows and, inside it, a symbol's rows are contiguous."""
-        return ["layer", "symbol", SPECS[self.dataset].time_column]
+        return ["layer", "symbol", self.spec.time_column]
 
     def bucket_of(self, session: dt.date) -> str:
         return session.strftime("%Y-%m" if self.bucket == "month" else "%Y")
@@ -102,8 +111,8 @@ class TableLayout:
 
     def to_arrow(self, frame: pd.DataFrame, layers: int | Sequence[int] | np.ndarray) -> pa.Table:
         """Rows of a dataset frame as table rows: schema cast, session, layer and bucket added."""
-        sessions = pa.array(sessions_of(self.dataset, frame).astype("datetime64[D]"), pa.date32())
-        table = pa.Table.from_pandas(conform(frame, SPECS[self.dataset].columns), preserve_index=False)
+        sessions = pa.array(self.spec.sessions_of(frame).astype("datetime64[D]"), pa.date32())
+        table = pa.Table.from_pandas(self.spec.conform(frame), preserve_index=False)
         layer_values = np.broadcast_to(np.asarray(layers, dtype=np.int8), (len(frame),))
         # A commit holds few sessions: format each once, then index.
         distinct = pc.unique(sessions)
@@ -114,7 +123,7 @@ class TableLayout:
 
     def to_frame(self, table: pa.Table, extra: Sequence[str] = ()) -> pd.DataFrame:
         """Table rows back as a dataset frame (plus any of ``session``, ``layer`` asked for)."""
-        frame = conform(table.to_pandas(), SPECS[self.dataset].columns)
+        frame = self.spec.conform(table.to_pandas())
         for name in extra:
             frame[name] = table.column(name).to_pandas()
         return frame
@@ -123,11 +132,4 @@ class TableLayout:
         return self.schema.empty_table()
 
 
-LAYOUTS: dict[Dataset, TableLayout] = {
-    Dataset.BARS_1MIN: TableLayout(Dataset.BARS_1MIN, "month", "symbol", ("symbol",)),
-    Dataset.BARS_5MIN: TableLayout(Dataset.BARS_5MIN, "month", "symbol", ("symbol",)),
-    Dataset.BARS_1HOUR: TableLayout(Dataset.BARS_1HOUR, "year", "symbol", ("symbol",)),
-    Dataset.BARS_1DAY: TableLayout(Dataset.BARS_1DAY, "year", "symbol", ("symbol",)),
-    Dataset.NEWS: TableLayout(Dataset.NEWS, "year", "id", None),
-    Dataset.CORPORATE_ACTIONS: TableLayout(Dataset.CORPORATE_ACTIONS, "year", "symbol", ("symbol",)),
-}
+LAYOUTS: dict[Dataset, TableLayout] = {dataset: TableLayout(spec) for dataset, spec in SPECS.items()}

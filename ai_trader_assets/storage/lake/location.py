@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 
-from ai_trader_assets.config import Dataset
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.settings import Secret, Settings
 
 # Tables of derived assets (computed from the datasets, not ingested): at ``{root}/derived/{name}``.

@@ -22,7 +22,7 @@ from pathlib import Path
 import filelock
 import sqlalchemy as sa
 
-from ai_trader_assets.config import Dataset
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake.location import Lake, LakeError, table_path
 

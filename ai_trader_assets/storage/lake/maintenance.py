@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 import pyarrow as pa
 from deltalake import DeltaTable
 
-from ai_trader_assets.config import INGESTED_DATASETS, Dataset
+from ai_trader_assets.datasets import INGESTED_DATASETS, Dataset
 from ai_trader_assets.storage.lake.clustering import cluster_bucket
 from ai_trader_assets.storage.lake.commits import Commit, table_configuration
 from ai_trader_assets.storage.lake.layout import LAYOUTS, TARGET_FILE_BYTES, WRITER_PROPERTIES

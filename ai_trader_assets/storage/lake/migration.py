@@ -17,9 +17,9 @@ import pandas as pd
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from ai_trader_assets.config import Dataset
-from ai_trader_assets.providers.base import conform
-from ai_trader_assets.storage.datasets import SPECS, key_checksum
+from ai_trader_assets.datasets import SPECS, Dataset
+from ai_trader_assets.datasets.frames import conform
+from ai_trader_assets.datasets.registry import key_checksum
 from ai_trader_assets.storage.lake.commits import Commit
 from ai_trader_assets.storage.lake.location import Lake, LakeError
 from ai_trader_assets.storage.lake.tables import LakeTables

@@ -26,7 +26,8 @@ import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
-from ai_trader_assets.config import Dataset, LakeSpec, PlatformConfig
+from ai_trader_assets.config import LakeSpec, PlatformConfig
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake.commits import (
     Commit,
