@@ -1,0 +1,171 @@
+"""``pipeline.yaml``: the universe, intraday refreshes, partitions, chunk sizes, schedules, database
+pool, automation, the lake and runs sized by data."""
+
+import datetime as dt
+import zoneinfo
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+
+from ai_trader_assets.config.base import Frozen, PositiveInt
+from ai_trader_assets.datasets import INGESTED_DATASETS, Dataset
+from ai_trader_assets.datasets.bars import INTRADAY_DATASETS
+
+
+class PartitionsSpec(Frozen):
+    start_date: dt.date
+    calendar: Literal["XNYS"]
+
+
+class ChunksSpec(Frozen):
+    symbols_per_request: PositiveInt
+    write_batch_rows: PositiveInt
+
+
+class DatasetBudget(Frozen):
+    """How much work of one dataset a run takes on."""
+
+    rows_per_symbol_session: Annotated[float, Field(gt=0)]  # the estimate runs are sized by
+    rows_per_run: PositiveInt
+
+
+class RunsSpec(Frozen):
+    """Runs sized by data: a backfill becomes runs of at most ``rows_per_run`` estimated rows per
+    dataset, and a run holds at most ``slice_rows`` rows in memory (fetch, validate, store, next)."""
+
+    slice_rows: PositiveInt
+    datasets: dict[Dataset, DatasetBudget]
+
+    @field_validator("datasets")
+    @classmethod
+    def _every_ingested_dataset(cls, value: dict[Dataset, DatasetBudget]) -> dict[Dataset, DatasetBudget]:
+        missing = [d.value for d in INGESTED_DATASETS if d not in value]
+        if missing:
+            raise ValueError(f"no budget for {missing}: every ingested dataset needs one")
+        return value
+
+    def budget(self, dataset: Dataset | str) -> DatasetBudget:
+        return self.datasets[Dataset(dataset)]
+
+
+class ScheduleSpec(Frozen):
+    cron: str
+    timezone: str
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        # Lazy: importing dagster costs a second, and only this validator needs it.
+        from dagster._utils.schedules import is_valid_cron_string  # noqa: PLC0415
+
+        if not is_valid_cron_string(value):
+            raise ValueError(f"{value!r} is not a valid cron expression (five fields)")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. America/New_York)") from exc
+        return value
+
+
+class SchedulesSpec(Frozen):
+    daily_ingest: ScheduleSpec
+    retention: ScheduleSpec
+    maintain_lake: ScheduleSpec
+    universe_sync: ScheduleSpec
+
+
+class UniverseSpec(Frozen):
+    """Layer 0 from the primary provider's reference list (the ``universe`` asset).
+
+    Attributes:
+        types: Security types kept (Polygon's codes: CS common stock, ADRC, ETF, ...).
+        exchanges: Primary exchanges kept (MIC codes: XNYS, XNAS, ...).
+        delist_after_days: Consecutive syncs (one a trading day) a symbol must be missing from the
+            list before it is deactivated.
+        max_deactivate_share: A sync that would deactivate more than this share of the active
+            universe changes nothing and fails its check (a truncated list must not empty a layer).
+    """
+
+    types: tuple[str, ...] = Field(min_length=1)
+    exchanges: tuple[str, ...] = Field(min_length=1)
+    delist_after_days: PositiveInt
+    max_deactivate_share: Annotated[float, Field(gt=0, lt=1)]
+
+
+class IntradaySpec(Frozen):
+    """One layer's refresh of the trading session (``intraday`` in pipeline.yaml).
+
+    Attributes:
+        layer: The layer refreshed.
+        datasets: Its intraday bar datasets refreshed during the session.
+        every_minutes: How often (a divisor of 60); the freshness check fails when the newest bar
+            is older than two refreshes.
+    """
+
+    layer: Annotated[int, Field(ge=0, le=3)]
+    datasets: tuple[Dataset, ...] = Field(min_length=1)
+    every_minutes: PositiveInt
+
+    @field_validator("datasets")
+    @classmethod
+    def _intraday_only(cls, value: tuple[Dataset, ...]) -> tuple[Dataset, ...]:
+        other = [d.value for d in value if d not in INTRADAY_DATASETS]
+        if other:
+            raise ValueError(f"{', '.join(other)} cannot be refreshed intraday (only bars_1min/5min/1hour)")
+        return value
+
+    @field_validator("every_minutes")
+    @classmethod
+    def _divides_the_hour(cls, value: int) -> int:
+        if 60 % value:
+            raise ValueError(
+                f"every_minutes={value} does not divide the hour (1, 2, 3, 5, 10, 15, 20, 30, 60)"
+            )
+        return value
+
+    def schedule_name(self) -> str:
+        return f"intraday_layer_{self.layer}_schedule"
+
+
+class DatabasePoolSpec(Frozen):
+    pool_size: PositiveInt
+    max_overflow: Annotated[int, Field(strict=True, ge=0)]
+    pool_timeout_seconds: Annotated[float, Field(gt=0)]
+    pool_recycle_seconds: PositiveInt
+
+
+class AutomationSpec(Frozen):
+    sensor_interval_seconds: PositiveInt
+    max_promotions_per_tick: PositiveInt
+    demotion_guard_share: Annotated[float, Field(gt=0, le=1)]
+    event_gap_timeout_seconds: PositiveInt
+    gap_healing_interval_seconds: PositiveInt
+    gap_healing_max_partitions_per_tick: PositiveInt
+    gap_healing_retry_after_seconds: PositiveInt
+
+
+class LakeSpec(Frozen):
+    """The cold Delta tables: history kept, commit sizes, lock waits and maintenance memory."""
+
+    time_travel_days: PositiveInt
+    commit_rows: PositiveInt
+    lock_timeout_seconds: PositiveInt
+    maintenance_memory_mb: PositiveInt
+    open_bucket_max_files: PositiveInt = 64
+
+
+class PipelineFile(Frozen):
+    universe: UniverseSpec
+    intraday: tuple[IntradaySpec, ...] = ()
+    partitions: PartitionsSpec
+    chunks: ChunksSpec
+    schedules: SchedulesSpec
+    database: DatabasePoolSpec
+    automation: AutomationSpec
+    lake: LakeSpec
+    runs: RunsSpec
