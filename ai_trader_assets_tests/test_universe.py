@@ -17,8 +17,7 @@ from ai_trader_assets.config import DEFAULT_CONFIG_DIR, load_config
 from ai_trader_assets.defs.platform.definitions import resources
 from ai_trader_assets.defs.universe.assets import universe
 from ai_trader_assets.providers.base import ProviderError
-from ai_trader_assets.providers.http import PolygonTransport
-from ai_trader_assets.providers.polygon import PolygonProvider
+from ai_trader_assets.providers.polygon import PolygonProvider, PolygonTransport
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.settings import Secret
 from ai_trader_assets.storage.companies import CompaniesRepository

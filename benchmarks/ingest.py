@@ -19,8 +19,7 @@ import sqlalchemy as sa
 from ai_trader_assets.config import RateLimit, load_config
 from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.ingest import Ingestor, IngestRequest
-from ai_trader_assets.providers.http import PolygonTransport
-from ai_trader_assets.providers.polygon import PolygonProvider
+from ai_trader_assets.providers.polygon import PolygonProvider, PolygonTransport
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.settings import Secret
 from ai_trader_assets.storage import migrations

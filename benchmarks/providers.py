@@ -22,8 +22,7 @@ from ai_trader_assets import calendar
 from ai_trader_assets.config import RateLimit, load_config
 from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.providers.demo import session_bars
-from ai_trader_assets.providers.http import PolygonTransport
-from ai_trader_assets.providers.polygon import AGGREGATES, PolygonProvider, parse_aggregates
+from ai_trader_assets.providers.polygon import AGGREGATES, PolygonProvider, PolygonTransport, parse_aggregates
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.settings import Secret
 from ai_trader_assets_tests.support.polygon_server import PolygonServer, bars_json

@@ -380,7 +380,7 @@ def test_a_run_stores_slice_by_slice_and_its_retry_fetches_only_the_rest(
 
 KILLED_RUN = """
 import datetime as dt, sys
-from ai_trader_assets.config import Dataset
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake
 from ai_trader_assets_tests.support.platform import Platform

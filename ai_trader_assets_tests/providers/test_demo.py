@@ -89,7 +89,7 @@ def test_bars_are_valid_and_volume_is_u_shaped() -> None:
 
 FINGERPRINT = """
 import datetime as dt, hashlib, pandas as pd
-from ai_trader_assets.config import Dataset
+from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.providers.demo import DemoProvider
 p = DemoProvider()
 start, end = dt.date(2026, 11, 16), dt.date(2026, 11, 20)

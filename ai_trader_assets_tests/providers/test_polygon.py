@@ -12,8 +12,7 @@ import pytest
 from ai_trader_assets.config import PlatformConfig, ProviderSpec, load_config
 from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.providers.base import AuthenticationError, PaginationError, ProviderError
-from ai_trader_assets.providers.http import PolygonTransport
-from ai_trader_assets.providers.polygon import PolygonProvider
+from ai_trader_assets.providers.polygon import PolygonProvider, PolygonTransport
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.settings import Secret
 from ai_trader_assets_tests.support.fake_api import SleepRecorder

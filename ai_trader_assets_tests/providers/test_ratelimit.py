@@ -21,7 +21,7 @@ CLIENT = """
 import sys, time
 from pathlib import Path
 from ai_trader_assets.config import RateLimit, load_config
-from ai_trader_assets.providers.http import PolygonTransport
+from ai_trader_assets.providers.polygon import PolygonTransport
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.settings import Secret
 

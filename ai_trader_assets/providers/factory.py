@@ -1,0 +1,119 @@
+"""Building providers by name: one vendor alone (:func:`build_single`), or the primary with per-dataset
+failover (:func:`build_provider`). A vendor's module, and its SDK (``massive``, ``alpaca-py``), is
+imported only when that vendor is built: the read side and the CLI's read commands never load them."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ai_trader_assets.config import SERVES, PlatformConfig, ProviderSpec
+from ai_trader_assets.datasets import Dataset
+from ai_trader_assets.providers.access import REQUIRED_VARIABLES, ProviderAccess
+from ai_trader_assets.providers.base import MarketDataProvider, ProviderError
+from ai_trader_assets.providers.demo import DemoProvider
+from ai_trader_assets.providers.failover import FailoverProvider
+from ai_trader_assets.providers.ratelimit import RequestLimiter
+from ai_trader_assets.settings import Secret, load_settings
+
+
+def _required(key: Secret | None, variable: str, name: str) -> Secret:
+    if key is None or not key.reveal():
+        raise ProviderError(f"the {name} provider needs {variable}")
+    return key
+
+
+def build_single(
+    name: str, config: PlatformConfig, access: ProviderAccess, state_dir: Path
+) -> MarketDataProvider:
+    """One provider by name; ``state_dir`` holds the rate-limit state shared across processes.
+
+    Raises:
+        ProviderError: an unknown name, or a provider whose keys are not set (naming the variable).
+    """
+    if name == "demo":
+        return DemoProvider(clock=lambda: load_settings().now())
+    builder = _BUILDERS.get(name)
+    if builder is None or name not in config.providers.providers:
+        raise ProviderError(f"unknown provider {name!r}: expected one of {', '.join(REQUIRED_VARIABLES)}")
+    spec = config.providers.providers[name]
+    return builder(access, spec, RequestLimiter(name, spec.rate_limit, state_dir))
+
+
+# Each vendor's package is imported by its builder, so its SDK loads only when it is built.
+
+
+def _polygon(access: ProviderAccess, spec: ProviderSpec, limiter: RequestLimiter) -> MarketDataProvider:
+    from ai_trader_assets.providers.polygon import PolygonProvider, PolygonTransport  # noqa: PLC0415
+
+    key = _required(access.polygon_api_key, "POLYGON_API_KEY (or MASSIVE_API_KEY)", "polygon")
+    return PolygonProvider(PolygonTransport(key, access.polygon_base_url, spec, limiter), spec)
+
+
+def _alpaca(access: ProviderAccess, spec: ProviderSpec, limiter: RequestLimiter) -> MarketDataProvider:
+    from ai_trader_assets.providers.alpaca import AlpacaProvider  # noqa: PLC0415
+
+    return AlpacaProvider(
+        _required(access.alpaca_api_key, "ALPACA_API_KEY", "alpaca"),
+        _required(access.alpaca_secret_key, "ALPACA_SECRET_KEY", "alpaca"),
+        access.alpaca_data_url,
+        spec,
+        limiter,
+        trading_url=access.alpaca_trading_url,
+    )
+
+
+def _yahoo(access: ProviderAccess, spec: ProviderSpec, limiter: RequestLimiter) -> MarketDataProvider:
+    from ai_trader_assets.providers.yahoo import YahooProvider  # noqa: PLC0415
+
+    # Yahoo's intraday windows count back from the platform's today (AI_TRADER_AS_OF when set).
+    return YahooProvider(access.yahoo_base_url, spec, limiter, today=lambda: load_settings().today())
+
+
+def _benzinga(access: ProviderAccess, spec: ProviderSpec, limiter: RequestLimiter) -> MarketDataProvider:
+    from ai_trader_assets.providers.benzinga import BenzingaProvider  # noqa: PLC0415
+
+    key = _required(access.benzinga_api_key, "BENZINGA_API_KEY", "benzinga")
+    return BenzingaProvider(key, access.benzinga_base_url, spec, limiter)
+
+
+_BUILDERS: dict[str, Callable[[ProviderAccess, ProviderSpec, RequestLimiter], MarketDataProvider]] = {
+    "polygon": _polygon,
+    "alpaca": _alpaca,
+    "yahoo": _yahoo,
+    "benzinga": _benzinga,
+}
+
+
+def provider_order(
+    primary: str, config: PlatformConfig, access: ProviderAccess
+) -> dict[Dataset, tuple[str, ...]]:
+    """Per dataset, the providers a run tries: the primary first (when it serves the dataset), then
+    the dataset's ``failover`` list, keeping those whose keys are set. ``demo`` alone when chosen."""
+    order: dict[Dataset, tuple[str, ...]] = {}
+    for dataset in config.providers.failover.keys() | {d for d in SERVES["demo"]}:
+        if primary == "demo":
+            order[dataset] = ("demo",)
+            continue
+        listed = config.providers.failover.get(dataset, ())
+        names = [primary] if dataset in SERVES[primary] else []
+        names += [n for n in listed if n != primary and access.configured(n)]
+        order[dataset] = tuple(names)
+    return dict(sorted(order.items()))
+
+
+def build_provider(
+    primary: str, config: PlatformConfig, access: ProviderAccess, state_dir: Path
+) -> MarketDataProvider:
+    """The provider a run uses: demo on its own, or the primary with per-dataset failover.
+
+    Raises:
+        ProviderError: the primary's keys are not set (naming the variable).
+    """
+    if primary == "demo":
+        return DemoProvider(clock=lambda: load_settings().now())
+    if not access.configured(primary):
+        raise ProviderError(f"the {primary} provider needs {' and '.join(REQUIRED_VARIABLES[primary])}")
+    return FailoverProvider(
+        provider_order(primary, config, access),
+        lambda name: build_single(name, config, access, state_dir),
+        primary,
+    )
