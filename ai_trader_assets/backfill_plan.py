@@ -20,8 +20,8 @@ from ai_trader_assets import calendar
 from ai_trader_assets.config import GROUPED_DAILY, PlatformConfig, RateLimit
 from ai_trader_assets.datasets import INGESTED_DATASETS, LAYERS, Dataset
 from ai_trader_assets.datasets.symbols import validate_symbol
+from ai_trader_assets.ingest.slices import FetchSlice, plan_slices
 from ai_trader_assets.planning.runs import RunGroup, backfill_parts, cut_sessions, run_groups
-from ai_trader_assets.planning.slices import FetchSlice, plan_slices
 from ai_trader_assets.settings import ProviderKind, end_of_day
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.ledger import Ledger

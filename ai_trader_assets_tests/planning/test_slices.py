@@ -5,7 +5,7 @@ import datetime as dt
 
 from ai_trader_assets import calendar
 from ai_trader_assets.datasets import Dataset
-from ai_trader_assets.planning.slices import plan_slices
+from ai_trader_assets.ingest.slices import plan_slices
 
 SESSIONS = calendar.sessions(dt.date(2026, 6, 1), dt.date(2026, 11, 20))
 

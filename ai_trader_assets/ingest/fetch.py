@@ -5,7 +5,7 @@ A run covers partitions (session, layer). Per layer: a dataset the layer does no
 session outside the layer's cold window, yields an empty, labelled partition without a provider
 call. Otherwise the members' (session, symbol) pairs not yet covered are fetched (all of them with a
 full refresh) in slices of at most ``runs.slice_rows`` estimated rows (see
-:mod:`ai_trader_assets.planning.slices`): each slice is split per partition and handed on before the
+:mod:`.slices`): each slice is split per partition and handed on before the
 next is fetched, so a run's memory stays bounded and what it stored stays stored if a later slice
 fails.
 
@@ -18,73 +18,22 @@ bars after that instant; the first run after the close completes the session.
 import dataclasses
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pandas as pd
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import PlatformConfig, RetentionWindow
+from ai_trader_assets.config import PlatformConfig
 from ai_trader_assets.datasets import BAR_DATASETS, Dataset
 from ai_trader_assets.datasets.bars import BAR_LENGTHS
 from ai_trader_assets.datasets.partitions import PartitionData
-from ai_trader_assets.datasets.registry import sessions_of
-from ai_trader_assets.datasets.validation import EMPTY_REJECTS
-from ai_trader_assets.planning.slices import FetchSlice, plan_slices
-from ai_trader_assets.providers.base import MarketDataProvider, ProviderCall, ProviderResult
-from ai_trader_assets.settings import end_of_day
+from ai_trader_assets.ingest.request import IngestReport, IngestRequest
+from ai_trader_assets.ingest.slices import FetchSlice, plan_slices
+from ai_trader_assets.ingest.split import combine, new_york_time, split_partitions, stored_through
+from ai_trader_assets.providers.base import MarketDataProvider, ProviderResult
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.ledger import Ledger
-
-
-@dataclasses.dataclass
-class IngestReport:
-    """What the run did, for the UI."""
-
-    symbols: set[str] = dataclasses.field(default_factory=set)
-    calls: list[ProviderCall] = dataclasses.field(default_factory=list)
-    rows: int = 0
-    rejects: int = 0
-    already_stored: int = 0
-    outside_partitions: int = 0
-    owned_by_higher_layer: int = 0
-    notes: list[str] = dataclasses.field(default_factory=list)
-    # provider name -> the symbols it served; and one line per provider given up on (failover).
-    served: dict[str, set[str]] = dataclasses.field(default_factory=dict)
-    failovers: list[str] = dataclasses.field(default_factory=list)
-    not_ended: int = 0  # bars still forming at the run's "now" (stored by a later run)
-
-    def add_served(self, result: ProviderResult, default_provider: str, symbols: Sequence[str]) -> None:
-        served = result.served or {default_provider: tuple(symbols)}
-        for name, names in served.items():
-            self.served.setdefault(name, set()).update(names)
-        self.failovers.extend(result.failovers)
-
-
-@dataclasses.dataclass(frozen=True)
-class IngestRequest:
-    dataset: Dataset
-    partitions: Sequence[tuple[dt.date, int]]
-    today: dt.date
-    refresh: bool = False
-    only_symbols: Sequence[str] | None = None
-    # A backfill request's first session: sessions from it on are fetched even past the cold window,
-    # because a user's explicit --days is honoured (retention prunes the surplus later).
-    requested_from: dt.date | None = None
-    # The run's clock: a session still trading at this instant is stored partially (the default, the
-    # end of ``today``, has every session up to today closed).
-    now: dt.datetime | None = None
-
-    @property
-    def clock(self) -> dt.datetime:
-        # Never later than the real time: a pinned date must not make a session still trading in
-        # reality look closed (a real provider would return half a day, stored as whole).
-        return min(self.now or end_of_day(self.today), dt.datetime.now(dt.UTC))
-
-    def in_scope(self, session: dt.date, window: RetentionWindow) -> bool:
-        requested = self.requested_from is not None and session >= self.requested_from
-        return requested or window.is_kept(session, self.today)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,7 +141,15 @@ class Ingestor:
                     fetched, self.provider.name, sorted({m for ms in piece.pairs.values() for m in ms})
                 )
                 pairs = {s: list(symbols) for s, symbols in piece.pairs.items()}
-                yield self._split(dataset, layer_work.layer, pairs, fetched, report, now=layer_work.now)
+                yield split_partitions(
+                    dataset,
+                    layer_work.layer,
+                    pairs,
+                    fetched,
+                    report,
+                    now=layer_work.now,
+                    news_frame=self._news_frame(layer_work.layer, report),
+                )
             for partial in layer_work.partial:
                 yield self._fetch_partial(dataset, layer_work.layer, partial, report, layer_work.now)
 
@@ -213,7 +170,7 @@ class Ingestor:
             report.calls.extend(result.calls)
             report.add_served(result, self.provider.name, symbols)
             results.append(result)
-        fetched = _combine(results)
+        fetched = combine(results)
         through = partial.through
         frame = fetched.frame
         if dataset in BAR_DATASETS and len(frame):
@@ -227,8 +184,15 @@ class Ingestor:
                 keep &= ended
             frame = frame[keep.to_numpy()].reset_index(drop=True)
         fetched = dataclasses.replace(fetched, frame=frame)
-        (data,) = self._split(
-            dataset, layer, {session: sorted(partial.since)}, fetched, report, through=through, now=now
+        (data,) = split_partitions(
+            dataset,
+            layer,
+            {session: sorted(partial.since)},
+            fetched,
+            report,
+            through=through,
+            now=now,
+            news_frame=self._news_frame(layer, report),
         )
         if dataset in BAR_LENGTHS:
             # Coverage counts the session's rows, this run's and the earlier ones'.
@@ -259,7 +223,7 @@ class Ingestor:
         not_open = [s for s in inside if calendar.session_open_close(s)[0] > now]
         if not_open:
             report.notes.append(
-                f"{len(not_open)} session(s) not open yet at {_new_york(now)}: nothing fetched"
+                f"{len(not_open)} session(s) not open yet at {new_york_time(now)}: nothing fetched"
             )
             inside = [s for s in inside if s not in not_open]
         # One read of coverage: pairs fetched whole are done, partly fetched ones resume after it.
@@ -280,10 +244,10 @@ class Ingestor:
             if trading and dataset == Dataset.BARS_1DAY:
                 report.notes.append(f"{session} is still trading: its daily bars are stored after the close")
                 continue
-            through = _through(dataset, now) if trading else None
+            through = stored_through(dataset, now) if trading else None
             if through is not None:
                 report.notes.append(
-                    f"{session} is still trading: stored up to {_new_york(through)} New York time"
+                    f"{session} is still trading: stored up to {new_york_time(through)} New York time"
                 )
             partial.append(
                 _PartialSession(
@@ -301,11 +265,11 @@ class Ingestor:
 
     def _fetch(self, dataset: Dataset, piece: FetchSlice) -> ProviderResult:
         if piece.grouped_sessions:
-            return _combine(
+            return combine(
                 [self.provider.grouped_daily_bars(s, list(piece.pairs[s])) for s in piece.grouped_sessions]
             )
         fetch = self._fetcher(dataset)
-        return _combine([fetch(list(call.symbols), call.first, call.last) for call in piece.calls])
+        return combine([fetch(list(call.symbols), call.first, call.last) for call in piece.calls])
 
     def _fetcher(self, dataset: Dataset) -> Callable[[list[str], dt.date, dt.date], ProviderResult]:
         if dataset in BAR_DATASETS:
@@ -328,71 +292,8 @@ class Ingestor:
 
         return actions
 
-    # ---------------------------------------------------------------- splitting
-
-    def _split(
-        self,
-        dataset: Dataset,
-        layer: int,
-        missing: dict[dt.date, list[str]],
-        fetched: ProviderResult,
-        report: IngestReport,
-        *,
-        now: dt.datetime,
-        through: dt.datetime | None = None,
-    ) -> list[PartitionData]:
-        """The fetched rows per partition; ``through``: the session is stored up to that instant."""
-        frame = fetched.frame
-        length = BAR_LENGTHS.get(dataset)
-        if length is not None and len(frame):
-            # A bar still forming at ``now`` is never stored, whatever the session (after the close:
-            # an extended-hours bar); a later fetch of the session brings it whole.
-            forming = (frame["ts"] > now - length).to_numpy()
-            report.not_ended += int(forming.sum())
-            frame = frame[~forming].reset_index(drop=True)
-            fetched = dataclasses.replace(fetched, frame=frame)
-        if dataset == Dataset.NEWS:
-            frame = self._news_with_symbols(fetched, layer, report)
-        wanted = {(np.datetime64(s, "D"), m) for s, symbols in missing.items() for m in symbols}
-        sessions = sessions_of(dataset, frame)
-        if dataset == Dataset.NEWS:
-            keep = np.array(
-                [
-                    any((day, m) in wanted for m in symbols)
-                    for day, symbols in zip(sessions, frame["symbols"], strict=True)
-                ],
-                dtype=bool,
-            )
-        else:
-            pairs = pd.MultiIndex.from_arrays([sessions, frame["symbol"].astype(object)])
-            keep = pairs.isin(list(wanted))
-        report.outside_partitions += int((~keep).sum())
-        frame, sessions = frame[keep].reset_index(drop=True), sessions[keep]
-        rejects = fetched.rejects
-        first_key = min(s for s, symbols in missing.items() if symbols)
-        # Row positions per session, found in one pass (a mask per session would rescan the frame).
-        positions = pd.Series(np.arange(len(frame))).groupby(sessions).indices if len(frame) else {}
-        results = []
-        for session, symbols in sorted(missing.items()):
-            where = positions.get(np.datetime64(session, "D"), np.array([], dtype=np.int64))
-            rows = frame.iloc[where].reset_index(drop=True)
-            session_through = through
-            held = _held_back(dataset, session, fetched.served_until) if dataset in BAR_DATASETS else None
-            if held is not None:  # a delayed feed: what it could not serve yet is asked for again
-                session_through = min(session_through or held, held)
-                report.notes.append(f"the feed is delayed: {session} stored up to {_new_york(held)}")
-                rows = rows[(rows["ts"] < held).to_numpy()].reset_index(drop=True)
-            counts = _rows_per_symbol(dataset, rows, symbols)
-            if held is not None and dataset not in BAR_LENGTHS:
-                counts = {}  # a daily bar of a session the feed has not served to its close: not yet
-            # Provider rejects cannot always be dated; they are kept with the run's first partition.
-            session_rejects = rejects if session == first_key else EMPTY_REJECTS
-            results.append(
-                PartitionData(dataset, session, layer, rows, counts, session_rejects, through=session_through)
-            )
-            report.rows += len(rows)
-        report.rejects += len(rejects)
-        return results
+    def _news_frame(self, layer: int, report: IngestReport) -> Callable[[ProviderResult], pd.DataFrame]:
+        return lambda fetched: self._news_with_symbols(fetched, layer, report)
 
     def _news_with_symbols(self, fetched: ProviderResult, layer: int, report: IngestReport) -> pd.DataFrame:
         """News rows with the symbols they name; an article naming a higher-layer symbol belongs there."""
@@ -408,88 +309,3 @@ class Ingestor:
         owned = np.array([bool(ingesting & set(symbols)) for symbols in frame["symbols"]], dtype=bool)
         report.owned_by_higher_layer += int(owned.sum())
         return frame[~owned].reset_index(drop=True)
-
-
-def _through(dataset: Dataset, now: dt.datetime) -> dt.datetime:
-    """What a run at ``now`` stores of a trading session: rows starting before the returned instant
-    (for bars, the start of the bar still forming: the bars before it have ended)."""
-    now = now.astimezone(dt.UTC)
-    length = BAR_LENGTHS.get(dataset)
-    if length is None:
-        return now
-    # Whole intervals since the epoch: New York's offset is whole hours, so hours are clock hours.
-    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    return epoch + ((now - epoch) // length) * length
-
-
-def _held_back(dataset: Dataset, session: dt.date, served_until: dt.datetime | None) -> dt.datetime | None:
-    """Where a delayed feed's answer for ``session`` ends, when that is before the session's close:
-    rows starting before the returned instant are complete (a daily bar never is: it is dropped)."""
-    if served_until is None or served_until >= calendar.session_open_close(session)[1]:
-        return None
-    if dataset not in BAR_LENGTHS:
-        return calendar.session_midnight_utc(session)  # nothing of the session is complete
-    return _through(dataset, served_until)
-
-
-def _new_york(instant: dt.datetime) -> str:
-    return instant.astimezone(calendar.NEW_YORK).strftime("%Y-%m-%d %H:%M")
-
-
-def _rows_per_symbol(dataset: Dataset, rows: pd.DataFrame, symbols: list[str]) -> dict[str, int]:
-    counts = dict.fromkeys(symbols, 0)
-    column = rows["symbols"].explode() if dataset == Dataset.NEWS else rows["symbol"]
-    for symbol, count in column.value_counts().items():
-        if symbol in counts:
-            counts[str(symbol)] = int(count)
-    return counts
-
-
-def _combine(results: list[ProviderResult]) -> ProviderResult:
-    frames = [r.frame for r in results]
-    links = [r.links for r in results if r.links is not None]
-    return ProviderResult(
-        frame=pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(),
-        rejects=pd.concat([r.rejects for r in results], ignore_index=True) if results else EMPTY_REJECTS,
-        calls=tuple(call for r in results for call in r.calls),
-        links=pd.concat(links, ignore_index=True) if links else None,
-        served=_merge_served(results),
-        failovers=tuple(line for r in results for line in r.failovers),
-        served_until=min((r.served_until for r in results if r.served_until), default=None),
-    )
-
-
-def _merge_served(results: list[ProviderResult]) -> dict[str, tuple[str, ...]]:
-    merged: dict[str, set[str]] = {}
-    for result in results:
-        for name, symbols in result.served.items():
-            merged.setdefault(name, set()).update(symbols)
-    return {name: tuple(sorted(symbols)) for name, symbols in merged.items()}
-
-
-def served_summary(served: dict[str, set[str]], shown: int = 20) -> str:
-    """``alpaca: 2 symbols (AAPL, MSFT); polygon: 1 symbol (NVDA)`` for run metadata."""
-    parts = []
-    for name, symbols in sorted(served.items()):
-        listed = sorted(symbols)
-        more = f", +{len(listed) - shown} more" if len(listed) > shown else ""
-        noun = "symbol" if len(listed) == 1 else "symbols"
-        parts.append(f"{name}: {len(listed)} {noun} ({', '.join(listed[:shown])}{more})")
-    return "; ".join(parts) or "-"
-
-
-def describe(report: IngestReport) -> dict[str, Any]:
-    """Run metadata for the UI."""
-    return {
-        "symbols fetched": len(report.symbols),
-        "provider requests": len(report.calls),
-        "rows": report.rows,
-        "provider rejects": report.rejects,
-        "already stored (symbol-sessions skipped)": report.already_stored,
-        "rows outside the run's partitions (dropped)": report.outside_partitions,
-        "bars still forming (stored by a later run)": report.not_ended,
-        "news owned by a higher layer": report.owned_by_higher_layer,
-        "served by": served_summary(report.served),
-        "failover": " | ".join(report.failovers) or "-",
-        "notes": "; ".join(report.notes) or "-",
-    }

@@ -1,0 +1,149 @@
+"""A fetched slice split into partition records: each row to the partition of its session (the
+dataset's session rule) and layer, rows outside the run's partitions dropped and counted, bars still
+forming or past a delayed feed's horizon held back, and per partition the rows per symbol that
+coverage records."""
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from ai_trader_assets import calendar
+from ai_trader_assets.datasets import BAR_DATASETS, Dataset
+from ai_trader_assets.datasets.bars import BAR_LENGTHS
+from ai_trader_assets.datasets.partitions import PartitionData
+from ai_trader_assets.datasets.registry import sessions_of
+from ai_trader_assets.datasets.validation import EMPTY_REJECTS
+from ai_trader_assets.ingest.request import IngestReport
+from ai_trader_assets.providers.base import ProviderResult
+
+
+def split_partitions(
+    dataset: Dataset,
+    layer: int,
+    missing: dict[dt.date, list[str]],
+    fetched: ProviderResult,
+    report: IngestReport,
+    *,
+    now: dt.datetime,
+    through: dt.datetime | None = None,
+    news_frame: Callable[[ProviderResult], pd.DataFrame] | None = None,
+) -> list[PartitionData]:
+    """The fetched rows per partition.
+
+    Args:
+        missing: Per session, the symbols the slice fetched (the partitions' members).
+        through: The session is stored up to that instant (it is still trading).
+        news_frame: News only: the fetched articles with the symbols each names, kept for this layer.
+    """
+    frame = fetched.frame
+    length = BAR_LENGTHS.get(dataset)
+    if length is not None and len(frame):
+        # A bar still forming at ``now`` is never stored, whatever the session (after the close:
+        # an extended-hours bar); a later fetch of the session brings it whole.
+        forming = (frame["ts"] > now - length).to_numpy()
+        report.not_ended += int(forming.sum())
+        frame = frame[~forming].reset_index(drop=True)
+        fetched = dataclasses.replace(fetched, frame=frame)
+    if dataset == Dataset.NEWS:
+        assert news_frame is not None, "news are split with the symbols they name"
+        frame = news_frame(fetched)
+    wanted = {(np.datetime64(s, "D"), m) for s, symbols in missing.items() for m in symbols}
+    sessions = sessions_of(dataset, frame)
+    if dataset == Dataset.NEWS:
+        keep = np.array(
+            [
+                any((day, m) in wanted for m in symbols)
+                for day, symbols in zip(sessions, frame["symbols"], strict=True)
+            ],
+            dtype=bool,
+        )
+    else:
+        pairs = pd.MultiIndex.from_arrays([sessions, frame["symbol"].astype(object)])
+        keep = pairs.isin(list(wanted))
+    report.outside_partitions += int((~keep).sum())
+    frame, sessions = frame[keep].reset_index(drop=True), sessions[keep]
+    rejects = fetched.rejects
+    first_key = min(s for s, symbols in missing.items() if symbols)
+    # Row positions per session, found in one pass (a mask per session would rescan the frame).
+    positions = pd.Series(np.arange(len(frame))).groupby(sessions).indices if len(frame) else {}
+    results = []
+    for session, symbols in sorted(missing.items()):
+        where = positions.get(np.datetime64(session, "D"), np.array([], dtype=np.int64))
+        rows = frame.iloc[where].reset_index(drop=True)
+        session_through = through
+        held = _held_back(dataset, session, fetched.served_until) if dataset in BAR_DATASETS else None
+        if held is not None:  # a delayed feed: what it could not serve yet is asked for again
+            session_through = min(session_through or held, held)
+            report.notes.append(f"the feed is delayed: {session} stored up to {new_york_time(held)}")
+            rows = rows[(rows["ts"] < held).to_numpy()].reset_index(drop=True)
+        counts = _rows_per_symbol(dataset, rows, symbols)
+        if held is not None and dataset not in BAR_LENGTHS:
+            counts = {}  # a daily bar of a session the feed has not served to its close: not yet
+        # Provider rejects cannot always be dated; they are kept with the run's first partition.
+        session_rejects = rejects if session == first_key else EMPTY_REJECTS
+        results.append(
+            PartitionData(dataset, session, layer, rows, counts, session_rejects, through=session_through)
+        )
+        report.rows += len(rows)
+    report.rejects += len(rejects)
+    return results
+
+
+def stored_through(dataset: Dataset, now: dt.datetime) -> dt.datetime:
+    """What a run at ``now`` stores of a trading session: rows starting before the returned instant
+    (for bars, the start of the bar still forming: the bars before it have ended)."""
+    now = now.astimezone(dt.UTC)
+    length = BAR_LENGTHS.get(dataset)
+    if length is None:
+        return now
+    # Whole intervals since the epoch: New York's offset is whole hours, so hours are clock hours.
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return epoch + ((now - epoch) // length) * length
+
+
+def _held_back(dataset: Dataset, session: dt.date, served_until: dt.datetime | None) -> dt.datetime | None:
+    """Where a delayed feed's answer for ``session`` ends, when that is before the session's close:
+    rows starting before the returned instant are complete (a daily bar never is: it is dropped)."""
+    if served_until is None or served_until >= calendar.session_open_close(session)[1]:
+        return None
+    if dataset not in BAR_LENGTHS:
+        return calendar.session_midnight_utc(session)  # nothing of the session is complete
+    return stored_through(dataset, served_until)
+
+
+def new_york_time(instant: dt.datetime) -> str:
+    return instant.astimezone(calendar.NEW_YORK).strftime("%Y-%m-%d %H:%M")
+
+
+def _rows_per_symbol(dataset: Dataset, rows: pd.DataFrame, symbols: list[str]) -> dict[str, int]:
+    counts = dict.fromkeys(symbols, 0)
+    column = rows["symbols"].explode() if dataset == Dataset.NEWS else rows["symbol"]
+    for symbol, count in column.value_counts().items():
+        if symbol in counts:
+            counts[str(symbol)] = int(count)
+    return counts
+
+
+def combine(results: list[ProviderResult]) -> ProviderResult:
+    frames = [r.frame for r in results]
+    links = [r.links for r in results if r.links is not None]
+    return ProviderResult(
+        frame=pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(),
+        rejects=pd.concat([r.rejects for r in results], ignore_index=True) if results else EMPTY_REJECTS,
+        calls=tuple(call for r in results for call in r.calls),
+        links=pd.concat(links, ignore_index=True) if links else None,
+        served=_merge_served(results),
+        failovers=tuple(line for r in results for line in r.failovers),
+        served_until=min((r.served_until for r in results if r.served_until), default=None),
+    )
+
+
+def _merge_served(results: list[ProviderResult]) -> dict[str, tuple[str, ...]]:
+    merged: dict[str, set[str]] = {}
+    for result in results:
+        for name, symbols in result.served.items():
+            merged.setdefault(name, set()).update(symbols)
+    return {name: tuple(sorted(symbols)) for name, symbols in merged.items()}
