@@ -5,14 +5,14 @@ import datetime as dt
 import pytest
 
 from ai_trader_assets import calendar
-from ai_trader_assets.backfill_plan import (
+from ai_trader_assets.config import RateLimit, load_config
+from ai_trader_assets.datasets import Dataset
+from ai_trader_assets.planning.backfill_plan import (
     BackfillPlanError,
     BackfillPlanner,
     parse_datasets,
     seconds_at_rate_limit,
 )
-from ai_trader_assets.config import RateLimit, load_config
-from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.ledger import Ledger

@@ -16,13 +16,13 @@ from ai_trader_assets.cli import app
 from ai_trader_assets.config import DEFAULT_CONFIG_DIR, load_config
 from ai_trader_assets.defs.platform.definitions import resources
 from ai_trader_assets.defs.universe.assets import universe
+from ai_trader_assets.planning.universe import sync_universe
 from ai_trader_assets.providers.base import ProviderError
 from ai_trader_assets.providers.polygon import PolygonProvider, PolygonTransport
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.settings import Secret
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
-from ai_trader_assets.universe import sync_universe
 from ai_trader_assets_tests.support.alpaca_server import AlpacaServer
 from ai_trader_assets_tests.support.polygon_server import PolygonServer
 

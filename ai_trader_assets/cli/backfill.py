@@ -8,16 +8,6 @@ import typer
 from rich import box
 from rich.table import Table
 
-from ai_trader_assets.backfill_launch import (
-    BackfillProgress,
-    InProcessRunner,
-    LayerLaunch,
-    PlannedRun,
-    WebserverClient,
-    planned_runs,
-    record_requests,
-)
-from ai_trader_assets.backfill_plan import BackfillPlan, BackfillPlanner, parse_datasets
 from ai_trader_assets.cli.common import (
     console,
     dagster_instance,
@@ -28,6 +18,16 @@ from ai_trader_assets.cli.common import (
 )
 from ai_trader_assets.config import load_config
 from ai_trader_assets.definitions import defs
+from ai_trader_assets.planning.backfill_launch import (
+    BackfillProgress,
+    InProcessRunner,
+    LayerLaunch,
+    PlannedRun,
+    WebserverClient,
+    planned_runs,
+    record_requests,
+)
+from ai_trader_assets.planning.backfill_plan import BackfillPlan, BackfillPlanner, parse_datasets
 from ai_trader_assets.settings import Settings, load_settings
 from ai_trader_assets.storage.companies import (
     CompaniesRepository,

@@ -14,12 +14,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ai_trader_assets.backfill_launch import (
-    BackfillLaunchError,
-)
 from ai_trader_assets.config import ConfigError, load_config
 from ai_trader_assets.datasets.companies import CompaniesImportError
 from ai_trader_assets.datasets.symbols import InvalidSymbolError
+from ai_trader_assets.planning.backfill_launch import BackfillLaunchError
 from ai_trader_assets.providers.base import ProviderError
 from ai_trader_assets.settings import Settings, SettingsError, load_settings, mask_url
 from ai_trader_assets.storage import migrations

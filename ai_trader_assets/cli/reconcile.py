@@ -8,7 +8,7 @@ from rich.table import Table
 
 from ai_trader_assets.cli.common import console, errors, market_database
 from ai_trader_assets.config import load_config
-from ai_trader_assets.defs.market_data.reconciliation import parse_date, reconcile_range, reconciler
+from ai_trader_assets.ops.reconciliation import parse_date, reconcile_range, reconciler
 from ai_trader_assets.providers import ProviderAccess, build_single
 from ai_trader_assets.settings import load_settings
 from ai_trader_assets.storage.lake.location import lake_from_settings

@@ -15,7 +15,7 @@ from ai_trader_assets.cli.common import (
     market_database,
 )
 from ai_trader_assets.config import REPO_ROOT
-from ai_trader_assets.qualification import cursor_after_history, release_guard
+from ai_trader_assets.planning.qualification import cursor_after_history, release_guard
 from ai_trader_assets.settings import load_settings
 
 app = typer.Typer(help="The qualification sensor.", no_args_is_help=True)

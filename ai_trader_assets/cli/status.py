@@ -16,9 +16,9 @@ from ai_trader_assets.cli.common import (
 )
 from ai_trader_assets.config import load_config
 from ai_trader_assets.datasets import INGESTED_DATASETS
+from ai_trader_assets.ops.status import build_status
 from ai_trader_assets.run_tags import LAUNCHED_BY_TAG
 from ai_trader_assets.settings import Settings, load_settings
-from ai_trader_assets.status import build_status
 from ai_trader_assets.storage.lake.location import lake_from_settings
 from ai_trader_assets.storage.retention import RetentionEngine
 

@@ -8,10 +8,10 @@ from rich.table import Table
 
 from ai_trader_assets.cli.common import console, errors, market_database
 from ai_trader_assets.config import load_config
+from ai_trader_assets.planning.universe import sync_universe, universe_source
 from ai_trader_assets.providers import ProviderAccess, build_single
 from ai_trader_assets.settings import load_settings
 from ai_trader_assets.storage.companies import CompaniesRepository
-from ai_trader_assets.universe import sync_universe, universe_source
 
 app = typer.Typer(help="The universe of companies (layer 0).", no_args_is_help=True)
 

@@ -11,7 +11,7 @@ from ai_trader_assets import calendar
 from ai_trader_assets.config import load_config
 from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.defs.automation.intraday import build_refresh_schedule, intraday_definitions
-from ai_trader_assets.intraday import refresh_due
+from ai_trader_assets.planning.intraday import refresh_due
 from ai_trader_assets.run_tags import INTRADAY_TAG, LAYER_TAG
 
 

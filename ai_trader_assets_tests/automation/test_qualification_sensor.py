@@ -15,7 +15,7 @@ from ai_trader_assets.config import DEFAULT_CONFIG_DIR, load_config
 from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.defs.automation.schedules import automation_schedules
 from ai_trader_assets.defs.automation.sensors import build_qualification_sensor
-from ai_trader_assets.qualification import Cursor, DemotionGuardError, release_guard
+from ai_trader_assets.planning.qualification import Cursor, DemotionGuardError, release_guard
 from ai_trader_assets.storage import backfill_requests
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase

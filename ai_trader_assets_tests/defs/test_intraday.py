@@ -20,7 +20,7 @@ from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.defs.automation.intraday import build_freshness_checks
 from ai_trader_assets.defs.platform.definitions import resources
 from ai_trader_assets.ingest import Ingestor, IngestRequest
-from ai_trader_assets.intraday import freshness
+from ai_trader_assets.planning.intraday import freshness
 from ai_trader_assets.providers.base import ProviderResult
 from ai_trader_assets.providers.demo import DemoProvider, session_bars
 from ai_trader_assets.storage.companies import CompaniesRepository

@@ -22,8 +22,8 @@ import sqlalchemy as sa
 import yaml
 from dagster._core.execution.backfill import BulkActionStatus
 
-from ai_trader_assets.backfill_launch import LAUNCH
 from ai_trader_assets.config import DEFAULT_CONFIG_DIR, REPO_ROOT
+from ai_trader_assets.planning.backfill_launch import LAUNCH
 from ai_trader_assets.storage import migrations
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase

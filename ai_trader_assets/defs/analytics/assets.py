@@ -4,10 +4,10 @@ through it in the lake's derived tables."""
 import dagster as dg
 import pandas as pd
 
-from ai_trader_assets.analytics.liquidity import WINDOW_SESSIONS, daily_liquidity
 from ai_trader_assets.datasets.partitions import parse_partition_key
 from ai_trader_assets.defs.market_data.partitions import configured_partitions
 from ai_trader_assets.defs.platform.resources import MarketDatabaseResource
+from ai_trader_assets.read.liquidity import WINDOW_SESSIONS, daily_liquidity
 
 
 @dg.asset(

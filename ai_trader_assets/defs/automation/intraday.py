@@ -1,4 +1,5 @@
-"""The trading session kept current (``intraday`` in pipeline.yaml; see :mod:`ai_trader_assets.intraday`).
+"""The trading session kept current (``intraday`` in pipeline.yaml; the plain logic is
+:mod:`ai_trader_assets.planning.intraday`).
 
 - ``intraday_layer_<L>_schedule``: every ``every_minutes`` during regular hours, the open session's
   partition of layer L for its intraday datasets (only bars after the newest stored are fetched);
@@ -20,7 +21,7 @@ from ai_trader_assets.defs.platform.resources import (
     MarketDatabaseResource,
     PlatformConfigResource,
 )
-from ai_trader_assets.intraday import freshness, refresh_due
+from ai_trader_assets.planning.intraday import freshness, refresh_due
 from ai_trader_assets.run_tags import INTRADAY_TAG, LAYER_TAG
 from ai_trader_assets.settings import load_settings
 

@@ -15,9 +15,9 @@ from ai_trader_assets.datasets.partitions import parse_partition_key
 from ai_trader_assets.defs.automation.backfills import backfill_run_request
 from ai_trader_assets.defs.market_data.partitions import configured_partitions
 from ai_trader_assets.defs.platform.resources import MarketDatabaseResource, PlatformConfigResource
-from ai_trader_assets.gaps import find_gaps
+from ai_trader_assets.planning.gaps import find_gaps
+from ai_trader_assets.planning.qualification import Cursor, QualificationPlanner
 from ai_trader_assets.planning.runs import backfill_parts, partition_keys
-from ai_trader_assets.qualification import Cursor, QualificationPlanner
 from ai_trader_assets.run_tags import backfill_tags
 from ai_trader_assets.settings import load_settings
 from ai_trader_assets.storage import backfill_requests

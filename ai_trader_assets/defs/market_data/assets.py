@@ -19,7 +19,6 @@ from ai_trader_assets.datasets.partitions import PartitionData, parse_partition_
 from ai_trader_assets.defs.market_data import reconciliation
 from ai_trader_assets.defs.market_data.checks import CHECK_SPECS, CheckTally
 from ai_trader_assets.defs.market_data.partitions import configured_partitions
-from ai_trader_assets.defs.market_data.reconciliation import reconciliation_possible
 from ai_trader_assets.defs.platform.resources import (
     LakeResource,
     MarketDatabaseResource,
@@ -27,6 +26,7 @@ from ai_trader_assets.defs.platform.resources import (
     PlatformConfigResource,
 )
 from ai_trader_assets.ingest import Ingestor, IngestRequest, IngestStream
+from ai_trader_assets.ops.reconciliation import SampledPairs, reconciliation_possible
 from ai_trader_assets.run_tags import BACKFILL_REQUEST_TAG, REFRESH_TAG
 from ai_trader_assets.settings import load_settings
 from ai_trader_assets.storage import backfill_requests
@@ -91,7 +91,7 @@ def build_asset(
         )
         stream = ingestor.stream(request)
         tally = CheckTally(dataset, lake_tables(lake.get_lake(), platform.get()))
-        pairs = reconciliation.SampledPairs(platform.get().providers.reconciliation.sample_symbols)
+        pairs = SampledPairs(platform.get().providers.reconciliation.sample_symbols)
 
         def stored(piece: list[PartitionData]) -> None:
             tally.add(piece)

@@ -6,38 +6,25 @@ The job compares every given symbol over a date range (the UI's launchpad, or ``
 for the same from the command line).
 """
 
-import datetime as dt
-from collections.abc import Callable, Sequence
-
 import dagster as dg
-import pandas as pd
 
-from ai_trader_assets import calendar
-from ai_trader_assets.config import PlatformConfig
 from ai_trader_assets.datasets import Dataset
-from ai_trader_assets.datasets.partitions import PartitionData
 from ai_trader_assets.defs.platform.resources import (
     LakeResource,
     MarketDatabaseResource,
     MarketDataProviderResource,
     PlatformConfigResource,
 )
-from ai_trader_assets.providers import MarketDataProvider, ProviderAccess
-from ai_trader_assets.read import MarketData
-from ai_trader_assets.reconciliation import Reconciler, ReconciliationReport, reference_for, sample
-from ai_trader_assets.settings import Settings
-from ai_trader_assets.storage.database import MarketDatabase
-from ai_trader_assets.storage.lake import Lake
+from ai_trader_assets.ops.reconciliation import (
+    Reconciler,
+    ReconciliationReport,
+    SampledPairs,
+    parse_date,
+    reconcile_range,
+    reconciler,
+)
 
 CHECK_NAME = "reconciliation"
-
-
-def reconciliation_possible(settings: Settings, config: PlatformConfig) -> bool:
-    """Whether a provider other than the primary is configured to compare daily bars with."""
-    if settings.provider == "demo":
-        return False
-    access = ProviderAccess.from_settings(settings)
-    return reference_for(settings.provider, config.providers.reconciliation, access.configured) is not None
 
 
 def check_spec() -> dg.AssetCheckSpec:
@@ -47,25 +34,6 @@ def check_spec() -> dg.AssetCheckSpec:
         description="A sample of each session's stored daily bars agrees with a second provider "
         "(close, volume, sessions present); divergences go to the reconciliation table.",
     )
-
-
-def reconciler(
-    database: MarketDatabase,
-    lake: Lake,
-    config: PlatformConfig,
-    today: dt.date,
-    *,
-    provider: Callable[[str], MarketDataProvider],
-    available: Callable[[str], bool],
-) -> Reconciler:
-    """A :class:`Reconciler` reading stored bars through :class:`MarketData` (hot and cold, raw)."""
-    data = MarketData(database, lake, config=config, today=today)
-
-    def read_stored(symbols: Sequence[str], first: dt.date, last: dt.date) -> pd.DataFrame:
-        frame: pd.DataFrame = data.bars(list(symbols), "1day", first, last)
-        return frame
-
-    return Reconciler(database, read_stored, provider, available, config.providers.reconciliation)
 
 
 def _reconciler(
@@ -82,18 +50,6 @@ def _reconciler(
         provider=provider.get_single,
         available=provider.access().configured,
     )
-
-
-class SampledPairs:
-    """The (session, symbol) pairs a run fetched, sampled per session as the slices are stored."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.pairs: set[tuple[dt.date, str]] = set()
-
-    def add(self, stored: Sequence[PartitionData]) -> None:
-        for data in stored:
-            self.pairs.update((data.session, s) for s in sample(data.fetched, data.session, self.size))
 
 
 def check_result(report: ReconciliationReport, worst: int) -> dg.AssetCheckResult:
@@ -133,31 +89,6 @@ class ReconcileConfig(dg.Config):
     """First session (YYYY-MM-DD)."""
     end: str
     """Last session (YYYY-MM-DD)."""
-
-
-def parse_date(value: str, name: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"reconcile: {name} {value!r} is not a date (YYYY-MM-DD)") from None
-
-
-def reconcile_range(
-    reconciler_: Reconciler, symbols: Sequence[str], start: dt.date, end: dt.date
-) -> ReconciliationReport:
-    """Every session of ``start``..``end`` for every symbol.
-
-    Raises:
-        ValueError: no symbols, start after end, or no NYSE session in the range.
-    """
-    if not symbols:
-        raise ValueError("reconcile: no symbols given")
-    if start > end:
-        raise ValueError(f"reconcile: start {start} is after end {end}")
-    sessions = calendar.sessions(start, end)
-    if not sessions:
-        raise ValueError(f"reconcile: no NYSE session between {start} and {end}")
-    return reconciler_.reconcile([(s, m) for s in sessions for m in symbols])
 
 
 @dg.op(description="Compare stored daily bars with a second provider over a date range.")

@@ -10,8 +10,8 @@ from ai_trader_assets.defs.platform.resources import (
     MarketDataProviderResource,
     PlatformConfigResource,
 )
+from ai_trader_assets.planning.universe import sync_universe, universe_source
 from ai_trader_assets.settings import load_settings
-from ai_trader_assets.universe import sync_universe, universe_source
 
 GUARD = "universe_guard"
 

@@ -20,10 +20,16 @@ from collections.abc import Callable, Iterable, Sequence
 import pandas as pd
 import sqlalchemy as sa
 
-from ai_trader_assets.config import ReconciliationSpec
+from ai_trader_assets import calendar
+from ai_trader_assets.config import PlatformConfig, ReconciliationSpec
 from ai_trader_assets.datasets import Dataset
+from ai_trader_assets.datasets.partitions import PartitionData
+from ai_trader_assets.providers import ProviderAccess
 from ai_trader_assets.providers.base import MarketDataProvider, ProviderError
+from ai_trader_assets.read import MarketData
+from ai_trader_assets.settings import Settings
 from ai_trader_assets.storage.database import MarketDatabase
+from ai_trader_assets.storage.lake import Lake
 from ai_trader_assets.storage.schema import reconciliation as reconciliation_table
 
 NEW_YORK = "America/New_York"
@@ -263,3 +269,67 @@ class Reconciler:
                         for d in found
                     ],
                 )
+
+
+def reconciliation_possible(settings: Settings, config: PlatformConfig) -> bool:
+    """Whether a provider other than the primary is configured to compare daily bars with."""
+    if settings.provider == "demo":
+        return False
+    access = ProviderAccess.from_settings(settings)
+    return reference_for(settings.provider, config.providers.reconciliation, access.configured) is not None
+
+
+def reconciler(
+    database: MarketDatabase,
+    lake: Lake,
+    config: PlatformConfig,
+    today: dt.date,
+    *,
+    provider: Callable[[str], MarketDataProvider],
+    available: Callable[[str], bool],
+) -> Reconciler:
+    """A :class:`Reconciler` reading stored bars through :class:`MarketData` (hot and cold, raw)."""
+    data = MarketData(database, lake, config=config, today=today)
+
+    def read_stored(symbols: Sequence[str], first: dt.date, last: dt.date) -> pd.DataFrame:
+        frame: pd.DataFrame = data.bars(list(symbols), "1day", first, last)
+        return frame
+
+    return Reconciler(database, read_stored, provider, available, config.providers.reconciliation)
+
+
+class SampledPairs:
+    """The (session, symbol) pairs a run fetched, sampled per session as the slices are stored."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.pairs: set[tuple[dt.date, str]] = set()
+
+    def add(self, stored: Sequence[PartitionData]) -> None:
+        for data in stored:
+            self.pairs.update((data.session, s) for s in sample(data.fetched, data.session, self.size))
+
+
+def parse_date(value: str, name: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"reconcile: {name} {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def reconcile_range(
+    reconciler_: Reconciler, symbols: Sequence[str], start: dt.date, end: dt.date
+) -> ReconciliationReport:
+    """Every session of ``start``..``end`` for every symbol.
+
+    Raises:
+        ValueError: no symbols, start after end, or no NYSE session in the range.
+    """
+    if not symbols:
+        raise ValueError("reconcile: no symbols given")
+    if start > end:
+        raise ValueError(f"reconcile: start {start} is after end {end}")
+    sessions = calendar.sessions(start, end)
+    if not sessions:
+        raise ValueError(f"reconcile: no NYSE session between {start} and {end}")
+    return reconciler_.reconcile([(s, m) for s in sessions for m in symbols])

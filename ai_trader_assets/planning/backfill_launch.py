@@ -16,10 +16,10 @@ from typing import Any
 import dagster as dg
 import requests
 
-from ai_trader_assets.backfill_plan import BackfillPlan, DatasetPlan
 from ai_trader_assets.config import PlatformConfig
 from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.datasets.partitions import partition_key
+from ai_trader_assets.planning.backfill_plan import BackfillPlan, DatasetPlan
 from ai_trader_assets.planning.runs import backfill_parts, run_groups
 from ai_trader_assets.run_tags import LAUNCHED_BY_TAG, REFRESH_TAG, backfill_tags
 from ai_trader_assets.settings import mask_url

@@ -1,1 +1,0 @@
-"""Derived data computed from the datasets (plain Python, no Dagster)."""
