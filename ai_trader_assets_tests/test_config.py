@@ -164,6 +164,11 @@ def test_failover_names_only_providers_that_serve_the_dataset(config_dir: Path) 
 def test_bad_cron_and_timezone(config_dir: Path) -> None:
     edit(config_dir, "pipeline.yaml", lambda d: d["schedules"]["retention"].update(cron="every day"))
     assert load_error(config_dir).key_path == "schedules.retention.cron"
+    # What Dagster's schedules refuse: seconds (six fields), a day February never has.
+    edit(config_dir, "pipeline.yaml", lambda d: d["schedules"]["retention"].update(cron="0 0 3 * * *"))
+    assert "five fields" in load_error(config_dir).problem
+    edit(config_dir, "pipeline.yaml", lambda d: d["schedules"]["retention"].update(cron="0 3 30 2 *"))
+    assert "February" in load_error(config_dir).problem
     edit(
         config_dir,
         "pipeline.yaml",

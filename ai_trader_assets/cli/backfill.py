@@ -2,7 +2,7 @@
 
 import getpass
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -13,26 +13,17 @@ from ai_trader_assets.cli.common import (
     dagster_instance,
     duration,
     errors,
+    fail,
     market_database,
     progress_bar,
 )
-from ai_trader_assets.config import load_config
-from ai_trader_assets.definitions import defs
-from ai_trader_assets.planning.backfill_launch import (
-    BackfillProgress,
-    InProcessRunner,
-    LayerLaunch,
-    PlannedRun,
-    WebserverClient,
-    planned_runs,
-    record_requests,
-)
-from ai_trader_assets.planning.backfill_plan import BackfillPlan, BackfillPlanner, parse_datasets
+from ai_trader_assets.config import cached_config
 from ai_trader_assets.settings import Settings, load_settings
-from ai_trader_assets.storage.companies import (
-    CompaniesRepository,
-)
-from ai_trader_assets.storage.ledger import Ledger
+
+if TYPE_CHECKING:
+    from ai_trader_assets.cli.in_process import InProcessRunner
+    from ai_trader_assets.planning.backfill_launch import LayerLaunch, PlannedRun, WebserverClient
+    from ai_trader_assets.planning.backfill_plan import BackfillPlan
 
 
 def backfill(
@@ -75,9 +66,18 @@ def backfill(
     limits), then submits it to the running webserver, or executes its runs in this process against
     the Dagster instance at DAGSTER_HOME.
     """
+    from ai_trader_assets.planning.backfill_launch import (
+        BackfillLaunchError,
+        WebserverClient,
+        record_requests,
+    )
+    from ai_trader_assets.planning.backfill_plan import BackfillPlanner, parse_datasets
+    from ai_trader_assets.storage.companies import CompaniesRepository
+    from ai_trader_assets.storage.ledger import Ledger
+
     with market_database() as database:
         settings = load_settings()
-        config = load_config(settings.config_dir)
+        config = cached_config(str(settings.config_dir))
         planner = BackfillPlanner(
             CompaniesRepository(database),
             Ledger(database),
@@ -91,20 +91,27 @@ def backfill(
         if dry_run:
             console.print("dry run: nothing fetched, nothing launched")
             return
-        client = WebserverClient(webserver) if webserver else None
-        if client:
-            client.check()  # before anything is recorded
-        reason = f"ai-trader backfill --symbols {symbols}" + (f" --days {days}" if days else "")
-        launches = record_requests(database, config, plan, f"{reason} (by {getpass.getuser()})", refresh)
-        if not launches:
-            console.print("nothing to fetch: storage already has every pair (--refresh refetches)")
-            return
-        ok = _submit_to_webserver(client, launches, wait) if client else _run_in_process(settings, launches)
+        try:
+            client = WebserverClient(webserver) if webserver else None
+            if client:
+                client.check()  # before anything is recorded
+            reason = f"ai-trader backfill --symbols {symbols}" + (f" --days {days}" if days else "")
+            launches = record_requests(database, config, plan, f"{reason} (by {getpass.getuser()})", refresh)
+            if not launches:
+                console.print("nothing to fetch: storage already has every pair (--refresh refetches)")
+                return
+            ok = (
+                _submit_to_webserver(client, launches, wait)
+                if client
+                else _run_in_process(settings, launches)
+            )
+        except BackfillLaunchError as exc:
+            fail(exc)
     if not ok:
         raise typer.Exit(code=1)
 
 
-def _print_plan(plan: BackfillPlan) -> None:
+def _print_plan(plan: "BackfillPlan") -> None:
     window = f"last {plan.days} calendar days" if plan.days else "each dataset's cold window (retention.yaml)"
     table = Table(
         "layer",
@@ -148,7 +155,9 @@ def _print_plan(plan: BackfillPlan) -> None:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
 
 
-def _submit_to_webserver(client: WebserverClient, launches: list[LayerLaunch], wait: bool) -> bool:
+def _submit_to_webserver(client: "WebserverClient", launches: "list[LayerLaunch]", wait: bool) -> bool:
+    from ai_trader_assets.planning.backfill_launch import BackfillProgress
+
     launched = []
     for launch in launches:
         for part in range(len(launch.parts)):
@@ -189,13 +198,18 @@ def _submit_to_webserver(client: WebserverClient, launches: list[LayerLaunch], w
     return ok
 
 
-def _run_in_process(settings: Settings, launches: list[LayerLaunch]) -> bool:
+def _run_in_process(settings: Settings, launches: "list[LayerLaunch]") -> bool:
+    # The code location itself runs here: its definitions (and Dagster) load only for this.
+    from ai_trader_assets.cli.in_process import InProcessRunner
+    from ai_trader_assets.definitions import defs
+    from ai_trader_assets.planning.backfill_launch import planned_runs
+
     runs = list(planned_runs(launches))
     with dagster_instance(settings) as instance:
         return _execute_runs(InProcessRunner(instance, defs()), runs, settings)
 
 
-def _execute_runs(runner: InProcessRunner, runs: list[PlannedRun], settings: Settings) -> bool:
+def _execute_runs(runner: "InProcessRunner", runs: "list[PlannedRun]", settings: Settings) -> bool:
     console.print(
         f"running {len(runs)} run(s) in-process, recorded in the Dagster instance at {settings.dagster_home}"
     )

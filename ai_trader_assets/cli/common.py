@@ -1,29 +1,34 @@
 """What every ``ai-trader`` command shares: consoles, one-line errors, the market database, the
-Dagster instance, the lake, progress bars."""
+Dagster instance, the lake, progress bars.
+
+:mod:`.main` imports every command module to register its commands, so the modules of ``cli/`` import
+only what declaring a command needs; a command imports its machinery (Dagster, Alembic, DuckDB,
+providers, planners) when it runs: ``ai-trader bars`` starts without loading Dagster.
+"""
 
 import contextlib
 import re
 import sys
 import uuid
 from collections.abc import Iterator
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-import dagster as dg
 import sqlalchemy as sa
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ai_trader_assets.config import ConfigError, load_config
+from ai_trader_assets.config import ConfigError, cached_config
 from ai_trader_assets.datasets.companies import CompaniesImportError
 from ai_trader_assets.datasets.symbols import InvalidSymbolError
-from ai_trader_assets.planning.backfill_launch import BackfillLaunchError
 from ai_trader_assets.providers.base import ProviderError
 from ai_trader_assets.settings import Settings, SettingsError, load_settings, mask_url
-from ai_trader_assets.storage import migrations
 from ai_trader_assets.storage.companies import UnknownSymbolError
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import LakeError
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 # Piped or captured output is not squeezed into rich's 80-column default; a terminal sets its own width.
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -36,10 +41,10 @@ USER_ERRORS = (
     InvalidSymbolError,
     UnknownSymbolError,
     CompaniesImportError,
-    BackfillLaunchError,
     LakeError,
     ProviderError,  # a refused key (naming its variable), every provider unavailable
     ValueError,  # BackfillPlanError among them
+    # BackfillLaunchError (the webserver refused or is unreachable): caught by the backfill command.
 )
 
 
@@ -48,7 +53,9 @@ def market_database(*, migrated: bool = True) -> Iterator[MarketDatabase]:
     """The market database, reachable and (unless ``migrated=False``) at the shipped schema revision."""
     try:
         settings = load_settings()
-        database = MarketDatabase(settings.database_url, load_config(settings.config_dir).pipeline.database)
+        database = MarketDatabase(
+            settings.database_url, cached_config(str(settings.config_dir)).pipeline.database
+        )
     except USER_ERRORS as exc:
         fail(exc)
     try:
@@ -68,6 +75,8 @@ def market_database(*, migrated: bool = True) -> Iterator[MarketDatabase]:
 
 
 def require_current_schema(database: MarketDatabase) -> None:
+    from ai_trader_assets.storage import migrations
+
     current, head = migrations.current_revision(database), migrations.head_revision()
     if current != head:
         state = "has no schema yet" if current is None else f"is at revision {current}, the code needs {head}"
@@ -75,8 +84,10 @@ def require_current_schema(database: MarketDatabase) -> None:
 
 
 @contextlib.contextmanager
-def dagster_instance(settings: Settings) -> Iterator[dg.DagsterInstance]:
+def dagster_instance(settings: Settings) -> Iterator["dg.DagsterInstance"]:
     """The Dagster instance at DAGSTER_HOME; a misconfigured one is one line, not a config dump."""
+    import dagster as dg
+
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     try:

@@ -13,13 +13,10 @@ from ai_trader_assets.cli.common import (
     market_database,
     progress_bar,
 )
-from ai_trader_assets.config import load_config
+from ai_trader_assets.config import cached_config
 from ai_trader_assets.datasets import INGESTED_DATASETS, Dataset
 from ai_trader_assets.settings import load_settings
 from ai_trader_assets.storage.lake.location import lake_from_settings
-from ai_trader_assets.storage.lake.maintenance import MIB, maintain_lake
-from ai_trader_assets.storage.lake.migration import legacy_partitions, migrate_dataset
-from ai_trader_assets.storage.lake.tables import lake_tables
 
 app = typer.Typer(help="The lake's Delta tables: maintenance, history, migration.", no_args_is_help=True)
 
@@ -29,9 +26,12 @@ DryRun = Annotated[bool, typer.Option("--dry-run", help="Report what would chang
 @app.command("maintain")
 def maintain(dry_run: DryRun = False) -> None:
     """Cluster closed time buckets by symbol, vacuum old files, checkpoint (the nightly maintain_lake job)."""
+    from ai_trader_assets.storage.lake.maintenance import MIB, maintain_lake
+    from ai_trader_assets.storage.lake.tables import lake_tables
+
     with market_database() as database:
         settings = load_settings()
-        tables = lake_tables(lake_from_settings(settings), load_config(settings.config_dir), database)
+        tables = lake_tables(lake_from_settings(settings), cached_config(str(settings.config_dir)), database)
         with progress_bar() as progress:
             task = progress.add_task("maintenance", total=len(INGESTED_DATASETS))
             reports = maintain_lake(
@@ -76,12 +76,14 @@ def history(
     limit: Annotated[int, typer.Option("--limit", min=1, help="Newest versions shown.")] = 20,
 ) -> None:
     """The table's versions, newest first: time, operation, partitions, run id, rows."""
+    from ai_trader_assets.storage.lake.tables import lake_tables
+
     if dataset not in {d.value for d in INGESTED_DATASETS}:
         fail(
             ValueError(f"unknown dataset {dataset!r}: expected one of {[d.value for d in INGESTED_DATASETS]}")
         )
     settings = load_settings()
-    tables = lake_tables(lake_from_settings(settings), load_config(settings.config_dir))
+    tables = lake_tables(lake_from_settings(settings), cached_config(str(settings.config_dir)))
     try:
         versions = tables.history(Dataset(dataset), limit)
     except RuntimeError as exc:
@@ -117,9 +119,12 @@ def migrate(dry_run: DryRun = False) -> None:
     Every old partition is verified in its table (row count and key checksum) before its file is
     removed; re-running after an interruption finishes the job without duplicating a row.
     """
+    from ai_trader_assets.storage.lake.migration import legacy_partitions, migrate_dataset
+    from ai_trader_assets.storage.lake.tables import lake_tables
+
     with market_database() as database:
         settings = load_settings()
-        tables = lake_tables(lake_from_settings(settings), load_config(settings.config_dir), database)
+        tables = lake_tables(lake_from_settings(settings), cached_config(str(settings.config_dir)), database)
         todo = {d: legacy_partitions(tables.lake, d) for d in INGESTED_DATASETS}
         total = sum(len(p) for p in todo.values())
         if total == 0:

@@ -3,18 +3,18 @@
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ai_trader_assets.cli.common import errors, market_database
 from ai_trader_assets.cli.output import Format, write
-from ai_trader_assets.config import load_config
-from ai_trader_assets.read import MarketData
-from ai_trader_assets.read.sql import run_sql
+from ai_trader_assets.config import cached_config
 from ai_trader_assets.settings import load_settings
 from ai_trader_assets.storage.lake.location import lake_from_settings
-from ai_trader_assets.storage.lake.tables import lake_tables
+
+if TYPE_CHECKING:
+    from ai_trader_assets.read import MarketData
 
 Symbols = Annotated[str, typer.Argument(help="Symbols, comma-separated (AAPL,MSFT).")]
 Start = Annotated[
@@ -26,14 +26,16 @@ OutputOption = Annotated[Path | None, typer.Option("--output", "-o", help="Write
 
 
 @contextlib.contextmanager
-def reader() -> Iterator[MarketData]:
+def reader() -> Iterator["MarketData"]:
+    from ai_trader_assets.read import MarketData
+
     with market_database() as database:
         settings = load_settings()
-        config = load_config(settings.config_dir)
+        config = cached_config(str(settings.config_dir))
         yield MarketData(database, lake_from_settings(settings), config=config, today=settings.today())
 
 
-def _explain_empty(data: MarketData) -> None:
+def _explain_empty(data: "MarketData") -> None:
     report = data.last_read
     if report is not None and report.rows == 0 and report.empty_reason:
         errors.print(f"no rows: {report.empty_reason}", highlight=False)
@@ -103,5 +105,8 @@ def sql(
     cold storage, every key once."""
     with market_database() as database:
         settings = load_settings()
-        tables = lake_tables(lake_from_settings(settings), load_config(settings.config_dir))
+        from ai_trader_assets.read.sql import run_sql  # DuckDB loads for this command only
+        from ai_trader_assets.storage.lake.tables import lake_tables
+
+        tables = lake_tables(lake_from_settings(settings), cached_config(str(settings.config_dir)))
         write(run_sql(query, database, tables), fmt, output, title="query")

@@ -7,9 +7,7 @@ from rich import box
 from rich.table import Table
 
 from ai_trader_assets.cli.common import console, errors, market_database
-from ai_trader_assets.config import load_config
-from ai_trader_assets.ops.reconciliation import parse_date, reconcile_range, reconciler
-from ai_trader_assets.providers import ProviderAccess, build_single
+from ai_trader_assets.config import cached_config
 from ai_trader_assets.settings import load_settings
 from ai_trader_assets.storage.lake.location import lake_from_settings
 
@@ -21,8 +19,11 @@ def reconcile(
 ) -> None:
     """Compare stored daily bars with a second provider (providers.yaml reconciliation); divergences
     are listed, recorded in the reconciliation table, and make the exit code 1."""
+    from ai_trader_assets.ops.reconciliation import parse_date, reconcile_range, reconciler
+    from ai_trader_assets.providers import ProviderAccess, build_single
+
     settings = load_settings()
-    config = load_config(settings.config_dir)
+    config = cached_config(str(settings.config_dir))
     access = ProviderAccess.from_settings(settings)
     wanted = [s.strip().upper() for s in symbols.split(",") if s.strip()]
     with market_database() as database:

@@ -15,7 +15,6 @@ from ai_trader_assets.cli.common import (
     market_database,
 )
 from ai_trader_assets.config import REPO_ROOT
-from ai_trader_assets.planning.qualification import cursor_after_history, release_guard
 from ai_trader_assets.settings import load_settings
 
 app = typer.Typer(help="The qualification sensor.", no_args_is_help=True)
@@ -26,6 +25,8 @@ def sensor_release(
     note: Annotated[str, typer.Option(help="Why the mass demotion is intended.")] = "released from the CLI",
 ) -> None:
     """Let the qualification sensor proceed past its demotion guard (once)."""
+    from ai_trader_assets.planning.qualification import release_guard
+
     with market_database() as database:
         release = release_guard(database, released_by=getpass.getuser(), note=note)
         console.print(f"demotion guard released (release {release}); the sensor proceeds on its next tick")
@@ -38,6 +39,8 @@ def sensor_skip_history() -> None:
     For a universe loaded as history (the quickstart's demo universe): its events launch no
     backfills, later changes do. Without this, a first import fills every layer's whole window.
     """
+    from ai_trader_assets.planning.qualification import cursor_after_history
+
     with market_database() as database:
         cursor = cursor_after_history(database)
     settings = load_settings()

@@ -14,13 +14,11 @@ from ai_trader_assets.cli.common import (
     market_database,
     progress_bar,
 )
-from ai_trader_assets.config import load_config
+from ai_trader_assets.config import cached_config
 from ai_trader_assets.datasets import INGESTED_DATASETS
-from ai_trader_assets.ops.status import build_status
 from ai_trader_assets.run_tags import LAUNCHED_BY_TAG
 from ai_trader_assets.settings import Settings, load_settings
 from ai_trader_assets.storage.lake.location import lake_from_settings
-from ai_trader_assets.storage.retention import RetentionEngine
 
 
 def retention(
@@ -29,12 +27,14 @@ def retention(
     ] = False,
 ) -> None:
     """Apply the retention policy now (what the daily enforce_retention job does)."""
+    from ai_trader_assets.storage.retention import RetentionEngine
+
     with market_database() as database:
         settings = load_settings()
         engine = RetentionEngine(
             database,
             lake_from_settings(settings),
-            load_config(settings.config_dir),
+            cached_config(str(settings.config_dir)),
             settings.today(),
             run_id=cli_run_id("retention"),
         )
@@ -64,10 +64,12 @@ def retention(
 
 def status() -> None:
     """Layers, coverage of each retention window, hot and cold footprint, quarantine."""
+    from ai_trader_assets.ops.status import build_status
+
     with market_database() as database:
         settings = load_settings()
         report = build_status(
-            database, lake_from_settings(settings), load_config(settings.config_dir), settings.today()
+            database, lake_from_settings(settings), cached_config(str(settings.config_dir)), settings.today()
         )
     layers = Table("layer", "symbols", title="layers")
     for layer in (3, 2, 1, 0, None):

@@ -7,11 +7,8 @@ from rich import box
 from rich.table import Table
 
 from ai_trader_assets.cli.common import console, errors, market_database
-from ai_trader_assets.config import load_config
-from ai_trader_assets.planning.universe import sync_universe, universe_source
-from ai_trader_assets.providers import ProviderAccess, build_single
+from ai_trader_assets.config import cached_config
 from ai_trader_assets.settings import load_settings
-from ai_trader_assets.storage.companies import CompaniesRepository
 
 app = typer.Typer(help="The universe of companies (layer 0).", no_args_is_help=True)
 
@@ -24,8 +21,12 @@ def universe_sync(
 ) -> None:
     """Upsert the primary provider's tradable stocks into companies and deactivate those missing for
     delist_after_days syncs; a short, empty or truncated list changes nothing (exit code 1)."""
+    from ai_trader_assets.planning.universe import sync_universe, universe_source
+    from ai_trader_assets.providers import ProviderAccess, build_single
+    from ai_trader_assets.storage.companies import CompaniesRepository
+
     settings = load_settings()
-    config = load_config(settings.config_dir)
+    config = cached_config(str(settings.config_dir))
     with market_database() as database:
         provider = build_single(
             settings.provider, config, ProviderAccess.from_settings(settings), settings.home / "ratelimits"

@@ -5,6 +5,7 @@ import datetime as dt
 import zoneinfo
 from typing import Annotated, Literal
 
+from croniter import croniter
 from pydantic import Field, field_validator
 
 from ai_trader_assets.config.base import Frozen, PositiveInt
@@ -55,11 +56,14 @@ class ScheduleSpec(Frozen):
     @field_validator("cron")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
-        # Lazy: importing dagster costs a second, and only this validator needs it.
-        from dagster._utils.schedules import is_valid_cron_string  # noqa: PLC0415
-
-        if not is_valid_cron_string(value):
+        # What Dagster's schedules accept: five fields, a date that exists (croniter, which Dagster
+        # vendors; the platform's config loads without Dagster).
+        fields = value.split()
+        if len(fields) != 5 or not croniter.is_valid(value):
             raise ValueError(f"{value!r} is not a valid cron expression (five fields)")
+        (_, _, days, months, _), *_ = croniter.expand(value)
+        if months == [2] and all(day in (30, 31) for day in days):
+            raise ValueError(f"{value!r} names a day February never has")
         return value
 
     @field_validator("timezone")

@@ -13,7 +13,6 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import dagster as dg
 import requests
 
 from ai_trader_assets.config import PlatformConfig
@@ -21,7 +20,7 @@ from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.datasets.partitions import partition_key
 from ai_trader_assets.planning.backfill_plan import BackfillPlan, DatasetPlan
 from ai_trader_assets.planning.runs import backfill_parts, run_groups
-from ai_trader_assets.run_tags import LAUNCHED_BY_TAG, REFRESH_TAG, backfill_tags
+from ai_trader_assets.run_tags import REFRESH_TAG, backfill_tags
 from ai_trader_assets.settings import mask_url
 from ai_trader_assets.storage import backfill_requests
 from ai_trader_assets.storage.backfill_requests import BackfillRequest
@@ -238,23 +237,3 @@ def planned_runs(launches: Sequence[LayerLaunch]) -> Iterator[PlannedRun]:
         for part in launch.parts:
             for group in run_groups(part):
                 yield PlannedRun(group.datasets, launch.layer, group.sessions, launch.tags)
-
-
-class InProcessRunner:
-    """Executes planned runs in this process, recorded in the Dagster instance (so the UI lists them)."""
-
-    def __init__(self, instance: dg.DagsterInstance, definitions: dg.Definitions) -> None:
-        self.instance = instance
-        self.job = definitions.resolve_implicit_global_asset_job_def()
-
-    def execute(self, run: PlannedRun) -> tuple[str, bool]:
-        """Run one range; returns the run id and whether it succeeded."""
-        result = self.job.execute_in_process(
-            instance=self.instance,
-            asset_selection=[dg.AssetKey(d.value) for d in run.datasets],
-            tags={**run.tags, **run.range_tags, LAUNCHED_BY_TAG: "cli"},
-            # The run's full log is in the instance (the UI shows it); the terminal shows progress.
-            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
-            raise_on_error=False,
-        )
-        return result.run_id, result.success

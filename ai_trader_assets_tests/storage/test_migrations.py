@@ -5,7 +5,9 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from ai_trader_assets.storage import migrations
 from ai_trader_assets.storage.database import MarketDatabase
@@ -60,6 +62,21 @@ def test_upgrade_creates_every_table_and_index(empty_db: MarketDatabase) -> None
     inspector = sa.inspect(empty_db.engine)
     assert {"ix_companies_layer"} <= {ix["name"] for ix in inspector.get_indexes("companies")}
     assert inspector.get_pk_constraint("bars_1min")["constrained_columns"] == ["symbol", "ts"]
+
+
+def test_the_schema_check_agrees_with_alembic(empty_db: MarketDatabase) -> None:
+    """The revision check every command runs reads the version table and the migration files itself
+    (no Alembic import): it must name the same head and current revision as Alembic does."""
+    config = Config()
+    config.set_main_option("script_location", str(migrations.MIGRATIONS_DIR))
+    assert migrations.head_revision() == ScriptDirectory.from_config(config).get_current_head()
+    assert migrations.current_revision(empty_db) is None
+    migrations.upgrade(empty_db, "0004")
+    with empty_db.engine.connect() as conn:
+        assert (
+            migrations.current_revision(empty_db) == MigrationContext.configure(conn).get_current_revision()
+        )
+    assert migrations.current_revision(empty_db) == "0004"
 
 
 def test_migrations_match_the_code_schema(empty_db: MarketDatabase) -> None:
