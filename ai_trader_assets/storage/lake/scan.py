@@ -129,3 +129,41 @@ def scan(
         frame = frame.filter(condition)
     # One buffer per column: a far cheaper export to Arrow and pandas.
     return frame.select(list(columns)).collect()
+
+
+def read_filter(
+    layout: TableLayout,
+    *,
+    sessions: Sequence[dt.date] | None,
+    start: dt.date | None,
+    end: dt.date | None,
+    layers: Sequence[int] | None,
+    symbols: Sequence[str] | None,
+    ids: Sequence[str] | None = None,
+) -> pl.Expr | None:
+    """The polars condition of a read (buckets follow from sessions: the scan prunes their files)."""
+    session = pl.col("session")
+    parts: list[pl.Expr] = []
+    if sessions is not None:
+        parts.append(session.is_in(list(sessions)))
+    if start is not None:
+        parts.append(session >= start)
+    if end is not None:
+        parts.append(session <= end)
+    if layers is not None:
+        parts.append(pl.col("layer").is_in(list(layers)))
+    if symbols is not None:
+        parts.append(symbol_filter(layout, symbols))
+    if ids is not None:
+        if "id" not in layout.key:
+            raise ValueError(f"{layout.dataset.value} rows have no id to select by")
+        parts.append(pl.col("id").is_in(list(ids)))
+    return pl.all_horizontal(parts) if parts else None
+
+
+def symbol_filter(layout: TableLayout, symbols: Sequence[str]) -> pl.Expr:
+    if layout.slice_column == "id":  # news: any of the symbols an article names
+        return pl.col("symbols").list.eval(pl.element().is_in(list(symbols))).list.any()
+    if len(symbols) == 1:
+        return pl.col("symbol") == symbols[0]
+    return pl.col("symbol").is_in(pl.Series(list(symbols), dtype=pl.String).implode())

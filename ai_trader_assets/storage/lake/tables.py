@@ -39,7 +39,7 @@ from ai_trader_assets.storage.lake.commits import (
 from ai_trader_assets.storage.lake.layout import LAYOUTS, WRITER_PROPERTIES, TableLayout
 from ai_trader_assets.storage.lake.location import Lake, LakeError
 from ai_trader_assets.storage.lake.locking import TableLocks
-from ai_trader_assets.storage.lake.scan import scan
+from ai_trader_assets.storage.lake.scan import read_filter, scan
 from ai_trader_assets.storage.lake.slices import (
     files_may_hold,
     is_sorted,
@@ -149,7 +149,7 @@ class LakeTables:
         table = self.open(dataset, version=version, timestamp=timestamp)
         if table is None or (sessions is not None and not sessions):
             return _polars(schema.empty_table())
-        condition = _filters(
+        condition = read_filter(
             layout, sessions=sessions, start=start, end=end, layers=layers, symbols=symbols, ids=ids
         )
         if sessions is not None:
@@ -402,41 +402,3 @@ def _polars(table: pa.Table) -> pl.DataFrame:
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-
-
-def _filters(
-    layout: TableLayout,
-    *,
-    sessions: Sequence[dt.date] | None,
-    start: dt.date | None,
-    end: dt.date | None,
-    layers: Sequence[int] | None,
-    symbols: Sequence[str] | None,
-    ids: Sequence[str] | None = None,
-) -> pl.Expr | None:
-    """The polars condition of a read (buckets follow from sessions: the scan prunes their files)."""
-    session = pl.col("session")
-    parts: list[pl.Expr] = []
-    if sessions is not None:
-        parts.append(session.is_in(list(sessions)))
-    if start is not None:
-        parts.append(session >= start)
-    if end is not None:
-        parts.append(session <= end)
-    if layers is not None:
-        parts.append(pl.col("layer").is_in(list(layers)))
-    if symbols is not None:
-        parts.append(_symbol_filter(layout, symbols))
-    if ids is not None:
-        if "id" not in layout.key:
-            raise ValueError(f"{layout.dataset.value} rows have no id to select by")
-        parts.append(pl.col("id").is_in(list(ids)))
-    return pl.all_horizontal(parts) if parts else None
-
-
-def _symbol_filter(layout: TableLayout, symbols: Sequence[str]) -> pl.Expr:
-    if layout.slice_column == "id":  # news: any of the symbols an article names
-        return pl.col("symbols").list.eval(pl.element().is_in(list(symbols))).list.any()
-    if len(symbols) == 1:
-        return pl.col("symbol") == symbols[0]
-    return pl.col("symbol").is_in(pl.Series(list(symbols), dtype=pl.String).implode())

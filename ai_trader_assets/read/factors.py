@@ -1,0 +1,94 @@
+"""The factors an adjusted read applies: the corporate actions known at ``as_of`` (read like any other
+rows) and, for dividends, the raw close of the session before each ex-date (from the daily bars the
+read already holds, else point lookups in hot, else the daily table)."""
+
+import datetime as dt
+from collections.abc import Sequence
+
+import polars as pl
+
+from ai_trader_assets import calendar
+from ai_trader_assets.datasets import Dataset
+from ai_trader_assets.read.adjustment import (
+    CLOSE_SCHEMA,
+    REFERENCE_CLOSE_DAYS,
+    closes_before,
+    factors,
+    relevant_actions,
+)
+from ai_trader_assets.read.requests import Pin, adjust_mode
+from ai_trader_assets.read.results import ReadReport
+from ai_trader_assets.read.rows import StoredRows
+from ai_trader_assets.read.symbols import SymbolLayers
+
+
+class ActionFactors:
+    """Reads what adjustment needs.
+
+    Args:
+        rows: Where rows are read.
+        today: No close after today is looked for.
+    """
+
+    def __init__(self, rows: StoredRows, today: dt.date) -> None:
+        self.rows = rows
+        self.today = today
+
+    def factors(
+        self,
+        symbols: Sequence[str],
+        *,
+        after: dt.date,
+        as_of: dt.date,
+        mode: str,
+        layers: SymbolLayers,
+        pin: Pin,
+        report: ReadReport,
+        daily: pl.DataFrame | None = None,
+    ) -> pl.DataFrame:
+        """Factors of the actions with an ex-date after ``after``, up to ``as_of``; ``daily``: raw
+        daily bars already read, where dividends' reference closes are looked up first."""
+        first = after + dt.timedelta(days=1)
+        if first > as_of:
+            return factors(pl.DataFrame(), pl.DataFrame(schema=CLOSE_SCHEMA))
+        actions_report = ReadReport(Dataset.CORPORATE_ACTIONS.value, tuple(symbols), first, as_of)
+        rows = self.rows.read(Dataset.CORPORATE_ACTIONS, actions_report, layers, pin)
+        report.versions |= actions_report.versions
+        chosen = relevant_actions(rows, adjust_mode(mode), as_of)
+        dividends = chosen.filter(pl.col("action_type") == "dividend").select("symbol", "ex_date")
+        closes = pl.DataFrame(schema=CLOSE_SCHEMA)
+        if dividends.height:
+            closes = self._reference_closes(dividends, layers, pin, report, daily)
+        return factors(chosen, closes)
+
+    def _reference_closes(
+        self,
+        dividends: pl.DataFrame,
+        layers: SymbolLayers,
+        pin: Pin,
+        report: ReadReport,
+        daily: pl.DataFrame | None,
+    ) -> pl.DataFrame:
+        """``symbol, ex_date, reference_close``: the raw daily close of the last session before each
+        dividend's ex-date (within ``REFERENCE_CLOSE_DAYS``)."""
+        found = closes_before(dividends, daily) if daily is not None else pl.DataFrame(schema=CLOSE_SCHEMA)
+        missing = dividends.join(found, on=["symbol", "ex_date"], how="anti")
+        if not missing.is_empty() and pin.hot:
+            # A few point lookups in hot cost far less than a scan of the daily table; what hot
+            # does not hold (older sessions, a bar-less session before the ex-date) is read cold.
+            in_hot = self.rows.hot.closes_before(list(missing.select("symbol", "ex_date").iter_rows()))
+            if in_hot:
+                found = pl.concat([found, pl.DataFrame(in_hot, schema=CLOSE_SCHEMA, orient="row")])
+                missing = dividends.join(found, on=["symbol", "ex_date"], how="anti")
+        if missing.is_empty():
+            return found
+        ex_dates = missing["ex_date"].to_list()
+        first = max(min(ex_dates) - dt.timedelta(days=REFERENCE_CLOSE_DAYS), calendar.first_session())
+        last = min(max(ex_dates) - dt.timedelta(days=1), self.today)
+        if first > last:
+            return found
+        symbols = tuple(sorted(set(missing["symbol"].to_list())))
+        daily_report = ReadReport(Dataset.BARS_1DAY.value, symbols, first, last)
+        more = self.rows.read(Dataset.BARS_1DAY, daily_report, layers, pin)
+        report.versions |= daily_report.versions
+        return pl.concat([found, closes_before(missing, more)])
