@@ -8,13 +8,13 @@ import sqlalchemy as sa
 
 from ai_trader_assets import calendar
 from ai_trader_assets.config import PlatformConfig
-from ai_trader_assets.datasets import LAYERS, SPECS
+from ai_trader_assets.datasets import SPECS
 from ai_trader_assets.storage import schema
 from ai_trader_assets.storage.companies import CompaniesRepository
+from ai_trader_assets.storage.coverage import window_coverage
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake
 from ai_trader_assets.storage.lake.tables import TableStats, lake_tables
-from ai_trader_assets.storage.ledger import Ledger
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,22 +44,11 @@ class StatusReport:
 def build_status(
     database: MarketDatabase, lake: Lake, config: PlatformConfig, today: dt.date
 ) -> StatusReport:
-    companies, ledger = CompaniesRepository(database), Ledger(database)
     latest = calendar.session_on_or_before(today)
-    coverage = []
-    for layer in LAYERS:
-        members = companies.members(layer)
-        for dataset in config.layers.layers[layer].datasets:  # type: ignore[index]
-            window = config.window(layer, dataset)
-            assert window is not None
-            first = config.window_start(window.cold_days, today)
-            sessions = calendar.sessions(first, latest)
-            covered = ledger.covered(dataset, sessions, members)
-            per_session: dict[dt.date, int] = {}
-            for session, _ in covered:
-                per_session[session] = per_session.get(session, 0) + 1
-            complete = sum(1 for s in sessions if members and per_session.get(s, 0) == len(members))
-            coverage.append(Coverage(dataset.value, layer, len(members), len(sessions), complete))
+    coverage = [
+        Coverage(w.dataset.value, w.layer, len(w.members), len(w.sessions), w.complete_sessions())
+        for w in window_coverage(database, config, today, window="cold", last=latest)
+    ]
     footprint = []
     tables = lake_tables(lake, config)
     with database.begin() as conn:
@@ -73,4 +62,4 @@ def build_status(
             footprint.append(
                 Footprint(dataset.value, rows, tables.stats(dataset), int(quarantined.get(dataset.value, 0)))
             )
-    return StatusReport(companies.layer_counts(), coverage, footprint)
+    return StatusReport(CompaniesRepository(database).layer_counts(), coverage, footprint)

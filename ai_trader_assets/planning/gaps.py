@@ -10,16 +10,16 @@ partitions a tick.
 
 import dataclasses
 import datetime as dt
+import itertools
 from collections import defaultdict
 
 from ai_trader_assets import calendar
 from ai_trader_assets.config import PlatformConfig
 from ai_trader_assets.datasets import LAYERS
 from ai_trader_assets.datasets.partitions import partition_key
-from ai_trader_assets.storage.companies import CompaniesRepository
+from ai_trader_assets.storage.coverage import window_coverage
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.hot_window import earliest_hot_sessions
-from ai_trader_assets.storage.ledger import Ledger
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,23 +39,18 @@ def find_gaps(
     """Per layer, the partitions (``dataset|key`` not in ``skip``) whose members lack data."""
     latest = calendar.session_on_or_before(today)
     due = calendar.previous_session(latest)
-    companies, ledger = CompaniesRepository(database), Ledger(database)
     found: list[LayerGaps] = []
     budget = limit
-    for layer in sorted(LAYERS, reverse=True):  # higher layers first
-        members = companies.members(layer)
-        if not members:
-            continue
+    hot = window_coverage(
+        database, config, today, window="hot", last=due, layers=sorted(LAYERS, reverse=True)
+    )
+    for layer, windows in itertools.groupby(hot, key=lambda w: w.layer):  # higher layers first
         keys: dict[str, list[str]] = defaultdict(list)
         symbols: set[str] = set()
-        for dataset in config.layers.layers[layer].datasets:  # type: ignore[index]
-            window = config.window(layer, dataset)
-            assert window is not None
-            first = config.window_start(window.hot_days, today)
-            sessions = calendar.sessions(first, due)
-            covered = ledger.covered_rows(dataset, sessions, members)
-            earliest = earliest_hot_sessions(database, dataset, members)
-            for session in sessions:
+        for coverage in windows:
+            members, dataset, covered = coverage.members, coverage.dataset, coverage.covered
+            earliest = earliest_hot_sessions(database, dataset, members) if members else {}
+            for session in coverage.sessions:
                 key = partition_key(session, layer)
                 missing = [
                     m
