@@ -20,15 +20,34 @@ from sqlalchemy.exc import ArgumentError
 from ai_trader_assets.config import DEFAULT_CONFIG_DIR
 
 NEW_YORK = ZoneInfo("America/New_York")
-DEFAULT_POLYGON_BASE_URL = "https://api.massive.com"
-DEFAULT_ALPACA_DATA_URL = "https://data.alpaca.markets"
-# The trading API (its /v2/assets lists the universe); live keys need https://api.alpaca.markets.
-DEFAULT_ALPACA_TRADING_URL = "https://paper-api.alpaca.markets"
-DEFAULT_YAHOO_BASE_URL = "https://query2.finance.yahoo.com"
-DEFAULT_BENZINGA_BASE_URL = "https://api.benzinga.com"
 ProviderKind = Literal["polygon", "alpaca", "yahoo", "demo"]
 PRIMARY_PROVIDERS: tuple[str, ...] = ("polygon", "alpaca", "yahoo", "demo")
-PROVIDER_KEY_VARIABLES = ("ALPACA_API_KEY", "ALPACA_SECRET_KEY", "BENZINGA_API_KEY")
+
+# The providers' part of the environment contract, each variable declared once here. Endpoints with
+# their defaults:
+PROVIDER_ENDPOINTS: dict[str, str] = {
+    "POLYGON_BASE_URL": "https://api.massive.com",
+    "ALPACA_DATA_URL": "https://data.alpaca.markets",
+    # The trading API (its /v2/assets lists the universe); live keys need https://api.alpaca.markets.
+    "ALPACA_TRADING_URL": "https://paper-api.alpaca.markets",
+    "YAHOO_BASE_URL": "https://query2.finance.yahoo.com",
+    "BENZINGA_BASE_URL": "https://api.benzinga.com",
+}
+# Keys, each with the names it may be set under (the first set one wins):
+PROVIDER_KEYS: dict[str, tuple[str, ...]] = {
+    "POLYGON_API_KEY": ("POLYGON_API_KEY", "MASSIVE_API_KEY"),
+    "ALPACA_API_KEY": ("ALPACA_API_KEY",),
+    "ALPACA_SECRET_KEY": ("ALPACA_SECRET_KEY",),
+    "BENZINGA_API_KEY": ("BENZINGA_API_KEY",),
+}
+# Per provider, the keys that must be set for it to take part (Yahoo and the demo need none).
+REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
+    "polygon": ("POLYGON_API_KEY",),
+    "alpaca": ("ALPACA_API_KEY", "ALPACA_SECRET_KEY"),
+    "yahoo": (),
+    "benzinga": ("BENZINGA_API_KEY",),
+    "demo": (),
+}
 
 
 class SettingsError(ValueError):
@@ -89,6 +108,38 @@ def normalize_database_url(raw: str | URL, variable: str = "AI_TRADER_DATABASE_U
     )
 
 
+def key_names(variable: str) -> str:
+    """A key variable as a message names it: ``POLYGON_API_KEY (or MASSIVE_API_KEY)``."""
+    first, *others = PROVIDER_KEYS[variable]
+    return first + "".join(f" (or {other})" for other in others)
+
+
+@dataclasses.dataclass(frozen=True)
+class ProviderAccess:
+    """Every provider's endpoint and keys (keys stay :class:`Secret`).
+
+    Attributes:
+        endpoints: Per endpoint variable of :data:`PROVIDER_ENDPOINTS`, its URL (default: the
+            variable's default).
+        keys: Per key variable of :data:`PROVIDER_KEYS`, its value, for those set.
+    """
+
+    endpoints: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    keys: Mapping[str, Secret] = dataclasses.field(default_factory=dict)
+
+    def endpoint(self, variable: str) -> str:
+        return self.endpoints.get(variable) or PROVIDER_ENDPOINTS[variable]
+
+    def key(self, variable: str) -> Secret | None:
+        """The key, or None when it is not set (an empty value is not a key)."""
+        key = self.keys.get(variable)
+        return key if key is not None and key.reveal() else None
+
+    def configured(self, provider: str) -> bool:
+        """Whether the provider's keys are set (a provider without them never takes part)."""
+        return all(self.key(variable) is not None for variable in REQUIRED_KEYS.get(provider, ()))
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """The resolved environment. Build it with :func:`load_settings`."""
@@ -97,15 +148,7 @@ class Settings:
     database_url: URL
     lake_url: str
     provider: ProviderKind
-    polygon_api_key: Secret | None
-    polygon_base_url: str
-    alpaca_api_key: Secret | None
-    alpaca_secret_key: Secret | None
-    alpaca_data_url: str
-    alpaca_trading_url: str
-    yahoo_base_url: str
-    benzinga_api_key: Secret | None
-    benzinga_base_url: str
+    access: ProviderAccess  # every provider's endpoint and keys
     config_dir: Path
     as_of: dt.date | None
     # The instant AI_TRADER_AS_OF pins (a date alone: the midnight after it, every session closed).
@@ -183,17 +226,16 @@ def _parse_lake_url(raw: str | None, home: Path) -> str:
     return raw
 
 
-def _resolve_provider(env: Mapping[str, str], key: Secret | None, alpaca_ready: bool) -> ProviderKind:
+def _resolve_provider(env: Mapping[str, str], access: ProviderAccess) -> ProviderKind:
     """The primary provider: AI_TRADER_PROVIDER, else the first whose keys are set, else demo only
     when no provider key is set at all (the embedded default): synthetic data is never the fallback
     of a set-up that holds real keys."""
     raw = _get(env, "AI_TRADER_PROVIDER")
     if raw is None:
-        if key is not None:
-            return "polygon"
-        if alpaca_ready:
-            return "alpaca"
-        partial = [name for name in PROVIDER_KEY_VARIABLES if _get(env, name) is not None]
+        for candidate in ("polygon", "alpaca"):
+            if access.configured(candidate):
+                return candidate
+        partial = [name for name in PROVIDER_KEYS if access.key(name) is not None]
         if partial:
             raise SettingsError(
                 f"{', '.join(partial)} set, but no primary provider: set AI_TRADER_PROVIDER "
@@ -202,12 +244,9 @@ def _resolve_provider(env: Mapping[str, str], key: Secret | None, alpaca_ready: 
         return "demo"
     if raw not in PRIMARY_PROVIDERS:
         raise SettingsError(f"AI_TRADER_PROVIDER={raw!r}: expected one of {', '.join(PRIMARY_PROVIDERS)}")
-    if raw == "polygon" and key is None:
-        raise SettingsError(
-            "AI_TRADER_PROVIDER=polygon needs an API key: set POLYGON_API_KEY (or MASSIVE_API_KEY)"
-        )
-    if raw == "alpaca" and not alpaca_ready:
-        raise SettingsError("AI_TRADER_PROVIDER=alpaca needs ALPACA_API_KEY and ALPACA_SECRET_KEY")
+    if not access.configured(raw):
+        needed = " and ".join(key_names(variable) for variable in REQUIRED_KEYS[raw])
+        raise SettingsError(f"AI_TRADER_PROVIDER={raw} needs {needed}: set it")
     return raw  # type: ignore[return-value]
 
 
@@ -235,8 +274,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     home = Path(_get(env, "AI_TRADER_HOME") or ".ai_trader").expanduser().absolute()
     raw_db = _get(env, "AI_TRADER_DATABASE_URL") or f"sqlite:///{home / 'market.db'}"
-    key = _secret(env, "POLYGON_API_KEY", "MASSIVE_API_KEY")
-    alpaca_key, alpaca_secret = _secret(env, "ALPACA_API_KEY"), _secret(env, "ALPACA_SECRET_KEY")
+    access = ProviderAccess(
+        endpoints={name: _http_url(env, name, default) for name, default in PROVIDER_ENDPOINTS.items()},
+        keys={name: key for name, names in PROVIDER_KEYS.items() if (key := _secret(env, *names))},
+    )
     config_dir = Path(_get(env, "AI_TRADER_CONFIG_DIR") or DEFAULT_CONFIG_DIR).expanduser()
     if not config_dir.is_dir():
         raise SettingsError(f"AI_TRADER_CONFIG_DIR={str(config_dir)!r} is not a folder")
@@ -245,16 +286,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         home=home,
         database_url=normalize_database_url(raw_db),
         lake_url=_parse_lake_url(_get(env, "AI_TRADER_LAKE_URL"), home),
-        provider=_resolve_provider(env, key, alpaca_key is not None and alpaca_secret is not None),
-        polygon_api_key=key,
-        polygon_base_url=_http_url(env, "POLYGON_BASE_URL", DEFAULT_POLYGON_BASE_URL),
-        alpaca_api_key=alpaca_key,
-        alpaca_secret_key=alpaca_secret,
-        alpaca_data_url=_http_url(env, "ALPACA_DATA_URL", DEFAULT_ALPACA_DATA_URL),
-        alpaca_trading_url=_http_url(env, "ALPACA_TRADING_URL", DEFAULT_ALPACA_TRADING_URL),
-        yahoo_base_url=_http_url(env, "YAHOO_BASE_URL", DEFAULT_YAHOO_BASE_URL),
-        benzinga_api_key=_secret(env, "BENZINGA_API_KEY"),
-        benzinga_base_url=_http_url(env, "BENZINGA_BASE_URL", DEFAULT_BENZINGA_BASE_URL),
+        provider=_resolve_provider(env, access),
+        access=access,
         config_dir=config_dir,
         as_of=as_of,
         clock=clock,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ai_trader_assets.defs.platform.resources import PlatformConfigResource
-from ai_trader_assets.settings import DEFAULT_POLYGON_BASE_URL, NEW_YORK, SettingsError, load_settings
+from ai_trader_assets.settings import NEW_YORK, PROVIDER_ENDPOINTS, SettingsError, load_settings
 
 API_KEY = "pk_live_SENTINEL_4f9c2e"
 DB_PASSWORD = "db-SENTINEL-pw-8812"
@@ -21,8 +21,8 @@ def test_embedded_defaults(isolated_environment: Path) -> None:
     assert settings.database_url.database == str(home / "market.db")
     assert settings.lake_url == str(home / "lake")
     assert settings.provider == "demo"
-    assert settings.polygon_api_key is None
-    assert settings.polygon_base_url == DEFAULT_POLYGON_BASE_URL
+    assert settings.access.key("POLYGON_API_KEY") is None
+    assert settings.access.endpoint("POLYGON_BASE_URL") == PROVIDER_ENDPOINTS["POLYGON_BASE_URL"]
     assert settings.dagster_home == home / "dagster"
     assert settings.as_of is None
 
@@ -31,7 +31,8 @@ def test_provider_defaults_to_polygon_when_a_key_is_set(monkeypatch: pytest.Monk
     monkeypatch.setenv("MASSIVE_API_KEY", API_KEY)
     settings = load_settings()
     assert settings.provider == "polygon"
-    assert settings.polygon_api_key is not None and settings.polygon_api_key.reveal() == API_KEY
+    key = settings.access.key("POLYGON_API_KEY")
+    assert key is not None and key.reveal() == API_KEY
 
 
 def test_provider_defaults_to_alpaca_when_only_its_keys_are_set(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -109,7 +110,7 @@ def test_secrets_stay_out_of_reprs_errors_and_logs(
     caplog.set_level(logging.DEBUG)
     settings = load_settings()
     logging.getLogger("test").info("settings: %s / %r", settings, settings)
-    shown = [repr(settings), str(settings), str(settings.polygon_api_key), caplog.text]
+    shown = [repr(settings), str(settings), str(settings.access.key("POLYGON_API_KEY")), caplog.text]
     for text in shown:
         assert API_KEY not in text and DB_PASSWORD not in text
     assert "postgresql+psycopg://trader:***@db:5432/market" in repr(settings)

@@ -20,11 +20,11 @@ def reconcile(
     """Compare stored daily bars with a second provider (providers.yaml reconciliation); divergences
     are listed, recorded in the reconciliation table, and make the exit code 1."""
     from ai_trader_assets.ops.reconciliation import parse_date, reconcile_range, reconciler
-    from ai_trader_assets.providers import ProviderAccess, build_single
+    from ai_trader_assets.providers import build_single
 
     settings = load_settings()
     config = cached_config(str(settings.config_dir))
-    access = ProviderAccess.from_settings(settings)
+    access = settings.access
     wanted = [s.strip().upper() for s in symbols.split(",") if s.strip()]
     with market_database() as database:
         found = reconcile_range(

@@ -22,15 +22,13 @@ def universe_sync(
     """Upsert the primary provider's tradable stocks into companies and deactivate those missing for
     delist_after_days syncs; a short, empty or truncated list changes nothing (exit code 1)."""
     from ai_trader_assets.planning.universe import sync_universe, universe_source
-    from ai_trader_assets.providers import ProviderAccess, build_single
+    from ai_trader_assets.providers import build_single
     from ai_trader_assets.storage.companies import CompaniesRepository
 
     settings = load_settings()
     config = cached_config(str(settings.config_dir))
     with market_database() as database:
-        provider = build_single(
-            settings.provider, config, ProviderAccess.from_settings(settings), settings.home / "ratelimits"
-        )
+        provider = build_single(settings.provider, config, settings.access, settings.home / "ratelimits")
         source = universe_source(provider, settings.provider)
         plan = sync_universe(source, CompaniesRepository(database), config.pipeline.universe, dry_run=dry_run)
     table = Table(box=box.SIMPLE, show_header=False)

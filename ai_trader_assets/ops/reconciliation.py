@@ -24,7 +24,6 @@ from ai_trader_assets import calendar
 from ai_trader_assets.config import PlatformConfig, ReconciliationSpec
 from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.datasets.partitions import PartitionData
-from ai_trader_assets.providers import ProviderAccess
 from ai_trader_assets.providers.base import MarketDataProvider, ProviderError
 from ai_trader_assets.read import MarketData
 from ai_trader_assets.settings import Settings
@@ -275,7 +274,7 @@ def reconciliation_possible(settings: Settings, config: PlatformConfig) -> bool:
     """Whether a provider other than the primary is configured to compare daily bars with."""
     if settings.provider == "demo":
         return False
-    access = ProviderAccess.from_settings(settings)
+    access = settings.access
     return reference_for(settings.provider, config.providers.reconciliation, access.configured) is not None
 
 

@@ -2,7 +2,6 @@
 benzinga and demo, combined per dataset by :class:`FailoverProvider`. This package only hands names
 on; :mod:`.factory` builds providers, importing a vendor's package (and its SDK) only then."""
 
-from ai_trader_assets.providers.access import ProviderAccess
 from ai_trader_assets.providers.base import MarketDataProvider, ProviderError
 from ai_trader_assets.providers.factory import build_provider, build_single, provider_order
 from ai_trader_assets.providers.failover import FailoverProvider
@@ -10,7 +9,6 @@ from ai_trader_assets.providers.failover import FailoverProvider
 __all__ = [
     "FailoverProvider",
     "MarketDataProvider",
-    "ProviderAccess",
     "ProviderError",
     "build_provider",
     "build_single",

@@ -7,17 +7,17 @@ from pathlib import Path
 
 from ai_trader_assets.config import SERVES, PlatformConfig, ProviderSpec
 from ai_trader_assets.datasets import Dataset
-from ai_trader_assets.providers.access import REQUIRED_VARIABLES, ProviderAccess
 from ai_trader_assets.providers.base import MarketDataProvider, ProviderError
 from ai_trader_assets.providers.demo import DemoProvider
 from ai_trader_assets.providers.failover import FailoverProvider
 from ai_trader_assets.providers.ratelimit import RequestLimiter
-from ai_trader_assets.settings import Secret, load_settings
+from ai_trader_assets.settings import REQUIRED_KEYS, ProviderAccess, Secret, key_names, load_settings
 
 
-def _required(key: Secret | None, variable: str, name: str) -> Secret:
-    if key is None or not key.reveal():
-        raise ProviderError(f"the {name} provider needs {variable}")
+def _required(access: ProviderAccess, variable: str, name: str) -> Secret:
+    key = access.key(variable)
+    if key is None:
+        raise ProviderError(f"the {name} provider needs {key_names(variable)}")
     return key
 
 
@@ -33,7 +33,7 @@ def build_single(
         return DemoProvider(clock=lambda: load_settings().now())
     builder = _BUILDERS.get(name)
     if builder is None or name not in config.providers.providers:
-        raise ProviderError(f"unknown provider {name!r}: expected one of {', '.join(REQUIRED_VARIABLES)}")
+        raise ProviderError(f"unknown provider {name!r}: expected one of {', '.join(REQUIRED_KEYS)}")
     spec = config.providers.providers[name]
     return builder(access, spec, RequestLimiter(name, spec.rate_limit, state_dir))
 
@@ -44,20 +44,20 @@ def build_single(
 def _polygon(access: ProviderAccess, spec: ProviderSpec, limiter: RequestLimiter) -> MarketDataProvider:
     from ai_trader_assets.providers.polygon import PolygonProvider, PolygonTransport  # noqa: PLC0415
 
-    key = _required(access.polygon_api_key, "POLYGON_API_KEY (or MASSIVE_API_KEY)", "polygon")
-    return PolygonProvider(PolygonTransport(key, access.polygon_base_url, spec, limiter), spec)
+    key = _required(access, "POLYGON_API_KEY", "polygon")
+    return PolygonProvider(PolygonTransport(key, access.endpoint("POLYGON_BASE_URL"), spec, limiter), spec)
 
 
 def _alpaca(access: ProviderAccess, spec: ProviderSpec, limiter: RequestLimiter) -> MarketDataProvider:
     from ai_trader_assets.providers.alpaca import AlpacaProvider  # noqa: PLC0415
 
     return AlpacaProvider(
-        _required(access.alpaca_api_key, "ALPACA_API_KEY", "alpaca"),
-        _required(access.alpaca_secret_key, "ALPACA_SECRET_KEY", "alpaca"),
-        access.alpaca_data_url,
+        _required(access, "ALPACA_API_KEY", "alpaca"),
+        _required(access, "ALPACA_SECRET_KEY", "alpaca"),
+        access.endpoint("ALPACA_DATA_URL"),
         spec,
         limiter,
-        trading_url=access.alpaca_trading_url,
+        trading_url=access.endpoint("ALPACA_TRADING_URL"),
     )
 
 
@@ -65,14 +65,16 @@ def _yahoo(access: ProviderAccess, spec: ProviderSpec, limiter: RequestLimiter) 
     from ai_trader_assets.providers.yahoo import YahooProvider  # noqa: PLC0415
 
     # Yahoo's intraday windows count back from the platform's today (AI_TRADER_AS_OF when set).
-    return YahooProvider(access.yahoo_base_url, spec, limiter, today=lambda: load_settings().today())
+    return YahooProvider(
+        access.endpoint("YAHOO_BASE_URL"), spec, limiter, today=lambda: load_settings().today()
+    )
 
 
 def _benzinga(access: ProviderAccess, spec: ProviderSpec, limiter: RequestLimiter) -> MarketDataProvider:
     from ai_trader_assets.providers.benzinga import BenzingaProvider  # noqa: PLC0415
 
-    key = _required(access.benzinga_api_key, "BENZINGA_API_KEY", "benzinga")
-    return BenzingaProvider(key, access.benzinga_base_url, spec, limiter)
+    key = _required(access, "BENZINGA_API_KEY", "benzinga")
+    return BenzingaProvider(key, access.endpoint("BENZINGA_BASE_URL"), spec, limiter)
 
 
 _BUILDERS: dict[str, Callable[[ProviderAccess, ProviderSpec, RequestLimiter], MarketDataProvider]] = {
@@ -111,7 +113,8 @@ def build_provider(
     if primary == "demo":
         return DemoProvider(clock=lambda: load_settings().now())
     if not access.configured(primary):
-        raise ProviderError(f"the {primary} provider needs {' and '.join(REQUIRED_VARIABLES[primary])}")
+        needed = " and ".join(key_names(variable) for variable in REQUIRED_KEYS[primary])
+        raise ProviderError(f"the {primary} provider needs {needed}")
     return FailoverProvider(
         provider_order(primary, config, access),
         lambda name: build_single(name, config, access, state_dir),

@@ -104,8 +104,10 @@ def test_the_ui_shows_variable_names_never_secret_values(monkeypatch: pytest.Mon
     }
     assert values[("market_db", "url")] == ("ENV_VAR", "AI_TRADER_DATABASE_URL")
     assert values[("lake", "aws_secret_access_key")] == ("ENV_VAR", "AWS_SECRET_ACCESS_KEY")
-    assert values[("provider", "polygon_api_key")] == ("ENV_VAR", "POLYGON_API_KEY")
     assert values[("provider", "kind")] == ("VALUE", '"polygon"')
-    assert values[("provider", "alpaca_api_key")] == ("ENV_VAR", "ALPACA_API_KEY")
-    assert values[("provider", "alpaca_secret_key")] == ("ENV_VAR", "ALPACA_SECRET_KEY")
-    assert values[("provider", "benzinga_api_key")] == ("ENV_VAR", "BENZINGA_API_KEY")
+    # Every key as the variable that holds it, never its value.
+    kind, shown_keys = values[("provider", "api_keys")]
+    assert kind == "VALUE" and json.loads(shown_keys) == {
+        name: {"env": name}
+        for name in ("POLYGON_API_KEY", "ALPACA_API_KEY", "ALPACA_SECRET_KEY", "BENZINGA_API_KEY")
+    }

@@ -8,16 +8,10 @@ import pytest
 
 from ai_trader_assets.config import SERVES, PlatformConfig, load_config
 from ai_trader_assets.datasets import Dataset
-from ai_trader_assets.providers import (
-    FailoverProvider,
-    ProviderAccess,
-    build_provider,
-    build_single,
-    provider_order,
-)
+from ai_trader_assets.providers import FailoverProvider, build_provider, build_single, provider_order
 from ai_trader_assets.providers.base import AuthenticationError, ProviderError, ProviderUnavailableError
 from ai_trader_assets.providers.demo import DemoProvider
-from ai_trader_assets.settings import Secret
+from ai_trader_assets.settings import ProviderAccess, Secret
 from ai_trader_assets_tests.support.benzinga_server import BenzingaServer
 from ai_trader_assets_tests.support.polygon_server import PolygonServer
 
@@ -57,12 +51,13 @@ def access(
     polygon: PolygonServer, benzinga: BenzingaServer, polygon_key: str = POLYGON_KEY
 ) -> ProviderAccess:
     return ProviderAccess(
-        polygon_base_url=polygon.url,
-        alpaca_data_url="http://127.0.0.1:9",
-        yahoo_base_url="http://127.0.0.1:9",
-        benzinga_base_url=benzinga.url,
-        polygon_api_key=Secret(polygon_key),
-        benzinga_api_key=Secret(BENZINGA_KEY),
+        endpoints={
+            "POLYGON_BASE_URL": polygon.url,
+            "ALPACA_DATA_URL": "http://127.0.0.1:9",
+            "YAHOO_BASE_URL": "http://127.0.0.1:9",
+            "BENZINGA_BASE_URL": benzinga.url,
+        },
+        keys={"POLYGON_API_KEY": Secret(polygon_key), "BENZINGA_API_KEY": Secret(BENZINGA_KEY)},
     )
 
 
@@ -119,23 +114,15 @@ def test_when_every_provider_fails_the_error_names_each(
 def test_the_order_puts_the_primary_first_keeps_configured_providers_and_never_demo(
     fast_config: PlatformConfig,
 ) -> None:
-    everything = ProviderAccess(
-        polygon_base_url="http://x",
-        alpaca_data_url="http://x",
-        yahoo_base_url="http://x",
-        benzinga_base_url="http://x",
-        polygon_api_key=Secret("p"),
-        alpaca_api_key=Secret("a"),
-        alpaca_secret_key=Secret("s"),
-        benzinga_api_key=Secret("b"),
-    )
+    keys = ("POLYGON_API_KEY", "ALPACA_API_KEY", "ALPACA_SECRET_KEY", "BENZINGA_API_KEY")
+    everything = ProviderAccess(keys={variable: Secret("k") for variable in keys})
     order = provider_order("alpaca", fast_config, everything)
     assert order[Dataset.BARS_1DAY] == ("alpaca", "polygon")
     assert order[Dataset.NEWS] == ("alpaca", "polygon", "benzinga")
     yahoo_first = provider_order("yahoo", fast_config, everything)
     assert yahoo_first[Dataset.NEWS] == ("polygon", "alpaca", "benzinga")  # yahoo serves no news
     assert yahoo_first[Dataset.CORPORATE_ACTIONS][0] == "yahoo"
-    polygon_only = ProviderAccess("http://x", "http://x", "http://x", "http://x", polygon_api_key=Secret("p"))
+    polygon_only = ProviderAccess(keys={"POLYGON_API_KEY": Secret("p")})
     assert provider_order("polygon", fast_config, polygon_only)[Dataset.BARS_1MIN] == ("polygon",)
     for primary in ("polygon", "alpaca", "yahoo"):
         for dataset, names in provider_order(primary, fast_config, everything).items():
@@ -145,7 +132,7 @@ def test_the_order_puts_the_primary_first_keeps_configured_providers_and_never_d
 
 
 def test_a_provider_without_its_keys_says_which_variable(fast_config: PlatformConfig, tmp_path: Path) -> None:
-    bare = ProviderAccess("http://x", "http://x", "http://x", "http://x")
+    bare = ProviderAccess(keys={"ALPACA_API_KEY": Secret("")})  # an empty value is no key
     with pytest.raises(ProviderError, match="ALPACA_API_KEY and ALPACA_SECRET_KEY"):
         build_provider("alpaca", fast_config, bare, tmp_path)
     with pytest.raises(ProviderError, match="BENZINGA_API_KEY"):

@@ -13,9 +13,11 @@ from pydantic import PrivateAttr
 
 from ai_trader_assets.calendar import new_york_today
 from ai_trader_assets.config import PlatformConfig, cached_config
-from ai_trader_assets.providers import MarketDataProvider, ProviderAccess, build_provider, build_single
+from ai_trader_assets.providers import MarketDataProvider, build_provider, build_single
 from ai_trader_assets.settings import (
-    DEFAULT_ALPACA_TRADING_URL,
+    PROVIDER_ENDPOINTS,
+    PROVIDER_KEYS,
+    ProviderAccess,
     Secret,
     Settings,
     load_settings,
@@ -92,35 +94,21 @@ class LakeResource(dg.ConfigurableResource):
 class MarketDataProviderResource(dg.ConfigurableResource):
     """The market-data providers: the primary (``kind``) and, per dataset, the failover order of
     providers.yaml among those whose keys are set. Rate limits are shared through ``state_dir``.
-    Keys are EnvVars: the UI shows their variable names, never their values."""
+
+    ``endpoints`` and ``api_keys`` hold the variables of the environment contract (settings.py's
+    ``PROVIDER_ENDPOINTS``, ``PROVIDER_KEYS``) as EnvVars where they are set: the UI shows their
+    names, never a key's value."""
 
     kind: str
     config_dir: str
     state_dir: str
-    polygon_base_url: str
-    polygon_api_key: str | None = None
-    alpaca_data_url: str
-    alpaca_trading_url: str = DEFAULT_ALPACA_TRADING_URL
-    alpaca_api_key: str | None = None
-    alpaca_secret_key: str | None = None
-    yahoo_base_url: str
-    benzinga_base_url: str
-    benzinga_api_key: str | None = None
+    endpoints: dict[str, str]  # endpoint variable -> URL (the variable when set, else the default)
+    api_keys: dict[str, str]  # key variable -> the variable that holds it, for the keys that are set
 
     def access(self) -> ProviderAccess:
-        def secret(value: str | None) -> Secret | None:
-            return Secret(value) if value else None
-
         return ProviderAccess(
-            polygon_base_url=self.polygon_base_url,
-            alpaca_data_url=self.alpaca_data_url,
-            alpaca_trading_url=self.alpaca_trading_url,
-            yahoo_base_url=self.yahoo_base_url,
-            benzinga_base_url=self.benzinga_base_url,
-            polygon_api_key=secret(self.polygon_api_key),
-            alpaca_api_key=secret(self.alpaca_api_key),
-            alpaca_secret_key=secret(self.alpaca_secret_key),
-            benzinga_api_key=secret(self.benzinga_api_key),
+            endpoints=dict(self.endpoints),
+            keys={variable: Secret(value) for variable, value in self.api_keys.items() if value},
         )
 
     def get_provider(self) -> MarketDataProvider:
@@ -171,17 +159,15 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
 
 def provider_resource(settings: Settings, kind: str | None = None) -> MarketDataProviderResource:
     """The provider resource from the environment; ``kind`` overrides the primary (tests)."""
+    keys: dict[str, str] = {}
+    for variable, names in PROVIDER_KEYS.items():
+        held_in = next((name for name in names if os.environ.get(name, "").strip()), None)
+        if held_in is not None:
+            keys[variable] = dg.EnvVar(held_in)
     return MarketDataProviderResource(
         kind=kind or settings.provider,
         config_dir=str(settings.config_dir),
         state_dir=str(settings.home / "ratelimits"),
-        polygon_base_url=_env_or("POLYGON_BASE_URL", settings.polygon_base_url),
-        polygon_api_key=_env_or_none("POLYGON_API_KEY") or _env_or_none("MASSIVE_API_KEY"),
-        alpaca_data_url=_env_or("ALPACA_DATA_URL", settings.alpaca_data_url),
-        alpaca_trading_url=_env_or("ALPACA_TRADING_URL", settings.alpaca_trading_url),
-        alpaca_api_key=_env_or_none("ALPACA_API_KEY"),
-        alpaca_secret_key=_env_or_none("ALPACA_SECRET_KEY"),
-        yahoo_base_url=_env_or("YAHOO_BASE_URL", settings.yahoo_base_url),
-        benzinga_base_url=_env_or("BENZINGA_BASE_URL", settings.benzinga_base_url),
-        benzinga_api_key=_env_or_none("BENZINGA_API_KEY"),
+        endpoints={name: _env_or(name, settings.access.endpoint(name)) for name in PROVIDER_ENDPOINTS},
+        api_keys=keys,
     )

@@ -34,7 +34,7 @@ from ai_trader_assets.providers.base import NotServedError, ProviderCall, Provid
 from ai_trader_assets.providers.http import JsonTransport, RequestGovernor
 from ai_trader_assets.providers.parsing import parse_listing
 from ai_trader_assets.providers.ratelimit import RequestLimiter
-from ai_trader_assets.settings import DEFAULT_ALPACA_TRADING_URL, Secret
+from ai_trader_assets.settings import PROVIDER_ENDPOINTS, Secret
 
 ASSETS = "/v2/assets"
 # Symbols per request: keeps the query string short; pages hold bars of several symbols anyway.
@@ -102,7 +102,7 @@ class AlpacaProvider:
         spec: ProviderSpec,
         limiter: RequestLimiter,
         sleep: Callable[[float], None] = time.sleep,
-        trading_url: str = DEFAULT_ALPACA_TRADING_URL,
+        trading_url: str = PROVIDER_ENDPOINTS["ALPACA_TRADING_URL"],
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._spec = spec
