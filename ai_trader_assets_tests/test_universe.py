@@ -18,6 +18,7 @@ from ai_trader_assets.defs.platform.definitions import resources
 from ai_trader_assets.defs.universe.assets import universe
 from ai_trader_assets.planning.universe import sync_universe
 from ai_trader_assets.providers.base import ProviderError
+from ai_trader_assets.providers.http import RequestGovernor
 from ai_trader_assets.providers.polygon import PolygonProvider, PolygonTransport
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.settings import Secret
@@ -40,7 +41,9 @@ def server() -> Iterator[PolygonServer]:
 def provider(server: PolygonServer, tmp_path: Path) -> PolygonProvider:
     spec = load_config().providers.providers["polygon"]
     limiter = RequestLimiter("polygon", spec.rate_limit, tmp_path / "limits")
-    return PolygonProvider(PolygonTransport(Secret(KEY), server.url, spec, limiter), spec)
+    return PolygonProvider(
+        PolygonTransport(Secret(KEY), server.url, RequestGovernor("polygon", spec, limiter)), spec
+    )
 
 
 def events(database: MarketDatabase) -> list[tuple[str, Any, Any]]:

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from ai_trader_assets.config import RateLimit, load_config
 from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.ingest import Ingestor, IngestRequest
+from ai_trader_assets.providers.http import RequestGovernor
 from ai_trader_assets.providers.polygon import PolygonProvider, PolygonTransport
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.settings import Secret
@@ -53,7 +54,8 @@ def main() -> None:
                 )
                 spec = config.providers.providers["polygon"]
                 limiter = RequestLimiter("polygon", unlimited, Path(scratch) / "limits")
-                provider = PolygonProvider(PolygonTransport(Secret(KEY), server.url, spec, limiter), spec)
+                governor = RequestGovernor("polygon", spec, limiter)
+                provider = PolygonProvider(PolygonTransport(Secret(KEY), server.url, governor), spec)
                 provider.bars(SYMBOLS, Dataset.BARS_1MIN, SESSION, SESSION)  # warm the server's cache
                 ingestor = Ingestor(provider, CompaniesRepository(database), Ledger(database), config)
                 writer = PartitionWriter(

@@ -22,6 +22,7 @@ from ai_trader_assets import calendar
 from ai_trader_assets.config import RateLimit, load_config
 from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.providers.demo import session_bars
+from ai_trader_assets.providers.http import RequestGovernor
 from ai_trader_assets.providers.polygon import AGGREGATES, PolygonProvider, PolygonTransport, parse_aggregates
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.settings import Secret
@@ -34,7 +35,8 @@ SESSION = dt.date(2026, 11, 20)
 def provider_for(server: PolygonServer, state: Path) -> tuple[PolygonProvider, PolygonTransport]:
     spec = load_config().providers.providers["polygon"]
     unlimited = RateLimit(requests_per_second=100_000, requests_per_minute=6_000_000, burst=100_000)
-    transport = PolygonTransport(Secret(KEY), server.url, spec, RequestLimiter("polygon", unlimited, state))
+    limiter = RequestLimiter("polygon", unlimited, state)
+    transport = PolygonTransport(Secret(KEY), server.url, RequestGovernor("polygon", spec, limiter))
     return PolygonProvider(transport, spec), transport
 
 

@@ -5,11 +5,12 @@ imported only when that vendor is built: the read side and the CLI's read comman
 from collections.abc import Callable
 from pathlib import Path
 
-from ai_trader_assets.config import SERVES, PlatformConfig, ProviderSpec
+from ai_trader_assets.config import SERVES, PlatformConfig
 from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.providers.base import MarketDataProvider, ProviderError
 from ai_trader_assets.providers.demo import DemoProvider
 from ai_trader_assets.providers.failover import FailoverProvider
+from ai_trader_assets.providers.http import RequestGovernor
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.settings import REQUIRED_KEYS, ProviderAccess, Secret, key_names, load_settings
 
@@ -35,49 +36,47 @@ def build_single(
     if builder is None or name not in config.providers.providers:
         raise ProviderError(f"unknown provider {name!r}: expected one of {', '.join(REQUIRED_KEYS)}")
     spec = config.providers.providers[name]
-    return builder(access, spec, RequestLimiter(name, spec.rate_limit, state_dir))
+    return builder(access, RequestGovernor(name, spec, RequestLimiter(name, spec.rate_limit, state_dir)))
 
 
 # Each vendor's package is imported by its builder, so its SDK loads only when it is built.
 
 
-def _polygon(access: ProviderAccess, spec: ProviderSpec, limiter: RequestLimiter) -> MarketDataProvider:
+def _polygon(access: ProviderAccess, governor: RequestGovernor) -> MarketDataProvider:
     from ai_trader_assets.providers.polygon import PolygonProvider, PolygonTransport  # noqa: PLC0415
 
     key = _required(access, "POLYGON_API_KEY", "polygon")
-    return PolygonProvider(PolygonTransport(key, access.endpoint("POLYGON_BASE_URL"), spec, limiter), spec)
+    transport = PolygonTransport(key, access.endpoint("POLYGON_BASE_URL"), governor)
+    return PolygonProvider(transport, governor.spec)
 
 
-def _alpaca(access: ProviderAccess, spec: ProviderSpec, limiter: RequestLimiter) -> MarketDataProvider:
+def _alpaca(access: ProviderAccess, governor: RequestGovernor) -> MarketDataProvider:
     from ai_trader_assets.providers.alpaca import AlpacaProvider  # noqa: PLC0415
 
     return AlpacaProvider(
         _required(access, "ALPACA_API_KEY", "alpaca"),
         _required(access, "ALPACA_SECRET_KEY", "alpaca"),
         access.endpoint("ALPACA_DATA_URL"),
-        spec,
-        limiter,
+        governor,
         trading_url=access.endpoint("ALPACA_TRADING_URL"),
     )
 
 
-def _yahoo(access: ProviderAccess, spec: ProviderSpec, limiter: RequestLimiter) -> MarketDataProvider:
+def _yahoo(access: ProviderAccess, governor: RequestGovernor) -> MarketDataProvider:
     from ai_trader_assets.providers.yahoo import YahooProvider  # noqa: PLC0415
 
     # Yahoo's intraday windows count back from the platform's today (AI_TRADER_AS_OF when set).
-    return YahooProvider(
-        access.endpoint("YAHOO_BASE_URL"), spec, limiter, today=lambda: load_settings().today()
-    )
+    return YahooProvider(access.endpoint("YAHOO_BASE_URL"), governor, today=lambda: load_settings().today())
 
 
-def _benzinga(access: ProviderAccess, spec: ProviderSpec, limiter: RequestLimiter) -> MarketDataProvider:
+def _benzinga(access: ProviderAccess, governor: RequestGovernor) -> MarketDataProvider:
     from ai_trader_assets.providers.benzinga import BenzingaProvider  # noqa: PLC0415
 
     key = _required(access, "BENZINGA_API_KEY", "benzinga")
-    return BenzingaProvider(key, access.endpoint("BENZINGA_BASE_URL"), spec, limiter)
+    return BenzingaProvider(key, access.endpoint("BENZINGA_BASE_URL"), governor)
 
 
-_BUILDERS: dict[str, Callable[[ProviderAccess, ProviderSpec, RequestLimiter], MarketDataProvider]] = {
+_BUILDERS: dict[str, Callable[[ProviderAccess, RequestGovernor], MarketDataProvider]] = {
     "polygon": _polygon,
     "alpaca": _alpaca,
     "yahoo": _yahoo,

@@ -135,11 +135,13 @@ def decode_json(
 
 
 class RequestGovernor:
-    """One provider's limits and retry policy, applied to one request (attempt) at a time.
+    """One provider's limits and retry policy, applied to one request (attempt) at a time. The factory
+    builds one per provider; the provider's transports share it.
 
     Args:
         provider: The provider's name, for messages.
-        spec: Retries from ``providers.yaml``.
+        spec: The provider's entry of ``providers.yaml`` (retries here; timeouts, page sizes and the
+            rest for its transports and client).
         limiter: The shared request limiter (one slot per attempt).
         sleep: Injected for tests of the retry timing.
     """
@@ -152,7 +154,7 @@ class RequestGovernor:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.provider = provider
-        self._spec = spec
+        self.spec = spec
         self._limiter = limiter
         self._sleep = sleep
         self._backoff = tenacity.wait_exponential_jitter(
@@ -164,7 +166,7 @@ class RequestGovernor:
     def _wait(self, state: tenacity.RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
         if isinstance(error, TransientError) and error.retry_after is not None:
-            return min(error.retry_after, self._spec.retries.max_backoff_seconds * 10)
+            return min(error.retry_after, self.spec.retries.max_backoff_seconds * 10)
         return self._backoff(state)
 
     def _attempt(self, once: Callable[[], T]) -> T:
@@ -179,7 +181,7 @@ class RequestGovernor:
             AuthenticationError, ProviderError: as ``once`` raised them, at once.
         """
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self._spec.retries.max_attempts),
+            stop=tenacity.stop_after_attempt(self.spec.retries.max_attempts),
             retry=tenacity.retry_if_exception_type(TransientError),
             wait=self._wait,
             sleep=self._sleep,
@@ -189,7 +191,7 @@ class RequestGovernor:
             return retrying(self._attempt, once)
         except TransientError as exc:
             raise ProviderUnavailableError(
-                f"{self.provider} {endpoint}: gave up after {self._spec.retries.max_attempts} attempts: {exc}"
+                f"{self.provider} {endpoint}: gave up after {self.spec.retries.max_attempts} attempts: {exc}"
             ) from exc
 
 
@@ -203,10 +205,8 @@ class JsonTransport:
     """GET JSON documents from one provider through a pooled urllib3 client and the governor.
 
     Args:
-        provider: Name, for messages and call records.
         base_url: Scheme and host (and optional prefix), from the provider's ``*_BASE_URL`` variable.
-        spec: Timeouts, retries and limits from ``providers.yaml``.
-        governor: Limits and retries.
+        governor: The provider's limits and retries (its name and timeouts too).
         headers: Sent with every request; values that are :class:`Secret` stay hidden in reprs.
         key_variables: The variables named when the key is refused (None: no key, see
             :func:`classify_status`).
@@ -216,9 +216,7 @@ class JsonTransport:
 
     def __init__(
         self,
-        provider: str,
         base_url: str,
-        spec: ProviderSpec,
         governor: RequestGovernor,
         *,
         headers: Mapping[str, str | Secret] | None = None,
@@ -226,14 +224,15 @@ class JsonTransport:
         rows_of: Callable[[Any], int] = lambda body: len(body) if isinstance(body, list) else 0,
         pool: urllib3.PoolManager | None = None,
     ) -> None:
-        self.provider = provider
+        self.provider = governor.provider
         self._base = base_url.rstrip("/")
         self._governor = governor
         self._headers = dict(headers or {})
         self._key_variables = key_variables
         self._rows_of = rows_of
+        timeouts = governor.spec.timeouts
         self._pool = pool or urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=spec.timeouts.connect_seconds, read=spec.timeouts.read_seconds),
+            timeout=urllib3.Timeout(connect=timeouts.connect_seconds, read=timeouts.read_seconds),
             retries=False,  # every response comes back to us; the governor retries
             maxsize=4,
         )

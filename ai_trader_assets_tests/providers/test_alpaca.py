@@ -29,6 +29,7 @@ from ai_trader_assets.providers.base import (
     ProviderUnavailableError,
 )
 from ai_trader_assets.providers.demo import DemoProvider, session_bars
+from ai_trader_assets.providers.http import RequestGovernor
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.settings import Secret
 from ai_trader_assets_tests.support.alpaca_server import AlpacaServer, fixture
@@ -88,9 +89,8 @@ def make_provider(
     limiter: RequestLimiter | None = None,
 ) -> AlpacaProvider:
     limiter = limiter or RequestLimiter("alpaca", spec.rate_limit, tmp_path / "limits")
-    return AlpacaProvider(
-        Secret(key), Secret(secret), server.url, spec, limiter, sleep=sleep or SleepRecorder()
-    )
+    governor = RequestGovernor("alpaca", spec, limiter, sleep or SleepRecorder())
+    return AlpacaProvider(Secret(key), Secret(secret), server.url, governor)
 
 
 def utc(text: str) -> pd.Timestamp:
@@ -673,8 +673,9 @@ def test_the_universe_is_the_trading_apis_active_tradable_equities(
     server: AlpacaServer, spec: ProviderSpec, tmp_path: Path
 ) -> None:
     limiter = RequestLimiter("alpaca", spec.rate_limit, tmp_path / "limits")
+    governor = RequestGovernor("alpaca", spec, limiter)
     provider = AlpacaProvider(
-        Secret(API_KEY), Secret(SECRET_KEY), server.url, spec, limiter, trading_url=server.url
+        Secret(API_KEY), Secret(SECRET_KEY), server.url, governor, trading_url=server.url
     )
     server.assets.append({**server.assets[0], "symbol": "bad ticker", "id": "bad"})
     result = provider.listed_stocks()

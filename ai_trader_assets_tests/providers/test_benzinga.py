@@ -23,6 +23,7 @@ from ai_trader_assets.providers.base import (
 )
 from ai_trader_assets.providers.benzinga import BenzingaProvider
 from ai_trader_assets.providers.demo import DemoProvider
+from ai_trader_assets.providers.http import RequestGovernor
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.providers.text import html_to_text
 from ai_trader_assets.settings import Secret
@@ -64,7 +65,8 @@ def make_provider(
 ) -> BenzingaProvider:
     limiter = RequestLimiter("benzinga", spec.rate_limit, tmp_path / "limits")
     extra = {} if max_pages is None else {"max_pages": max_pages}
-    return BenzingaProvider(Secret(key), server.url, spec, limiter, sleep or SleepRecorder(), **extra)
+    governor = RequestGovernor("benzinga", spec, limiter, sleep or SleepRecorder())
+    return BenzingaProvider(Secret(key), server.url, governor, **extra)
 
 
 def expected_news(

@@ -12,6 +12,7 @@ import pytest
 from ai_trader_assets.config import PlatformConfig, ProviderSpec, load_config
 from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.providers.base import AuthenticationError, PaginationError, ProviderError
+from ai_trader_assets.providers.http import RequestGovernor
 from ai_trader_assets.providers.polygon import PolygonProvider, PolygonTransport
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.settings import Secret
@@ -44,7 +45,8 @@ def make_provider(
     key: str = API_KEY,
 ) -> PolygonProvider:
     limiter = RequestLimiter("polygon", spec.rate_limit, tmp_path / "limits")
-    transport = PolygonTransport(Secret(key), server.url, spec, limiter, sleep=sleep or SleepRecorder())
+    governor = RequestGovernor("polygon", spec, limiter, sleep or SleepRecorder())
+    transport = PolygonTransport(Secret(key), server.url, governor)
     return PolygonProvider(transport, spec)
 
 

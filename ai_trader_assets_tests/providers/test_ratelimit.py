@@ -22,6 +22,7 @@ import sys, time
 from pathlib import Path
 from ai_trader_assets.config import RateLimit, load_config
 from ai_trader_assets.providers.polygon import PolygonTransport
+from ai_trader_assets.providers.http import RequestGovernor
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.settings import Secret
 
@@ -29,7 +30,7 @@ url, state, key, limit, count, start_at = sys.argv[1:7]
 spec = load_config().providers.providers["polygon"]
 limiter = RequestLimiter("polygon", RateLimit(requests_per_second=int(limit), requests_per_minute=10_000,
                                                burst=int(limit)), Path(state))
-transport = PolygonTransport(Secret(key), url, spec, limiter)
+transport = PolygonTransport(Secret(key), url, RequestGovernor("polygon", spec, limiter))
 time.sleep(max(0.0, float(start_at) - time.time()))
 for _ in range(int(count)):
     transport.get("/v2/aggs/grouped/locale/us/market/stocks/{date}",

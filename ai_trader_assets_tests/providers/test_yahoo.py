@@ -22,6 +22,7 @@ from ai_trader_assets.providers.base import (
     ProviderUnavailableError,
 )
 from ai_trader_assets.providers.demo import DemoProvider, session_bars, splits
+from ai_trader_assets.providers.http import RequestGovernor
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.providers.yahoo import CLIENT_USER_AGENT, YahooProvider, round_significant
 from ai_trader_assets_tests.support.fake_api import SleepRecorder, provider_spec, short_read_timeout
@@ -58,9 +59,8 @@ def make_provider(
     base_url: str | None = None,
 ) -> YahooProvider:
     limiter = RequestLimiter("yahoo", spec.rate_limit, tmp_path / "limits")
-    return YahooProvider(
-        base_url or server.url, spec, limiter, sleep=sleep or SleepRecorder(), today=lambda: today
-    )
+    governor = RequestGovernor("yahoo", spec, limiter, sleep or SleepRecorder())
+    return YahooProvider(base_url or server.url, governor, today=lambda: today)
 
 
 def midnight(day: dt.date) -> int:

@@ -2,8 +2,7 @@
 clients (:mod:`.sdk`) and the trading API's ``/v2/assets`` through our JSON transport."""
 
 import datetime as dt
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
 import requests
@@ -12,7 +11,6 @@ from alpaca.data.requests import CorporateActionsRequest, NewsRequest, StockBars
 from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 
 from ai_trader_assets.calendar import NEW_YORK
-from ai_trader_assets.config import ProviderSpec
 from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.datasets.symbols import SYMBOL_PATTERN as SYMBOL
 from ai_trader_assets.providers.alpaca.parse import (
@@ -33,7 +31,6 @@ from ai_trader_assets.providers.alpaca.sdk import (
 from ai_trader_assets.providers.base import NotServedError, ProviderCall, ProviderError, ProviderResult
 from ai_trader_assets.providers.http import JsonTransport, RequestGovernor
 from ai_trader_assets.providers.parsing import parse_listing
-from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.settings import PROVIDER_ENDPOINTS, Secret
 
 ASSETS = "/v2/assets"
@@ -86,32 +83,26 @@ class AlpacaProvider:
         secret_key: ``ALPACA_SECRET_KEY``, sent in the ``APCA-API-SECRET-KEY`` header.
         base_url: ``ALPACA_DATA_URL`` (scheme and host; the SDK appends ``/<version>/<path>``).
         trading_url: ``ALPACA_TRADING_URL`` (the trading API: ``/v2/assets`` for the universe).
-        spec: Limits, timeouts, retries, page sizes and the bar feed from ``providers.yaml``.
-        limiter: The shared request limiter (one slot per attempt).
-        sleep: Injected for tests of the retry timing.
+        governor: Limits and retries (one rate-limit slot per attempt), shared by every request; its
+            spec holds the timeouts, page sizes and bar feed of ``providers.yaml``.
     """
 
     name = SOURCE
     grouped_daily = False
 
-    def __init__(  # noqa: PLR0917 (the signature every caller uses: see providers.build_single)
+    def __init__(
         self,
         api_key: Secret,
         secret_key: Secret,
         base_url: str,
-        spec: ProviderSpec,
-        limiter: RequestLimiter,
-        sleep: Callable[[float], None] = time.sleep,
+        governor: RequestGovernor,
         trading_url: str = PROVIDER_ENDPOINTS["ALPACA_TRADING_URL"],
     ) -> None:
         self._base_url = base_url.rstrip("/")
-        self._spec = spec
+        spec = self._spec = governor.spec
         self._feed = DataFeed(spec.feed) if spec.feed else None
-        governor = RequestGovernor(SOURCE, spec, limiter, sleep)
         self._trading = JsonTransport(
-            SOURCE,
             trading_url,
-            spec,
             governor,
             headers={"APCA-API-KEY-ID": api_key, "APCA-API-SECRET-KEY": secret_key},
             key_variables=KEY_VARIABLES,

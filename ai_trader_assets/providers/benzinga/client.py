@@ -3,12 +3,10 @@ and ``pageSize``, parsed by :mod:`.parse`."""
 
 import datetime as dt
 import logging
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ai_trader_assets.calendar import NEW_YORK
-from ai_trader_assets.config import ProviderSpec
 from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.providers.base import (
     NotServedError,
@@ -19,7 +17,6 @@ from ai_trader_assets.providers.base import (
 )
 from ai_trader_assets.providers.benzinga.parse import NEWS, SOURCE, as_utc, item_id, parse_news
 from ai_trader_assets.providers.http import MAX_PAGES, JsonTransport, RequestGovernor
-from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.settings import Secret
 
 KEY_VARIABLE = "BENZINGA_API_KEY"
@@ -35,9 +32,7 @@ class BenzingaProvider:
     Args:
         api_key: The ``BENZINGA_API_KEY`` value (sent only in the ``Authorization`` header).
         base_url: Scheme and host (``BENZINGA_BASE_URL``, e.g. ``https://api.benzinga.com``).
-        spec: Limits, timeouts, retries and the news page size from ``providers.yaml``.
-        limiter: The shared request limiter.
-        sleep: Injected for tests of the retry timing.
+        governor: Limits and retries; its spec holds the timeouts and the news page size.
         max_pages: Pages read per ticker chunk before giving up with :class:`PaginationError`.
     """
 
@@ -45,22 +40,13 @@ class BenzingaProvider:
     grouped_daily = False
 
     def __init__(
-        self,
-        api_key: Secret,
-        base_url: str,
-        spec: ProviderSpec,
-        limiter: RequestLimiter,
-        sleep: Callable[[float], None] = time.sleep,
-        *,
-        max_pages: int = MAX_PAGES,
+        self, api_key: Secret, base_url: str, governor: RequestGovernor, *, max_pages: int = MAX_PAGES
     ) -> None:
-        self._spec = spec
+        self._spec = governor.spec
         self._max_pages = max_pages
         self._transport = JsonTransport(
-            SOURCE,
             base_url,
-            spec,
-            RequestGovernor(SOURCE, spec, limiter, sleep),
+            governor,
             headers={
                 "Authorization": Secret(f"token {api_key.reveal()}"),
                 "Accept": "application/json",

@@ -7,17 +7,14 @@ its raw mode drops the status code and ``Retry-After``, and its iterators end si
 undecodable page or a missing ``results`` key.
 """
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse
 
 import massive
 
-from ai_trader_assets.config import ProviderSpec
 from ai_trader_assets.providers.base import PaginationError, ProviderError
 from ai_trader_assets.providers.http import MAX_PAGES, JsonTransport, Page, RequestGovernor, strip_secrets
-from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.settings import Secret
 
 
@@ -35,14 +32,8 @@ class PolygonTransport(JsonTransport):
     an undecodable page or a missing ``results`` key.
     """
 
-    def __init__(
-        self,
-        api_key: Secret,
-        base_url: str,
-        spec: ProviderSpec,
-        limiter: RequestLimiter,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
+    def __init__(self, api_key: Secret, base_url: str, governor: RequestGovernor) -> None:
+        spec = governor.spec
         sdk = massive.RESTClient(
             api_key=api_key.reveal(),
             base=base_url.rstrip("/"),
@@ -53,10 +44,8 @@ class PolygonTransport(JsonTransport):
             connection_pool_kw={"retries": False},
         )
         super().__init__(
-            "polygon",
             base_url,
-            spec,
-            RequestGovernor("polygon", spec, limiter, sleep),
+            governor,
             headers={k: Secret(v) if k.lower() == "authorization" else v for k, v in sdk.headers.items()},
             key_variables="POLYGON_API_KEY (or MASSIVE_API_KEY)",
             rows_of=_polygon_rows,

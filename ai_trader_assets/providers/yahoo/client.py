@@ -4,7 +4,6 @@
 import datetime as dt
 import logging
 import re
-import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -13,7 +12,6 @@ import numpy as np
 import pandas as pd
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import ProviderSpec
 from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.datasets.bars import BAR_COLUMNS
 from ai_trader_assets.datasets.corporate_actions import CORPORATE_ACTION_COLUMNS
@@ -27,7 +25,6 @@ from ai_trader_assets.providers.base import (
     ingest_time,
 )
 from ai_trader_assets.providers.http import USER_AGENT, JsonTransport, RequestGovernor
-from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.providers.yahoo.chart import (
     SOURCE,
     Chart,
@@ -120,9 +117,7 @@ class YahooProvider:
 
     Args:
         base_url: ``YAHOO_BASE_URL`` (``https://query2.finance.yahoo.com`` by default).
-        spec: Limits, timeouts and retries from ``providers.yaml``.
-        limiter: The shared request limiter.
-        sleep: Retry waits (injected by tests).
+        governor: Limits, retries and timeouts (``providers.yaml``).
         today: New York's today, for the intraday windows and the split look-ahead (tests pin it).
     """
 
@@ -132,19 +127,15 @@ class YahooProvider:
     def __init__(
         self,
         base_url: str,
-        spec: ProviderSpec,
-        limiter: RequestLimiter,
-        sleep: Callable[[float], None] = time.sleep,
+        governor: RequestGovernor,
         *,
         today: Callable[[], dt.date] = calendar.new_york_today,
     ) -> None:
-        self._spec = spec
+        self._spec = governor.spec
         self._today = today
         self._transport = YahooTransport(
-            SOURCE,
             base_url,
-            spec,
-            RequestGovernor(SOURCE, spec, limiter, sleep),
+            governor,
             headers={"User-Agent": CLIENT_USER_AGENT},
             key_variables=None,  # no key: a 401/403 is Yahoo turning the client away (unavailable)
             rows_of=_rows_of,
