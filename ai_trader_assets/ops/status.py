@@ -14,7 +14,8 @@ from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.coverage import window_coverage
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake
-from ai_trader_assets.storage.lake.tables import TableStats, lake_tables
+from ai_trader_assets.storage.lake.commits import TableStats
+from ai_trader_assets.storage.lake.tables import lake_tables
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,6 +5,8 @@ import csv
 import datetime as dt
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -92,3 +94,36 @@ def test_bad_and_empty_requests_are_one_line(quickstart: MarketDatabase) -> None
         assert code == 1 and message in err and len(err.strip().splitlines()) == 1, (args, err)
     code, _, err = run("bars", "AAPL", "--interval", "1day", "--start", "2026-11-07", "--end", "2026-11-08")
     assert code == 0 and "no rows: no NYSE session" in err
+
+
+# A fresh process runs one command and reports which of Dagster and the vendor SDKs it loaded.
+COMMAND_IN_A_FRESH_PROCESS = """
+import json, sys
+from ai_trader_assets.cli.main import app
+sys.argv = ["ai-trader", *sys.argv[1:]]
+try:
+    app()
+except SystemExit as done:
+    code = done.code
+loaded = sorted({name.split(".")[0] for name in sys.modules} & {"dagster", "massive", "alpaca"})
+print(json.dumps({"code": code, "heavy": loaded}), file=sys.stderr, flush=True)
+"""
+
+
+@pytest.mark.parametrize("market_db", ["sqlite"], indirect=True)  # the quickstart's embedded default
+def test_the_read_commands_load_neither_dagster_nor_a_vendor_sdk(quickstart: MarketDatabase) -> None:
+    for args, shown in [
+        (["bars", "AAPL", "--interval", "1day", "--format", "csv"], "AAPL,"),
+        (["news", "AAPL", "--start", "2026-10-20", "--format", "csv"], "AAPL"),
+        (["actions", "AAPL,MSFT", "--start", "2026-01-02", "--format", "csv"], "symbol,ex_date"),
+        (["sql", "select count(*) as n from bars_1day", "--format", "csv"], "n\n"),
+    ]:
+        done = subprocess.run(
+            [sys.executable, "-c", COMMAND_IN_A_FRESH_PROCESS, *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        report = json.loads(done.stderr.strip().splitlines()[-1])
+        assert report == {"code": 0, "heavy": []}, (args, done.stderr)
+        assert shown in done.stdout, (args, done.stdout)

@@ -1,4 +1,5 @@
-"""What a commit of ours says about itself, and how its predicates are written.
+"""What a commit of ours says about itself, what a table's log says of it, and how predicates are
+written.
 
 delta-rs predicates are SQL text with no bind parameters: every value goes through :func:`literal`
 (dates and integers as such, strings quoted, anything unprintable refused) and every column name
@@ -21,6 +22,20 @@ from ai_trader_assets.storage.lake.location import LakeError
 METADATA_PREFIX = "ai_trader."
 # Values that go into a delta-rs predicate: printable, no backslash.
 SAFE_LITERAL = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,200}$")
+
+
+@dataclasses.dataclass(frozen=True)
+class TableStats:
+    """A table's footprint (no data read: the log's file statistics)."""
+
+    dataset: str
+    exists: bool
+    version: int | None = None
+    versions: int = 0
+    files: int = 0
+    bytes: int = 0
+    oldest_session: dt.date | None = None
+    newest_session: dt.date | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,7 +14,6 @@ applied again.
 """
 
 import contextlib
-import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -31,6 +30,7 @@ from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake.commits import (
     Commit,
+    TableStats,
     TableVersion,
     in_list,
     table_configuration,
@@ -49,20 +49,6 @@ from ai_trader_assets.storage.lake.slices import (
 )
 
 COMMIT_ATTEMPTS = 3
-
-
-@dataclasses.dataclass(frozen=True)
-class TableStats:
-    """A table's footprint (no data read: the log's file statistics)."""
-
-    dataset: str
-    exists: bool
-    version: int | None = None
-    versions: int = 0
-    files: int = 0
-    bytes: int = 0
-    oldest_session: dt.date | None = None
-    newest_session: dt.date | None = None
 
 
 def lake_tables(lake: Lake, config: PlatformConfig, database: MarketDatabase | None = None) -> "LakeTables":
