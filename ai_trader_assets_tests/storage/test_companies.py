@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from ai_trader_assets.datasets.companies import CompaniesImportError
-from ai_trader_assets.datasets.symbols import InvalidSymbolError, validate_symbol
+from ai_trader_assets.datasets.symbols import InvalidSymbolError
 from ai_trader_assets.storage.companies import CompaniesRepository, UnknownSymbolError
 from ai_trader_assets.storage.database import MarketDatabase
 
@@ -37,17 +37,6 @@ def event_rows(database: MarketDatabase) -> list[tuple]:  # type: ignore[type-ar
 def row_count(database: MarketDatabase) -> int:
     with database.begin() as conn:
         return int(conn.execute(sa.text("SELECT COUNT(*) FROM companies")).scalar_one())
-
-
-@pytest.mark.parametrize("raw", ["AAPL", " brk.b ", "BF-B", "A", "ABCDEFGHIJ"])
-def test_valid_symbols(raw: str) -> None:
-    assert validate_symbol(raw) == raw.strip().upper()
-
-
-@pytest.mark.parametrize("raw", ["", "1A", "AB$C", "ABCDEFGHIJK", "A B", "AAPL;DROP", "-A"])
-def test_invalid_symbols_are_refused(raw: str) -> None:
-    with pytest.raises(InvalidSymbolError, match="invalid symbol"):
-        validate_symbol(raw)
 
 
 def test_import_then_layers_and_members(repo: CompaniesRepository, tmp_path: Path) -> None:

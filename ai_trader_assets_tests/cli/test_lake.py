@@ -19,7 +19,7 @@ from ai_trader_assets.storage.lake import Lake
 from ai_trader_assets.storage.lake.migration import has_legacy_layout
 from ai_trader_assets.storage.ledger import Ledger
 from ai_trader_assets.storage.writer import PartitionWriter, WriteTotals
-from ai_trader_assets_tests.storage.test_lake_maintenance import write_first_release_partition
+from ai_trader_assets_tests.storage.lake.test_maintenance import write_first_release_partition
 from ai_trader_assets_tests.support.lake import demo_frame
 
 runner = CliRunner()
