@@ -23,7 +23,7 @@ RUN groupadd --system --gid 10001 dagster \
 
 # The project runs from its own folder, installed editable: the code location is a dg project
 # (dg.load_from_defs_folder reads pyproject.toml's [tool.dg] at run time) and the package finds
-# config/ and migrations/ beside itself (REPO_ROOT in ai_trader_assets/config.py). A regular install
+# config/ and migrations/ beside itself (REPO_ROOT in ai_trader_assets/config/base.py). A regular install
 # into site-packages would have neither.
 WORKDIR /opt/dagster/app
 COPY pyproject.toml ./

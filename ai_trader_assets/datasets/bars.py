@@ -52,6 +52,12 @@ BAR_LENGTHS: dict[Dataset, dt.timedelta] = {
 # The bar datasets a trading session can be refreshed with while it trades (pipeline.yaml intraday).
 INTRADAY_DATASETS: tuple[Dataset, ...] = (Dataset.BARS_1MIN, Dataset.BARS_5MIN, Dataset.BARS_1HOUR)
 
+DESCRIPTIONS = {
+    Dataset.BARS_1DAY: "Daily OHLCV bars (raw, unadjusted) of the layer's symbols for one NYSE session.",
+    Dataset.BARS_1HOUR: "Hourly OHLCV bars (clock hours, New York) of the layer's symbols for one session.",
+    Dataset.BARS_5MIN: "5-minute OHLCV bars of the layer's symbols for one session.",
+    Dataset.BARS_1MIN: "1-minute OHLCV bars of the layer's symbols for one session.",
+}
 BAR_COLUMNS: dict[str, Any] = {
     "symbol": "string",
     "ts": UTC_TS,
@@ -155,6 +161,7 @@ def _spec(dataset: Dataset) -> DatasetSpec:
     return DatasetSpec(
         dataset=dataset,
         label=f"{INTERVALS[dataset].name} bars",
+        description=DESCRIPTIONS[dataset],
         columns=BAR_COLUMNS,
         key=("symbol", "ts"),
         time_column="ts",

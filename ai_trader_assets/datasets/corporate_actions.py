@@ -85,6 +85,7 @@ def action_sessions(frame: pd.DataFrame) -> np.ndarray:
 SPEC = DatasetSpec(
     dataset=Dataset.CORPORATE_ACTIONS,
     label="corporate actions",
+    description="Splits and dividends of the layer's symbols with an ex-date in this session.",
     columns=CORPORATE_ACTION_COLUMNS,
     key=("id",),
     time_column="ex_date",

@@ -91,6 +91,7 @@ def _named_symbols(frame: pd.DataFrame) -> pd.Series:
 SPEC = DatasetSpec(
     dataset=Dataset.NEWS,
     label="news",
+    description="News naming the layer's symbols, published after the previous close up to this close.",
     columns=NEWS_FRAME_COLUMNS,
     key=("id",),
     time_column="published_utc",

@@ -42,6 +42,7 @@ class DatasetSpec:
     Attributes:
         dataset: Its name: the asset, the hot and lake tables, the retention policy's key.
         label: What people call it in messages ("1day bars", "news").
+        description: One or two sentences for its asset in the UI: what one partition holds.
         columns: The frame schema (name -> pandas dtype): what providers return, what is stored.
         key: The columns that identify a row (a re-fetch replaces the row with the same key).
         time_column: The column a row's time is read from (ranges, retention, statistics).
@@ -59,6 +60,7 @@ class DatasetSpec:
 
     dataset: Dataset
     label: str
+    description: str
     columns: Mapping[str, Any]
     key: tuple[str, ...]
     time_column: str

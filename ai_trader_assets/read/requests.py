@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Literal
 
 from ai_trader_assets import calendar
-from ai_trader_assets.datasets import BAR_DATASETS, Dataset
+from ai_trader_assets.datasets import BAR_DATASETS, SPECS, Dataset
 from ai_trader_assets.datasets.symbols import SYMBOL_PATTERN, InvalidSymbolError, validate_symbol
 
 INTERVALS: dict[str, Dataset] = {dataset.value.removeprefix("bars_"): dataset for dataset in BAR_DATASETS}
@@ -50,7 +50,7 @@ def dataset_named(name: str) -> Dataset:
         raise ReadError(f"unknown dataset {name!r}: use one of {known}") from None
 
 
-_READABLE = {d.value for d in (*BAR_DATASETS, Dataset.NEWS, Dataset.CORPORATE_ACTIONS)}
+_READABLE = {d.value for d in SPECS}
 
 
 def symbols_of(symbols: str | Iterable[str]) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
-from ai_trader_assets.datasets import BAR_DATASETS, SPECS, Dataset
+from ai_trader_assets.datasets import SPECS, Dataset
 from ai_trader_assets.datasets.news import NEWS_SYMBOLS_TABLE, NEWS_TABLE
 from ai_trader_assets.read.requests import ReadError
 from ai_trader_assets.read.sources import HotSource
@@ -24,7 +24,7 @@ from ai_trader_assets.storage.hot import from_database
 from ai_trader_assets.storage.lake.layout import LAYOUTS
 from ai_trader_assets.storage.lake.tables import LakeTables
 
-VIEWS = (*BAR_DATASETS, Dataset.NEWS, Dataset.CORPORATE_ACTIONS)
+VIEWS = tuple(SPECS)  # one view per dataset of the registry
 MEMORY_LIMIT = "1GB"  # DuckDB spills larger sorts and joins to its temporary directory
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from ai_trader_assets.config import cached_config
-from ai_trader_assets.datasets import INGESTED_DATASETS, Dataset
+from ai_trader_assets.datasets import INGESTED_DATASETS, SPECS, Dataset
 from ai_trader_assets.datasets.partitions import PartitionData, parse_partition_key
 from ai_trader_assets.defs.market_data import reconciliation
 from ai_trader_assets.defs.market_data.checks import CHECK_SPECS, CheckTally
@@ -33,15 +33,6 @@ from ai_trader_assets.storage import backfill_requests
 from ai_trader_assets.storage.lake.tables import lake_tables
 from ai_trader_assets.storage.ledger import Ledger
 
-DESCRIPTIONS = {
-    Dataset.BARS_1DAY: "Daily OHLCV bars (raw, unadjusted) of the layer's symbols for one NYSE session.",
-    Dataset.BARS_1HOUR: "Hourly OHLCV bars (clock hours, New York) of the layer's symbols for one session.",
-    Dataset.BARS_5MIN: "5-minute OHLCV bars of the layer's symbols for one session.",
-    Dataset.BARS_1MIN: "1-minute OHLCV bars of the layer's symbols for one session.",
-    Dataset.NEWS: "News naming the layer's symbols, published after the previous close up to this close.",
-    Dataset.CORPORATE_ACTIONS: "Splits and dividends of the layer's symbols with an ex-date in this session.",
-}
-
 
 def build_asset(
     dataset: Dataset, partitions_def: dg.PartitionsDefinition, pool: str, reconcile: bool | None = None
@@ -56,7 +47,7 @@ def build_asset(
 
     @dg.asset(
         name=dataset.value,
-        description=DESCRIPTIONS[dataset],
+        description=SPECS[dataset].description,
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=pool,
