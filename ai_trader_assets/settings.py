@@ -244,9 +244,12 @@ def _resolve_provider(env: Mapping[str, str], access: ProviderAccess) -> Provide
         return "demo"
     if raw not in PRIMARY_PROVIDERS:
         raise SettingsError(f"AI_TRADER_PROVIDER={raw!r}: expected one of {', '.join(PRIMARY_PROVIDERS)}")
-    if not access.configured(raw):
-        needed = " and ".join(key_names(variable) for variable in REQUIRED_KEYS[raw])
-        raise SettingsError(f"AI_TRADER_PROVIDER={raw} needs {needed}: set it")
+    unset = [variable for variable in REQUIRED_KEYS[raw] if access.key(variable) is None]
+    if unset:
+        names = " and ".join(key_names(variable) for variable in unset)
+        raise SettingsError(
+            f"AI_TRADER_PROVIDER={raw} needs {names}, which {'is' if len(unset) == 1 else 'are'} not set"
+        )
     return raw  # type: ignore[return-value]
 
 
@@ -274,10 +277,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     home = Path(_get(env, "AI_TRADER_HOME") or ".ai_trader").expanduser().absolute()
     raw_db = _get(env, "AI_TRADER_DATABASE_URL") or f"sqlite:///{home / 'market.db'}"
-    access = ProviderAccess(
-        endpoints={name: _http_url(env, name, default) for name, default in PROVIDER_ENDPOINTS.items()},
-        keys={name: key for name, names in PROVIDER_KEYS.items() if (key := _secret(env, *names))},
-    )
+    keys = {name: key for name, names in PROVIDER_KEYS.items() if (key := _secret(env, *names))}
     config_dir = Path(_get(env, "AI_TRADER_CONFIG_DIR") or DEFAULT_CONFIG_DIR).expanduser()
     if not config_dir.is_dir():
         raise SettingsError(f"AI_TRADER_CONFIG_DIR={str(config_dir)!r} is not a folder")
@@ -286,8 +286,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         home=home,
         database_url=normalize_database_url(raw_db),
         lake_url=_parse_lake_url(_get(env, "AI_TRADER_LAKE_URL"), home),
-        provider=_resolve_provider(env, access),
-        access=access,
+        provider=_resolve_provider(env, ProviderAccess(keys=keys)),
+        access=ProviderAccess(
+            endpoints={name: _http_url(env, name, default) for name, default in PROVIDER_ENDPOINTS.items()},
+            keys=keys,
+        ),
         config_dir=config_dir,
         as_of=as_of,
         clock=clock,

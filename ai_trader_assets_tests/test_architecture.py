@@ -45,10 +45,14 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imports(path: Path) -> Iterator[tuple[str, int]]:
-    """Every module of the package ``path`` imports, at any depth (lazy imports are arrows too)."""
+def imports(path: Path, package: str = "") -> Iterator[tuple[str, int]]:
+    """Every module of the package ``path`` imports, at any depth (lazy imports are arrows too);
+    relative imports resolved against ``package`` (the module's own package)."""
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+        if isinstance(node, ast.ImportFrom) and node.level > 0:
+            base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+            yield ".".join([*base, *([node.module] if node.module else [])]), node.lineno
+        elif isinstance(node, ast.ImportFrom) and node.module:
             if node.module == "ai_trader_assets":  # from ai_trader_assets import calendar
                 yield from ((f"ai_trader_assets.{alias.name}", node.lineno) for alias in node.names)
             elif node.module.startswith("ai_trader_assets."):
@@ -64,8 +68,10 @@ def test_a_folder_imports_only_folders_below_it() -> None:
     assert not unplaced, f"{sorted(unplaced)}: place each in LAYERS (which parts may it import?)"
     wrong = []
     for path in modules:
-        importer = part_of(module_name(path))
-        for imported, line in imports(path):
+        name = module_name(path)
+        importer = part_of(name)
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for imported, line in imports(path, package):
             target = part_of(imported)
             if not importer or target == importer or (importer, target) in ALLOWED:
                 continue
@@ -75,10 +81,15 @@ def test_a_folder_imports_only_folders_below_it() -> None:
 
 
 def test_the_layering_check_sees_an_arrow_up(tmp_path: Path) -> None:
-    """The check reads lazy imports inside functions too (a provider reaching into storage)."""
+    """The check reads lazy imports inside functions and relative imports too (a provider reaching
+    into storage)."""
     module = tmp_path / "module.py"
-    module.write_text("def build():\n    from ai_trader_assets.storage.hot import HotStore\n")
-    assert [part_of(name) for name, _ in imports(module)] == ["storage"]
+    module.write_text(
+        "from ..storage import hot\ndef build():\n    from ai_trader_assets.storage.hot import HotStore\n"
+    )
+    found = [name for name, _ in imports(module, "ai_trader_assets.providers")]
+    assert found == ["ai_trader_assets.storage", "ai_trader_assets.storage.hot"]
+    assert {part_of(name) for name in found} == {"storage"}
 
 
 def test_the_root_holds_only_the_platforms_basics() -> None:

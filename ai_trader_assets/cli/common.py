@@ -23,6 +23,7 @@ from ai_trader_assets.datasets.companies import CompaniesImportError
 from ai_trader_assets.datasets.symbols import InvalidSymbolError
 from ai_trader_assets.providers.base import ProviderError
 from ai_trader_assets.settings import Settings, SettingsError, load_settings, mask_url
+from ai_trader_assets.storage import migrations
 from ai_trader_assets.storage.companies import UnknownSymbolError
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import LakeError
@@ -42,6 +43,7 @@ USER_ERRORS = (
     UnknownSymbolError,
     CompaniesImportError,
     LakeError,
+    migrations.SchemaError,
     ProviderError,  # a refused key (naming its variable), every provider unavailable
     ValueError,  # BackfillPlanError among them
     # BackfillLaunchError (the webserver refused or is unreachable): caught by the backfill command.
@@ -75,8 +77,6 @@ def market_database(*, migrated: bool = True) -> Iterator[MarketDatabase]:
 
 
 def require_current_schema(database: MarketDatabase) -> None:
-    from ai_trader_assets.storage import migrations
-
     current, head = migrations.current_revision(database), migrations.head_revision()
     if current != head:
         state = "has no schema yet" if current is None else f"is at revision {current}, the code needs {head}"

@@ -10,6 +10,7 @@ from ai_trader_assets.cli.common import (
     market_database,
 )
 from ai_trader_assets.settings import mask_url
+from ai_trader_assets.storage import migrations  # light: Alembic loads only to migrate
 
 app = typer.Typer(help="The market database schema (Alembic migrations).", no_args_is_help=True)
 
@@ -19,8 +20,6 @@ def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Create or migrate the market database (companies, hot tables, events)."""
-    from ai_trader_assets.storage import migrations
-
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     # Alembic's plugin chatter is noise for a user; keep the migrations and merge report.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
@@ -34,8 +33,6 @@ def db_upgrade(
 @app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, or 'base'.")]) -> None:
     """Migrate the market database down (``base`` drops every table)."""
-    from ai_trader_assets.storage import migrations
-
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     with market_database(migrated=False) as database:
         migrations.downgrade(database, revision)
@@ -45,8 +42,6 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, 
 @app.command("current")
 def db_current() -> None:
     """Show the database's revision and the newest one shipped."""
-    from ai_trader_assets.storage import migrations
-
     with market_database(migrated=False) as database:
         current = migrations.current_revision(database)
         head = migrations.head_revision()

@@ -60,7 +60,7 @@ class ProviderSpec(Frozen):
 
 
 ProviderName = Literal["polygon", "alpaca", "yahoo", "benzinga", "demo"]
-# What each provider can serve at all (Yahoo's intraday only within its windows; see providers/yahoo.py).
+# What each provider can serve at all (Yahoo's intraday only within its windows; see providers/yahoo/).
 SERVES: dict[str, frozenset[Dataset]] = {
     "polygon": frozenset(INGESTED_DATASETS),
     "alpaca": frozenset(INGESTED_DATASETS),

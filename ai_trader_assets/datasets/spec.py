@@ -35,7 +35,8 @@ class LakeLayout:
     sort_by: tuple[str, ...]
 
 
-@dataclasses.dataclass(frozen=True)
+# eq=False: a spec is one object per dataset, compared and hashed by identity (it holds mappings).
+@dataclasses.dataclass(frozen=True, eq=False)
 class DatasetSpec:
     """Everything the platform knows of one dataset, declared once in its module.
 

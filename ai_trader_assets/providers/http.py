@@ -7,7 +7,7 @@ and jitter, and turns retries exhausted into :class:`ProviderUnavailableError` (
 on). 401/403 raise :class:`AuthenticationError` at once, naming the variable to check — never the key.
 
 :class:`JsonTransport` issues GETs through a urllib3 pool (Yahoo, Benzinga, Polygon) with the
-governor; Alpaca's SDK issues its own requests through the same governor (``providers/alpaca.py``).
+governor; Alpaca's SDK issues its own requests through the same governor (``providers/alpaca/sdk.py``).
 :class:`~ai_trader_assets.providers.polygon.PolygonTransport` adds Polygon's ``next_url`` pagination on the
 official ``massive`` SDK's pool.
 """

@@ -1,6 +1,7 @@
 """Migrations on both engines: the schema, change capture, and the legacy scanner merge."""
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -231,3 +232,31 @@ def test_merge_reports_counts_per_layer(empty_db: MarketDatabase, caplog: pytest
 def test_without_a_legacy_table_the_merge_does_nothing(empty_db: MarketDatabase) -> None:
     migrations.upgrade(empty_db)
     assert layers(empty_db) == {} and events(empty_db) == []
+
+
+def test_the_head_follows_merges_and_refuses_branches(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    for name, revision, down in [
+        ("0001_a.py", '"0001"', "None"),
+        ("0002_b.py", '"0002"', '"0001"'),
+        ("0003_c.py", '"0003"', '"0001"'),
+    ]:
+        (versions / name).write_text(f"revision: str = {revision}\ndown_revision: str | None = {down}\n")
+    monkeypatch.setattr(migrations, "MIGRATIONS_DIR", tmp_path)
+    with pytest.raises(migrations.SchemaError, match=r"several heads \['0002', '0003'\]"):
+        migrations.head_revision()
+    (versions / "0004_merge.py").write_text('revision = "0004"\ndown_revision = ("0002", "0003")\n')
+    assert migrations.head_revision() == "0004"
+    monkeypatch.setattr(migrations, "MIGRATIONS_DIR", tmp_path / "elsewhere")
+    with pytest.raises(migrations.SchemaError, match="is missing"):
+        migrations.head_revision()
+
+
+def test_a_database_at_two_revisions_is_named_not_taken_for_empty(empty_db: MarketDatabase) -> None:
+    migrations.upgrade(empty_db)
+    sql(empty_db, "INSERT INTO alembic_version (version_num) VALUES ('0001')")
+    with pytest.raises(migrations.SchemaError, match="several revisions"):
+        migrations.current_revision(empty_db)
