@@ -55,17 +55,25 @@ def _text(table: pa.Table, fmt: Format) -> str:
 
 
 def _printable(table: pa.Table) -> pd.DataFrame:
-    """Times as ISO 8601 UTC text, dates as YYYY-MM-DD, lists as ``A;B``."""
+    """Times as ISO 8601 UTC text (nanosecond times with their fraction), dates as YYYY-MM-DD, lists
+    as ``A;B``."""
     frame = table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get, date_as_object=True)
     for name, field in zip(table.column_names, table.schema, strict=True):
         if pa.types.is_timestamp(field.type):
             values = frame[name]
             if values.dt.tz is None:
                 values = values.dt.tz_localize("UTC")
-            text = values.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+            utc = values.dt.tz_convert("UTC")
+            if field.type.unit == "ns":  # trades: the exact SIP time, to the nanosecond
+                nanos = (
+                    (utc.dt.microsecond * 1000 + utc.dt.nanosecond).astype("Int64").astype(str).str.zfill(9)
+                )
+                text = utc.dt.strftime("%Y-%m-%dT%H:%M:%S.") + nanos + "Z"
+            else:
+                text = utc.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
             frame[name] = text.where(values.notna(), None)
         elif pa.types.is_list(field.type) or pa.types.is_large_list(field.type):
-            frame[name] = [";".join(v) if v is not None else None for v in frame[name]]
+            frame[name] = [";".join(map(str, v)) if v is not None else None for v in frame[name]]
     return frame
 
 

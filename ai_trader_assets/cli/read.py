@@ -1,4 +1,4 @@
-"""``ai-trader bars|news|actions|sql``: the read side (:class:`MarketData`) from the command line."""
+"""``ai-trader bars|ticks|news|actions|sql``: the read side (:class:`MarketData`) from the command line."""
 
 import contextlib
 from collections.abc import Iterator
@@ -43,7 +43,14 @@ def _explain_empty(data: "MarketData") -> None:
 
 def bars(
     symbols: Symbols,
-    interval: Annotated[str, typer.Option("--interval", help="1day, 1hour, 5min or 1min.")],
+    interval: Annotated[
+        str,
+        typer.Option(
+            "--interval",
+            help="1day, 1hour, 5min or 1min (stored); or built on read: seconds dividing a minute "
+            "(10s, 30s; from trades, layer 3) or minutes dividing an hour (2min, 15min; from 1min bars).",
+        ),
+    ],
     start: Start = None,
     end: End = None,
     adjust: Annotated[str, typer.Option("--adjust", help="none (raw), splits or all.")] = "none",
@@ -60,6 +67,29 @@ def bars(
         assert report is not None
         title = f"{interval} bars {report.start}..{report.end} ({report.adjust})"
         write(rows, fmt, output, title=title)
+        _explain_empty(data)
+
+
+def ticks(
+    symbols: Symbols,
+    start: Annotated[
+        str | None, typer.Option("--start", help="First session (YYYY-MM-DD); default 7 days before --end.")
+    ] = None,
+    end: End = None,
+    all_hours: Annotated[
+        bool,
+        typer.Option("--all-hours", help="Include pre- and post-market trades (default: regular hours)."),
+    ] = False,
+    fmt: FormatOption = Format.TABLE,
+    output: OutputOption = None,
+) -> None:
+    """Every stored trade of the symbols (layer 3), exact SIP time in nanoseconds, in time order."""
+    with reader() as data:
+        rows = data.ticks(symbols, start, end, regular_hours=not all_hours, output="arrow")
+        report = data.last_read
+        assert report is not None
+        hours = "all hours" if all_hours else "regular hours"
+        write(rows, fmt, output, title=f"ticks {report.start}..{report.end} ({hours})")
         _explain_empty(data)
 
 
@@ -101,8 +131,8 @@ def sql(
     fmt: FormatOption = Format.TABLE,
     output: OutputOption = None,
 ) -> None:
-    """DuckDB SQL over one view per dataset (bars_1day ... bars_1min, news, corporate_actions): hot and
-    cold storage, every key once."""
+    """DuckDB SQL over one view per dataset (bars_1day ... bars_1min, news, corporate_actions, ticks): hot
+    and cold storage, every key once."""
     with market_database() as database:
         settings = load_settings()
         from ai_trader_assets.read.sql import run_sql  # DuckDB loads for this command only

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 
 from ai_trader_assets.config.base import Frozen, PositiveInt
 from ai_trader_assets.datasets import INGESTED_DATASETS, Dataset
-from ai_trader_assets.datasets.bars import INTRADAY_DATASETS
+from ai_trader_assets.datasets.registry import INTRADAY_DATASETS
 
 
 class PartitionsSpec(Frozen):
@@ -131,7 +131,9 @@ class IntradaySpec(Frozen):
     def _intraday_only(cls, value: tuple[Dataset, ...]) -> tuple[Dataset, ...]:
         other = [d.value for d in value if d not in INTRADAY_DATASETS]
         if other:
-            raise ValueError(f"{', '.join(other)} cannot be refreshed intraday (only bars_1min/5min/1hour)")
+            raise ValueError(
+                f"{', '.join(other)} cannot be refreshed intraday (only bars_1min/5min/1hour, ticks)"
+            )
         return value
 
     @field_validator("every_minutes")

@@ -37,6 +37,7 @@ class PageSizes(Frozen):
     dividends: PositiveInt | None = None
     corporate_actions: PositiveInt | None = None  # alpaca (all kinds in one listing)
     tickers: PositiveInt | None = None  # polygon reference tickers (the universe)
+    trades: PositiveInt | None = None  # polygon v3 trades, alpaca stock trades
 
 
 class ProviderSpec(Frozen):
@@ -49,6 +50,8 @@ class ProviderSpec(Frozen):
     # How far the plan's bars lag real time (Polygon's Starter/Developer plans: 15). A trading session
     # is stored only up to now minus this, so the lag is fetched later instead of leaving a hole.
     delay_minutes: Annotated[int, Field(ge=0)] = 0
+    # demo only: one synthetic trade per this many shares of a minute's volume (the ticks' rate).
+    shares_per_trade: PositiveInt | None = None
 
     def page_size(self, provider: str, name: str) -> int:
         size = getattr(self.page_sizes, name)

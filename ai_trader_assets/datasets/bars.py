@@ -50,7 +50,7 @@ BAR_LENGTHS: dict[Dataset, dt.timedelta] = {
     dataset: length for dataset, interval in INTERVALS.items() if (length := interval.length) is not None
 }
 # The bar datasets a trading session can be refreshed with while it trades (pipeline.yaml intraday).
-INTRADAY_DATASETS: tuple[Dataset, ...] = (Dataset.BARS_1MIN, Dataset.BARS_5MIN, Dataset.BARS_1HOUR)
+INTRADAY_BARS: tuple[Dataset, ...] = (Dataset.BARS_1MIN, Dataset.BARS_5MIN, Dataset.BARS_1HOUR)
 
 DESCRIPTIONS = {
     Dataset.BARS_1DAY: "Daily OHLCV bars (raw, unadjusted) of the layer's symbols for one NYSE session.",

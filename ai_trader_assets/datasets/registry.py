@@ -6,7 +6,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from ai_trader_assets.datasets import bars, corporate_actions, news
+from ai_trader_assets.datasets import bars, corporate_actions, news, ticks
+from ai_trader_assets.datasets.bars import BAR_LENGTHS
 from ai_trader_assets.datasets.names import Dataset
 from ai_trader_assets.datasets.spec import DatasetSpec
 from ai_trader_assets.datasets.validation import EMPTY_REJECTS, split_rejects
@@ -15,7 +16,12 @@ SPECS: dict[Dataset, DatasetSpec] = {
     **bars.SPECS,
     Dataset.NEWS: news.SPEC,
     Dataset.CORPORATE_ACTIONS: corporate_actions.SPEC,
+    Dataset.TICKS: ticks.SPEC,
 }
+# What a row of an intraday dataset needs to be complete: a bar its interval to end, a trade nothing.
+# A trading session is stored up to "now" in these (partial sessions), and refreshed intraday.
+INTRADAY_LENGTHS: dict[Dataset, dt.timedelta] = {**BAR_LENGTHS, Dataset.TICKS: dt.timedelta(0)}
+INTRADAY_DATASETS: tuple[Dataset, ...] = (*bars.INTRADAY_BARS, Dataset.TICKS)
 # Datasets the platform fetches and stores, and those the retention policy names for later.
 INGESTED_DATASETS: tuple[Dataset, ...] = tuple(SPECS)
 PLANNED_DATASETS: tuple[Dataset, ...] = tuple(d for d in Dataset if d not in SPECS)

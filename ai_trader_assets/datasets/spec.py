@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from ai_trader_assets.datasets.frames import conform, empty_frame
 from ai_trader_assets.datasets.names import Dataset
 
-Bucket = Literal["month", "year"]
+Bucket = Literal["day", "month", "year"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,8 +21,8 @@ class LakeLayout:
     README's *Cold storage*). The table itself is built by :mod:`ai_trader_assets.storage.lake`.
 
     Attributes:
-        bucket: The table's partition column: ``month`` ("YYYY-MM") or ``year`` ("YYYY") of the
-            session. A bucket is the unit of compaction.
+        bucket: The table's partition column: ``day`` ("YYYY-MM-DD"), ``month`` ("YYYY-MM") or
+            ``year`` ("YYYY") of the session. A bucket is the unit of compaction.
         slice_column: What a write replaces within a session: ``symbol`` (a fetch returns a symbol's
             whole session) or ``id`` (one news article may name several symbols).
         cluster_by: Columns maintenance z-orders closed buckets by; None compacts only.

@@ -26,8 +26,10 @@ import pandas as pd
 from ai_trader_assets import calendar
 from ai_trader_assets.config import PlatformConfig
 from ai_trader_assets.datasets import BAR_DATASETS, Dataset
-from ai_trader_assets.datasets.bars import BAR_LENGTHS
 from ai_trader_assets.datasets.partitions import PartitionData
+from ai_trader_assets.datasets.registry import INTRADAY_LENGTHS
+from ai_trader_assets.datasets.ticks import outside_session
+from ai_trader_assets.datasets.validation import split_rejects
 from ai_trader_assets.ingest.request import IngestReport, IngestRequest
 from ai_trader_assets.ingest.slices import FetchSlice, plan_slices
 from ai_trader_assets.ingest.split import combine, new_york_time, split_partitions, stored_through
@@ -160,11 +162,13 @@ class Ingestor:
         session = partial.session
         by_start: dict[dt.datetime | None, list[str]] = defaultdict(list)
         for symbol, since in sorted(partial.since.items()):
-            by_start[since if dataset in BAR_LENGTHS else None].append(symbol)
+            by_start[since if dataset in INTRADAY_LENGTHS else None].append(symbol)
         results = []
         for since, symbols in by_start.items():
             if dataset in BAR_DATASETS:
                 result = self.provider.bars(symbols, dataset, session, session, since=since)
+            elif dataset == Dataset.TICKS:
+                result = self._trades(symbols, session, since)
             else:
                 result = self._fetcher(dataset)(symbols, session, session)
             report.calls.extend(result.calls)
@@ -173,11 +177,12 @@ class Ingestor:
         fetched = combine(results)
         through = partial.through
         frame = fetched.frame
-        if dataset in BAR_DATASETS and len(frame):
-            # Only bars after what is stored, and only bars that have ended by the run's "now".
+        if dataset in INTRADAY_LENGTHS and len(frame):
+            # Only rows after what is stored, and only bars that have ended by the run's "now".
             first = pd.Timestamp(0, tz="UTC")
-            starts = [partial.since.get(str(symbol)) or first for symbol in frame["symbol"]]
-            keep = frame["ts"] >= pd.Series(pd.to_datetime(starts, utc=True), index=frame.index)
+            resume = {symbol: pd.Timestamp(at or first) for symbol, at in partial.since.items()}
+            starts = pd.to_datetime(frame["symbol"].astype(object).map(resume).fillna(first), utc=True)
+            keep = frame["ts"] >= starts
             if through is not None:
                 ended = frame["ts"] < through
                 report.not_ended += int((keep & ~ended).sum())
@@ -194,7 +199,7 @@ class Ingestor:
             now=now,
             news_frame=self._news_frame(layer, report),
         )
-        if dataset in BAR_LENGTHS:
+        if dataset in INTRADAY_LENGTHS:
             # Coverage counts the session's rows, this run's and the earlier ones'.
             counts = {s: n + partial.prior_rows.get(s, 0) for s, n in data.fetched.items()}
             data = dataclasses.replace(data, fetched=counts)
@@ -274,6 +279,12 @@ class Ingestor:
     def _fetcher(self, dataset: Dataset) -> Callable[[list[str], dt.date, dt.date], ProviderResult]:
         if dataset in BAR_DATASETS:
             return lambda symbols, first, last: self.provider.bars(symbols, dataset, first, last)
+        if dataset == Dataset.TICKS:
+
+            def trades(symbols: list[str], first: dt.date, last: dt.date) -> ProviderResult:
+                return combine([self._trades(symbols, s, None) for s in calendar.sessions(first, last)])
+
+            return trades
         if dataset == Dataset.NEWS:
 
             def news(symbols: list[str], first: dt.date, last: dt.date) -> ProviderResult:
@@ -291,6 +302,20 @@ class Ingestor:
             )
 
         return actions
+
+    def _trades(self, symbols: list[str], session: dt.date, since: dt.datetime | None) -> ProviderResult:
+        """A session's trades; a trade outside the session's New York day is rejected with a reason."""
+        result = self.provider.trades(symbols, session, since)
+        frame = result.frame
+        if frame.empty:
+            return result
+        reasons = np.where(outside_session(frame, [session]), f"timestamp outside session {session}", "")
+        if not reasons.any():
+            return result
+        kept, rejects = split_rejects(frame, reasons.astype(object))
+        return dataclasses.replace(
+            result, frame=kept, rejects=pd.concat([result.rejects, rejects], ignore_index=True)
+        )
 
     def _news_frame(self, layer: int, report: IngestReport) -> Callable[[ProviderResult], pd.DataFrame]:
         return lambda fetched: self._news_with_symbols(fetched, layer, report)

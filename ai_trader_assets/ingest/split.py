@@ -12,9 +12,8 @@ import pandas as pd
 
 from ai_trader_assets import calendar
 from ai_trader_assets.datasets import BAR_DATASETS, Dataset
-from ai_trader_assets.datasets.bars import BAR_LENGTHS
 from ai_trader_assets.datasets.partitions import PartitionData
-from ai_trader_assets.datasets.registry import sessions_of
+from ai_trader_assets.datasets.registry import INTRADAY_LENGTHS, sessions_of
 from ai_trader_assets.datasets.validation import EMPTY_REJECTS
 from ai_trader_assets.ingest.request import IngestReport
 from ai_trader_assets.providers.base import ProviderResult
@@ -39,7 +38,7 @@ def split_partitions(
         news_frame: News only: the fetched articles with the symbols each names, kept for this layer.
     """
     frame = fetched.frame
-    length = BAR_LENGTHS.get(dataset)
+    length = INTRADAY_LENGTHS.get(dataset)
     if length is not None and len(frame):
         # A bar still forming at ``now`` is never stored, whatever the session (after the close:
         # an extended-hours bar); a later fetch of the session brings it whole.
@@ -74,13 +73,14 @@ def split_partitions(
         where = positions.get(np.datetime64(session, "D"), np.array([], dtype=np.int64))
         rows = frame.iloc[where].reset_index(drop=True)
         session_through = through
-        held = _held_back(dataset, session, fetched.served_until) if dataset in BAR_DATASETS else None
+        dated = dataset in BAR_DATASETS or dataset in INTRADAY_LENGTHS
+        held = _held_back(dataset, session, fetched.served_until) if dated else None
         if held is not None:  # a delayed feed: what it could not serve yet is asked for again
             session_through = min(session_through or held, held)
             report.notes.append(f"the feed is delayed: {session} stored up to {new_york_time(held)}")
             rows = rows[(rows["ts"] < held).to_numpy()].reset_index(drop=True)
         counts = _rows_per_symbol(dataset, rows, symbols)
-        if held is not None and dataset not in BAR_LENGTHS:
+        if held is not None and dataset not in INTRADAY_LENGTHS:
             counts = {}  # a daily bar of a session the feed has not served to its close: not yet
         # Provider rejects cannot always be dated; they are kept with the run's first partition.
         session_rejects = rejects if session == first_key else EMPTY_REJECTS
@@ -96,9 +96,9 @@ def stored_through(dataset: Dataset, now: dt.datetime) -> dt.datetime:
     """What a run at ``now`` stores of a trading session: rows starting before the returned instant
     (for bars, the start of the bar still forming: the bars before it have ended)."""
     now = now.astimezone(dt.UTC)
-    length = BAR_LENGTHS.get(dataset)
-    if length is None:
-        return now
+    length = INTRADAY_LENGTHS.get(dataset)
+    if not length:
+        return now  # a daily bar (no length) or a trade (complete when printed)
     # Whole intervals since the epoch: New York's offset is whole hours, so hours are clock hours.
     epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     return epoch + ((now - epoch) // length) * length
@@ -109,7 +109,7 @@ def _held_back(dataset: Dataset, session: dt.date, served_until: dt.datetime | N
     rows starting before the returned instant are complete (a daily bar never is: it is dropped)."""
     if served_until is None or served_until >= calendar.session_open_close(session)[1]:
         return None
-    if dataset not in BAR_LENGTHS:
+    if dataset not in INTRADAY_LENGTHS:
         return calendar.session_midnight_utc(session)  # nothing of the session is complete
     return stored_through(dataset, served_until)
 

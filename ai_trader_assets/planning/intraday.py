@@ -19,7 +19,7 @@ import pandas as pd
 from ai_trader_assets import calendar
 from ai_trader_assets.config import IntradaySpec, PlatformConfig
 from ai_trader_assets.datasets import Dataset
-from ai_trader_assets.datasets.bars import BAR_LENGTHS
+from ai_trader_assets.datasets.registry import INTRADAY_LENGTHS
 from ai_trader_assets.read import MarketData
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
@@ -77,7 +77,7 @@ def freshness(
         bars = reader.bars(
             members, dataset.value.removeprefix("bars_"), session, session, columns=["symbol", "ts"]
         )
-    newest = bars.groupby("symbol", observed=True)["ts"].max() + pd.Timedelta(BAR_LENGTHS[dataset])
+    newest = bars.groupby("symbol", observed=True)["ts"].max() + pd.Timedelta(INTRADAY_LENGTHS[dataset])
     ends = {str(symbol): end.to_pydatetime() for symbol, end in newest.items()}
     stale = sorted(m for m in members if m not in ends or ends[m] < deadline)
     oldest = min(ends.values(), default=None)

@@ -117,6 +117,14 @@ class MarketDataProvider(Protocol):
         """Splits and dividends of ``symbols`` with an ex/execution date in ``start``..``end``."""
         ...
 
+    def trades(
+        self, symbols: Sequence[str], session: dt.date, since: dt.datetime | None = None
+    ) -> ProviderResult:
+        """Every trade of ``symbols`` in the session's New York day (pre- and post-market included),
+        in the ``ticks`` schema; with ``since``, those at or after it (a refresh of a trading
+        session). Every page to the end, or an error: never a silently short answer."""
+        ...
+
 
 LISTING_COLUMNS: dict[str, Any] = {
     "symbol": "string",

@@ -10,7 +10,6 @@ within the day, early closes have fewer bars and holidays none.
 
 import datetime as dt
 import functools
-import hashlib
 import time
 from collections.abc import Callable, Sequence
 
@@ -25,7 +24,13 @@ from ai_trader_assets.datasets.companies import read_companies_csv
 from ai_trader_assets.datasets.corporate_actions import CORPORATE_ACTION_COLUMNS
 from ai_trader_assets.datasets.frames import conform, empty_frame
 from ai_trader_assets.datasets.news import NEWS_COLUMNS, NEWS_SYMBOL_COLUMNS
+from ai_trader_assets.datasets.ticks import TICK_COLUMNS, session_bounds_ns
 from ai_trader_assets.providers.base import ProviderCall, ProviderResult
+from ai_trader_assets.providers.demo_random import key as _key
+from ai_trader_assets.providers.demo_random import normal as _normal
+from ai_trader_assets.providers.demo_random import uniform as _uniform
+from ai_trader_assets.providers.demo_random import unit as _unit
+from ai_trader_assets.providers.demo_trades import minute_vwap, symbol_trades
 
 DEMO_UNIVERSE = DEFAULT_CONFIG_DIR / "demo_universe.csv"
 SOURCE = "demo"
@@ -40,39 +45,9 @@ HEADLINES = (
     "faces regulatory inquiry",
 )
 PUBLISHERS = ("Demo Wire", "Synthetic Street Journal", "Example Markets Daily")
-MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
-
-
-def _key(*parts: object) -> int:
-    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little")
-
-
-def _splitmix64(values: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        z = values + np.uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return z ^ (z >> np.uint64(31))
-
-
-def _uniform(keys: np.ndarray, count: int, stream: int) -> np.ndarray:
-    """Uniforms in (0, 1), shape (len(keys), count), a pure function of (key, stream, index)."""
-    with np.errstate(over="ignore"):
-        base = _splitmix64(keys.astype(np.uint64) ^ np.uint64(_key("stream", stream)))
-        counters = np.arange(count, dtype=np.uint64) * np.uint64(0xD1B54A32D192ED03)
-        bits = _splitmix64(base[:, None] + counters[None, :])
-    return ((bits >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
-
-
-def _normal(keys: np.ndarray, count: int, stream: int) -> np.ndarray:
-    u1, u2 = _uniform(keys, count, stream), _uniform(keys, count, stream + 1000)
-    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
-
-
-def _unit(*parts: object) -> float:
-    """A uniform in (0, 1) that is a pure function of its parts (scalar fast path)."""
-    return ((_key(*parts) >> 11) + 0.5) * 2.0**-53
+# One demo trade per this many shares: ~3,000 trades per symbol-session, so the quickstart's week of
+# layer-3 ticks stays small (providers.yaml demo.shares_per_trade; benchmarks.ticks uses ~5).
+SHARES_PER_TRADE = 800
 
 
 @functools.cache
@@ -140,11 +115,15 @@ def _bucket_starts(dataset: Dataset, open_utc: dt.datetime, minutes: int) -> np.
     return np.array([0])
 
 
-def session_bars(symbols: Sequence[str], session: dt.date, dataset: Dataset) -> pd.DataFrame:
+def session_bars(
+    symbols: Sequence[str], session: dt.date, dataset: Dataset, shares_per_trade: int = SHARES_PER_TRADE
+) -> pd.DataFrame:
     """Bars of one session for ``symbols``, aggregated from that session's 1-minute bars.
 
     The 1-minute bars are the single source; coarser bars take the first open, last close, max high,
-    min low, summed volume and trades, and volume-weighted VWAP of their minutes.
+    min low, summed volume and trades, and volume-weighted VWAP of their minutes. A minute has one
+    trade per ``shares_per_trade`` shares (at least 4), and the VWAP of the trades the demo prints
+    for it (:mod:`.demo_trades`).
     """
     open_utc, _ = calendar.session_open_close(session)
     minutes = calendar.session_minutes(session)
@@ -172,8 +151,11 @@ def session_bars(symbols: Sequence[str], session: dt.date, dataset: Dataset) -> 
     position = (np.arange(minutes) + 0.5) / minutes
     shape = 1.0 + 3.0 * (2.0 * position - 1.0) ** 2  # U-shaped: busy open and close
     volumes = np.maximum(1.0, np.round((2e5 + 5e6 * _uniform(keys, 1, 4)) * shape / shape.sum()))
-    trades = np.maximum(1.0, np.round(volumes / 80.0))
-    notional = np.round((highs + lows + closes) / 3.0, 4) * volumes
+    trades = np.clip(np.round(volumes / shares_per_trade), 4.0, volumes)
+    notional = (
+        minute_vwap(opens=opens, highs=highs, lows=lows, closes=closes, volumes=volumes, counts=trades)
+        * volumes
+    )
 
     starts = _bucket_starts(dataset, open_utc, minutes)
     ends = np.r_[starts[1:], minutes] - 1
@@ -212,8 +194,11 @@ class DemoProvider:
     name = SOURCE
     grouped_daily = True
 
-    def __init__(self, clock: Callable[[], dt.datetime] | None = None) -> None:
+    def __init__(
+        self, clock: Callable[[], dt.datetime] | None = None, shares_per_trade: int = SHARES_PER_TRADE
+    ) -> None:
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self.shares_per_trade = shares_per_trade
 
     def __repr__(self) -> str:
         return "DemoProvider()"
@@ -248,7 +233,7 @@ class DemoProvider:
             opened, closed = calendar.session_open_close(session)
             if opened > now or (dataset == Dataset.BARS_1DAY and closed > now):
                 continue  # not traded yet, or the day's bar is not over
-            bars = session_bars(list(symbols), session, dataset)
+            bars = session_bars(list(symbols), session, dataset, self.shares_per_trade)
             if closed > now:
                 bars = bars[bars["ts"] <= now]
             frames.append(bars)
@@ -258,6 +243,30 @@ class DemoProvider:
         frame = frame.assign(source=SOURCE, ingested_at=pd.Timestamp.now(tz="UTC").as_unit("us"))
         frame = conform(frame, BAR_COLUMNS)
         return ProviderResult(frame=frame, calls=(_call(endpoint, started, len(frame)),))
+
+    def trades(
+        self, symbols: Sequence[str], session: dt.date, since: dt.datetime | None = None
+    ) -> ProviderResult:
+        """The session's trades (:mod:`.demo_trades`), up to the platform's now, from ``since``."""
+        started = time.perf_counter()
+        frames = []
+        now_ns = int(pd.Timestamp(self._clock()).as_unit("ns").value)
+        start_ns = session_bounds_ns(session)[0]
+        if since is not None:
+            start_ns = max(start_ns, int(pd.Timestamp(since).as_unit("ns").value))
+        if (
+            calendar.is_session(session)
+            and calendar.session_open_close(session)[0].timestamp() * 1e9 <= now_ns
+        ):
+            bars = session_bars(list(symbols), session, Dataset.BARS_1MIN, self.shares_per_trade)
+            for symbol, rows in bars.groupby("symbol", sort=False):
+                key = _key(symbol, session, "trades")
+                random = functools.partial(_keyed_uniform, key)
+                trades = symbol_trades(rows.reset_index(drop=True), str(symbol), session, random, SOURCE)
+                sip = trades["sip_timestamp"].to_numpy()
+                frames.append(trades[(sip >= start_ns) & (sip <= now_ns)])
+        frame = pd.concat(frames, ignore_index=True) if frames else empty_frame(TICK_COLUMNS)
+        return ProviderResult(frame=frame, calls=(_call("demo:trades", started, len(frame)),))
 
     def news(self, symbols: Sequence[str], start: dt.datetime, end: dt.datetime) -> ProviderResult:
         started = time.perf_counter()
@@ -372,6 +381,10 @@ def _action(symbol: str, action_type: str, ex_date: dt.date, **values: object) -
         "record_date": None,
         "pay_date": None,
     } | values
+
+
+def _keyed_uniform(key: int, count: int, stream: int) -> np.ndarray:
+    return _uniform(np.array([key], dtype=np.uint64), count, stream)[0]
 
 
 def _call(endpoint: str, started: float, rows: int) -> ProviderCall:

@@ -31,12 +31,19 @@ def build_single(
         ProviderError: an unknown name, or a provider whose keys are not set (naming the variable).
     """
     if name == "demo":
-        return DemoProvider(clock=lambda: load_settings().now())
+        return _demo(config)
     builder = _BUILDERS.get(name)
     if builder is None or name not in config.providers.providers:
         raise ProviderError(f"unknown provider {name!r}: expected one of {', '.join(REQUIRED_KEYS)}")
     spec = config.providers.providers[name]
     return builder(access, RequestGovernor(name, spec, RequestLimiter(name, spec.rate_limit, state_dir)))
+
+
+def _demo(config: PlatformConfig) -> MarketDataProvider:
+    shares_per_trade = config.providers.providers["demo"].shares_per_trade
+    if shares_per_trade is None:
+        return DemoProvider(clock=lambda: load_settings().now())
+    return DemoProvider(clock=lambda: load_settings().now(), shares_per_trade=shares_per_trade)
 
 
 # Each vendor's package is imported by its builder, so its SDK loads only when it is built.
@@ -110,7 +117,7 @@ def build_provider(
         ProviderError: the primary's keys are not set (naming the variable).
     """
     if primary == "demo":
-        return DemoProvider(clock=lambda: load_settings().now())
+        return _demo(config)
     if not access.configured(primary):
         needed = " and ".join(key_names(variable) for variable in REQUIRED_KEYS[primary])
         raise ProviderError(f"the {primary} provider needs {needed}")

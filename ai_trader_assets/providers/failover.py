@@ -112,3 +112,8 @@ class FailoverProvider:
         return self._serve(
             Dataset.CORPORATE_ACTIONS, symbols, lambda p: p.corporate_actions(symbols, start, end)
         )
+
+    def trades(
+        self, symbols: Sequence[str], session: dt.date, since: dt.datetime | None = None
+    ) -> ProviderResult:
+        return self._serve(Dataset.TICKS, symbols, lambda p: p.trades(symbols, session, since))

@@ -1,5 +1,8 @@
 """``MarketData``: the one read path for people and programs (the CLI, the IO manager, backtests).
 
+Longer than 400 lines because it is the public read API in one class: each read's arguments and
+documentation are what its callers see; the work is in the modules it calls.
+
 Each read is checked first (:mod:`.requests`: symbols known, interval ingested by a layer the symbol
 has held, dates in order and not in the future), then served from cold with each symbol's newest
 rows from hot where cold does not hold them yet (:mod:`.rows` over :mod:`.sources`), sorted, one row
@@ -25,7 +28,9 @@ from ai_trader_assets.read.adjustment import (
 )
 from ai_trader_assets.read.explain import why_empty
 from ai_trader_assets.read.factors import ActionFactors
+from ai_trader_assets.read.intervals import DerivedInterval, bars_from_bars, bars_from_trades, parse_interval
 from ai_trader_assets.read.requests import (
+    INTERVALS,
     Output,
     Pin,
     ReadError,
@@ -54,6 +59,8 @@ from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake
 from ai_trader_assets.storage.lake.location import lake_from_settings
 from ai_trader_assets.storage.lake.tables import lake_tables
+
+TICKS_DEFAULT_DAYS = 7  # ticks are kept 7 days (retention.yaml): a default read asks for that
 
 
 class MarketData:
@@ -137,7 +144,10 @@ class MarketData:
 
         Args:
             symbols: Symbols, as a list or ``"AAPL,MSFT"``.
-            interval: ``1day``, ``1hour``, ``5min`` or ``1min``.
+            interval: ``1day``, ``1hour``, ``5min`` or ``1min`` (stored), or any other interval built
+                on read (:mod:`.intervals`): seconds dividing a minute (``10s``, ``30s``) from the
+                trades of layer 3, minutes dividing an hour (``2min``, ``15min``) from 1-minute bars
+                (5-minute bars for symbols whose layers keep no 1-minute bars).
             adjust: ``none`` (raw, as stored), ``splits`` or ``all`` (splits and cash dividends).
             as_of: Only corporate actions with an ex-date on or before it apply (default today).
             version: Read the bars table at this Delta version (or every table at this time).
@@ -150,6 +160,12 @@ class MarketData:
         Raises:
             ReadError: The request cannot be answered as asked (the message says why).
         """
+        if str(interval).strip().lower() not in INTERVALS:
+            derived = self._derived_interval(interval, symbols)
+            if derived is not None:
+                return self._derived_bars(
+                    derived, symbols, start, end, adjust, as_of, version, columns, output
+                )
         dataset = bar_dataset(interval)
         mode, kind = adjust_mode(adjust), output_kind(output)
         wanted = columns_of(columns, dataset)
@@ -182,6 +198,34 @@ class MarketData:
             rows = apply(rows, table)
             report.actions_applied = table.height
         report.adjust, report.as_of = mode, point
+        return self._finish(rows.select(wanted), report, kind)
+
+    def ticks(
+        self,
+        symbols: str | Iterable[str],
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        *,
+        regular_hours: bool = True,
+        version: int | dt.datetime | str | None = None,
+        columns: Sequence[str] | None = None,
+        output: str = "pandas",
+    ) -> Any:
+        """Every stored trade of the symbols in sessions ``start``..``end`` (default: the last 7 days),
+        sorted by (symbol, time); ``regular_hours=False`` adds pre- and post-market trades.
+
+        ``ts`` is the exact SIP time (nanoseconds, tz-aware UTC); ``conditions`` a list of Polygon's
+        condition ids (:mod:`ai_trader_assets.datasets.conditions`); prices raw, as printed.
+        """
+        kind = output_kind(output)
+        wanted = columns_of(columns, Dataset.TICKS)
+        rows, report = self._tick_rows(symbols, start, end, version, regular_hours)
+        rows = rows.with_columns(
+            pl.col("sip_timestamp").cast(pl.Datetime("ns", "UTC")).alias("ts"),
+            pl.col("conditions")
+            .str.split(",")
+            .list.eval(pl.element().filter(pl.element() != "").cast(pl.Int16)),
+        )
         return self._finish(rows.select(wanted), report, kind)
 
     def news(
@@ -235,6 +279,102 @@ class MarketData:
         return to_pandas(table)
 
     # ------------------------------------------------------------- internals
+
+    def _tick_rows(
+        self,
+        symbols: str | Iterable[str],
+        start: dt.date | str | None,
+        end: dt.date | str | None,
+        version: int | dt.datetime | str | None,
+        regular_hours: bool,
+    ) -> tuple[pl.DataFrame, ReadReport]:
+        """Stored trades with their ``session`` (``ts`` at microseconds, conditions as stored)."""
+        if start is None:
+            last = date_range(None, end, self.today)[1]
+            start = last - dt.timedelta(days=TICKS_DEFAULT_DAYS - 1)
+        report, layers, pin = self._begin(Dataset.TICKS, symbols, start, end, version)
+        rows = self.rows.read(Dataset.TICKS, report, layers, pin)
+        if regular_hours:
+            rows = rows.filter(pl.col("regular_hours"))
+        return rows, report
+
+    def _require_tick_window(self, name: str, start: dt.date) -> None:
+        """Bars from trades exist only where trades are kept: a clear error before that."""
+        kept = [w.cold_days for n in LAYERS if (w := self.config.window(n, Dataset.TICKS)) is not None]
+        since = self.today - dt.timedelta(days=max(kept, default=0) - 1)
+        if start < since:
+            raise ReadError(
+                f"{name} bars are built from trades, which are kept {max(kept, default=0)} days "
+                f"(retention.yaml ticks): ask for sessions from {since} on, or a stored interval"
+            )
+
+    def _derived_interval(self, interval: str, symbols: str | Iterable[str]) -> DerivedInterval | None:
+        """The interval to build on read (None: not a derived interval's name)."""
+        names = symbols_of(symbols)
+        held = self._layers.of(names).held
+        keeps_minutes = {n for n in LAYERS if self.config.ingests(n, Dataset.BARS_1MIN)}
+        every_keeps = all(held[s] & keeps_minutes for s in names)
+        try:
+            return parse_interval(interval, Dataset.BARS_1MIN if every_keeps else Dataset.BARS_5MIN)
+        except ValueError as exc:
+            raise ReadError(str(exc)) from None
+
+    def _derived_bars(  # noqa: PLR0917 - bars()'s own arguments, passed on
+        self,
+        derived: DerivedInterval,
+        symbols: str | Iterable[str],
+        start: dt.date | str | None,
+        end: dt.date | str | None,
+        adjust: str,
+        as_of: dt.date | str | None,
+        version: int | dt.datetime | str | None,
+        columns: Sequence[str] | None,
+        output: str,
+    ) -> Any:
+        """Bars at an interval the store does not hold, with the stored intervals' columns, adjustment
+        and point-in-time rules (see :mod:`.intervals`)."""
+        kind = output_kind(output)
+        wanted = columns_of(columns, Dataset.BARS_1MIN)
+        now = load_settings().now()
+        if derived.source == Dataset.TICKS:
+            mode, point = adjust_mode(adjust), as_of_date(as_of, self.today)
+            first = date_range(start, end, self.today)[0] if start is not None else None
+            if first is not None:
+                self._require_tick_window(derived.name, first)
+            trades, report = self._tick_rows(symbols, start, end, version, regular_hours=True)
+            rows = bars_from_trades(trades, derived.seconds, now)
+            if mode != "none" and not rows.is_empty():
+                layers = self._layers.of(report.symbols)
+                table = self.adjustment.factors(
+                    report.symbols,
+                    after=report.start,
+                    as_of=point,
+                    mode=mode,
+                    layers=layers,
+                    pin=pin_of(Dataset.TICKS, version),
+                    report=report,
+                )
+                rows = apply(rows, table)
+                report.actions_applied = table.height
+            report.adjust, report.as_of = mode, point
+        else:
+            source = "1min" if derived.source == Dataset.BARS_1MIN else "5min"
+            stored = self.bars(
+                symbols,
+                source,
+                start,
+                end,
+                adjust=adjust,
+                as_of=as_of,
+                version=version,
+                output="polars",
+                columns=[*wanted, "session"] if "session" not in wanted else wanted,
+            )
+            assert self.last_read is not None
+            report = self.last_read
+            rows = bars_from_bars(stored, derived.seconds, now)
+        report.interval = derived.name
+        return self._finish(rows.select(wanted), report, kind)
 
     def _records(  # noqa: PLR0917 - the public reads' own arguments, passed on
         self,

@@ -38,7 +38,10 @@ def bar_dataset(interval: str) -> Dataset:
     """The bars dataset of an interval (``1day``, ``1hour``, ``5min``, ``1min``)."""
     dataset = INTERVALS.get(str(interval).strip().lower())
     if dataset is None:
-        raise ReadError(f"unknown interval {interval!r}: use one of {', '.join(INTERVALS)}")
+        raise ReadError(
+            f"unknown interval {interval!r}: use one of {', '.join(INTERVALS)} (stored), or one built on "
+            "read: seconds dividing a minute (10s, 30s) or minutes dividing an hour (2min, 15min)"
+        )
     return dataset
 
 

@@ -29,6 +29,7 @@ class ReadReport:
     as_of: dt.date | None = None
     actions_applied: int = 0
     empty_reason: str | None = None
+    interval: str | None = None  # a bar interval built on read (10s, 15min), not stored
 
 
 def columns_of(columns: Sequence[str] | None, dataset: Dataset) -> list[str]:

@@ -244,6 +244,6 @@ def test_an_intraday_refresh_the_layers_cannot_serve_is_refused(
 def test_the_shipped_intraday_refresh_follows_the_active_layers() -> None:
     intraday = {(s.layer, s.every_minutes): s.datasets for s in load_config().pipeline.intraday}
     assert intraday == {
-        (3, 5): (Dataset.BARS_1MIN, Dataset.BARS_5MIN),
+        (3, 5): (Dataset.BARS_1MIN, Dataset.BARS_5MIN, Dataset.TICKS),
         (2, 15): (Dataset.BARS_5MIN,),
     }

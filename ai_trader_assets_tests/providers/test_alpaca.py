@@ -21,6 +21,7 @@ from ai_trader_assets import calendar
 from ai_trader_assets.config import ProviderSpec
 from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.providers.alpaca import AlpacaProvider
+from ai_trader_assets.providers.alpaca.parse import rfc3339_ns
 from ai_trader_assets.providers.base import (
     AuthenticationError,
     NotServedError,
@@ -32,7 +33,7 @@ from ai_trader_assets.providers.demo import DemoProvider, session_bars
 from ai_trader_assets.providers.http import RequestGovernor
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.settings import Secret
-from ai_trader_assets_tests.support.alpaca_server import AlpacaServer, fixture
+from ai_trader_assets_tests.support.alpaca_server import AlpacaServer, fixture, generated_trades
 from ai_trader_assets_tests.support.fake_api import SleepRecorder, provider_spec, short_read_timeout
 
 API_KEY = "AKSENTINEL7Q2W9E"
@@ -41,6 +42,7 @@ SESSION = dt.date(2026, 11, 20)
 BARS = "/v2/stocks/bars"
 NEWS = "/v1beta1/news"
 ACTIONS = "/v1/corporate-actions"
+TRADES = "/v2/stocks/trades"
 VALUE_COLUMNS = ["symbol", "ts", "open", "high", "low", "close", "volume", "vwap", "trade_count"]
 
 
@@ -712,3 +714,186 @@ def test_a_refresh_asks_only_for_bars_after_what_is_stored(
     assert pd.Timestamp(request.query["start"][0]) == pd.Timestamp(since)
     assert result.frame["ts"].min() == pd.Timestamp(since) and len(result.frame) == 300  # 11:00 .. 15:59
     assert result.served_until is None  # a past session: nothing held back
+
+
+# ---------------------------------------------------------------------- trades
+
+
+def seconds(text: str) -> int:
+    """A whole-second UTC time as nanoseconds since the epoch."""
+    return int(pd.Timestamp(text).value)
+
+
+def test_recorded_multi_symbol_trades(server: AlpacaServer, spec: ProviderSpec, tmp_path: Path) -> None:
+    server.respond(TRADES, fixture("stock_trades_multi_AAPL_TSLA.json"))
+    result = make_provider(server, spec, tmp_path).trades(["AAPL", "TSLA"], dt.date(2022, 3, 9))
+    frame = result.frame
+    assert frame["symbol"].tolist() == ["AAPL", "TSLA"] and frame["trade_id"].tolist() == ["151", "145"]
+    assert frame["sip_timestamp"].tolist() == [
+        seconds("2022-03-09T05:00:02Z") + 183_000_000,
+        seconds("2022-03-09T05:08:03Z") + 35_000_000,
+    ]
+    assert frame["price"].tolist() == [159.07, 833.0] and frame["size"].tolist() == [1.0, 1.0]
+    assert frame["exchange"].tolist() == [4, 4]  # D: FINRA ADF
+    assert frame["conditions"].tolist() == ["0,12,37"] * 2  # @ regular, T extended hours, I odd lot
+    assert frame["tape"].tolist() == [3, 3] and not frame["regular_hours"].any()  # after midnight NY
+    not_given = ["participant_timestamp", "sequence_number", "trf_id", "correction"]
+    assert frame[not_given].isna().all().all() and (frame["source"] == "alpaca").all()
+    assert result.rejects.empty and result.served_until is None
+    assert [(c.endpoint, c.status, c.rows, c.provider) for c in result.calls] == [(TRADES, 200, 2, "alpaca")]
+    (request,) = server.requests
+    assert request.query == {
+        "symbols": ["AAPL,TSLA"],
+        "start": ["2022-03-09T05:00:00Z"],  # the New York day
+        "end": ["2022-03-10T05:00:00Z"],
+        "limit": ["10000"],  # providers.yaml's page size
+        "feed": ["sip"],
+        "sort": ["asc"],
+    }
+
+
+def test_recorded_canceled_trades_and_nanosecond_times(
+    server: AlpacaServer, spec: ProviderSpec, tmp_path: Path
+) -> None:
+    server.respond(TRADES, fixture("stock_trades_A_update_canceled_go.json"))
+    provider = make_provider(server, spec, tmp_path)
+    canceled = provider.trades(["A"], dt.date(2022, 10, 21)).frame
+    assert canceled["correction"].tolist() == [8, 8]  # "u": "canceled"
+    assert canceled["conditions"].tolist() == ["12,37"] * 2  # the blank " " is no condition
+    assert canceled["trade_id"].tolist() == ["71697353758036", "71697353815352"]
+    assert canceled["tape"].tolist() == [1, 1] and not canceled["regular_hours"].any()  # 16:19 New York
+    page = fixture("stock_trades_AAPL_5_gzip_testdata_go.json")
+    server.respond(TRADES, page, fixture("stock_trades_empty.json"))
+    result = provider.trades(["AAPL"], dt.date(2021, 10, 13))
+    second = seconds("2021-10-13T08:00:01Z")
+    assert result.frame["sip_timestamp"].tolist() == [
+        second - 1_000_000_000 + 89_607_680,  # .08960768Z: eight digits, exact
+        second + 24_327_168,
+        *[second + 447_670_272] * 3,
+    ]
+    assert result.frame["ts"].iloc[1] == utc("2021-10-13 08:00:01.024327")  # microseconds
+    assert (
+        result.frame["exchange"].tolist() == [11] * 5 and result.frame["conditions"].iloc[2] == "0,14,12,37"
+    )
+    assert [c.rows for c in result.calls] == [5, 0] and result.rejects.empty
+    assert server.requests[-1].query["page_token"] == [page["next_page_token"]]
+    nine = fixture("stock_trades_single_symbol_AAPL_docs.json")["trades"][0]["t"]
+    ns, valid = rfc3339_ns(
+        [nine, "2022-04-11T12:00:36Z", "2022-04-11T14:00:36.5+02:00", "2022-04-11T12:00:36.1234567891Z"]
+    )
+    assert nine == "2022-04-11T12:00:36.002951946Z" and valid.tolist() == [True, True, True, False]
+    assert ns[:3].tolist() == [seconds("2022-04-11T12:00:36Z") + d for d in (2_951_946, 0, 500_000_000)]
+
+
+def test_trades_of_many_symbols_page_through_the_stand_in(tmp_path: Path) -> None:
+    ibm = generated_trades("IBM", SESSION, 5)
+    outside = [
+        {**ibm[0], "t": "2026-11-20T04:59:59.999999999Z", "i": 98},  # the day before (EST: UTC-5)
+        {
+            **ibm[0],
+            "t": "2026-11-21T05:00:00Z",
+            "i": 99,
+        },  # the next day's midnight: Alpaca's end is inclusive
+    ]
+    with AlpacaServer(API_KEY, SECRET_KEY, page_size=7) as paged:
+        paged.add_trades("IBM", ibm + outside)
+        provider = make_provider(paged, provider_spec("alpaca", unthrottled=True), tmp_path)
+        result = provider.trades(["MSFT", "AAPL", "IBM"], SESSION)
+        expected = {(s, str(t["i"]), t["t"]) for s in ("AAPL", "MSFT") for t in generated_trades(s, SESSION)}
+        expected |= {("IBM", str(t["i"]), t["t"]) for t in ibm}
+        got = list(
+            zip(result.frame["symbol"], result.frame["trade_id"], result.frame["sip_timestamp"], strict=True)
+        )
+        assert (
+            len(got) == len({g[:2] for g in got}) == len(expected) == 85 and result.rejects.empty
+        )  # each once
+        assert {(s, i) for s, i, _ in got} == {(s, i) for s, i, _ in expected}
+        assert result.frame.groupby("symbol")["sip_timestamp"].is_monotonic_increasing.all()
+        assert {(s, i, seconds(t)) for s, i, t in expected} == set(got)
+        pages = paged.requests_to(TRADES)
+        assert sum(c.rows for c in result.calls) == 86 and len(pages) == len(result.calls) == 13  # 7 a page
+        assert [r.query.get("page_token") is None for r in pages] == [True] + [False] * 12
+        assert all(r.query["symbols"] == ["MSFT,AAPL,IBM"] and r.query["limit"] == ["10000"] for r in pages)
+        for request in pages:
+            assert request.headers["APCA-API-KEY-ID"] == API_KEY
+            for value in (API_KEY, SECRET_KEY):
+                assert value not in request.path and value not in json.dumps(request.query)
+        since = dt.datetime.combine(SESSION, dt.time(12, 0), calendar.NEW_YORK)
+        refresh = provider.trades(["MSFT", "AAPL", "IBM"], SESSION, since=since)
+        assert paged.requests_to(TRADES)[-1].query["start"] == ["2026-11-20T17:00:00Z"]
+        later = {g for g in got if g[2] >= seconds("2026-11-20T17:00:00Z")}
+        assert (
+            set(
+                zip(
+                    refresh.frame["symbol"],
+                    refresh.frame["trade_id"],
+                    refresh.frame["sip_timestamp"],
+                    strict=True,
+                )
+            )
+            == later
+        )
+
+
+def test_malformed_trades_become_rejects_with_reasons(
+    server: AlpacaServer, spec: ProviderSpec, tmp_path: Path
+) -> None:
+    good = {
+        "t": "2026-11-20T15:00:00.123456789Z",
+        "x": "Q",
+        "p": 10.5,
+        "s": 100,
+        "c": ["@"],
+        "i": 1,
+        "z": "C",
+    }
+    rows = [
+        good,
+        {**good, "i": 2, "x": "R"},  # no exchange has this letter
+        {**good, "i": 3, "c": ["@", "Ω"]},
+        {**good, "i": 4, "u": "amended"},
+        {**good, "i": 5, "t": "2026-11-20 15:00"},
+        {**good, "i": 6, "z": "E"},
+        {**good, "i": None},
+        {**good, "i": 7, "p": 0},
+        {**good, "p": 10.75, "u": "corrected"},  # the first trade, corrected: it supersedes
+    ]
+    server.respond(TRADES, {"trades": {"AAPL": rows}, "next_page_token": None})
+    result = make_provider(server, spec, tmp_path).trades(["AAPL"], SESSION)
+    assert result.frame[["trade_id", "price", "correction"]].values.tolist() == [["1", 10.75, 1]]
+    assert result.frame["sip_timestamp"].tolist() == [seconds("2026-11-20T15:00:00Z") + 123_456_789]
+    assert result.rejects["reason"].tolist() == [
+        "unknown exchange letter 'R' (x)",
+        "unknown condition code(s) 'Ω' (c)",
+        "unknown update 'amended' (u)",
+        "missing or unparseable time (t)",
+        "unknown tape 'E' (z)",
+        "missing or malformed trade id (i): None",
+        "superseded: a later record of the fetch has the same trade key",
+        "price missing, non-finite or <= 0",
+    ]
+    assert json.loads(result.rejects["record"].iloc[0]) == {"symbol": "AAPL", **rows[1]}  # raw, kept
+    assert len(result.frame) + len(result.rejects) == len(rows)  # nothing silently dropped
+
+
+def test_trade_listings_that_loop_or_break_are_errors(
+    server: AlpacaServer, spec: ProviderSpec, tmp_path: Path
+) -> None:
+    page = fixture("stock_trades_AAPL_limit2_with_next_page_token.json")
+    server.respond(TRADES, page, page)
+    sleep = SleepRecorder()
+    provider = make_provider(server, spec, tmp_path, sleep)
+    with pytest.raises(PaginationError, match="loop"):
+        provider.trades(["AAPL"], dt.date(2022, 3, 9))
+    assert len(server.requests) == 2
+    server.fail(TRADES, 503)  # retried, then a 200 that is not a trades page
+    server.respond(TRADES, {"message": "not what was asked"})
+    with pytest.raises(ProviderError, match="response without 'trades'"):
+        provider.trades(["AAPL"], dt.date(2022, 3, 9))
+    assert len(server.requests) == 4 and len(sleep.waits) == 1
+    today = dt.datetime.now(tz=dt.UTC).date()
+    result = provider.trades(["AAPL"], today)  # the SIP feed's last 15 minutes are asked for later
+    (end,) = server.requests[-1].query["end"]
+    assert result.served_until is not None and abs(
+        pd.Timestamp(end) - pd.Timestamp(result.served_until)
+    ) < pd.Timedelta(seconds=1)

@@ -31,6 +31,7 @@ TABLES = {
     "reconciliation",
     "universe_absences",
     "symbol_changes",
+    "ticks",
 }
 
 
@@ -63,6 +64,9 @@ def test_upgrade_creates_every_table_and_index(empty_db: MarketDatabase) -> None
     inspector = sa.inspect(empty_db.engine)
     assert {"ix_companies_layer"} <= {ix["name"] for ix in inspector.get_indexes("companies")}
     assert inspector.get_pk_constraint("bars_1min")["constrained_columns"] == ["symbol", "ts"]
+    assert inspector.get_pk_constraint("ticks")["constrained_columns"] == [
+        "symbol", "sip_timestamp", "exchange", "trade_id"
+    ]  # fmt: skip
 
 
 def test_the_schema_check_agrees_with_alembic(empty_db: MarketDatabase) -> None:

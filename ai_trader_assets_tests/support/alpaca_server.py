@@ -1,13 +1,17 @@
 """A local HTTP server speaking Alpaca's market-data API (the paths ``alpaca-py`` requests), for tests.
 
-Serves ``/v2/stocks/bars``, ``/v1beta1/news`` and ``/v1/corporate-actions`` with Alpaca's body shapes
-(as in ``../shared/fixtures/alpaca``, including the keys the SDK's models require: bars' ``n`` and
-``vw``; news' ``source``, ``content``, ``summary``, ``author``, ``url``; corporate actions' ``id`` and
-``cusip``) and ``next_page_token`` pagination (``limit`` per page, optionally capped by
-``page_size``). Data are generated deterministically from the demo provider for any symbol and
-date, so bars equal the Polygon test server's; daily bars are stamped at midnight New York in UTC, as
-Alpaca does. Auth checks both key headers: a wrong key gets 403 ``{"message": "forbidden."}``,
-missing headers 401. Failures, canned bodies and recorded requests come from :class:`FakeApi`.
+Serves ``/v2/stocks/bars``, ``/v2/stocks/trades``, ``/v1beta1/news`` and ``/v1/corporate-actions``
+with Alpaca's body shapes (as in ``../shared/fixtures/alpaca``, including the keys the SDK's models
+require: bars' ``n`` and ``vw``; news' ``source``, ``content``, ``summary``, ``author``, ``url``;
+corporate actions' ``id`` and ``cusip``) and ``next_page_token`` pagination (``limit`` per page,
+optionally capped by ``page_size``; opaque tokens). Data are generated deterministically from the
+demo provider for any symbol and date, so bars equal the Polygon test server's; daily bars are
+stamped at midnight New York in UTC, as Alpaca does. Trades are those a test registers
+(:meth:`AlpacaServer.add_trades`), else :func:`generated_trades` for every symbol and session asked
+for; pages hold several symbols, sorted by symbol then time, ``limit`` counting across symbols,
+``start`` and ``end`` inclusive. Auth checks both key headers: a wrong key gets 403
+``{"message": "forbidden."}``, missing headers 401. Failures, canned bodies and recorded requests
+come from :class:`FakeApi`.
 """
 
 import base64
@@ -33,11 +37,11 @@ TIMEFRAME_TO_DATASET = {
     "1Min": Dataset.BARS_1MIN,
 }
 # The API's own page maxima (the SDK sends these when no page size is configured).
-MAX_LIMIT = {"bars": 10_000, "news": 50, "corporate_actions": 1000}
-DEFAULT_LIMIT = {"bars": 1000, "news": 10, "corporate_actions": 100}
+MAX_LIMIT = {"bars": 10_000, "trades": 10_000, "news": 50, "corporate_actions": 1000}
+DEFAULT_LIMIT = {"bars": 1000, "trades": 1000, "news": 10, "corporate_actions": 100}
 ALPACA_EXCHANGES = {"XNYS": "NYSE", "XNAS": "NASDAQ", "XASE": "AMEX", "ARCX": "ARCA", "BATS": "BATS"}
 NAMESPACE = uuid.UUID("6f1d7c0e-2b1a-4c55-9a38-1f6a0c1d2e3f")
-__all__ = ["AlpacaServer", "RecordedRequest", "bars_json", "fixture"]
+__all__ = ["AlpacaServer", "RecordedRequest", "bars_json", "fixture", "generated_trades"]
 
 
 def fixture(name: str) -> Any:
@@ -70,6 +74,36 @@ def bars_json(frame: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
             }
         )
     return grouped
+
+
+def generated_trades(symbol: str, session: dt.date, count: int = 40) -> list[dict[str, Any]]:
+    """``count`` deterministic trades of ``symbol`` over ``session``'s New York day, 04:00 to 20:00
+    (pre- and post-market included), in Alpaca's shape: nanosecond times, exchange letters, SIP
+    condition letters (``T`` outside regular hours, ``I`` for odd lots), ids 1..count, sorted by time."""
+    seed = hashlib.blake2b(f"{symbol}|{session}".encode(), digest_size=8).digest()
+    midnight = int(pd.Timestamp(dt.datetime.combine(session, dt.time(), calendar.NEW_YORK)).value)
+    opened, closed = (int(pd.Timestamp(t).value) for t in calendar.session_open_close(session))
+    first, step = midnight + 4 * 3600 * 10**9, 16 * 3600 * 10**9 // max(count, 1)
+    trades = []
+    for n in range(count):
+        draw = int.from_bytes(hashlib.blake2b(seed + n.to_bytes(4), digest_size=8).digest())
+        ns, size = first + n * step + draw % step, 1 + (draw >> 20) % 300
+        regular = opened <= ns < closed
+        codes = ["@" if regular else " ", *([] if regular else ["T"]), *(["I"] if size < 100 else [])]
+        seconds, fraction = divmod(ns, 10**9)
+        text = dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        trades.append(
+            {
+                "t": (f"{text}.{fraction:09d}".rstrip("0") if fraction else text) + "Z",
+                "x": "DKNPQVZ"[draw % 7],
+                "p": round(20 + seed[0] + (draw >> 8) % 1000 / 100, 2),
+                "s": size,
+                "c": codes,
+                "i": n + 1,
+                "z": "ABC"[seed[1] % 3],
+            }
+        )
+    return trades
 
 
 def demo_assets() -> list[dict[str, Any]]:
@@ -142,6 +176,10 @@ class AlpacaServer(FakeApi):
         self.assets: list[dict[str, Any]] = demo_assets()
         # Name changes served as corporate actions of type name_change.
         self.name_changes: list[dict[str, Any]] = []
+        # Trades by symbol (Alpaca's records, any session) registered by tests (add_trades); other
+        # symbols get this many generated_trades per session.
+        self.trades: dict[str, list[dict[str, Any]]] = {}
+        self.trades_per_session = 40
         # Generated listings by query (without page_token), so later pages cost no regeneration.
         self._listings: dict[tuple[str, tuple[tuple[str, str], ...]], list[tuple[str, dict[str, Any]]]] = {}
 
@@ -150,6 +188,11 @@ class AlpacaServer(FakeApi):
     def shift_close(self, symbol: str, session: dt.date, factor: float) -> None:
         """Multiply ``symbol``'s daily close of ``session`` by ``factor`` (high/low kept consistent)."""
         self._shifts[(symbol, session)] = factor
+        self._listings.clear()
+
+    def add_trades(self, symbol: str, trades: list[dict[str, Any]]) -> None:
+        """Serve these trades of ``symbol`` (``{t, x, p, s, c, i, z, u?}``) instead of generated ones."""
+        self.trades.setdefault(symbol, []).extend(trades)
         self._listings.clear()
 
     # ------------------------------------------------------------ FakeApi
@@ -172,6 +215,7 @@ class AlpacaServer(FakeApi):
             return 200, [a for a in self.assets if a["status"] == (_first(query, "status") or "active")]
         kinds = {
             "/v2/stocks/bars": "bars",
+            "/v2/stocks/trades": "trades",
             "/v1beta1/news": "news",
             "/v1/corporate-actions": "corporate_actions",
         }
@@ -180,7 +224,12 @@ class AlpacaServer(FakeApi):
             return 404, {"message": "Not Found"}
         key = (path, tuple(sorted((k, v[0]) for k, v in query.items() if k not in ("page_token", "limit"))))
         if key not in self._listings:
-            generators = {"bars": self._bars, "news": self._news, "corporate_actions": self._actions}
+            generators = {
+                "bars": self._bars,
+                "trades": self._trades,
+                "news": self._news,
+                "corporate_actions": self._actions,
+            }
             self._listings[key] = generators[kind](query)
         return 200, self._page(kind, self._listings[key], query)
 
@@ -222,6 +271,24 @@ class AlpacaServer(FakeApi):
         if dataset == Dataset.BARS_1DAY:
             frame = self._shifted(frame)
         return [(symbol, bar) for symbol, bars in bars_json(frame).items() for bar in bars]
+
+    def _trades(self, query: Mapping[str, list[str]]) -> list[tuple[str, dict[str, Any]]]:
+        symbols = sorted(set((_first(query, "symbols") or "").split(",")) - {""})
+        start = pd.Timestamp(_first(query, "start") or "2026-01-01T00:00:00Z")
+        end = pd.Timestamp(_first(query, "end") or pd.Timestamp.now(tz="UTC"))
+        days = calendar.sessions(
+            start.tz_convert(calendar.NEW_YORK).date(), end.tz_convert(calendar.NEW_YORK).date()
+        )
+        items: list[tuple[str, dict[str, Any]]] = []
+        for symbol in symbols:
+            trades = self.trades.get(symbol) or [
+                t for day in days for t in generated_trades(symbol, day, self.trades_per_session)
+            ]
+            timed = sorted(((pd.Timestamp(t["t"]), t) for t in trades), key=lambda item: item[0])
+            if _first(query, "sort") == "desc":
+                timed.reverse()
+            items.extend((symbol, t) for ts, t in timed if start <= ts <= end)
+        return items
 
     def _shifted(self, frame: pd.DataFrame) -> pd.DataFrame:
         frame = frame.copy()

@@ -9,6 +9,7 @@ becomes is decided by its launcher from the rows it implies (``runs`` in pipelin
 memory is bounded by its slices, whatever the range.
 """
 
+import datetime as dt
 from collections.abc import Iterator
 
 import dagster as dg
@@ -17,7 +18,12 @@ from ai_trader_assets.config import cached_config
 from ai_trader_assets.datasets import INGESTED_DATASETS, SPECS, Dataset
 from ai_trader_assets.datasets.partitions import PartitionData, parse_partition_key
 from ai_trader_assets.defs.market_data import reconciliation
-from ai_trader_assets.defs.market_data.checks import CHECK_SPECS, CheckTally
+from ai_trader_assets.defs.market_data.checks import (
+    CHECK_SPECS,
+    CheckTally,
+    ticks_match_bars,
+    ticks_match_bars_spec,
+)
 from ai_trader_assets.defs.market_data.partitions import configured_partitions
 from ai_trader_assets.defs.platform.resources import (
     LakeResource,
@@ -44,6 +50,9 @@ def build_asset(
         reconcile = reconciliation_possible(settings, cached_config(str(settings.config_dir)))
     reconciling = reconcile and dataset == Dataset.BARS_1DAY
     checks = CHECK_SPECS(dataset) + ([reconciliation.check_spec()] if reconciling else [])
+    ticks = dataset == Dataset.TICKS
+    if ticks:
+        checks.append(ticks_match_bars_spec())
 
     @dg.asset(
         name=dataset.value,
@@ -54,6 +63,8 @@ def build_asset(
         group_name="market_data",
         io_manager_key="market_data_io_manager",
         check_specs=checks,
+        # Trades are checked against the 1-minute bars: a run holding both stores the bars first.
+        deps=[Dataset.BARS_1MIN.value] if ticks else None,
         kinds={"deltalake", "sql"},
     )
     def market_data(
@@ -83,16 +94,21 @@ def build_asset(
         stream = ingestor.stream(request)
         tally = CheckTally(dataset, lake_tables(lake.get_lake(), platform.get()))
         pairs = SampledPairs(platform.get().providers.reconciliation.sample_symbols)
+        stored_trades: dict[dt.date, set[str]] = {}
 
         def stored(piece: list[PartitionData]) -> None:
             tally.add(piece)
             if reconciling:
                 pairs.add(piece)
+            for data in piece if ticks else []:
+                stored_trades.setdefault(data.session, set()).update(s for s, n in data.fetched.items() if n)
 
         stream.on_stored = stored
         # The IO manager fetches and stores the stream here, slice by slice, before the checks below.
         yield dg.Output(stream, metadata={"partitions": len(partitions), "provider": provider.kind})
         yield from tally.results(platform, market_db)
+        if ticks:
+            yield ticks_match_bars(tally.tables, stored_trades)
         if reconciling:
             yield reconciliation.run_check(pairs, platform, market_db, lake, provider)
 

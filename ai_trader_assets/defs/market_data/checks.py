@@ -24,6 +24,7 @@ from ai_trader_assets.defs.platform.resources import (
     MarketDatabaseResource,
     PlatformConfigResource,
 )
+from ai_trader_assets.ops.ticks_vs_bars import MinuteMatch
 from ai_trader_assets.storage.lake.tables import LakeTables
 from ai_trader_assets.storage.ledger import Ledger
 
@@ -43,6 +44,41 @@ def CHECK_SPECS(dataset: Dataset) -> list[dg.AssetCheckSpec]:
             "freshness", asset=asset, description="Members are stored up to the previous session."
         ),
     ]
+
+
+def ticks_match_bars_spec() -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        "ticks_match_bars",
+        asset=Dataset.TICKS.value,
+        additional_deps=[Dataset.BARS_1MIN.value],
+        description="1-minute bars rebuilt from the stored trades match the stored 1-minute bars "
+        "(exact on demo data; within the tolerances it reports on real data).",
+    )
+
+
+def ticks_match_bars(tables: LakeTables, pairs: dict[dt.date, set[str]]) -> dg.AssetCheckResult:
+    """Compare, symbol-session by symbol-session (one in memory at a time), the run's stored trades
+    with the stored 1-minute bars (:mod:`ai_trader_assets.ops.ticks_vs_bars`)."""
+    match = MinuteMatch()
+    without_bars: list[str] = []
+    for session, symbols in sorted(pairs.items()):
+        for symbol in sorted(symbols):
+            bars = tables.read_polars(Dataset.BARS_1MIN, sessions=[session], symbols=[symbol])
+            if bars.is_empty():
+                without_bars.append(f"{symbol} {session}")
+                continue
+            trades = tables.read_polars(Dataset.TICKS, sessions=[session], symbols=[symbol])
+            match.add(trades, bars)
+    metadata: dict[str, str | int | float] = match.metadata()
+    metadata["symbol-sessions without stored 1-minute bars"] = len(without_bars)
+    if without_bars:
+        metadata["not compared"] = ", ".join(without_bars[:SHOWN])
+    return dg.AssetCheckResult(
+        check_name="ticks_match_bars",
+        passed=match.passed and not without_bars,
+        severity=dg.AssetCheckSeverity.WARN if without_bars and match.passed else dg.AssetCheckSeverity.ERROR,
+        metadata=metadata,
+    )
 
 
 def _regular_rows_of_sessions(dataset: Dataset, frame: pd.DataFrame) -> pd.DataFrame:

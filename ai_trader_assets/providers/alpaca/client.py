@@ -1,5 +1,6 @@
-"""The Alpaca provider: bars, news, corporate actions and the universe through the governed SDK
-clients (:mod:`.sdk`) and the trading API's ``/v2/assets`` through our JSON transport."""
+"""The Alpaca provider: bars, trades, news, corporate actions and the universe through the governed
+SDK clients (:mod:`.sdk`; trades paged by :mod:`.trades`) and the trading API's ``/v2/assets``
+through our JSON transport."""
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
@@ -28,6 +29,7 @@ from ai_trader_assets.providers.alpaca.sdk import (
     GovernedStockClient,
     listing,
 )
+from ai_trader_assets.providers.alpaca.trades import fetch_trades, trade_window
 from ai_trader_assets.providers.base import NotServedError, ProviderCall, ProviderError, ProviderResult
 from ai_trader_assets.providers.http import JsonTransport, RequestGovernor
 from ai_trader_assets.providers.parsing import parse_listing
@@ -57,6 +59,7 @@ SPLIT_KINDS = ("forward_splits", "reverse_splits")
 DIVIDEND_KINDS = ("cash_dividends",)
 # Free plans may not query the consolidated (SIP) feed's last 15 minutes: the window ends before them.
 SIP_DELAY = dt.timedelta(minutes=16)
+SIP_FEEDS = (DataFeed.SIP, DataFeed.DELAYED_SIP)
 # Process-date window around the ex-date window asked for: splits are processed on their ex-date,
 # dividends on their payable date (usually weeks, at most a few months after the ex-date; a dividend
 # of 25% or more has its ex-date the day after the payable date).
@@ -161,7 +164,7 @@ class AlpacaProvider:
                 dt.UTC
             ) - dt.timedelta(seconds=1)
             delayed = dt.datetime.now(dt.UTC) - SIP_DELAY
-            if self._feed in (DataFeed.SIP, DataFeed.DELAYED_SIP) and delayed < window_end:
+            if self._feed in SIP_FEEDS and delayed < window_end:
                 # The last 15 minutes of SIP data are not on every plan: asked for again later.
                 window_end = served_until = delayed
             for chunk in _chunks(symbols, SYMBOLS_PER_REQUEST) if window_end > window_start else []:
@@ -181,6 +184,27 @@ class AlpacaProvider:
                     tickers.extend([symbol] * len(rows))
         frame, rejects = parse_bars(records, tickers, daily=dataset == Dataset.BARS_1DAY)
         return ProviderResult(frame=frame, rejects=rejects, calls=tuple(calls), served_until=served_until)
+
+    # ---------------------------------------------------------------- trades
+
+    def trades(
+        self, symbols: Sequence[str], session: dt.date, since: dt.datetime | None = None
+    ) -> ProviderResult:
+        """Every trade of ``symbols`` in the session's New York day (pre- and post-market included),
+        from ``since`` when later: ``/v2/stocks/trades``, many symbols per request, every page.
+
+        The feed is ``providers.yaml``'s (``sip`` when unset); on a SIP feed the window ends
+        :data:`SIP_DELAY` before now (``served_until``), as for the bars.
+        """
+        feed = DataFeed(self._spec.feed or DataFeed.SIP.value)
+        horizon = dt.datetime.now(dt.UTC) - SIP_DELAY if feed in SIP_FEEDS else None
+        return fetch_trades(
+            self._stocks,
+            _chunks(symbols, SYMBOLS_PER_REQUEST),
+            trade_window(session, since, horizon),
+            feed.value,
+            self._spec.page_size(SOURCE, "trades"),
+        )
 
     # ---------------------------------------------------------------- universe
 

@@ -1,5 +1,6 @@
 """Alpaca's JSON records parsed into the datasets' frames: bars (daily ones restamped at the session's
-midnight), Benzinga news with the symbols each names, splits and cash dividends kept by ex-date.
+midnight), Benzinga news with the symbols each names, splits and cash dividends kept by ex-date,
+trades at exact nanoseconds with Polygon's exchange and condition ids.
 A bad record is a reject with its reason and the raw record, never silently dropped."""
 
 import datetime as dt
@@ -10,12 +11,14 @@ import numpy as np
 import pandas as pd
 
 from ai_trader_assets.calendar import NEW_YORK, session_midnight_utc
+from ai_trader_assets.datasets.conditions import ALPACA_UPDATES, BY_LETTER
 from ai_trader_assets.datasets.corporate_actions import CORPORATE_ACTION_COLUMNS
 from ai_trader_assets.datasets.frames import conform, empty_frame
 from ai_trader_assets.datasets.news import NEWS_COLUMNS, NEWS_SYMBOL_COLUMNS
 from ai_trader_assets.datasets.symbols import SYMBOL_PATTERN as SYMBOL
 from ai_trader_assets.datasets.symbols import valid_symbols
-from ai_trader_assets.datasets.validation import EMPTY_REJECTS, add_reason, split_rejects
+from ai_trader_assets.datasets.ticks import EXCHANGE_IDS, TAPE_IDS, TICK_COLUMNS, tick_problems, trades_frame
+from ai_trader_assets.datasets.validation import EMPTY_REJECTS, add_reason, rejects_frame, split_rejects
 from ai_trader_assets.providers.alpaca.sdk import SOURCE
 from ai_trader_assets.providers.base import ingest_time
 from ai_trader_assets.providers.parsing import aggregate_bars, news_problems, numbers
@@ -192,3 +195,159 @@ def parse_corporate_actions(
     )
     valid, rejects = split_rejects(frame, reasons, records)
     return conform(valid, CORPORATE_ACTION_COLUMNS), rejects
+
+
+# RFC 3339 as Alpaca writes trade times: 0 to 9 fractional digits, "Z" (or a numeric offset).
+RFC3339 = r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$"
+
+
+def rfc3339_ns(values: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """RFC 3339 strings as exact nanoseconds since the epoch (UTC): ``(int64 values, valid mask)``.
+
+    Python's datetime keeps microseconds only: the whole seconds are parsed by pandas, the fraction
+    (up to nine digits) and the offset here, all column-wise. Invalid or missing values are 0 and
+    not valid.
+    """
+    ns = np.zeros(len(values), dtype="int64")
+    if not len(values):
+        return ns, np.zeros(0, dtype=bool)
+    parts = pd.Series([v if isinstance(v, str) else None for v in values], dtype="object").str.extract(
+        RFC3339
+    )
+    seconds = pd.to_datetime(parts[0] + "T" + parts[1], format="%Y-%m-%dT%H:%M:%S", errors="coerce")
+    valid = seconds.notna().to_numpy(dtype=bool, copy=True)
+    fraction = parts[2].fillna("").astype(str).str.ljust(9, "0").astype("int64").to_numpy()
+    hours, minutes = (
+        pd.to_numeric(parts[i], errors="coerce").fillna(0).to_numpy(dtype="int64") for i in (4, 5)
+    )
+    valid &= (hours < 24) & (minutes < 60)
+    offset = np.where(parts[3].to_numpy() == "-", -1, 1) * (hours * 3600 + minutes * 60) * 1_000_000_000
+    whole = seconds[valid].to_numpy(dtype="datetime64[ns]").astype("int64")
+    ns[valid] = whole + fraction[valid] - offset[valid]
+    return ns, valid
+
+
+def _note(reasons: np.ndarray, index: int, reason: str) -> None:
+    reasons[index] = f"{reasons[index]}; {reason}" if reasons[index] else reason
+
+
+def _codes(
+    records: Sequence[Mapping[str, Any]], key: str, ids: Mapping[str, int], what: str, reasons: np.ndarray
+) -> np.ndarray:
+    """One letter-coded field mapped to its ids (absent -> None); an unknown code is a reason."""
+    mapped = np.full(len(records), None, dtype=object)
+    for index, record in enumerate(records):
+        value = record.get(key)
+        if value is None:
+            continue
+        mapped[index] = ids.get(value) if isinstance(value, str) else None
+        if mapped[index] is None:
+            _note(reasons, index, f"unknown {what} {value!r} ({key})")
+    return mapped
+
+
+def _conditions(records: Sequence[Mapping[str, Any]], reasons: np.ndarray) -> np.ndarray:
+    """``c`` (SIP letter codes, blanks meaning none) as comma-joined condition ids ("" when none)."""
+    joined = np.full(len(records), "", dtype=object)
+    seen: dict[tuple[str, ...], tuple[str, list[str]]] = {}  # a few distinct lists repeat all day
+    for index, record in enumerate(records):
+        codes = record.get("c")
+        if codes is None:
+            continue
+        if not isinstance(codes, list) or not all(isinstance(code, str) for code in codes):
+            _note(reasons, index, f"conditions (c) are not a list of letter codes: {codes!r}")
+            continue
+        key = tuple(codes)
+        if key not in seen:
+            letters = [code for code in codes if code.strip()]
+            unknown = [code for code in letters if code not in BY_LETTER]
+            seen[key] = (",".join(str(BY_LETTER[code]) for code in letters if code in BY_LETTER), unknown)
+        joined[index], unknown = seen[key]
+        if unknown:
+            _note(reasons, index, f"unknown condition code(s) {', '.join(map(repr, unknown))} (c)")
+    return joined
+
+
+def _trade_ids(records: Sequence[Mapping[str, Any]], reasons: np.ndarray) -> np.ndarray:
+    ids = np.full(len(records), None, dtype=object)
+    for index, record in enumerate(records):
+        value = record.get("i")
+        number = isinstance(value, int) and not isinstance(value, bool)
+        if number or (isinstance(value, str) and value.strip()):
+            ids[index] = str(value)
+        else:
+            _note(reasons, index, f"missing or malformed trade id (i): {value!r}")
+    return ids
+
+
+def parse_trades(
+    groups: Mapping[str, Sequence[Any]], window: tuple[int, int] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Alpaca trades (``{"SYM": [{t, x, p, s, c, i, z, u?}]}``, one page or several merged) to the
+    ``ticks`` schema plus rejects, column by column.
+
+    ``t`` becomes exact nanoseconds (:func:`rfc3339_ns`); ``x``, ``z`` and the ``c`` letters map to
+    Polygon's ids (:data:`EXCHANGE_IDS`, :data:`TAPE_IDS`, :data:`BY_LETTER`), ``u`` to the correction
+    code (:data:`ALPACA_UPDATES`); Alpaca gives no participant time, sequence number or TRF id. An
+    unknown code, a bad time or id, a malformed symbol and what :func:`tick_problems` refuses (price
+    or size not positive, a key superseded by a later record) are rejects with the raw record.
+
+    Args:
+        window: ``[start, end)`` in nanoseconds: a trade outside it was not asked for (Alpaca's
+            ``end`` is inclusive; the next day's midnight belongs to the next session) and is left out.
+    """
+    symbols = [symbol for symbol, rows in groups.items() for _ in rows]
+    raw = [row for rows in groups.values() for row in rows]
+    sip, timed = rfc3339_ns([row.get("t") if isinstance(row, dict) else None for row in raw])
+    if window is not None:
+        inside = ~timed | ((sip >= window[0]) & (sip < window[1]))
+        if not inside.all():
+            symbols = [s for s, keep in zip(symbols, inside, strict=True) if keep]
+            raw = [r for r, keep in zip(raw, inside, strict=True) if keep]
+            sip, timed = sip[inside], timed[inside]
+    if not raw:
+        return empty_frame(TICK_COLUMNS), EMPTY_REJECTS
+    records = [row if isinstance(row, dict) else {} for row in raw]
+    reasons = np.full(len(raw), "", dtype=object)
+    add_reason(reasons, np.array([not isinstance(row, dict) for row in raw]), "not a JSON object")
+    add_reason(reasons, ~timed, "missing or unparseable time (t)")
+    symbol = pd.Series(symbols, dtype="string")
+    add_reason(reasons, ~valid_symbols(symbol), "malformed symbol")
+    add_reason(reasons, np.array([r.get("x") is None for r in records]), "missing exchange (x)")
+    exchange = _codes(records, "x", EXCHANGE_IDS, "exchange letter", reasons)
+    tape = _codes(records, "z", TAPE_IDS, "tape", reasons)
+    correction = _codes(records, "u", ALPACA_UPDATES, "update", reasons)
+    conditions = _conditions(records, reasons)
+    trade_id = _trade_ids(records, reasons)
+    ok = reasons == ""
+    frame = trades_frame(
+        symbol[ok].to_numpy(),
+        sip[ok],
+        price=numbers(records, "p")[ok],
+        size=numbers(records, "s")[ok],
+        exchange=exchange[ok],
+        conditions=list(conditions[ok]),
+        trade_id=list(trade_id[ok]),
+        source=SOURCE,
+        tape=tape[ok],
+        correction=correction[ok],
+    )
+
+    def kept(positions: np.ndarray) -> list[dict[str, Any]]:
+        """The raw records at ``positions``, with the symbol they were listed under."""
+        return [
+            {"symbol": symbols[i], **raw[i]}
+            if isinstance(raw[i], dict)
+            else {"symbol": symbols[i], "record": raw[i]}
+            for i in positions
+        ]
+
+    problems = tick_problems(frame)
+    valid, rejects = split_rejects(
+        frame, problems, kept(np.flatnonzero(ok)) if (problems != "").any() else None
+    )
+    if not ok.all():
+        bad = np.flatnonzero(~ok)
+        parsed = rejects_frame(kept(bad), [str(reasons[i]) for i in bad])
+        rejects = parsed if rejects.empty else pd.concat([parsed, rejects], ignore_index=True)
+    return conform(valid, TICK_COLUMNS), rejects

@@ -21,6 +21,7 @@ from ai_trader_assets.settings import Secret
 
 SOURCE = "alpaca"
 BARS = "/v2/stocks/bars"
+TRADES = "/v2/stocks/trades"
 NEWS = "/v1beta1/news"
 CORPORATE_ACTIONS = "/v1/corporate-actions"
 KEY_VARIABLES = "ALPACA_API_KEY and ALPACA_SECRET_KEY"
@@ -32,6 +33,7 @@ PLACEHOLDER_KEY = "held-in-Secret"
 # Per endpoint, the key holding the data and its JSON type.
 _DATA_KEYS: dict[str, tuple[str, type]] = {
     BARS: ("bars", dict),
+    TRADES: ("trades", dict),
     NEWS: ("news", list),
     CORPORATE_ACTIONS: ("corporate_actions", dict),
 }
@@ -202,7 +204,8 @@ class _Governed(RESTClient):
 
 
 class GovernedStockClient(_Governed, StockHistoricalDataClient):
-    """``StockHistoricalDataClient`` (``/v2/stocks/bars``), governed."""
+    """``StockHistoricalDataClient`` (``/v2/stocks/bars``; ``/v2/stocks/trades`` paged by
+    :mod:`.trades` through its governed ``get``), governed."""
 
 
 class GovernedNewsClient(_Governed, NewsClient):

@@ -75,6 +75,11 @@ class BenzingaProvider:
     def corporate_actions(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> ProviderResult:
         raise NotServedError("benzinga serves news only")
 
+    def trades(
+        self, symbols: Sequence[str], session: dt.date, since: dt.datetime | None = None
+    ) -> ProviderResult:
+        raise NotServedError("benzinga serves news only")
+
     # ------------------------------------------------------------------ news
 
     def news(self, symbols: Sequence[str], start: dt.datetime, end: dt.datetime) -> ProviderResult:

@@ -277,6 +277,11 @@ class YahooProvider:
     def news(self, symbols: Sequence[str], start: dt.datetime, end: dt.datetime) -> ProviderResult:
         raise NotServedError("yahoo does not serve news")
 
+    def trades(
+        self, symbols: Sequence[str], session: dt.date, since: dt.datetime | None = None
+    ) -> ProviderResult:
+        raise NotServedError("yahoo does not serve trades")
+
     # ------------------------------------------------------- corporate actions
 
     def corporate_actions(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> ProviderResult:

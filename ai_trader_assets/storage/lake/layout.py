@@ -3,8 +3,9 @@ figures in the README, "Cold storage"); each dataset declares its own (``LakeLay
 :mod:`ai_trader_assets.datasets`).
 
 - Columns: the hot table's, plus ``session`` (date), ``layer`` (a plain column, not a partition) and the
-  time bucket the table is partitioned by: ``month`` ("YYYY-MM") for 1-minute and 5-minute bars,
-  ``year`` ("YYYY") for everything smaller. A bucket is the unit of compaction.
+  time bucket the table is partitioned by: ``day`` ("YYYY-MM-DD") for ticks, ``month`` ("YYYY-MM")
+  for 1-minute and 5-minute bars, ``year`` ("YYYY") for everything smaller. A bucket is the unit of
+  compaction.
 - Every file is written sorted by ``(symbol, ts)`` (or its dataset's equivalent) in row groups of
   ``ROW_GROUP_ROWS`` rows, so file and row-group statistics let a one-symbol read skip the rest.
 - Maintenance rewrites each bucket sorted by layer, then symbol and time (:mod:`.clustering`), so a
@@ -43,7 +44,8 @@ def _arrow_type(spec: DatasetSpec, name: str, dtype: object) -> pa.DataType:
         return pa.date32()
     if isinstance(dtype, pd.DatetimeTZDtype):
         return pa.timestamp("us", "UTC")
-    return {"string": pa.string(), "float64": pa.float64(), "Int64": pa.int64()}[str(dtype)]
+    types = {"string": pa.string(), "float64": pa.float64(), "Int64": pa.int64(), "int64": pa.int64()}
+    return pa.bool_() if str(dtype) == "boolean" else types[str(dtype)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +65,7 @@ class TableLayout:
 
     @property
     def bucket(self) -> Bucket:
-        """The partition column: ``month`` or ``year`` of the session."""
+        """The partition column: ``day``, ``month`` or ``year`` of the session."""
         return self.spec.lake.bucket
 
     @property
@@ -100,10 +102,12 @@ class TableLayout:
         return ["layer", "symbol", self.spec.time_column]
 
     def bucket_of(self, session: dt.date) -> str:
-        return session.strftime("%Y-%m" if self.bucket == "month" else "%Y")
+        return session.strftime({"day": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}[self.bucket])
 
     def buckets(self, first: dt.date, last: dt.date) -> list[str]:
         """Every bucket value from ``first``'s to ``last``'s, in order."""
+        if self.bucket == "day":
+            return [str(day.date()) for day in pd.date_range(first, last, freq="D")]
         if self.bucket == "year":
             return [str(year) for year in range(first.year, last.year + 1)]
         months = pd.period_range(first, last, freq="M")
