@@ -11,12 +11,14 @@ import pytest
 
 from ai_trader_assets.config import PlatformConfig, ProviderSpec, load_config
 from ai_trader_assets.datasets import Dataset
+from ai_trader_assets.datasets.ticks import session_bounds_ns
 from ai_trader_assets.providers.base import AuthenticationError, PaginationError, ProviderError
 from ai_trader_assets.providers.http import RequestGovernor
 from ai_trader_assets.providers.polygon import PolygonProvider, PolygonTransport
+from ai_trader_assets.providers.polygon.trades import parse_trades
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.settings import Secret
-from ai_trader_assets_tests.support.fake_api import SleepRecorder
+from ai_trader_assets_tests.support.fake_api import SleepRecorder, provider_spec
 from ai_trader_assets_tests.support.polygon_server import PolygonServer, fixture
 
 API_KEY = "pk_SENTINEL_e2f81b"
@@ -295,3 +297,104 @@ def test_a_delayed_plan_says_how_far_its_bars_reach(
     server.respond("/v2/aggs/ticker/AAPL/", body)
     lagged = configured.bars(["AAPL"], Dataset.BARS_1DAY, dt.date(2005, 4, 1), dt.date(2005, 4, 4))
     assert lagged.served_until is not None and before - lagged.served_until >= dt.timedelta(minutes=19)
+
+
+# ---------------------------------------------------------------------- trades
+
+
+def trades_provider(
+    server: PolygonServer, tmp_path: Path, page_size: int = 50_000, sleep: SleepRecorder | None = None
+) -> PolygonProvider:
+    spec = provider_spec("polygon", unthrottled=True)
+    sizes = spec.page_sizes.model_copy(update={"trades": page_size})
+    return make_provider(server, spec.model_copy(update={"page_sizes": sizes}), tmp_path, sleep)
+
+
+def test_recorded_trades_parse_with_their_nanoseconds() -> None:
+    docs = fixture("v3_trades_AAPL_docs_example.json")["results"]
+    frame, rejects = parse_trades("AAPL", docs)
+    assert frame["sip_timestamp"].tolist() == [1517562000016036600, 1517562000016038100]
+    assert frame["participant_timestamp"].tolist() == [1517562000015577000, 1517562000015577600]
+    assert frame["ts"].iloc[0] == pd.Timestamp("2018-02-02 09:00:00.016036", tz="UTC")
+    assert frame["size"].tolist() == [100.0, 100.0] and frame["conditions"].tolist() == ["12,41"] * 2
+    assert frame["trade_id"].tolist() == ["1", "2"] and frame["sequence_number"].tolist() == [1063, 1064]
+    assert frame["correction"].isna().all() and frame["trf_id"].isna().all() and rejects.empty
+    corrected, _ = parse_trades("AAPL", fixture("v3_trades_AAPL_limit_2.json")["results"])
+    assert corrected["sip_timestamp"].tolist() == [1651181822461979400] * 2
+    assert corrected["exchange"].tolist() == [11, 12] and corrected["trade_id"].tolist() == ["183276"] * 2
+    assert corrected["correction"].tolist() == [1, 1] and corrected["trf_id"].tolist() == [3, 3]
+    assert corrected["conditions"].tolist() == ["12,37"] * 2 and corrected["size"].tolist() == [10.0, 10.0]
+    assert (corrected["source"] == "polygon").all() and not corrected["regular_hours"].any()
+    trade = docs[0]
+    broken = [
+        {k: v for k, v in trade.items() if k != "sip_timestamp"},
+        {**trade, "sip_timestamp": 1.517562000016036e18},  # already rounded by a float: refused
+        {**trade, "price": None},
+        {k: v for k, v in trade.items() if k != "id"},
+        {**trade, "conditions": ["x"]},
+    ]
+    frame, rejects = parse_trades("AAPL", [{**trade, "size": 0, "decimal_size": "0.5"}, *broken])
+    assert frame["size"].tolist() == [0.5]  # decimal_size, not the truncated size
+    reasons = rejects["reason"].tolist()
+    assert reasons[:2] == ["missing or non-integer sip_timestamp"] * 2 and reasons[3] == "missing id"
+    assert reasons[2] == "missing, non-numeric or non-positive price" and "conditions" in reasons[4]
+    assert json.loads(rejects["record"].iloc[4])["conditions"] == ["x"]
+
+
+def test_trades_follow_every_page_with_the_key_only_in_the_header(
+    server: PolygonServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    server.trades_per_session = 23
+    server.fail("/v3/trades/AAPL", 503, times=2)
+    server.fail("/v3/trades/MSFT", 429, headers={"Retry-After": "3"})
+    sleep = SleepRecorder()
+    result = trades_provider(server, tmp_path, 5, sleep).trades(["AAPL", "MSFT"], SESSION)
+    held = [(s, t) for s in ("AAPL", "MSFT") for t in server.session_trades(s, SESSION)]
+    frame = result.frame
+    rows = frame[["symbol", "sip_timestamp", "exchange", "trade_id"]].itertuples(index=False, name=None)
+    assert list(rows) == [(s, t["sip_timestamp"], t["exchange"], t["id"]) for s, t in held]
+    assert frame["size"].tolist() == [float(t.get("decimal_size", t["size"])) for _, t in held]
+    assert result.rejects.empty and frame["regular_hours"].any() and not frame["regular_hours"].all()
+    assert len(held) == 46 and [c.endpoint for c in result.calls] == ["/v3/trades/{ticker}"] * 10
+    assert len(server.requests) == 13 and len(sleep.waits) == 3 and 3.0 in sleep.waits
+    start, end = session_bounds_ns(SESSION)
+    query = {k: v[0] for k, v in server.requests_to("/v3/trades/MSFT")[0].query.items()}
+    asked = {"timestamp.gte": str(start), "timestamp.lt": str(end), "order": "asc", "sort": "timestamp"}
+    assert query == asked | {"limit": "5"}
+    for request in server.requests:
+        assert request.headers["Authorization"] == f"Bearer {API_KEY}"
+        assert API_KEY not in request.path and API_KEY not in json.dumps(request.query)
+    assert API_KEY not in caplog.text
+
+
+@pytest.mark.parametrize("how", ["drop_results", "truncate", "status"])
+def test_a_trades_page_cut_short_raises(server: PolygonServer, tmp_path: Path, how: str) -> None:
+    provider = trades_provider(server, tmp_path, 10)
+    if how == "status":
+        server.respond("/v3/trades/", {"status": "NOT_FOUND", "request_id": "x", "results": []})
+        error, message = ProviderError, "status 'NOT_FOUND'"
+    elif how == "drop_results":
+        server.cut_short("/v3/trades/", skip=1, drop_results=True)
+        error, message = PaginationError, "cut short"
+    else:  # every attempt at the second page stops halfway
+        server.cut_short("/v3/trades/", skip=1, times=provider_spec("polygon").retries.max_attempts)
+        error, message = ProviderError, "gave up after .* undecodable JSON"
+    with pytest.raises(error, match=message):
+        provider.trades(["AAPL"], SESSION)
+
+
+def test_since_narrows_the_trades_request(server: PolygonServer, tmp_path: Path) -> None:
+    provider = trades_provider(server, tmp_path)
+    since = dt.datetime(2026, 11, 20, 15, 0, 0, 123456, tzinfo=dt.UTC)
+    since_ns = int(pd.Timestamp(since).as_unit("ns").value)
+    result = provider.trades(["AAPL"], SESSION, since=since)
+    assert server.requests[0].query["timestamp.gte"] == [str(since_ns)]
+    held = [t["sip_timestamp"] for t in server.session_trades("AAPL", SESSION)]
+    later = [sip for sip in held if sip >= since_ns]
+    assert result.frame["sip_timestamp"].tolist() == later and 0 < len(later) < 40
+    whole_day = provider.trades(["AAPL"], SESSION, since=dt.datetime(2026, 11, 19, tzinfo=dt.UTC))
+    assert server.requests[1].query["timestamp.gte"] == [str(session_bounds_ns(SESSION)[0])]
+    assert len(whole_day.frame) == 40
+    assert provider.trades(["AAPL"], SESSION, since=dt.datetime(2026, 11, 22, tzinfo=dt.UTC)).frame.empty
+    assert len(server.requests) == 2  # nothing left of the day: nothing asked

@@ -3,19 +3,29 @@
 Response shapes follow the recorded bodies in ``../shared/fixtures/polygon``. By default the data
 comes from the demo provider (so any symbol and session has realistic bars); tests script the rest:
 canned bodies (the fixtures, malformed rows, loops), failures (429 with Retry-After, 5xx, 401, slow
-responses), page sizes, and a holiday. Every request is recorded with its arrival time and headers.
+responses), pages cut short (:meth:`PolygonServer.cut_short`), page sizes, and a holiday. Every request
+is recorded with its arrival time and headers.
+
+Trades (``/v3/trades/{ticker}``): a symbol's registered trades (:meth:`PolygonServer.add_trades`), else
+``trades_per_session`` generated ones per session (:func:`generated_trades`, deterministic), filtered
+to ``timestamp.gte/gt/lte/lt`` (ns), ordered by ``order`` (Polygon's default: desc), ``limit`` per page,
+the rest behind a ``next_url`` whose opaque ``cursor`` carries the whole query (as Polygon's does).
 """
 
+import base64
 import datetime as dt
 import json
-from collections.abc import Mapping
+import zlib
+from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
+import numpy as np
 import pandas as pd
 
 from ai_trader_assets import calendar
 from ai_trader_assets.datasets import Dataset
+from ai_trader_assets.datasets.ticks import session_bounds_ns
 from ai_trader_assets.providers.demo import DemoProvider, session_bars
 from ai_trader_assets_tests.support.fake_api import FakeApi, RecordedRequest, fixture_json
 
@@ -25,7 +35,9 @@ SPAN_TO_DATASET = {
     ("5", "minute"): Dataset.BARS_5MIN,
     ("1", "minute"): Dataset.BARS_1MIN,
 }
-__all__ = ["PolygonServer", "RecordedRequest", "bars_json", "fixture"]
+__all__ = ["PolygonServer", "RecordedRequest", "bars_json", "fixture", "generated_trades"]
+TRADES_PATH = "/v3/trades/"
+MAX_TRADES_LIMIT = 50_000
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -50,6 +62,59 @@ def bars_json(frame: pd.DataFrame, grouped: bool = False) -> list[dict[str, Any]
             row["T"] = record["symbol"]
         rows.append(row)
     return rows
+
+
+def generated_trades(symbol: str, session: dt.date, count: int) -> list[dict[str, Any]]:
+    """``count`` deterministic trades of ``symbol`` over ``session``'s 04:00-20:00 New York, oldest
+    first, in Polygon's v3 shape: exact 19-digit ns times, ``decimal_size`` on some (the fractional
+    ones' ``size`` truncated), conditions absent on some, TRF fields on exchange 4, a few corrections."""
+    if not calendar.is_session(session):
+        return []
+    rng = np.random.default_rng(zlib.crc32(f"{symbol}|{session}".encode()))
+    crc = zlib.crc32(symbol.encode())
+    start = session_bounds_ns(session)[0] + 4 * 3600 * 10**9
+    sips = sorted((start + rng.integers(0, 16 * 3600 * 10**9, count)).tolist())
+    sizes = rng.choice([100.0, 200.0, 1.0, 37.0, 0.5, 12.25], count).tolist()
+    exchanges = rng.choice([4, 8, 10, 11, 12, 19], count).tolist()
+    lags, moves = rng.integers(1, 3_000_000, count).tolist(), rng.uniform(-0.02, 0.02, count).tolist()
+    rows: list[dict[str, Any]] = []
+    for index, (sip, size, exchange, lag, move) in enumerate(
+        zip(sips, sizes, exchanges, lags, moves, strict=True)
+    ):
+        row: dict[str, Any] = {
+            "exchange": exchange,
+            "id": str(52983525000000 + index * 7 + exchange),
+            "participant_timestamp": sip - lag,
+            "price": round((20 + crc % 480) * (1 + move), 2),
+            "sequence_number": 4000 + 3 * index,
+            "sip_timestamp": sip,
+            "size": int(size),
+            "tape": 3 if crc % 2 else 1,
+        }
+        if size < 100 or index % 3 == 0:
+            row["conditions"] = [12, 37] if size < 100 else [12]
+        if size % 1 or index % 4 == 0:
+            row["decimal_size"] = f"{size:.6f}"
+        if exchange == 4:
+            row |= {"trf_id": 1 + index % 3, "trf_timestamp": sip - lag // 2}
+        if index % 11 == 5:
+            row["correction"] = 1
+        rows.append(row)
+    return rows
+
+
+def _ns_bound(value: str) -> int:
+    """A ``timestamp`` bound: ns since the epoch, or a date (its New York midnight)."""
+    return int(value) if value.lstrip("-").isdigit() else session_bounds_ns(dt.date.fromisoformat(value))[0]
+
+
+def _ny_day(ns: int) -> dt.date:
+    return dt.datetime.fromtimestamp(ns // 10**9, calendar.NEW_YORK).date()
+
+
+def _sip(row: dict[str, Any]) -> int:
+    value = row.get("sip_timestamp")
+    return value if type(value) is int else 0  # a malformed registered trade: first, always served
 
 
 def _day_or_instant(value: str) -> tuple[dt.date, dt.datetime | None]:
@@ -81,6 +146,9 @@ class PolygonServer(FakeApi):
         # The server's "now" (None: the real one): like Polygon, bars that started by then are served,
         # the one still forming included, later ones do not exist yet.
         self.clock: dt.datetime | None = None
+        self.trades_per_session = 40  # generated trades per symbol and session (none registered)
+        self._trades: dict[str, list[dict[str, Any]]] = {}
+        self._cuts: list[tuple[str, str | None]] = []  # (path part, how to cut; None: let through)
         self._demo = DemoProvider(clock=lambda: self.clock or dt.datetime.now(dt.UTC))
 
     def authorized(self, path: str, query: Mapping[str, list[str]], headers: Mapping[str, str]) -> bool:
@@ -92,16 +160,92 @@ class PolygonServer(FakeApi):
     def error_body(self, status: int) -> Any:
         return {"status": "ERROR", "error": f"HTTP {status}"}
 
+    # ------------------------------------------------------------ trades
+
+    def add_trades(self, symbol: str, trades: Iterable[dict[str, Any]]) -> None:
+        """Serve these trades (Polygon's v3 records) for ``symbol`` instead of generated ones, each
+        request those inside its ``timestamp`` bounds (a record without an int sip_timestamp always)."""
+        self._trades.setdefault(symbol, []).extend(dict(t) for t in trades)
+
+    def session_trades(self, symbol: str, session: dt.date) -> list[dict[str, Any]]:
+        """What the server holds of ``symbol`` in ``session``'s New York day, oldest first."""
+        return self._trades_between(symbol, *session_bounds_ns(session))
+
+    def _trades_between(self, symbol: str, low: int | None, high: int | None) -> list[dict[str, Any]]:
+        rows = self._trades.get(symbol)
+        if rows is None:  # generated for the window's New York days (none without a window)
+            days = [] if low is None or high is None else pd.date_range(_ny_day(low), _ny_day(high - 1))
+            rows = [
+                t for day in days[:31] for t in generated_trades(symbol, day.date(), self.trades_per_session)
+            ]
+        inside = [
+            r
+            for r in rows
+            if type(r.get("sip_timestamp")) is not int
+            or ((low is None or _sip(r) >= low) and (high is None or _sip(r) < high))
+        ]
+        return sorted(inside, key=lambda r: (_sip(r), r.get("sequence_number") or 0))
+
+    def _trades_page(self, ticker: str, query: dict[str, list[str]]) -> dict[str, Any]:
+        asked = {k: v[0] for k, v in query.items()}
+        if "cursor" in asked:  # the cursor alone carries the query (as Polygon's next_url does)
+            asked = dict(parse_qsl(base64.urlsafe_b64decode(asked["cursor"] + "==").decode()))
+        offset = int(asked.pop("offset", "0"))
+        low = high = None
+        for key, value in asked.items():
+            op = key.removeprefix("timestamp.")
+            if op in ("gte", "gt", "lt", "lte"):
+                bound = _ns_bound(value) + (op in ("gt", "lte"))
+                low, high = (bound, high) if op in ("gte", "gt") else (low, bound)
+        rows = self._trades_between(ticker, low, high)
+        if asked.get("order", "desc") == "desc":  # Polygon's default
+            rows.reverse()
+        limit = min(int(asked.get("limit", "1000")), MAX_TRADES_LIMIT, self.page_size or MAX_TRADES_LIMIT)
+        page = rows[offset : offset + limit]
+        body: dict[str, Any] = {"results": page, "status": "OK", "request_id": "local"}
+        if offset + limit < len(rows):
+            state = urlencode({**asked, "offset": offset + limit}).encode()
+            cursor = base64.urlsafe_b64encode(state).decode().rstrip("=")
+            body["next_url"] = f"https://api.massive.com{TRADES_PATH}{ticker}?cursor={cursor}"
+        return body
+
+    # ------------------------------------------------------------ answers
+
+    def cut_short(
+        self, path_contains: str, *, skip: int = 0, times: int = 1, drop_results: bool = False
+    ) -> None:
+        """After ``skip`` generated answers to paths containing ``path_contains``, cut the next
+        ``times`` short: the body stops halfway (invalid JSON: a connection dropped mid-page), or with
+        ``drop_results`` it arrives whole but without its ``results``."""
+        how = "drop_results" if drop_results else "truncate"
+        with self._lock:
+            self._cuts.extend([(path_contains, None)] * skip + [(path_contains, how)] * times)
+
     def generate(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
+        body = self._cached(path, query)
+        with self._lock:
+            index = next((n for n, (part, _) in enumerate(self._cuts) if part in path), None)
+            how = None if index is None else self._cuts.pop(index)[1]
+        if how == "drop_results":
+            whole = json.loads(body) if isinstance(body, bytes) else body
+            return 200, {k: v for k, v in whole.items() if k != "results"}
+        if how == "truncate":
+            encoded = body if isinstance(body, bytes) else json.dumps(body).encode()
+            return 200, encoded[: len(encoded) // 2]
+        return 200, body
+
+    def _cached(self, path: str, query: dict[str, list[str]]) -> Any:
         if self._cache is None:
-            return 200, self._generate(path, query)
+            return self._generate(path, query)
         key = path + "?" + urlencode(sorted((k, v[0]) for k, v in query.items()))
         if key not in self._cache:
             self._cache[key] = json.dumps(self._generate(path, query)).encode()
-        return 200, self._cache[key]
+        return self._cache[key]
 
     def _generate(self, path: str, query: dict[str, list[str]]) -> dict[str, Any]:
         parts = path.strip("/").split("/")
+        if path.startswith(TRADES_PATH):
+            return self._trades_page(parts[2], query)
         if path.startswith("/v2/aggs/grouped/"):
             return self._grouped(dt.date.fromisoformat(parts[-1]))
         if path.startswith("/v2/aggs/ticker/"):

@@ -14,6 +14,7 @@ from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.datasets.bars import INTERVALS
 from ai_trader_assets.datasets.frames import UTC_TS
 from ai_trader_assets.datasets.symbols import SYMBOL_PATTERN as SYMBOL
+from ai_trader_assets.datasets.ticks import session_bounds_ns
 from ai_trader_assets.providers.base import ProviderCall, ProviderResult
 from ai_trader_assets.providers.parsing import parse_listing
 from ai_trader_assets.providers.polygon.parse import (
@@ -22,6 +23,7 @@ from ai_trader_assets.providers.polygon.parse import (
     parse_corporate_actions,
     parse_news,
 )
+from ai_trader_assets.providers.polygon.trades import TradeColumns, page_trades
 from ai_trader_assets.providers.polygon.transport import PolygonTransport
 
 # A delayed plan's aggregates (status "DELAYED") lag real time by this much.
@@ -33,6 +35,7 @@ SPLITS = "/v3/reference/splits"
 TICKERS = "/v3/reference/tickers"
 TICKER_EVENTS = "/vX/reference/tickers/{id}/events"
 DIVIDENDS = "/v3/reference/dividends"
+TRADES = "/v3/trades/{ticker}"
 
 
 class PolygonProvider:
@@ -111,6 +114,42 @@ class PolygonProvider:
         if not minutes:
             return None
         return dt.datetime.now(dt.UTC) - dt.timedelta(minutes=minutes)
+
+    # -------------------------------------------------------------- trades
+
+    def trades(
+        self, symbols: Sequence[str], session: dt.date, since: dt.datetime | None = None
+    ) -> ProviderResult:
+        """Every trade of each symbol in the session's New York day, oldest first, every page.
+
+        ``timestamp.gte``/``timestamp.lt`` are nanosecond integers: the day's bounds, the start raised
+        to ``since`` when given (a naive ``since`` is taken as UTC). A page without ``results``, with a
+        status other than OK, or a ``next_url`` loop raises (see :func:`.trades.page_trades` and
+        :meth:`PolygonTransport.paginate`); 429 and 5xx are retried by the transport.
+        """
+        first, end = session_bounds_ns(session)
+        if since is not None:
+            first = max(first, int(pd.Timestamp(since).as_unit("ns").value))
+        columns = TradeColumns()
+        calls: list[ProviderCall] = []
+        delayed = False
+        page_size = self._spec.page_size(SOURCE, "trades")
+        for symbol in symbols if first < end else ():
+            params = {
+                "timestamp.gte": first,
+                "timestamp.lt": end,
+                "order": "asc",
+                "sort": "timestamp",
+                "limit": page_size,
+            }
+            for page in self._transport.paginate(TRADES, TRADES.format(ticker=symbol), params):
+                calls.append(page.call)
+                columns.add(symbol, page_trades(TRADES, page.body))
+                delayed |= page.body.get("status") == "DELAYED"
+        frame, rejects = columns.result()
+        return ProviderResult(
+            frame=frame, rejects=rejects, calls=tuple(calls), served_until=self._served_until(delayed)
+        )
 
     # ---------------------------------------------------------------- news
 

@@ -1,0 +1,193 @@
+"""Ticks benchmark: one session of trades for many layer-3 symbols, ingested into PostgreSQL (hot) and
+the Delta table (cold), then one symbol-session read back.
+
+Run from the repository root: .venv/bin/python -m benchmarks.ticks [--symbols 50]
+The demo generator prints ~540k trades per symbol-session here (one trade per 5 shares: a liquid
+stock's rate). Everything is measured in the same run against floors on the same rows:
+- hot: our hot write (validated frame -> COPY into staging -> INSERT ... ON CONFLICT on the keyed table)
+  against a plain COPY of the same rows (the same CSV) into a bare table without key or index;
+- cold: our cold write (schema, sort, Delta commit under the table lock) against a plain
+  ``write_deltalake`` of the same frame into a fresh table;
+- read: ``MarketData.ticks`` of one symbol-session (every column, all hours) against
+  ``polars.read_parquet`` of the same rows in one Parquet file;
+- size: the Delta table's bytes per trade against the gzipped CSV of the same rows.
+PostgreSQL comes from AI_TRADER_TEST_DATABASE_URL, else 127.0.0.1:5432, else a throw-away cluster.
+"""
+
+import argparse
+import datetime as dt
+import gzip
+import io
+import os
+import resource
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import sqlalchemy as sa
+from deltalake import write_deltalake
+
+from ai_trader_assets.config import load_config
+from ai_trader_assets.datasets import Dataset
+from ai_trader_assets.datasets.registry import check_rows
+from ai_trader_assets.ingest import Ingestor, IngestRequest
+from ai_trader_assets.providers.demo import DemoProvider
+from ai_trader_assets.read import MarketData
+from ai_trader_assets.storage import migrations
+from ai_trader_assets.storage.companies import CompaniesRepository
+from ai_trader_assets.storage.database import MarketDatabase
+from ai_trader_assets.storage.hot import _wire_table
+from ai_trader_assets.storage.lake import Lake
+from ai_trader_assets.storage.lake.layout import LAYOUTS
+from ai_trader_assets.storage.ledger import Ledger
+from ai_trader_assets.storage.writer import PartitionWriter, WriteTotals
+from ai_trader_assets_tests.support.postgres import DatabaseFactory, postgres_server
+
+SESSION = dt.date(2026, 11, 20)
+SHARES_PER_TRADE = 5
+TICKS = Dataset.TICKS
+
+
+class Timer:
+    """Wraps a method, adding up the seconds spent in it."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def wrap(self, method: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - started
+
+        return timed
+
+
+def best_of(runs: int, action: Callable[[], Any]) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def main() -> None:  # noqa: PLR0915 - one measured sequence, read top to bottom
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--symbols", type=int, default=50)
+    symbols = [f"T{i:03d}" for i in range(parser.parse_args().symbols)]
+    config = load_config()
+    with postgres_server() as admin, tempfile.TemporaryDirectory() as scratch:
+        factory = DatabaseFactory(admin)
+        database = MarketDatabase(factory.create())
+        lake = Lake(str(Path(scratch) / "lake"))
+        try:
+            migrations.upgrade(database)
+            CompaniesRepository(database).upsert([{"symbol": s, "layer": 3} for s in symbols], source="bench")
+            provider = DemoProvider(
+                clock=lambda: dt.datetime(2026, 11, 21, tzinfo=dt.UTC), shares_per_trade=SHARES_PER_TRADE
+            )
+            fetch, cold, hot = Timer(), Timer(), Timer()
+            provider.trades = fetch.wrap(provider.trades)  # type: ignore[method-assign]
+            ingestor = Ingestor(provider, CompaniesRepository(database), Ledger(database), config)
+            writer = PartitionWriter(database, lake, config, SESSION, "benchmark")
+            writer.tables.store = cold.wrap(writer.tables.store)  # type: ignore[method-assign]
+            writer.hot.upsert = hot.wrap(writer.hot.upsert)  # type: ignore[method-assign]
+            totals = WriteTotals()
+            started = time.perf_counter()
+            stream = ingestor.stream(IngestRequest(TICKS, [(SESSION, 3)], SESSION))
+            last = pd.DataFrame()
+            for piece in stream:  # one symbol-session per slice
+                writer.write(piece, totals)
+                last = piece[0].frame
+            total = time.perf_counter() - started
+            rows = totals.rows_cold
+            assert rows == totals.rows_hot and rows > 0, totals
+            peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+            # Floors, on the last symbol's rows (as stored: validated).
+            valid, _ = check_rows(TICKS, last)
+            columns = [c.name for c in LAYOUTS[TICKS].spec.table.columns]
+            with database.begin() as conn:
+                conn.execute(sa.text("CREATE TABLE ticks_floor (LIKE ticks)"))  # no key, no index
+            buffer = io.BytesIO()
+            pacsv.write_csv(
+                _wire_table(valid, columns, "postgresql"),
+                buffer,
+                pacsv.WriteOptions(include_header=False, quoting_style="needed"),
+            )
+            quoted = ", ".join(f'"{c}"' for c in columns)
+            started = time.perf_counter()
+            with database.begin() as conn:
+                raw = conn.connection.driver_connection
+                statement = f"COPY ticks_floor ({quoted}) FROM STDIN WITH (FORMAT csv)"
+                with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+                    copy.write(buffer.getbuffer())
+            hot_floor = len(valid) / (time.perf_counter() - started)
+            arrow = pa.Table.from_pandas(valid, preserve_index=False)
+            started = time.perf_counter()
+            write_deltalake(str(Path(scratch) / "floor"), arrow)
+            cold_floor = len(valid) / (time.perf_counter() - started)
+
+            # Read one symbol-session, against the same rows in one Parquet file.
+            symbol = symbols[len(symbols) // 2]
+            env = {"AI_TRADER_AS_OF": SESSION.isoformat()}
+            os.environ.update(env)
+            with MarketData(database, lake, config=config, today=SESSION) as data:
+                read_rows = data.ticks(symbol, SESSION, SESSION, regular_hours=False, output="polars").height
+
+                def ours() -> None:
+                    data.ticks(symbol, SESSION, SESSION, regular_hours=False, output="polars")
+
+                read_ours = best_of(3, ours)
+            same = writer.tables.read_polars(TICKS, sessions=[SESSION], symbols=[symbol])
+            parquet = Path(scratch) / "one.parquet"
+            same.write_parquet(parquet)
+            read_floor = best_of(3, lambda: pl.read_parquet(parquet))
+
+            # Size: the Delta table's files against the gzipped CSV of the same rows (one symbol's).
+            lake_bytes = sum(p.stat().st_size for p in (Path(scratch) / "lake" / "ticks").rglob("*.parquet"))
+            text = io.BytesIO()
+            pacsv.write_csv(pa.Table.from_pandas(valid, preserve_index=False), text)
+            gzipped = len(gzip.compress(text.getvalue(), compresslevel=6)) / len(valid)
+        finally:
+            database.dispose()
+            factory.drop_all()
+    per_trade = lake_bytes / rows
+    print(f"one session of trades, {len(symbols)} layer-3 symbols, {rows:,} trades, PostgreSQL + local lake")
+    print(
+        f"  end to end (generate, validate, cold, hot, coverage): {total:7.1f} s "
+        f"{rows / total:>10,.0f} rows/s"
+    )
+    print(f"    of which generating (demo provider): {fetch.seconds:7.1f} s")
+    print(
+        f"  cold: {rows / cold.seconds:>10,.0f} rows/s   floor write_deltalake: {cold_floor:>10,.0f} rows/s  "
+        f"ratio {rows / cold.seconds / cold_floor:.2f}x"
+    )
+    print(
+        f"  hot:  {rows / hot.seconds:>10,.0f} rows/s   floor COPY (bare table): {hot_floor:>10,.0f} rows/s  "
+        f"ratio {rows / hot.seconds / hot_floor:.2f}x"
+    )
+    print(
+        f"  read {symbol} {SESSION} ({read_rows:,} trades): {read_ours * 1000:6.1f} ms   "
+        f"floor read_parquet: {read_floor * 1000:6.1f} ms   ratio {read_ours / read_floor:.2f}x"
+    )
+    print(
+        f"  bytes per trade: {per_trade:5.1f}   gzipped CSV: {gzipped:5.1f}   "
+        f"ratio {per_trade / gzipped:.2f}x"
+    )
+    print(f"  peak memory (process): {peak_mib:,.0f} MiB")
+    # deltalake 1.6 aborts at exit in a process that read a table to Arrow (LAKE_NOTES.md).
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
