@@ -27,12 +27,19 @@ class LakeLayout:
             whole session) or ``id`` (one news article may name several symbols).
         cluster_by: Columns maintenance z-orders closed buckets by; None compacts only.
         sort_by: The order every file is written in (row-group statistics then prune symbol reads).
+        compression: Parquet codec and level, e.g. ``("ZSTD", 1)`` (None: delta-rs' default).
+        encodings: Parquet encoding per column (``DELTA_BINARY_PACKED``, ``PLAIN``, ...): where one
+            beats dictionary encoding, measured.
+        row_group_rows: Rows per row group (None: the lake's default).
     """
 
     bucket: Bucket
     slice_column: str
     cluster_by: tuple[str, ...] | None
     sort_by: tuple[str, ...]
+    compression: tuple[str, int] | None = None
+    encodings: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    row_group_rows: int | None = None
 
 
 # eq=False: a spec is one object per dataset, compared and hashed by identity (it holds mappings).
@@ -57,6 +64,8 @@ class DatasetSpec:
         problems: Per row, why it cannot be stored ('' when it can): the quarantine reasons.
         date_columns: Columns holding dates (``datetime.date`` in frames, ``date32`` in the lake).
         list_columns: Columns holding lists of strings.
+        bulk: Millions of rows a session (ticks): retention works through hot storage a symbol at a
+            time and deletes a symbol-session by its time range, not key by key.
     """
 
     dataset: Dataset
@@ -74,6 +83,7 @@ class DatasetSpec:
     problems: Callable[[pd.DataFrame], np.ndarray]
     date_columns: frozenset[str] = frozenset()
     list_columns: frozenset[str] = frozenset()
+    bulk: bool = False
 
     def empty(self) -> pd.DataFrame:
         return empty_frame(self.columns)

@@ -63,7 +63,8 @@ def split_partitions(
         pairs = pd.MultiIndex.from_arrays([sessions, frame["symbol"].astype(object)])
         keep = pairs.isin(list(wanted))
     report.outside_partitions += int((~keep).sum())
-    frame, sessions = frame[keep].reset_index(drop=True), sessions[keep]
+    if not keep.all():  # (a copy of a million trades is worth sparing)
+        frame, sessions = frame[keep].reset_index(drop=True), sessions[keep]
     rejects = fetched.rejects
     first_key = min(s for s, symbols in missing.items() if symbols)
     # Row positions per session, found in one pass (a mask per session would rescan the frame).
@@ -71,7 +72,7 @@ def split_partitions(
     results = []
     for session, symbols in sorted(missing.items()):
         where = positions.get(np.datetime64(session, "D"), np.array([], dtype=np.int64))
-        rows = frame.iloc[where].reset_index(drop=True)
+        rows = frame if len(where) == len(frame) else frame.iloc[where].reset_index(drop=True)
         session_through = through
         dated = dataset in BAR_DATASETS or dataset in INTRADAY_LENGTHS
         held = _held_back(dataset, session, fetched.served_until) if dated else None

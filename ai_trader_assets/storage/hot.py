@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
+import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -23,8 +24,6 @@ from ai_trader_assets.datasets.news import NEWS_SYMBOLS_TABLE
 from ai_trader_assets.storage.database import MarketDatabase
 
 SQLITE_BATCH_ROWS = 50_000
-# SQLAlchemy's text format for DateTime on SQLite; every writer must use exactly this one.
-SQLITE_TS_FORMAT = "%Y-%m-%d %H:%M:%S"  # arrow's %S carries the microseconds of a timestamp[us]
 
 
 def _wire_table(frame: pd.DataFrame, columns: Sequence[str], dialect: str) -> pa.Table:
@@ -34,9 +33,12 @@ def _wire_table(frame: pd.DataFrame, columns: Sequence[str], dialect: str) -> pa
     for name in table.column_names:
         column = table[name]
         if pa.types.is_timestamp(column.type):
-            column = column.cast(pa.timestamp("us", "UTC"))
-            fmt = SQLITE_TS_FORMAT if dialect == "sqlite" else SQLITE_TS_FORMAT + "+00"
-            column = pc.strftime(column, format=fmt, locale="C")
+            # UTC wall time as "YYYY-MM-DD HH:MM:SS.ffffff": SQLAlchemy's text form of a DateTime on
+            # SQLite, which every writer must use exactly (PostgreSQL gets "+00" after it). Casting a
+            # naive timestamp is ~12x faster than strftime or casting a zoned one (no zone lookups).
+            column = column.cast(pa.timestamp("us", "UTC")).cast(pa.timestamp("us")).cast(pa.string())
+            if dialect != "sqlite":
+                column = pc.binary_join_element_wise(column, pa.scalar("+00"), "")
         elif pa.types.is_date(column.type):
             column = pc.strftime(column.cast(pa.timestamp("s")), format="%Y-%m-%d")
         arrays.append(column)
@@ -60,6 +62,10 @@ class HotStore:
         spec = SPECS[dataset]
         columns = [c.name for c in spec.table.columns]
         rows = frame.drop(columns=["symbols"]) if dataset == Dataset.NEWS else frame
+        if spec.bulk and conn.dialect.name == "postgresql" and self._first_fill(conn, dataset, rows):
+            wire = _wire_table(rows, columns, conn.dialect.name)
+            if self._copy_direct(conn, spec.table.name, wire, ", ".join(f'"{c}"' for c in columns)):
+                return len(rows)
         self._upsert_table(conn, spec.table, rows, columns, spec.key)
         if dataset == Dataset.NEWS:
             links = frame[["id", "symbols"]].explode("symbols").dropna()
@@ -91,6 +97,38 @@ class HotStore:
                 cursor.executemany(statement, list(zip(*columns_py, strict=True)))
         finally:
             cursor.close()
+
+    @staticmethod
+    def _first_fill(conn: Connection, dataset: Dataset, rows: pd.DataFrame) -> bool:
+        """Whether hot storage holds no row of these symbols in the rows' time range (a first fill:
+        nothing to replace)."""
+        spec = SPECS[dataset]
+        table, time = spec.table, spec.table.c[spec.time_column]
+        symbols = sorted(set(rows["symbol"].astype(object)))
+        low, high = rows[spec.time_column].min().to_pydatetime(), rows[spec.time_column].max().to_pydatetime()
+        probe = (
+            sa.select(sa.literal(1)).where(table.c.symbol.in_(symbols), time >= low, time <= high).limit(1)
+        )
+        return conn.execute(probe).first() is None
+
+    @staticmethod
+    def _copy_direct(conn: Connection, table: str, wire: pa.Table, quoted: str) -> bool:
+        """COPY straight into the table (no staging, no conflict handling): the fast path of a first
+        fill. A key written meanwhile by another run makes it roll back to its savepoint and answer
+        False (the caller upserts instead)."""
+        buffer = io.BytesIO()
+        pacsv.write_csv(wire, buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cursor:  # type: ignore[union-attr]
+            cursor.execute("SAVEPOINT hot_copy")
+            try:
+                with cursor.copy(f'COPY "{table}" ({quoted}) FROM STDIN WITH (FORMAT csv)') as copy:
+                    copy.write(buffer.getbuffer())
+            except psycopg.errors.UniqueViolation:
+                cursor.execute("ROLLBACK TO SAVEPOINT hot_copy")
+                return False
+            cursor.execute("RELEASE SAVEPOINT hot_copy")
+        return True
 
     @staticmethod
     def _copy_upsert(conn: Connection, table: str, wire: pa.Table, quoted: str, upsert: str) -> None:
@@ -143,6 +181,37 @@ class HotStore:
                     wanted = set(symbols)
                     frame = frame[[bool(wanted & set(s)) for s in frame["symbols"]]]
         return from_database(frame, dataset)
+
+    def symbols_before(self, dataset: Dataset, end: dt.date) -> list[str]:
+        """The symbols with hot rows before ``end``."""
+        spec = SPECS[dataset]
+        table = spec.table
+        query = sa.select(table.c.symbol).where(table.c[spec.time_column] < _bound(end, dataset)).distinct()
+        with self.database.begin() as conn:
+            found: list[Any] = list(conn.execute(query).scalars().all())
+        return sorted(str(symbol) for symbol in found)
+
+    def delete_sessions(self, conn: Connection, dataset: Dataset, rows: pd.DataFrame) -> int:
+        """Delete whole symbol-sessions (every row of ``rows``' symbol-sessions), each by its time
+        range; inside the caller's transaction. Raises when a range holds other rows than ``rows``
+        (written since they were read): the transaction then rolls back and nothing is deleted."""
+        spec = SPECS[dataset]
+        table, time = spec.table, spec.table.c[spec.time_column]
+        sessions = spec.sessions_of(rows)
+        deleted = 0
+        for (symbol, _), group in rows.groupby([rows["symbol"].astype(object), sessions], sort=True):
+            low, high = group[spec.time_column].min(), group[spec.time_column].max()
+            bounds = [_python_value(v, conn.dialect.name) for v in (low, high)]
+            result = conn.execute(
+                table.delete().where(table.c.symbol == symbol, time >= bounds[0], time <= bounds[1])
+            )
+            if result.rowcount != len(group):
+                raise RuntimeError(
+                    f"{dataset.value} {symbol}: {result.rowcount} hot rows in the range of {len(group)} "
+                    "read for deletion (written meanwhile); nothing deleted"
+                )
+            deleted += int(result.rowcount)
+        return deleted
 
     def delete_keys(self, conn: Connection, dataset: Dataset, keys: pd.DataFrame) -> int:
         """Delete rows by key (the dataset's key columns) inside the caller's transaction."""

@@ -101,6 +101,15 @@ class RetentionEngine:
         self, dataset: Dataset, frame: pd.DataFrame
     ) -> tuple[list[int | None], np.ndarray, np.ndarray]:
         """Per row: reporting layer, hot days and cold days (news: the most generous linked symbol)."""
+        if dataset != Dataset.NEWS:  # one symbol per row: its window once per symbol
+            names = symbols_of(dataset, frame).astype(object)
+            windows = {s: self.window(dataset, s) for s in names.unique()}
+            found = [windows[s] for s in names]
+            return (
+                [layer for layer, _ in found],
+                np.array([w.hot_days for _, w in found], dtype="int64"),
+                np.array([w.cold_days for _, w in found], dtype="int64"),
+            )
         layers, hot, cold = [], [], []
         for symbols in symbols_of(dataset, frame):
             names = symbols if isinstance(symbols, list | np.ndarray) else [symbols]
@@ -149,14 +158,29 @@ class RetentionEngine:
     def _hot_pass(
         self, dataset: Dataset, dry_run: bool, counts: dict[tuple[str, str], RetentionCounts]
     ) -> None:
-        spec = SPECS[dataset]
         # Rows younger than every layer's hot window stay hot whoever owns them: not read at all.
         cutoff = self.today - dt.timedelta(days=self._min_days(dataset, "hot_days") - 1)
-        rows = self.hot.read(dataset, end=cutoff)
+        if SPECS[dataset].bulk:  # millions of rows a session: a symbol at a time
+            for symbol in self.hot.symbols_before(dataset, cutoff):
+                rows = self.hot.read(dataset, symbols=[symbol], end=cutoff)
+                self._hot_rows_pass(dataset, rows, dry_run, counts)
+            return
+        self._hot_rows_pass(dataset, self.hot.read(dataset, end=cutoff), dry_run, counts)
+
+    def _hot_rows_pass(
+        self,
+        dataset: Dataset,
+        rows: pd.DataFrame,
+        dry_run: bool,
+        counts: dict[tuple[str, str], RetentionCounts],
+    ) -> None:
+        """Move (verified) and delete these hot rows past their hot window."""
+        spec = SPECS[dataset]
         if rows.empty:
             return
         sessions = sessions_of(dataset, rows)
-        age = np.array([(self.today - to_date(s)).days for s in sessions], dtype="int64")
+        today = np.datetime64(self.today, "D")
+        age = (today - sessions.astype("datetime64[D]")).astype("int64")
         layers, hot_days, cold_days = self._row_windows(dataset, rows)
         labels = [(dataset.value, "none" if layer is None else str(layer)) for layer in layers]
         leaving = age >= hot_days
@@ -181,7 +205,10 @@ class RetentionEngine:
         deletable = pd.concat(to_delete, ignore_index=True)
         if not dry_run and not deletable.empty:
             with self.database.begin() as conn:
-                self.hot.delete_keys(conn, dataset, deletable[list(spec.key)])
+                if spec.bulk:  # whole symbol-sessions leave together: delete them by time range
+                    self.hot.delete_sessions(conn, dataset, deletable)
+                else:
+                    self.hot.delete_keys(conn, dataset, deletable[list(spec.key)])
 
     def _copy_and_verify(
         self,

@@ -84,7 +84,11 @@ class PartitionWriter:
         dataset = batch[0].data.dataset
         stored = [c for c in batch if not c.valid.empty]
         if stored:
-            frame = pd.concat([c.valid for c in stored], ignore_index=True)
+            frame = (
+                stored[0].valid
+                if len(stored) == 1
+                else pd.concat([c.valid for c in stored], ignore_index=True)
+            )
             layers = np.concatenate([np.full(len(c.valid), c.data.layer, dtype=np.int8) for c in stored])
             commit = Commit("ingest", self.run_id, tuple(c.data.key for c in batch))
             self.tables.store(dataset, frame, layers, commit)
@@ -101,7 +105,8 @@ class PartitionWriter:
                 totals.rows_cold += len(c.valid)
                 totals.partitions_written += 1
             if hot:
-                totals.rows_hot += self.hot.upsert(conn, dataset, pd.concat(hot, ignore_index=True))
+                rows = hot[0] if len(hot) == 1 else pd.concat(hot, ignore_index=True)
+                totals.rows_hot += self.hot.upsert(conn, dataset, rows)
             fetched: dict[dt.date, dict[str, int]] = {}
             through: dict[dt.date, dt.datetime] = {}
             for c in batch:  # partitions of two layers may share a session; their symbols differ

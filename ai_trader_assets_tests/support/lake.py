@@ -7,6 +7,7 @@ import pandas as pd
 
 from ai_trader_assets import calendar
 from ai_trader_assets.datasets import Dataset
+from ai_trader_assets.datasets.registry import check_rows
 from ai_trader_assets.providers.demo import DemoProvider
 from ai_trader_assets.settings import Secret
 from ai_trader_assets.storage.lake import Lake
@@ -25,6 +26,8 @@ def demo_frame(dataset: Dataset, symbols: Sequence[str], first: dt.date, last: d
         return result.frame.assign(symbols=[named.get(i, []) for i in result.frame["id"]])
     if dataset == Dataset.CORPORATE_ACTIONS:
         return provider.corporate_actions(symbols, first, last).frame
+    if dataset == Dataset.TICKS:  # the last session's (a session of trades is plenty), one per key
+        return check_rows(dataset, provider.trades(symbols, calendar.session_on_or_before(last)).frame)[0]
     return provider.bars(symbols, dataset, first, last).frame
 
 

@@ -23,7 +23,7 @@ import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 
 from ai_trader_assets.storage.lake.commits import Commit, literal
-from ai_trader_assets.storage.lake.layout import TARGET_FILE_BYTES, WRITER_PROPERTIES, TableLayout
+from ai_trader_assets.storage.lake.layout import TARGET_FILE_BYTES, TableLayout
 
 BATCH_ROWS = 65_536
 ARROW_BYTES_PER_STORED_BYTE = 4  # a bucket's rows in Arrow memory against its Parquet files
@@ -59,7 +59,7 @@ def cluster_bucket(
                 mode="overwrite",
                 predicate=f"{layout.bucket} = {literal(value)}",
                 target_file_size=TARGET_FILE_BYTES,
-                writer_properties=WRITER_PROPERTIES,
+                writer_properties=layout.writer_properties,
                 commit_properties=commit.properties(),
             )
         finally:

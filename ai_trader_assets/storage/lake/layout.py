@@ -44,7 +44,8 @@ def _arrow_type(spec: DatasetSpec, name: str, dtype: object) -> pa.DataType:
         return pa.date32()
     if isinstance(dtype, pd.DatetimeTZDtype):
         return pa.timestamp("us", "UTC")
-    types = {"string": pa.string(), "float64": pa.float64(), "Int64": pa.int64(), "int64": pa.int64()}
+    types = {"float64": pa.float64(), "Int64": pa.int64(), "int64": pa.int64()}
+    types |= {"string": pa.string(), "string[pyarrow]": pa.string()}
     return pa.bool_() if str(dtype) == "boolean" else types[str(dtype)]
 
 
@@ -134,6 +135,25 @@ class TableLayout:
 
     def empty(self) -> pa.Table:
         return self.schema.empty_table()
+
+    @property
+    def writer_properties(self) -> WriterProperties:
+        """How its files are written: the lake's defaults, or the dataset's own (:class:`LakeLayout`)."""
+        lake = self.spec.lake
+        if lake.compression is None and not lake.encodings and lake.row_group_rows is None:
+            return WRITER_PROPERTIES
+        codec, level = lake.compression or (None, None)
+        columns = {name: ColumnProperties(dictionary_enabled=False) for name in PLAIN_COLUMNS}
+        columns |= {
+            name: ColumnProperties(dictionary_enabled=False, encoding=encoding)  # type: ignore[arg-type]
+            for name, encoding in lake.encodings.items()
+        }
+        return WriterProperties(
+            max_row_group_size=lake.row_group_rows or ROW_GROUP_ROWS,
+            compression=codec,  # type: ignore[arg-type]
+            compression_level=level,
+            column_properties=columns,
+        )
 
 
 LAYOUTS: dict[Dataset, TableLayout] = {dataset: TableLayout(spec) for dataset, spec in SPECS.items()}

@@ -26,7 +26,7 @@ from deltalake import DeltaTable
 from ai_trader_assets.datasets import INGESTED_DATASETS, Dataset
 from ai_trader_assets.storage.lake.clustering import cluster_bucket
 from ai_trader_assets.storage.lake.commits import Commit, table_configuration
-from ai_trader_assets.storage.lake.layout import LAYOUTS, TARGET_FILE_BYTES, WRITER_PROPERTIES
+from ai_trader_assets.storage.lake.layout import LAYOUTS, TARGET_FILE_BYTES
 from ai_trader_assets.storage.lake.migration import has_legacy_layout
 from ai_trader_assets.storage.lake.tables import LakeTables
 
@@ -140,7 +140,7 @@ def _cluster(
         table.optimize.compact(
             partition_filters=[(layout.bucket, "=", value)],
             target_size=TARGET_FILE_BYTES,
-            writer_properties=WRITER_PROPERTIES,
+            writer_properties=layout.writer_properties,
             commit_properties=commit.properties(),
         )
         return

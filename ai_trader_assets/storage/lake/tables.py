@@ -36,7 +36,7 @@ from ai_trader_assets.storage.lake.commits import (
     table_configuration,
     version_entry,
 )
-from ai_trader_assets.storage.lake.layout import LAYOUTS, WRITER_PROPERTIES, TableLayout
+from ai_trader_assets.storage.lake.layout import LAYOUTS, TableLayout
 from ai_trader_assets.storage.lake.location import Lake, LakeError
 from ai_trader_assets.storage.lake.locking import TableLocks
 from ai_trader_assets.storage.lake.scan import read_filter, scan
@@ -259,7 +259,7 @@ class LakeTables:
                         arrow,
                         mode="overwrite",
                         predicate=predicate,
-                        writer_properties=WRITER_PROPERTIES,
+                        writer_properties=layout.writer_properties,
                         commit_properties=properties,
                     )
                 else:
@@ -267,7 +267,7 @@ class LakeTables:
                         t,
                         arrow,
                         mode="append",
-                        writer_properties=WRITER_PROPERTIES,
+                        writer_properties=layout.writer_properties,
                         commit_properties=properties,
                     )
 

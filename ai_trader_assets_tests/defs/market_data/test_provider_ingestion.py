@@ -4,12 +4,18 @@ Each provider's local server speaks its API and generates its bodies from the de
 whatever provider served a run, the stored rows must be the demo provider's values (raw prices; ids,
 timestamps and units in our conventions) with ``source`` naming the provider. A second run stores
 nothing new and asks the provider nothing; a malformed record is quarantined and stored nowhere.
+
+Trade ticks (layer 3 only) come from Polygon and Alpaca, whose servers generate trades of their own
+(not the demo's): a run stores every trade a server holds for the members' session exactly once, in
+hot and cold, over several pages. A page that never arrives whole (Polygon's cut short, Alpaca's 5xx
+storm) fails the run and leaves that symbol-session stored nowhere and not covered.
 """
 
 import dataclasses
 import datetime as dt
 import http.client
 import json
+import math
 import shutil
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -21,14 +27,15 @@ import pytest
 import yaml
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import DEFAULT_CONFIG_DIR
-from ai_trader_assets.datasets import Dataset
+from ai_trader_assets.config import DEFAULT_CONFIG_DIR, load_config
+from ai_trader_assets.datasets import SPECS, Dataset
 from ai_trader_assets.providers.demo import DemoProvider, session_bars
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake
 from ai_trader_assets.storage.ledger import Ledger
 from ai_trader_assets_tests.support.alpaca_server import AlpacaServer
+from ai_trader_assets_tests.support.alpaca_server import generated_trades as alpaca_trades
 from ai_trader_assets_tests.support.benzinga_server import BenzingaServer
 from ai_trader_assets_tests.support.fake_api import FakeApi, RecordedRequest
 from ai_trader_assets_tests.support.platform import Platform, metadata
@@ -53,6 +60,12 @@ SERVED: dict[str, tuple[Dataset, ...]] = {
     "benzinga": (Dataset.NEWS,),
 }
 CASES = [pytest.param(p, d, id=f"{p}-{d.value}") for p, datasets in SERVED.items() for d in datasets]
+TICKS = Dataset.TICKS
+TICKS_LAYER = 3  # the only layer that ingests ticks
+TRADES_PATH = {"polygon": "/v3/trades/", "alpaca": "/v2/stocks/trades"}
+TRADE_PAGE_SIZE = 50  # providers.yaml's trades page size in this suite
+TRADES_PER_SESSION = 120  # each member's session: three pages
+TRADE_PAGES = math.ceil(TRADES_PER_SESSION / TRADE_PAGE_SIZE)
 
 
 def _start(name: str) -> FakeApi:
@@ -70,23 +83,39 @@ class Rig:
     provider: str
     server: FakeApi
     platform: Platform
+    layer: int = LAYER
+
+    def place(self, layer: int) -> None:
+        """Make MEMBERS this layer's companies: the layer runs and reads use from now on."""
+        records = [{"symbol": s, "layer": layer} for s in MEMBERS]
+        CompaniesRepository(self.platform.database).upsert(records, source="test")
+        self.layer = layer
 
     def run(self, dataset: Dataset, first: dt.date, last: dt.date, **tags: str) -> Any:
         return self.platform.materialize(
-            dataset, f"{first}|{LAYER}", f"{last}|{LAYER}", tags=tags or None, provider=self.provider
+            dataset,
+            f"{first}|{self.layer}",
+            f"{last}|{self.layer}",
+            tags=tags or None,
+            provider=self.provider,
         )
 
 
 @pytest.fixture(scope="module")
-def unthrottled_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shipped configuration without the providers' rate limits (tested in test_ratelimit): the
-    suite measures what is stored, and Yahoo's 2 requests a second would make it wait."""
+def suite_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped configuration without the providers' rate limits (tested in test_ratelimit) and
+    retry waits (the retry policy is tested with each provider): the suite measures what is stored,
+    and Yahoo's 2 requests a second or a 5xx storm's backoff would make it wait. Trades come in pages
+    of TRADE_PAGE_SIZE, so a few trades take several pages."""
     folder = tmp_path_factory.mktemp("config")
     shutil.copytree(DEFAULT_CONFIG_DIR, folder, dirs_exist_ok=True)
     path = folder / "providers.yaml"
     data = yaml.safe_load(path.read_text())
     for spec in data["providers"].values():
         spec["rate_limit"].update(requests_per_second=1000, requests_per_minute=60_000, burst=1000)
+        spec["retries"].update(initial_backoff_seconds=0.01, max_backoff_seconds=0.01, jitter_seconds=0)
+        if "trades" in spec.get("page_sizes", {}):
+            spec["page_sizes"]["trades"] = TRADE_PAGE_SIZE
     path.write_text(yaml.safe_dump(data))
     return folder
 
@@ -97,7 +126,7 @@ def rig(
     market_db: MarketDatabase,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    unthrottled_config: Path,
+    suite_config: Path,
 ) -> Iterator[Rig]:
     provider: str = request.param
     with _start(provider) as server:
@@ -106,7 +135,7 @@ def rig(
             "AI_TRADER_LAKE_URL": str(tmp_path / "lake"),
             "AI_TRADER_AS_OF": AS_OF.isoformat(),
             "AI_TRADER_HOME": str(tmp_path / "home"),
-            "AI_TRADER_CONFIG_DIR": str(unthrottled_config),
+            "AI_TRADER_CONFIG_DIR": str(suite_config),
             "POLYGON_BASE_URL": server.url,
             "ALPACA_DATA_URL": server.url,
             "YAHOO_BASE_URL": server.url,
@@ -123,8 +152,9 @@ def rig(
             monkeypatch.setenv(name, value)
         for name in {*KEYS, "MASSIVE_API_KEY"} - set(variables):
             monkeypatch.delenv(name, raising=False)
-        CompaniesRepository(market_db).upsert([{"symbol": s, "layer": LAYER} for s in MEMBERS], source="test")
-        yield Rig(provider, server, Platform(market_db, Lake(str(tmp_path / "lake")), AS_OF))
+        rig = Rig(provider, server, Platform(market_db, Lake(str(tmp_path / "lake")), AS_OF))
+        rig.place(LAYER)
+        yield rig
 
 
 def _range(dataset: Dataset) -> tuple[dt.date, dt.date]:
@@ -137,7 +167,7 @@ def _range(dataset: Dataset) -> tuple[dt.date, dt.date]:
 
 def _stored(rig: Rig, dataset: Dataset, first: dt.date, last: dt.date) -> pd.DataFrame:
     sessions = calendar.sessions(first, last)
-    return rig.platform.tables.frame(dataset, sessions=sessions, layers=[LAYER])
+    return rig.platform.tables.frame(dataset, sessions=sessions, layers=[rig.layer])
 
 
 def _expected_bars(dataset: Dataset) -> pd.DataFrame:
@@ -190,14 +220,20 @@ def test_every_provider_ingests_what_it_serves_once_and_idempotently(rig: Rig, d
     stored = _stored(rig, dataset, first, last)
     _assert_matches_the_demo(rig, dataset, stored)
     assert meta["rows written"] == len(stored)
+    _assert_a_second_run_stores_nothing(rig, dataset, first, last, stored)
 
+
+def _assert_a_second_run_stores_nothing(
+    rig: Rig, dataset: Dataset, first: dt.date, last: dt.date, stored: pd.DataFrame
+) -> None:
     requests = len(rig.server.requests)
     again = rig.run(dataset, first, last)  # gap-aware: storage already holds every pair
     assert again.success and len(rig.server.requests) == requests
     assert metadata(again, dataset)["rows written"] == 0
+    key = list(SPECS[dataset].key)
     pd.testing.assert_frame_equal(
-        _stored(rig, dataset, first, last).sort_values(list(stored.columns[:2])).reset_index(drop=True),
-        stored.sort_values(list(stored.columns[:2])).reset_index(drop=True),
+        _stored(rig, dataset, first, last).sort_values(key).reset_index(drop=True),
+        stored.sort_values(key).reset_index(drop=True),
     )
 
 
@@ -280,3 +316,86 @@ def test_a_malformed_record_is_quarantined_with_its_reason_and_stored_nowhere(ri
     if dataset in BARS:  # the broken symbol's bar is still the clean one (compared above)
         assert broken in set(stored["symbol"])
     assert metadata(refresh, dataset)["rows quarantined"] == 1
+
+
+# ---------------------------------------------------------------------- ticks
+
+
+def _served_trades(rig: Rig, symbol: str) -> list[int]:
+    """The times (ns) of the trades the server holds of ``symbol`` in AS_OF's session, oldest first."""
+    if isinstance(rig.server, PolygonServer):
+        return [t["sip_timestamp"] for t in rig.server.session_trades(symbol, AS_OF)]
+    assert isinstance(rig.server, AlpacaServer)
+    records = rig.server.trades.get(symbol) or alpaca_trades(symbol, AS_OF, rig.server.trades_per_session)
+    return sorted(pd.Timestamp(t["t"]).value for t in records)
+
+
+def _sips(frame: pd.DataFrame, symbol: str) -> list[int]:
+    return sorted(frame.loc[frame["symbol"] == symbol, "sip_timestamp"].tolist())
+
+
+@pytest.fixture
+def ticks_rig(rig: Rig) -> Rig:
+    """The rig's members in layer 3, each with TRADES_PER_SESSION trades a session on the server."""
+    rig.place(TICKS_LAYER)
+    assert isinstance(rig.server, PolygonServer | AlpacaServer)
+    rig.server.trades_per_session = TRADES_PER_SESSION
+    return rig
+
+
+@pytest.mark.parametrize("rig", ["polygon", "alpaca"], indirect=True)
+def test_ticks_hold_every_trade_served_once_in_hot_and_cold(ticks_rig: Rig) -> None:
+    rig = ticks_rig
+    result = rig.run(TICKS, AS_OF, AS_OF)
+    assert result.success
+    meta = metadata(result, TICKS)
+    assert meta["served by"] == f"{rig.provider}: 3 symbols (AAPL, MSFT, VZ)" and meta["failover"] == "-"
+    assert meta["provider requests"] == len(rig.server.requests) == len(MEMBERS) * TRADE_PAGES
+    hot, cold = rig.platform.hot(TICKS), _stored(rig, TICKS, AS_OF, AS_OF)
+    assert len(hot) == len(cold) == meta["rows written"] == len(MEMBERS) * TRADES_PER_SESSION
+    for symbol in MEMBERS:
+        served = _served_trades(rig, symbol)
+        assert len(served) == TRADES_PER_SESSION and len(set(served)) == len(served)
+        assert _sips(hot, symbol) == _sips(cold, symbol) == served  # each trade once, exact to the ns
+    assert set(hot["source"]) == set(cold["source"]) == {rig.provider}
+    secrets = {v for k, v in KEYS.items() if k.startswith(rig.provider.upper())}
+    for request in rig.server.requests:  # keys travel in headers, never in a URL
+        url = request.path + "?" + urllib.parse.urlencode(request.query, doseq=True)
+        assert not any(secret in url for secret in secrets), url
+    _assert_a_second_run_stores_nothing(rig, TICKS, AS_OF, AS_OF, cold)
+
+
+def _break_second_page(rig: Rig, monkeypatch: pytest.MonkeyPatch, symbol: str) -> str:
+    """``symbol``'s first page of trades arrives whole, then no attempt at its second succeeds: Polygon's
+    comes without its ``results`` (cut short), Alpaca's is a 503 storm. Returns the run's error."""
+    attempts = load_config().providers.providers[rig.provider].retries.max_attempts  # type: ignore[index]
+    if isinstance(rig.server, PolygonServer):
+        path = f"{TRADES_PATH['polygon']}{symbol}"
+        rig.server.cut_short(path, skip=1, times=attempts + 1, drop_results=True)
+        return "without a 'results' list (cut short)"
+    server, generate = rig.server, rig.server.generate
+
+    def storm_after_the_first_page(path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
+        if query.get("symbols") == [symbol] and "page_token" not in query:  # its first page, served
+            server.fail(TRADES_PATH["alpaca"], 503, times=attempts + 1)  # to the requests that follow
+        return generate(path, query)
+
+    monkeypatch.setattr(server, "generate", storm_after_the_first_page)
+    return f"gave up after {attempts} attempts"
+
+
+@pytest.mark.parametrize("rig", ["polygon", "alpaca"], indirect=True)
+def test_a_trades_page_that_never_arrives_fails_the_run_and_stores_no_part_of_the_session(
+    ticks_rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig = ticks_rig
+    error = _break_second_page(rig, monkeypatch, "MSFT")
+    result = rig.run(TICKS, AS_OF, AS_OF)
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    assert error in str(failure.event_specific_data.error), failure.event_specific_data.error
+    # The slices before it (one symbol-session each) stay stored; MSFT's first page is stored nowhere.
+    hot, cold = rig.platform.hot(TICKS), _stored(rig, TICKS, AS_OF, AS_OF)
+    assert _sips(hot, "AAPL") == _sips(cold, "AAPL") == _served_trades(rig, "AAPL")
+    assert set(hot["symbol"]) == set(cold["symbol"]) == {"AAPL"}
+    assert set(Ledger(rig.platform.database).fetched(TICKS, [AS_OF], MEMBERS)) == {(AS_OF, "AAPL")}
