@@ -31,6 +31,9 @@ class LakeLayout:
         encodings: Parquet encoding per column (``DELTA_BINARY_PACKED``, ``PLAIN``, ...): where one
             beats dictionary encoding, measured.
         row_group_rows: Rows per row group (None: the lake's default).
+        range_column: For a dataset written in pieces (``bulk``): a write replaces, within each of its
+            slices, only the rows in the range of this column it covers (the pieces of one
+            symbol-session are then written without rewriting each other).
     """
 
     bucket: Bucket
@@ -40,6 +43,7 @@ class LakeLayout:
     compression: tuple[str, int] | None = None
     encodings: Mapping[str, str] = dataclasses.field(default_factory=dict)
     row_group_rows: int | None = None
+    range_column: str | None = None
 
 
 # eq=False: a spec is one object per dataset, compared and hashed by identity (it holds mappings).
@@ -64,8 +68,10 @@ class DatasetSpec:
         problems: Per row, why it cannot be stored ('' when it can): the quarantine reasons.
         date_columns: Columns holding dates (``datetime.date`` in frames, ``date32`` in the lake).
         list_columns: Columns holding lists of strings.
-        bulk: Millions of rows a session (ticks): retention works through hot storage a symbol at a
-            time and deletes a symbol-session by its time range, not key by key.
+        bulk: Millions of rows a session (ticks): written in pieces of at most ``runs.slice_rows``
+            rows; retention works through hot storage a symbol at a time and deletes a symbol-session
+            by its time range, not key by key; checks read back only ``checked_columns``.
+        checked_columns: The columns ``problems`` reads.
     """
 
     dataset: Dataset
@@ -84,6 +90,7 @@ class DatasetSpec:
     date_columns: frozenset[str] = frozenset()
     list_columns: frozenset[str] = frozenset()
     bulk: bool = False
+    checked_columns: tuple[str, ...] | None = None
 
     def empty(self) -> pd.DataFrame:
         return empty_frame(self.columns)

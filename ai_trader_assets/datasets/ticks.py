@@ -245,6 +245,7 @@ SPEC = DatasetSpec(
             "trade_id": "PLAIN",
         },
         row_group_rows=131_072,
+        range_column="sip_timestamp",
     ),
     read_columns=READ_COLUMNS,
     read_order=("symbol", "sip_timestamp", "exchange", "trade_id"),
@@ -252,4 +253,5 @@ SPEC = DatasetSpec(
     symbols_of=symbol_column,
     problems=tick_problems,
     bulk=True,
+    checked_columns=(*KEY, "price", "size"),
 )

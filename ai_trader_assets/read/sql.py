@@ -66,9 +66,10 @@ def _create_view(
     newer = f'SELECT {selected} FROM "hot_{dataset.value}"'
     if "id" in SPECS[dataset].key:  # news times in the log are cut to milliseconds: check the ids
         newer += f' WHERE id NOT IN (SELECT id FROM "cold_{dataset.value}")'
-    connection.execute(
-        f'CREATE VIEW "{dataset.value}" AS SELECT {selected} FROM "cold_{dataset.value}" UNION ALL {newer}'
-    )
+    rows = f'SELECT {selected} FROM "cold_{dataset.value}" UNION ALL {newer}'
+    if dataset == Dataset.TICKS:  # a trade's ts to the nanosecond (UTC), as MarketData.ticks gives it
+        rows = f"SELECT * REPLACE (make_timestamp_ns(sip_timestamp) AS ts) FROM ({rows})"
+    connection.execute(f'CREATE VIEW "{dataset.value}" AS {rows}')
 
 
 def _hot_rows(dataset: Dataset, database: MarketDatabase, tables: LakeTables, has_cold: bool) -> pd.DataFrame:

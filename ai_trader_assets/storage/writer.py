@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ai_trader_assets.config import PlatformConfig
-from ai_trader_assets.datasets import Dataset
+from ai_trader_assets.datasets import SPECS, Dataset
 from ai_trader_assets.datasets.partitions import PartitionData
 from ai_trader_assets.datasets.registry import check_rows
 from ai_trader_assets.storage.database import MarketDatabase
@@ -42,6 +42,7 @@ class _Checked:
     data: PartitionData
     valid: pd.DataFrame
     rejects: pd.DataFrame
+    last: bool = True  # the partition's last piece (or its only one)
 
 
 class PartitionWriter:
@@ -77,6 +78,13 @@ class PartitionWriter:
             if valid.empty and not data.fetched and rejects.empty:
                 continue  # nothing fetched for this partition: storage stays exactly as it was
             checked.append(_Checked(data, valid, rejects))
+        if checked and SPECS[checked[0].data.dataset].bulk:
+            # Millions of rows a partition (ticks): stored in pieces of at most runs.slice_rows rows,
+            # each its own commit, so a run's memory follows the piece, not the symbol-session.
+            for item in checked:
+                for piece in _pieces(item, self.config.pipeline.runs.slice_rows):
+                    self._write_batch([piece], totals)
+            return
         for batch in _batches(checked, self.config.pipeline.lake.commit_rows):
             self._write_batch(batch, totals)
 
@@ -103,7 +111,7 @@ class PartitionWriter:
                     hot.append(c.valid)
                 totals.rows_written += len(c.valid)
                 totals.rows_cold += len(c.valid)
-                totals.partitions_written += 1
+                totals.partitions_written += int(c.last)
             if hot:
                 rows = hot[0] if len(hot) == 1 else pd.concat(hot, ignore_index=True)
                 totals.rows_hot += self.hot.upsert(conn, dataset, rows)
@@ -114,6 +122,31 @@ class PartitionWriter:
                 if c.data.through is not None:  # the run's clock: the same for every layer
                     through[c.data.session] = c.data.through
             self.ledger.record_many(conn, dataset, fetched, through)
+
+
+def _pieces(item: _Checked, rows: int) -> Iterator[_Checked]:
+    """A partition in pieces of at most ``rows`` rows, in (symbol, time) order, cut only between
+    distinct times (the rows of one key stay together). Only the last piece records coverage and
+    quarantine: a run that dies half-way fetches the whole partition again (idempotently)."""
+    valid = item.valid
+    if len(valid) <= rows:
+        yield item
+        return
+    spec = SPECS[item.data.dataset]
+    time = valid[spec.lake.range_column or spec.time_column].to_numpy()
+    codes = pd.factorize(valid["symbol"], sort=True)[0]
+    order = np.lexsort((time, codes))
+    time, codes = time[order], codes[order]
+    start = 0
+    while start < len(order):
+        end = min(start + rows, len(order))
+        while 0 < end < len(order) and codes[end] == codes[end - 1] and time[end] == time[end - 1]:
+            end += 1  # never between two rows of one instant
+        last = end == len(order)
+        data = item.data if last else dataclasses.replace(item.data, fetched={})
+        rejects = item.rejects if last else item.rejects.iloc[:0]
+        yield _Checked(data, valid.iloc[order[start:end]].reset_index(drop=True), rejects, last)
+        start = end
 
 
 def _batches(checked: list[_Checked], rows_per_commit: int) -> Iterator[list[_Checked]]:

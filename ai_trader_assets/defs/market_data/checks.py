@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ai_trader_assets import calendar
-from ai_trader_assets.datasets import BAR_DATASETS, LAYERS, Dataset
+from ai_trader_assets.datasets import BAR_DATASETS, LAYERS, SPECS, Dataset
 from ai_trader_assets.datasets.bars import bars_in_session
 from ai_trader_assets.datasets.partitions import PartitionData
 from ai_trader_assets.datasets.registry import check_rows
@@ -122,15 +122,7 @@ class CheckTally:
         if not written:
             return
         news = self.dataset == Dataset.NEWS
-        # Exactly the slice's rows: its symbols' bars, or its articles by id (an article names several
-        # symbols, and reading every article of the slice's sessions grows with each slice).
-        in_cold = self.tables.frame(
-            self.dataset,
-            extra=["session", "layer"],
-            sessions=sorted({d.session for d in written}),
-            symbols=None if news else sorted({s for d in written for s in d.fetched}),
-            ids=sorted({i for d in written for i in d.frame["id"]}) if news else None,
-        )
+        in_cold = self._stored_rows(written)
         self.partitions.update(d.key for d in written)
         if self.dataset not in BAR_DATASETS:
             self._fetched.extend((d.session, list(d.fetched)) for d in written)
@@ -144,7 +136,7 @@ class CheckTally:
         for data in written:
             if (data.session, data.layer) not in present and any(data.fetched.values()):
                 self.problems += 1  # rows were fetched but are not in cold storage
-        self.problems += len(check_rows(self.dataset, in_cold.drop(columns=["session", "layer"]))[1])
+        self.problems += self._invalid(in_cold)
         if self.dataset in BAR_DATASETS:
             regular = _regular_rows_of_sessions(self.dataset, in_cold)
             counts = regular.groupby(["session", "symbol"], observed=True).size().to_dict()
@@ -156,6 +148,30 @@ class CheckTally:
                     found = int(counts.get((data.session, symbol), 0))
                     if found < expected:
                         self.incomplete[f"{symbol} {data.session}"] = found
+
+    def _stored_rows(self, written: list[PartitionData]) -> pd.DataFrame:
+        """Exactly the slice's stored rows, with session and layer: its symbols' rows, or its articles
+        by id (an article names several symbols, and reading every article of the slice's sessions
+        grows with each slice); of a bulk dataset only the columns its validation reads."""
+        spec = SPECS[self.dataset]
+        news = self.dataset == Dataset.NEWS
+        sessions = sorted({d.session for d in written})
+        symbols = None if news else sorted({s for d in written for s in d.fetched})
+        if spec.checked_columns is not None:
+            columns = [*spec.checked_columns, "session", "layer"]
+            return self.tables.read(
+                self.dataset, columns=columns, sessions=sessions, symbols=symbols
+            ).to_pandas()
+        ids = sorted({i for d in written for i in d.frame["id"]}) if news else None
+        return self.tables.frame(
+            self.dataset, extra=["session", "layer"], sessions=sessions, symbols=symbols, ids=ids
+        )
+
+    def _invalid(self, in_cold: pd.DataFrame) -> int:
+        spec = SPECS[self.dataset]
+        if spec.checked_columns is not None:
+            return int((spec.problems(in_cold) != "").sum())
+        return len(check_rows(self.dataset, in_cold.drop(columns=["session", "layer"]))[1])
 
     def results(
         self, platform: PlatformConfigResource, market_db: MarketDatabaseResource

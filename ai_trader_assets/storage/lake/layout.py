@@ -75,6 +75,10 @@ class TableLayout:
         return self.spec.lake.slice_column
 
     @property
+    def range_column(self) -> str | None:
+        return self.spec.lake.range_column
+
+    @property
     def cluster_by(self) -> tuple[str, ...] | None:
         return self.spec.lake.cluster_by
 

@@ -10,6 +10,7 @@ import polars as pl
 import pyarrow as pa
 from deltalake import DeltaTable
 
+from ai_trader_assets.storage.lake.commits import in_list, literal
 from ai_trader_assets.storage.lake.layout import TableLayout
 
 
@@ -26,6 +27,54 @@ def slice_groups(layout: TableLayout, rows: pl.DataFrame) -> list[tuple[list[Any
     for session, values in per_session.iter_rows():
         by_values[tuple(values)].append(session)
     return [(sorted(sessions), list(values)) for values, sessions in by_values.items()]
+
+
+def slice_ranges(layout: TableLayout, rows: pl.DataFrame) -> pl.DataFrame | None:
+    """For a layout with a ``range_column``: per (session, slice value), the range of it the rows
+    cover (what the commit replaces); None otherwise."""
+    column = layout.spec.lake.range_column
+    if column is None:
+        return None
+    return (
+        rows.group_by("session", layout.slice_column)
+        .agg(pl.col(column).min().alias("low"), pl.col(column).max().alias("high"))
+        .sort("session", layout.slice_column)
+    )
+
+
+def slice_predicate(
+    layout: TableLayout, groups: list[tuple[list[Any], list[Any]]], ranges: pl.DataFrame | None
+) -> str:
+    """The delta-rs predicate of the rows a commit replaces: its slices (in their ranges)."""
+    if ranges is None:
+        return " OR ".join(
+            f"({in_list('session', s)} AND {in_list(layout.slice_column, v)})" for s, v in groups
+        )
+    return " OR ".join(
+        f"(session = {literal(s)} AND {layout.slice_column} = {literal(v)} AND "
+        f"{layout.range_column} >= {literal(low)} AND {layout.range_column} <= {literal(high)})"
+        for s, v, low, high in ranges.iter_rows()
+    )
+
+
+def slice_condition(
+    layout: TableLayout, groups: list[tuple[list[Any], list[Any]]], ranges: pl.DataFrame | None
+) -> pl.Expr:
+    """:func:`slice_predicate` as a polars filter (to read the stored rows it will replace)."""
+    if ranges is None:
+        return pl.any_horizontal(
+            [
+                pl.col("session").is_in(sessions) & pl.col(layout.slice_column).is_in(values)
+                for sessions, values in groups
+            ]
+        )
+    column = pl.col(layout.range_column or "")
+    return pl.any_horizontal(
+        [
+            (pl.col("session") == s) & (pl.col(layout.slice_column) == v) & column.is_between(low, high)
+            for s, v, low, high in ranges.iter_rows()
+        ]
+    )
 
 
 def files_may_hold(table: DeltaTable, sessions: Sequence[dt.date]) -> bool:

@@ -32,7 +32,6 @@ from ai_trader_assets.storage.lake.commits import (
     Commit,
     TableStats,
     TableVersion,
-    in_list,
     table_configuration,
     version_entry,
 )
@@ -45,7 +44,10 @@ from ai_trader_assets.storage.lake.slices import (
     is_sorted,
     one_row_per_key,
     relabel,
+    slice_condition,
     slice_groups,
+    slice_predicate,
+    slice_ranges,
 )
 
 COMMIT_ATTEMPTS = 3
@@ -220,9 +222,8 @@ class LakeTables:
         # converts a many-chunk list column at a huge cost in memory (~900 MB for 100k news rows).
         new = one_row_per_key(pl.DataFrame(rows.combine_chunks()), layout)
         groups = slice_groups(layout, new)
-        predicate = " OR ".join(
-            f"({in_list('session', s)} AND {in_list(layout.slice_column, v)})" for s, v in groups
-        )
+        ranges = slice_ranges(layout, new)
+        predicate = slice_predicate(layout, groups, ranges)
         with self.locked(dataset):
             table = self._open_or_create(dataset)
             app_id = commit.app_id(dataset, predicate)
@@ -232,7 +233,7 @@ class LakeTables:
             # append, sparing delta-rs the search for rows matching the predicate.
             sessions = sorted({session for group, _ in groups for session in group})
             overlap = files_may_hold(table, sessions)
-            stored = pl.DataFrame(self._slices(table, layout, groups) if overlap else layout.empty())
+            stored = pl.DataFrame(self._slices(table, layout, groups, ranges) if overlap else layout.empty())
             # Nothing stored matches the predicate (a backfill's next slice: same sessions, other
             # symbols): a plain append is the same commit, without delta-rs parsing and evaluating a
             # predicate that can name thousands of ids.
@@ -333,15 +334,14 @@ class LakeTables:
             raise LakeError(f"cannot create {self.lake.describe(dataset)}: {_first_line(exc)}") from exc
 
     def _slices(
-        self, table: DeltaTable, layout: TableLayout, groups: list[tuple[list[Any], list[Any]]]
+        self,
+        table: DeltaTable,
+        layout: TableLayout,
+        groups: list[tuple[list[Any], list[Any]]],
+        ranges: pl.DataFrame | None = None,
     ) -> pa.Table:
         """The stored rows of the slices (the rows the commit's predicate will replace)."""
-        condition = pl.any_horizontal(
-            [
-                pl.col("session").is_in(sessions) & pl.col(layout.slice_column).is_in(values)
-                for sessions, values in groups
-            ]
-        )
+        condition = slice_condition(layout, groups, ranges)
         buckets = sorted({layout.bucket_of(s) for sessions, _ in groups for s in sessions})
         found = (
             pl.scan_delta(table)

@@ -62,7 +62,9 @@ def test_the_layer_schedule_requests_the_open_sessions_partition_one_at_a_time(
         request = evaluate(tick)
         assert isinstance(request, dg.RunRequest)
         assert request.partition_key == "2026-11-20|3"
-        assert request.asset_selection == [dg.AssetKey(Dataset.BARS_1MIN.value), dg.AssetKey("bars_5min")]
+        assert request.asset_selection == [
+            dg.AssetKey(Dataset.BARS_1MIN.value), dg.AssetKey("bars_5min"), dg.AssetKey("ticks")
+        ]  # fmt: skip
         assert request.tags[INTRADAY_TAG] == "3" and request.tags[LAYER_TAG] == "3"
 
         # The previous refresh of the layer is still running: this tick waits for the next one.

@@ -132,6 +132,9 @@ def test_backfills_follow_the_rows_a_promotion_implies(universe: MarketDatabase,
     datasets = {d.value for d in load_config().layers.layers[3].datasets}
     (run,) = requests(result)
     assert {k.path[-1] for k in run.asset_graph_subset.asset_keys} == datasets  # type: ignore[union-attr]
+    ticks = run.asset_graph_subset.get_partitions_subset(dg.AssetKey("ticks")).get_partition_keys()  # type: ignore[union-attr]
+    days = sorted({dt.date.fromisoformat(key.split("|")[0]) for key in ticks})
+    assert days and (days[-1] - days[0]).days < 7  # ticks: layer 3's 7-day cold window, no more
     assert backfill_requests.get(universe, int(run.tags["ai_trader/backfill_request"])).symbols == (
         "L1S0",
         "L1S1",

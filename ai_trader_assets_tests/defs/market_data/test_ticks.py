@@ -151,9 +151,10 @@ def test_a_layer_3_session_of_demo_trades_is_stored_once_checked_and_read_every_
     assert result.exit_code == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert len(rows) == len(expected) and rows[0]["ts"].count(".") == 1  # fractional seconds shown
-    result = runner.invoke(app, ["sql", "select count(*) as n from ticks", "--format", "json"])
+    query = "select count(*) as n, max(epoch_ns(ts) - sip_timestamp) as off from ticks"
+    result = runner.invoke(app, ["sql", query, "--format", "json"])
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout) == [{"n": len(expected)}]
+    assert json.loads(result.stdout) == [{"n": len(expected), "off": 0}]  # ts to the nanosecond
 
 
 @pytest.fixture
