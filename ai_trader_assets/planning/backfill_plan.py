@@ -282,6 +282,11 @@ class BackfillPlanner:
             return 2 * symbols  # splits and dividends
         if dataset == Dataset.NEWS:
             return symbols  # at least one page each; busy names page further
+        if dataset == Dataset.TICKS:  # a symbol-session's trades, paged
+            page = self.config.providers.providers[self.provider].page_sizes.trades or math.inf
+            trades = self.config.pipeline.runs.budget(dataset).rows_per_symbol_session
+            pairs = sum(len(c.symbols) * len(calendar.sessions(c.first, c.last)) for c in piece.calls)
+            return pairs * max(1, math.ceil(trades / page))
         # Providers without a bars page size answer a symbol's range in one response (yahoo, demo).
         page = self.config.providers.providers[self.provider].page_sizes.aggregates or math.inf
         requests = 0

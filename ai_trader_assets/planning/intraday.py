@@ -74,9 +74,13 @@ def freshness(
     if not members:
         return Freshness(True, facts | {"members": 0})
     with MarketData(database, lake, config=config, today=session) as reader:
-        bars = reader.bars(
-            members, dataset.value.removeprefix("bars_"), session, session, columns=["symbol", "ts"]
-        )
+        if dataset == Dataset.TICKS:  # the newest trade (regular hours) stands for the newest bar
+            bars = reader.ticks(members, session, session, columns=["symbol", "ts"])
+            bars["ts"] = bars["ts"].dt.floor("us")  # minutes matter here, not nanoseconds
+        else:
+            bars = reader.bars(
+                members, dataset.value.removeprefix("bars_"), session, session, columns=["symbol", "ts"]
+            )
     newest = bars.groupby("symbol", observed=True)["ts"].max() + pd.Timedelta(INTRADAY_LENGTHS[dataset])
     ends = {str(symbol): end.to_pydatetime() for symbol, end in newest.items()}
     stale = sorted(m for m in members if m not in ends or ends[m] < deadline)

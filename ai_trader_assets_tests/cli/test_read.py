@@ -83,7 +83,8 @@ def test_news_actions_and_files_in_every_format(quickstart: MarketDatabase, tmp_
 def test_bad_and_empty_requests_are_one_line(quickstart: MarketDatabase) -> None:
     for args, message in [
         (["bars", "ZZZZ", "--interval", "1day"], "unknown symbol ZZZZ"),
-        (["bars", "AAPL", "--interval", "2min"], "unknown interval '2min'"),
+        (["bars", "AAPL", "--interval", "2hours"], "unknown interval '2hours'"),
+        (["bars", "AAPL", "--interval", "7min"], "must divide an hour"),
         (["bars", "AAPL", "--interval", "1day", "--start", "2026-11-10", "--end", "2026-11-01"], "after end"),
         (["bars", "AAPL", "--interval", "1day", "--end", "2027-01-04"], "in the future"),
         (["sql", "select * from bars_2min"], "unknown dataset bars_2min"),

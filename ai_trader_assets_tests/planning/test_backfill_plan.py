@@ -43,7 +43,7 @@ def test_a_layer_with_days_covers_exactly_those_calendar_days_for_every_dataset(
     for d in layer.datasets:
         assert list(d.sessions) == sessions_in_last(30)
         assert d.missing_pairs == len(d.sessions) * 2
-    assert plan.partitions == 6 * len(sessions_in_last(30))
+    assert plan.partitions == len(layer.datasets) * len(sessions_in_last(30))
 
 
 def test_without_days_each_dataset_gets_its_layers_cold_window(planner: BackfillPlanner) -> None:
@@ -115,7 +115,9 @@ def test_stored_pairs_are_not_planned_again(planner: BackfillPlanner, market_db:
 def test_the_estimate_follows_how_the_runs_fetch_and_the_provider_pages(planner: BackfillPlanner) -> None:
     config = load_config()
     page = config.providers.providers["polygon"].page_size("polygon", "aggregates")
-    plan = planner.plan("layer3", 365, None)
+    # A year of everything but ticks (a year of trades is tens of runs: below).
+    bars_and_records = [d for d in config.layers.layers[3].datasets if d != Dataset.TICKS]
+    plan = planner.plan("layer3", 365, bars_and_records)
     by_dataset = {d.dataset: d for d in plan.layers[0].datasets}
     sessions = len(sessions_in_last(365))
     # Two symbols for a year is far below every run budget: one run, and since --days gives every
@@ -131,6 +133,11 @@ def test_the_estimate_follows_how_the_runs_fetch_and_the_provider_pages(planner:
     (layer0,) = planner.plan("F,GE", 5, [Dataset.BARS_1DAY]).layers
     assert layer0.datasets[0].requests == 2  # 2 symbols, 5 sessions: per symbol is cheaper
     assert plan.requests == sum(d.requests for d in plan.layers[0].datasets)
+    # Trades: a symbol-session at a time, paged at 50,000 trades (~500,000 a symbol-session).
+    (ticks,) = planner.plan("layer3", 7, [Dataset.TICKS]).layers[0].datasets
+    trades = config.pipeline.runs.budget(Dataset.TICKS).rows_per_symbol_session
+    pages = -(-int(trades) // config.providers.providers["polygon"].page_size("polygon", "trades"))
+    assert ticks.requests == 2 * len(sessions_in_last(7)) * pages
 
 
 def test_runs_follow_the_rows_not_the_sessions(planner: BackfillPlanner) -> None:

@@ -156,7 +156,8 @@ def test_arrow_and_polars_outputs_hold_the_same_rows(platform: Platform) -> None
     ("call", "message"),
     [
         (lambda d: d.bars("ZZZZ", "1day", "2026-11-02", "2026-11-06"), "unknown symbol ZZZZ"),
-        (lambda d: d.bars("AAPL", "2min", "2026-11-02", "2026-11-06"), "unknown interval '2min'"),
+        (lambda d: d.bars("AAPL", "2hours", "2026-11-02", "2026-11-06"), "unknown interval '2hours'"),
+        (lambda d: d.bars("AAPL", "7min", "2026-11-02", "2026-11-06"), "must divide an hour"),
         (lambda d: d.bars("AAPL", "1day", "2026-11-06", "2026-11-02"), "start 2026-11-06 is after end"),
         (lambda d: d.bars("AAPL", "1day", "2026-11-02", "2026-12-24"), "end 2026-12-24 is in the future"),
         (lambda d: d.bars("F", "1min", "2026-11-02", "2026-11-06"), "F is layer 0 and has never been"),

@@ -205,7 +205,7 @@ def test_the_freshness_checks_run_in_dagster_one_per_asset_and_layer(desk: Desk)
     desk.at(11, 15)  # layer 3's 1-minute bars end at 11:00: older than two 5-minute refreshes
     job = dg.define_asset_job("freshness", selection=dg.AssetSelection.checks(checks))
     definitions = dg.Definitions(
-        assets=[desk.platform.asset(d) for d in (MINUTE, Dataset.BARS_5MIN)],
+        assets=[desk.platform.asset(d) for d in (MINUTE, Dataset.BARS_5MIN, Dataset.TICKS)],
         asset_checks=[checks],
         jobs=[job],
         resources=resources().resources,
@@ -217,7 +217,9 @@ def test_the_freshness_checks_run_in_dagster_one_per_asset_and_layer(desk: Desk)
         ("bars_1min", "intraday_freshness_layer_3"),
         ("bars_5min", "intraday_freshness_layer_3"),
         ("bars_5min", "intraday_freshness_layer_2"),
+        ("ticks", "intraday_freshness_layer_3"),
     }
+    assert not evaluations[("ticks", "intraday_freshness_layer_3")].passed  # never refreshed
     assert not evaluations[("bars_1min", "intraday_freshness_layer_3")].passed
     assert not evaluations[("bars_5min", "intraday_freshness_layer_3")].passed  # never refreshed
     layer_2 = evaluations[("bars_5min", "intraday_freshness_layer_2")]

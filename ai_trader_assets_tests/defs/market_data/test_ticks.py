@@ -20,6 +20,7 @@ from ai_trader_assets.cli import app
 from ai_trader_assets.config import load_config
 from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.datasets.registry import check_rows
+from ai_trader_assets.planning.intraday import freshness
 from ai_trader_assets.providers.demo import DemoProvider
 from ai_trader_assets.read import MarketData
 from ai_trader_assets.storage.companies import CompaniesRepository
@@ -175,6 +176,12 @@ def test_a_trading_session_is_stored_up_to_now_then_completed_and_retention_purg
     monkeypatch.setenv("AI_TRADER_AS_OF", f"{SESSION}T11:05")  # the intraday refresh: only what is new
     refresh = platform.materialize(TICKS, key)
     assert refresh.success and 0 < metadata(refresh, TICKS)["rows written"] < len(morning)
+    (spec,) = [s for s in load_config().pipeline.intraday if s.layer == 3]
+    at = pd.Timestamp(f"{SESSION} 11:05", tz="America/New_York").to_pydatetime()
+    fresh = freshness(platform.database, platform.lake, load_config(), spec, TICKS, now=at)
+    assert fresh.passed, fresh.metadata  # the newest trade is minutes old
+    later = at + dt.timedelta(minutes=30)
+    assert not freshness(platform.database, platform.lake, load_config(), spec, TICKS, now=later).passed
     monkeypatch.setenv("AI_TRADER_AS_OF", f"{SESSION + dt.timedelta(days=1)}")  # after the close
     assert platform.materialize(TICKS, key).success
     expected = demo_trades()
