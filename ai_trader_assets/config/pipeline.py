@@ -32,9 +32,11 @@ class DatasetBudget(Frozen):
 
 class RunsSpec(Frozen):
     """Runs sized by data: a backfill becomes runs of at most ``rows_per_run`` estimated rows per
-    dataset, and a run holds at most ``slice_rows`` rows in memory (fetch, validate, store, next)."""
+    dataset, and a run holds at most ``slice_rows`` rows in memory (fetch, validate, store, next).
+    A symbol-session of a bulk dataset (ticks) is one fetch, stored in pieces of ``piece_rows``."""
 
     slice_rows: PositiveInt
+    piece_rows: PositiveInt = 150_000
     datasets: dict[Dataset, DatasetBudget]
 
     @field_validator("datasets")

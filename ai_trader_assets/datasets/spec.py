@@ -68,7 +68,7 @@ class DatasetSpec:
         problems: Per row, why it cannot be stored ('' when it can): the quarantine reasons.
         date_columns: Columns holding dates (``datetime.date`` in frames, ``date32`` in the lake).
         list_columns: Columns holding lists of strings.
-        bulk: Millions of rows a session (ticks): written in pieces of at most ``runs.slice_rows``
+        bulk: Millions of rows a session (ticks): written in pieces of at most ``runs.piece_rows``
             rows; retention works through hot storage a symbol at a time and deletes a symbol-session
             by its time range, not key by key; checks read back only ``checked_columns``.
         checked_columns: The columns ``problems`` reads.

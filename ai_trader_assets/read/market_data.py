@@ -45,6 +45,7 @@ from ai_trader_assets.read.requests import (
 from ai_trader_assets.read.results import (
     ReadReport,
     columns_of,
+    condition_ids,
     describe,
     to_pandas,
 )
@@ -220,11 +221,8 @@ class MarketData:
         kind = output_kind(output)
         wanted = columns_of(columns, Dataset.TICKS)
         rows, report = self._tick_rows(symbols, start, end, version, regular_hours)
-        rows = rows.with_columns(
-            pl.col("sip_timestamp").cast(pl.Datetime("ns", "UTC")).alias("ts"),
-            pl.col("conditions")
-            .str.split(",")
-            .list.eval(pl.element().filter(pl.element() != "").cast(pl.Int16)),
+        rows = condition_ids(rows).with_columns(
+            pl.col("sip_timestamp").cast(pl.Datetime("ns", "UTC")).alias("ts")
         )
         return self._finish(rows.select(wanted), report, kind)
 

@@ -79,10 +79,10 @@ class PartitionWriter:
                 continue  # nothing fetched for this partition: storage stays exactly as it was
             checked.append(_Checked(data, valid, rejects))
         if checked and SPECS[checked[0].data.dataset].bulk:
-            # Millions of rows a partition (ticks): stored in pieces of at most runs.slice_rows rows,
+            # Millions of rows a partition (ticks): stored in pieces of at most runs.piece_rows rows,
             # each its own commit, so a run's memory follows the piece, not the symbol-session.
             for item in checked:
-                for piece in _pieces(item, self.config.pipeline.runs.slice_rows):
+                for piece in _pieces(item, self.config.pipeline.runs.piece_rows):
                     self._write_batch([piece], totals)
             return
         for batch in _batches(checked, self.config.pipeline.lake.commit_rows):

@@ -66,17 +66,22 @@ def pruned_files(
             dtype=bool,
         )
     root = table.table_uri.rstrip("/")
-    # In time order (bucket, then first session): the files of a clustered table then hold a
-    # symbol's rows in (symbol, time) order, and a one-symbol read needs no sort.
+    # In time order (bucket, first session, first time): the files of a clustered table, or the
+    # pieces of a symbol-session written one after the other, then hold a symbol's rows in (symbol,
+    # time) order, and a one-symbol read needs no sort.
     count = actions.num_rows
     firsts = actions["min.session"].to_pylist() if "min.session" in names else [None] * count
     buckets = actions[bucket].to_pylist() if bucket in names else [""] * count
+    time = f"min.{layout.spec.time_column}"
+    earliest = actions[time].to_pylist() if time in names else [None] * count
     chosen = [
-        (str(value), first or dt.date.min, path)
-        for value, first, path, wanted in zip(buckets, firsts, actions["path"].to_pylist(), keep, strict=True)
+        (str(value), first or dt.date.min, low is None, low or 0, path)
+        for value, first, low, path, wanted in zip(
+            buckets, firsts, earliest, actions["path"].to_pylist(), keep, strict=True
+        )
         if wanted
     ]
-    return [f"{root}/{path}" for _, _, path in sorted(chosen)]
+    return [f"{root}/{item[-1]}" for item in sorted(chosen)]
 
 
 def _admits_any(lows: list[str | None], highs: list[str | None], symbols: Sequence[str]) -> np.ndarray:

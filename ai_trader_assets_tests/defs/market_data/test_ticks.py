@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 import json
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,10 +15,11 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from ai_trader_assets.cli import app
-from ai_trader_assets.config import load_config
+from ai_trader_assets.config import DEFAULT_CONFIG_DIR, load_config
 from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.datasets.registry import check_rows
 from ai_trader_assets.planning.intraday import freshness
@@ -26,6 +28,7 @@ from ai_trader_assets.read import MarketData
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake
+from ai_trader_assets.storage.ledger import Ledger
 from ai_trader_assets.storage.retention import RetentionEngine
 from ai_trader_assets_tests.support.lake import s3_lake
 from ai_trader_assets_tests.support.platform import Platform, metadata
@@ -200,3 +203,29 @@ def test_a_trading_session_is_stored_up_to_now_then_completed_and_retention_purg
     ).run()
     assert counts[("ticks", "3")].purged == len(expected)  # cold keeps them seven
     assert platform.cold(TICKS, SESSION, 3) is None
+
+
+def test_a_symbol_session_is_stored_in_pieces_each_trade_once(
+    local_platform: Platform, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config_dir = tmp_path / "config"
+    shutil.copytree(DEFAULT_CONFIG_DIR, config_dir)
+    pipeline = yaml.safe_load((config_dir / "pipeline.yaml").read_text())
+    pipeline["runs"]["piece_rows"] = 1_000  # ~6 pieces of AAPL's session
+    (config_dir / "pipeline.yaml").write_text(yaml.safe_dump(pipeline))
+    monkeypatch.setenv("AI_TRADER_CONFIG_DIR", str(config_dir))
+    platform, key = local_platform, f"{SESSION}|3"
+    run = platform.materialize(TICKS, key)
+    assert run.success
+    expected = demo_trades()
+    history = platform.tables.history(TICKS)
+    assert len(history) - 1 == -(-len(expected) // 1_000)  # a commit per piece, after the table's creation
+    cold = platform.cold(TICKS, SESSION, 3)
+    assert cold is not None and len(cold) == len(expected) == platform.count("ticks")
+    assert (
+        cold["sip_timestamp"].is_unique
+        or cold.duplicated(["sip_timestamp", "exchange", "trade_id"]).sum() == 0
+    )
+    assert Ledger(platform.database).covered(TICKS, [SESSION], ["AAPL"]) == {(SESSION, "AAPL")}
+    again = platform.materialize(TICKS, key, tags={"ai_trader/refresh": "full"})  # a refetch, in pieces
+    assert again.success and len(platform.cold(TICKS, SESSION, 3)) == len(expected)  # type: ignore[arg-type]
