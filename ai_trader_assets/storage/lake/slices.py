@@ -77,18 +77,50 @@ def slice_condition(
     )
 
 
-def files_may_hold(table: DeltaTable, sessions: Sequence[dt.date]) -> bool:
-    """Whether any file's session statistics admit one of the sessions (files without them: yes)."""
+def files_may_hold(
+    table: DeltaTable,
+    sessions: Sequence[dt.date],
+    layout: TableLayout | None = None,
+    ranges: pl.DataFrame | None = None,
+) -> bool:
+    """Whether any file's session statistics admit one of the sessions (files without them: yes); with
+    ``ranges`` (:func:`slice_ranges`), whether a file's symbol and range statistics admit one of them
+    (the pieces of a symbol-session written one after the other never overlap: each is an append)."""
     actions = pa.table(table.get_add_actions(flatten=True))
     if actions.num_rows == 0:
         return False
     if "min.session" not in actions.column_names:
         return True
     lows, highs = actions["min.session"].to_pylist(), actions["max.session"].to_pylist()
-    return any(
+    held = [
         low is None or high is None or any(low <= s <= high for s in sessions)
         for low, high in zip(lows, highs, strict=True)
-    )
+    ]
+    if ranges is None or layout is None or not any(held):
+        return any(held)
+    return _ranges_may_overlap(actions, held, layout, ranges)
+
+
+def _ranges_may_overlap(
+    actions: pa.Table, held: list[bool], layout: TableLayout, ranges: pl.DataFrame
+) -> bool:
+    """Whether a file holding the sessions also admits, by its statistics, a (slice value, range)."""
+    needed = [f"{side}.{c}" for side in ("min", "max") for c in (layout.slice_column, layout.range_column)]
+    if any(name not in actions.column_names for name in needed):
+        return True
+    stats = zip(*(actions[name].to_pylist() for name in needed), strict=True)
+    wanted = list(ranges.select(layout.slice_column, "low", "high").iter_rows())
+    for holds, (value_low, range_low, value_high, range_high) in zip(held, stats, strict=True):
+        if not holds:
+            continue
+        if None in (value_low, range_low, value_high, range_high):
+            return True
+        if any(
+            value_low <= v <= value_high and low <= range_high and range_low <= high
+            for v, low, high in wanted
+        ):
+            return True
+    return False
 
 
 def one_row_per_key(frame: pl.DataFrame, layout: TableLayout) -> pl.DataFrame:

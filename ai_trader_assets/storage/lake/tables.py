@@ -232,7 +232,7 @@ class LakeTables:
             # Sessions no file holds yet (the daily ingest's case) have nothing to replace: a plain
             # append, sparing delta-rs the search for rows matching the predicate.
             sessions = sorted({session for group, _ in groups for session in group})
-            overlap = files_may_hold(table, sessions)
+            overlap = files_may_hold(table, sessions, layout, ranges)
             stored = pl.DataFrame(self._slices(table, layout, groups, ranges) if overlap else layout.empty())
             # Nothing stored matches the predicate (a backfill's next slice: same sessions, other
             # symbols): a plain append is the same commit, without delta-rs parsing and evaluating a
