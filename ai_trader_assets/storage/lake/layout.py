@@ -121,7 +121,10 @@ class TableLayout:
     def to_arrow(self, frame: pd.DataFrame, layers: int | Sequence[int] | np.ndarray) -> pa.Table:
         """Rows of a dataset frame as table rows: schema cast, session, layer and bucket added."""
         sessions = pa.array(self.spec.sessions_of(frame).astype("datetime64[D]"), pa.date32())
-        table = pa.Table.from_pandas(self.spec.conform(frame), preserve_index=False)
+        conformed = list(frame.columns) == list(self.spec.columns) and all(
+            frame[name].dtype == dtype for name, dtype in self.spec.columns.items()
+        )  # (as frames from the write path are: no copy of a million rows to make)
+        table = pa.Table.from_pandas(frame if conformed else self.spec.conform(frame), preserve_index=False)
         layer_values = np.broadcast_to(np.asarray(layers, dtype=np.int8), (len(frame),))
         # A commit holds few sessions: format each once, then index.
         distinct = pc.unique(sessions)
