@@ -27,6 +27,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from ai_trader_assets import calendar
+from ai_trader_assets.datasets.bars import bar_sessions
 from ai_trader_assets.datasets.frames import UTC_TS, conform, symbol_column
 from ai_trader_assets.datasets.names import Dataset
 from ai_trader_assets.datasets.spec import DatasetSpec, LakeLayout
@@ -190,15 +191,6 @@ def outside_session(frame: pd.DataFrame, sessions: Sequence[dt.date]) -> np.ndar
     return ~np.isin(days, np.array(sorted(sessions), dtype="datetime64[D]"))
 
 
-def tick_sessions(frame: pd.DataFrame) -> np.ndarray:
-    """The session of each trade: the New York date of its time (the next session if not one).
-    ``ts`` decides (a day starts on a whole microsecond, so ``ts`` and ``sip_timestamp`` agree)."""
-    if frame.empty:
-        return np.array([], dtype="datetime64[D]")
-    local = frame["ts"].dt.tz_convert(calendar.NEW_YORK).dt.tz_localize(None)
-    return calendar.sessions_on_or_after(local.to_numpy().astype("datetime64[D]"))
-
-
 def tick_problems(frame: pd.DataFrame) -> np.ndarray:
     """Per row, why it is not a storable trade ('' when it is). A repeated key keeps the later record
     (a correction, or the same trade on a repeated page) and rejects the earlier ones."""
@@ -249,7 +241,7 @@ SPEC = DatasetSpec(
     ),
     read_columns=READ_COLUMNS,
     read_order=("symbol", "sip_timestamp", "exchange", "trade_id"),
-    sessions_of=tick_sessions,
+    sessions_of=bar_sessions,  # as a bar's: the New York date of ts (a day starts on a whole µs)
     symbols_of=symbol_column,
     problems=tick_problems,
     bulk=True,

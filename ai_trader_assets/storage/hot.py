@@ -116,8 +116,7 @@ class HotStore:
         """COPY straight into the table (no staging, no conflict handling): the fast path of a first
         fill. A key written meanwhile by another run makes it roll back to its savepoint and answer
         False (the caller upserts instead)."""
-        buffer = io.BytesIO()
-        pacsv.write_csv(wire, buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+        buffer = _csv(wire)
         raw = conn.connection.driver_connection
         with raw.cursor() as cursor:  # type: ignore[union-attr]
             cursor.execute("SAVEPOINT hot_copy")
@@ -132,8 +131,7 @@ class HotStore:
 
     @staticmethod
     def _copy_upsert(conn: Connection, table: str, wire: pa.Table, quoted: str, upsert: str) -> None:
-        buffer = io.BytesIO()
-        pacsv.write_csv(wire, buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+        buffer = _csv(wire)
         staging = f"staging_{table}"
         raw = conn.connection.driver_connection
         with raw.cursor() as cursor:  # type: ignore[union-attr]
@@ -142,7 +140,7 @@ class HotStore:
             )
             cursor.execute(f'TRUNCATE "{staging}"')
             with cursor.copy(f'COPY "{staging}" ({quoted}) FROM STDIN WITH (FORMAT csv)') as copy:
-                copy.write(buffer.getvalue())
+                copy.write(buffer.getbuffer())
             cursor.execute(f'INSERT INTO "{table}" ({quoted}) SELECT {quoted} FROM "{staging}" {upsert}')
 
     def read(
@@ -231,6 +229,13 @@ class HotStore:
             )
         result = conn.execute(table.delete().where(condition), values)
         return int(result.rowcount)
+
+
+def _csv(wire: pa.Table) -> io.BytesIO:
+    """Rows as COPY's CSV (no header)."""
+    buffer = io.BytesIO()
+    pacsv.write_csv(wire, buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+    return buffer
 
 
 def _bound(value: dt.datetime | dt.date, dataset: Dataset) -> Any:

@@ -2,10 +2,14 @@
 
 import dataclasses
 import datetime as dt
+import uuid
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 
 from ai_trader_assets.config import load_config
@@ -19,6 +23,8 @@ from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.hot import HotStore
 from ai_trader_assets.storage.lake import Lake
 from ai_trader_assets.storage.lake.tables import LakeTables, lake_tables
+from ai_trader_assets_tests.support.lake import s3_lake
+from ai_trader_assets_tests.support.s3 import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, create_bucket
 
 
 @dataclasses.dataclass
@@ -88,3 +94,32 @@ def lake_partitions(lake: Lake, dataset: str) -> list[tuple[dt.date, int]]:
 def metadata(result: dg.ExecuteInProcessResult, dataset: Dataset) -> dict[str, Any]:
     materializations = result.asset_materializations_for_node(dataset.value)
     return {k: getattr(v, "value", v) for k, v in materializations[0].metadata.items()}
+
+
+def lake_platform(
+    request: pytest.FixtureRequest,
+    *,
+    database: MarketDatabase,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    configure: Callable[[str], None],
+    as_of: dt.date,
+) -> Platform:
+    """A platform on a local lake or on a bucket of the module's ``s3_endpoint`` fixture (its S3
+    variables set), as ``request.param`` says; ``configure`` sets up the rest of the environment for
+    the lake's URL."""
+    if request.param == "local lake":
+        configure(str(tmp_path / "lake"))
+        return Platform(database, Lake(str(tmp_path / "lake")), as_of)
+    endpoint = request.getfixturevalue("s3_endpoint")
+    bucket = f"lake-{uuid.uuid4().hex[:8]}"
+    create_bucket(endpoint, bucket)
+    for name, value in {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+        "AWS_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    configure(f"s3://{bucket}/lake")
+    return Platform(database, s3_lake(endpoint, bucket), as_of)

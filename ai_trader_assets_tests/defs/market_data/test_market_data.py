@@ -6,7 +6,6 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,14 +31,9 @@ from ai_trader_assets.storage.lake.commits import Commit
 from ai_trader_assets.storage.lake.tables import LakeTables
 from ai_trader_assets.storage.ledger import Ledger
 from ai_trader_assets.storage.retention import RetentionEngine
-from ai_trader_assets_tests.support.lake import s3_lake
-from ai_trader_assets_tests.support.platform import Platform, metadata
+from ai_trader_assets_tests.support.platform import Platform, lake_platform, metadata
 from ai_trader_assets_tests.support.polygon_server import PolygonServer, bars_json
 from ai_trader_assets_tests.support.s3 import (
-    ACCESS_KEY_ID,
-    REGION,
-    SECRET_ACCESS_KEY,
-    create_bucket,
     moto_server,
 )
 
@@ -90,21 +84,14 @@ def platform(
     server: PolygonServer,
 ) -> Platform:
     """The assets' storage on both database engines and both lake kinds (local disk, S3 server)."""
-    if request.param == "local lake":
-        configure(monkeypatch, market_db, str(tmp_path / "lake"), server)
-        return Platform(market_db, Lake(str(tmp_path / "lake")), AS_OF)
-    endpoint = request.getfixturevalue("s3_endpoint")
-    bucket = f"lake-{uuid.uuid4().hex[:8]}"
-    create_bucket(endpoint, bucket)
-    for name, value in {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
-        "AWS_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    configure(monkeypatch, market_db, f"s3://{bucket}/lake", server)
-    return Platform(market_db, s3_lake(endpoint, bucket), AS_OF)
+    return lake_platform(
+        request,
+        database=market_db,
+        tmp_path=tmp_path,
+        monkeypatch=monkeypatch,
+        configure=lambda url: configure(monkeypatch, market_db, url, server),
+        as_of=AS_OF,
+    )
 
 
 def without_ingest_time(frame: pd.DataFrame | None) -> pd.DataFrame:

@@ -7,7 +7,6 @@ import datetime as dt
 import io
 import json
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,13 +29,8 @@ from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake
 from ai_trader_assets.storage.ledger import Ledger
 from ai_trader_assets.storage.retention import RetentionEngine
-from ai_trader_assets_tests.support.lake import s3_lake
-from ai_trader_assets_tests.support.platform import Platform, metadata
+from ai_trader_assets_tests.support.platform import Platform, lake_platform, metadata
 from ai_trader_assets_tests.support.s3 import (
-    ACCESS_KEY_ID,
-    REGION,
-    SECRET_ACCESS_KEY,
-    create_bucket,
     moto_server,
 )
 
@@ -66,21 +60,14 @@ def s3_endpoint() -> Iterator[str]:
 def platform(
     request: pytest.FixtureRequest, market_db: MarketDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Platform:
-    if request.param == "local lake":
-        configure(monkeypatch, market_db, str(tmp_path / "lake"))
-        return Platform(market_db, Lake(str(tmp_path / "lake")), AS_OF)
-    endpoint = request.getfixturevalue("s3_endpoint")
-    bucket = f"lake-{uuid.uuid4().hex[:8]}"
-    create_bucket(endpoint, bucket)
-    for name, value in {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
-        "AWS_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    configure(monkeypatch, market_db, f"s3://{bucket}/lake")
-    return Platform(market_db, s3_lake(endpoint, bucket), AS_OF)
+    return lake_platform(
+        request,
+        database=market_db,
+        tmp_path=tmp_path,
+        monkeypatch=monkeypatch,
+        configure=lambda url: configure(monkeypatch, market_db, url),
+        as_of=AS_OF,
+    )
 
 
 def demo_trades() -> pd.DataFrame:
