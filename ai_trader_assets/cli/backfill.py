@@ -85,6 +85,7 @@ def backfill(
             settings.today(),
             settings.provider,
             now=settings.now(),
+            reddit=settings.access.configured("reddit"),
         )
         plan = planner.plan(symbols, days, parse_datasets(datasets), refresh=refresh)
         _print_plan(plan)

@@ -1,4 +1,4 @@
-"""``ai-trader bars|ticks|news|actions|sql``: the read side (:class:`MarketData`) from the command line."""
+"""``ai-trader bars|ticks|news|actions|sentiment|sql``: the read side (:class:`MarketData`) from the command line."""
 
 import contextlib
 from collections.abc import Iterator
@@ -115,6 +115,26 @@ def actions(
     _records("corporate actions", symbols, start, end, fmt, output)
 
 
+def sentiment(
+    symbols: Symbols,
+    source: Annotated[
+        str | None, typer.Option("--source", help="reddit or news (default: both, one row per source).")
+    ] = None,
+    start: Start = None,
+    end: End = None,
+    fmt: FormatOption = Format.TABLE,
+    output: OutputOption = None,
+) -> None:
+    """Per symbol and session: mentions, authors and VADER tone of Reddit and of the stored news
+    (layers 2 and 3)."""
+    with reader() as data:
+        rows = data.sentiment(symbols, start, end, source=source, output="arrow")
+        report = data.last_read
+        assert report is not None
+        write(rows, fmt, output, title=f"sentiment {report.start}..{report.end} ({source or 'all sources'})")
+        _explain_empty(data)
+
+
 def _records(
     what: str, symbols: str, start: str | None, end: str | None, fmt: Format, output: Path | None
 ) -> None:
@@ -131,7 +151,8 @@ def sql(
     fmt: FormatOption = Format.TABLE,
     output: OutputOption = None,
 ) -> None:
-    """DuckDB SQL over one view per dataset (bars_1day ... bars_1min, news, corporate_actions, ticks): hot
+    """DuckDB SQL over one view per dataset (bars_1day ... bars_1min, news, corporate_actions, ticks,
+    social_sentiment): hot
     and cold storage, every key once."""
     with market_database() as database:
         settings = load_settings()

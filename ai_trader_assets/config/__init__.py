@@ -1,7 +1,8 @@
 """The platform's YAML configuration, parsed into frozen pydantic models.
 
-Four files live in the configuration folder (``AI_TRADER_CONFIG_DIR``, default ``<repo>/config``):
-``layers.yaml``, ``retention.yaml``, ``providers.yaml`` and ``pipeline.yaml`` (one module each here).
+Five files live in the configuration folder (``AI_TRADER_CONFIG_DIR``, default ``<repo>/config``):
+``layers.yaml``, ``retention.yaml``, ``providers.yaml``, ``pipeline.yaml`` and ``sentiment.yaml`` (one
+module each here).
 Every number the pipeline uses lives in exactly one of them; code reads it from here. A bad file
 fails at load with the file, the key path and what was expected (:class:`ConfigError`).
 """

@@ -1,4 +1,4 @@
-"""All four files loaded, each validated on its own and then against the others (:class:`PlatformConfig`)."""
+"""All five files loaded, each validated on its own and then against the others (:class:`PlatformConfig`)."""
 
 import datetime as dt
 import functools
@@ -13,6 +13,7 @@ from ai_trader_assets.config.layers import LayersFile
 from ai_trader_assets.config.pipeline import PipelineFile
 from ai_trader_assets.config.providers import ProvidersFile
 from ai_trader_assets.config.retention import RetentionFile, RetentionWindow
+from ai_trader_assets.config.sentiment import SentimentFile
 from ai_trader_assets.datasets import LAYERS, Dataset
 
 # libyaml's safe loader where PyYAML was built with it (ten times faster: every command loads the
@@ -21,12 +22,13 @@ SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class PlatformConfig(Frozen):
-    """All four files, validated on their own and against each other."""
+    """All five files, validated on their own and against each other."""
 
     layers: LayersFile
     retention: RetentionFile
     providers: ProvidersFile
     pipeline: PipelineFile
+    sentiment: SentimentFile
 
     def window_start(self, days: int, today: dt.date) -> dt.date:
         """The first day of a ``days``-calendar-day window ending today (``today - d < days``, as
@@ -152,7 +154,7 @@ def _check_intraday_matches_layers(layers: LayersFile, pipeline: PipelineFile, p
 
 
 def load_config(config_dir: Path | str | None = None) -> PlatformConfig:
-    """Load and cross-check the four configuration files.
+    """Load and cross-check the five configuration files.
 
     Args:
         config_dir: The folder holding the YAML files; defaults to ``<repo>/config``.
@@ -170,7 +172,10 @@ def load_config(config_dir: Path | str | None = None) -> PlatformConfig:
     pipeline_path = folder / "pipeline.yaml"
     pipeline = _parse(PipelineFile, pipeline_path)
     _check_intraday_matches_layers(layers, pipeline, pipeline_path)
-    return PlatformConfig(layers=layers, retention=retention, providers=providers, pipeline=pipeline)
+    sentiment = _parse(SentimentFile, folder / "sentiment.yaml")
+    return PlatformConfig(
+        layers=layers, retention=retention, providers=providers, pipeline=pipeline, sentiment=sentiment
+    )
 
 
 @functools.cache

@@ -6,7 +6,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from ai_trader_assets.datasets import bars, corporate_actions, news, ticks
+from ai_trader_assets.datasets import bars, corporate_actions, news, sentiment, ticks
 from ai_trader_assets.datasets.bars import BAR_LENGTHS
 from ai_trader_assets.datasets.names import Dataset
 from ai_trader_assets.datasets.spec import DatasetSpec
@@ -17,6 +17,7 @@ SPECS: dict[Dataset, DatasetSpec] = {
     Dataset.NEWS: news.SPEC,
     Dataset.CORPORATE_ACTIONS: corporate_actions.SPEC,
     Dataset.TICKS: ticks.SPEC,
+    Dataset.SOCIAL_SENTIMENT: sentiment.SPEC,
 }
 # What a row of an intraday dataset needs to be complete: a bar its interval to end, a trade nothing.
 # A trading session is stored up to "now" in these (partial sessions), and refreshed intraday.

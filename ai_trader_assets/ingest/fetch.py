@@ -31,6 +31,7 @@ from ai_trader_assets.datasets.registry import INTRADAY_LENGTHS
 from ai_trader_assets.datasets.ticks import outside_session
 from ai_trader_assets.datasets.validation import split_rejects
 from ai_trader_assets.ingest.request import IngestReport, IngestRequest
+from ai_trader_assets.ingest.sentiment.build import SentimentBuilder, SentimentInputs
 from ai_trader_assets.ingest.slices import FetchSlice, plan_slices
 from ai_trader_assets.ingest.split import combine, new_york_time, split_partitions, stored_through
 from ai_trader_assets.providers.base import MarketDataProvider, ProviderResult
@@ -98,11 +99,15 @@ class Ingestor:
         companies: CompaniesRepository,
         ledger: Ledger,
         config: PlatformConfig,
+        sentiment: SentimentInputs | None = None,
     ) -> None:
         self.provider = provider
         self.companies = companies
         self.ledger = ledger
         self.config = config
+        # Social sentiment is computed, not fetched from the market-data provider: from these inputs.
+        self.sentiment = sentiment
+        self._sentiment: SentimentBuilder | None = None
 
     def run(self, request: IngestRequest) -> tuple[list[PartitionData], IngestReport]:
         """Every partition at once (small runs and tests); :meth:`stream` is the bounded form."""
@@ -113,6 +118,12 @@ class Ingestor:
     def stream(self, request: IngestRequest) -> IngestStream:
         """Plan the run now (coverage, windows, notes); fetch slice by slice as it is iterated."""
         report = IngestReport()
+        if request.dataset == Dataset.SOCIAL_SENTIMENT:
+            if self.sentiment is None:
+                raise ValueError(
+                    "social_sentiment is computed from SentimentInputs: pass them to the Ingestor"
+                )
+            self._sentiment = SentimentBuilder(self.sentiment, report)
         by_layer: dict[int, list[dt.date]] = defaultdict(list)
         for session, layer in request.partitions:
             by_layer[layer].append(session)
@@ -294,6 +305,9 @@ class Ingestor:
                 return self.provider.news(symbols, previous_close, close + dt.timedelta(seconds=1))
 
             return news
+        if dataset == Dataset.SOCIAL_SENTIMENT:
+            assert self._sentiment is not None, "made by stream()"
+            return self._sentiment
 
         def actions(symbols: list[str], first: dt.date, last: dt.date) -> ProviderResult:
             # Ex-dates on the days after the previous session map to ``first``.

@@ -28,6 +28,9 @@ class IngestReport:
     served: dict[str, set[str]] = dataclasses.field(default_factory=dict)
     failovers: list[str] = dataclasses.field(default_factory=list)
     not_ended: int = 0  # bars still forming at the run's "now" (stored by a later run)
+    # Sentiment only: whether the Reddit part ran (or why not), and the social items it stored.
+    reddit: str = ""
+    social_items: int = 0
 
     def add_served(self, result: ProviderResult, default_provider: str, symbols: Sequence[str]) -> None:
         served = result.served or {default_provider: tuple(symbols)}
@@ -74,7 +77,8 @@ def served_summary(served: dict[str, set[str]], shown: int = 20) -> str:
 
 def describe(report: IngestReport) -> dict[str, Any]:
     """Run metadata for the UI."""
-    return {
+    social = {"reddit": report.reddit, "social items stored": report.social_items} if report.reddit else {}
+    return social | {
         "symbols fetched": len(report.symbols),
         "provider requests": len(report.calls),
         "rows": report.rows,

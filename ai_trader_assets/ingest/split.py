@@ -81,6 +81,8 @@ def split_partitions(
             report.notes.append(f"the feed is delayed: {session} stored up to {new_york_time(held)}")
             rows = rows[(rows["ts"] < held).to_numpy()].reset_index(drop=True)
         counts = _rows_per_symbol(dataset, rows, symbols)
+        if fetched.unanswered:
+            counts = {m: n for m, n in counts.items() if (session, m) not in fetched.unanswered}
         if held is not None and dataset not in INTRADAY_LENGTHS:
             counts = {}  # a daily bar of a session the feed has not served to its close: not yet
         # Provider rejects cannot always be dated; they are kept with the run's first partition.
@@ -139,6 +141,7 @@ def combine(results: list[ProviderResult]) -> ProviderResult:
         served=_merge_served(results),
         failovers=tuple(line for r in results for line in r.failovers),
         served_until=min((r.served_until for r in results if r.served_until), default=None),
+        unanswered=frozenset().union(*(r.unanswered for r in results)),
     )
 
 

@@ -18,6 +18,7 @@ from typing import NoReturn
 
 from ai_trader_assets import calendar
 from ai_trader_assets.config import GROUPED_DAILY, PlatformConfig, RateLimit
+from ai_trader_assets.config.sentiment import REDDIT_LISTING_CAP
 from ai_trader_assets.datasets import INGESTED_DATASETS, LAYERS, Dataset
 from ai_trader_assets.datasets.symbols import validate_symbol
 from ai_trader_assets.ingest.slices import FetchSlice, plan_slices
@@ -119,8 +120,10 @@ class BackfillPlanner:
         provider: ProviderKind,
         *,
         now: dt.datetime | None = None,
+        reddit: bool = False,
     ) -> None:
         self.companies = companies
+        self.reddit = reddit  # whether the Reddit source is on (its variables are set)
         self.ledger = ledger
         self.config = config
         self.today = today
@@ -282,6 +285,13 @@ class BackfillPlanner:
             return 2 * symbols  # splits and dividends
         if dataset == Dataset.NEWS:
             return symbols  # at least one page each; busy names page further
+        if dataset == Dataset.SOCIAL_SENTIMENT:
+            # Computed from the stored news; with Reddit, each window's listings are read once per
+            # run: up to Reddit's cap of pages per subreddit (comments add one request per post).
+            reddit = self.config.sentiment.reddit
+            pages = math.ceil(REDDIT_LISTING_CAP / reddit.page_size)
+            windows = len({(c.first, c.last) for c in piece.calls})
+            return windows * len(reddit.subreddits) * pages if self.reddit else 0
         if dataset == Dataset.TICKS:  # a symbol-session's trades, paged
             page = self.config.providers.providers[self.provider].page_sizes.trades or math.inf
             trades = self.config.pipeline.runs.budget(dataset).rows_per_symbol_session

@@ -3,7 +3,7 @@ benzinga and demo, combined per dataset by :class:`FailoverProvider`. This packa
 on; :mod:`.factory` builds providers, importing a vendor's package (and its SDK) only then."""
 
 from ai_trader_assets.providers.base import MarketDataProvider, ProviderError
-from ai_trader_assets.providers.factory import build_provider, build_single, provider_order
+from ai_trader_assets.providers.factory import build_provider, build_single, build_social, provider_order
 from ai_trader_assets.providers.failover import FailoverProvider
 
 __all__ = [
@@ -12,5 +12,6 @@ __all__ = [
     "ProviderError",
     "build_provider",
     "build_single",
+    "build_social",
     "provider_order",
 ]

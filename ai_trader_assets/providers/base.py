@@ -69,6 +69,8 @@ class ProviderResult:
         failovers: one line per provider given up on, with the reason.
         served_until: a delayed feed's horizon: nothing after this instant could be served, so a
             trading session is stored only up to it (None: real time).
+        unanswered: (session, symbol) pairs the answer does not cover yet (sentiment whose news are
+            not stored yet): their rows may be partial, and coverage does not record them.
     """
 
     frame: pd.DataFrame
@@ -78,6 +80,7 @@ class ProviderResult:
     served: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     failovers: tuple[str, ...] = ()
     served_until: dt.datetime | None = None
+    unanswered: frozenset[tuple[dt.date, str]] = frozenset()
 
 
 class MarketDataProvider(Protocol):

@@ -12,6 +12,7 @@ from ai_trader_assets.providers.demo import DemoProvider
 from ai_trader_assets.providers.failover import FailoverProvider
 from ai_trader_assets.providers.http import RequestGovernor
 from ai_trader_assets.providers.ratelimit import RequestLimiter
+from ai_trader_assets.providers.social import SocialSource
 from ai_trader_assets.settings import REQUIRED_KEYS, ProviderAccess, Secret, key_names, load_settings
 
 
@@ -126,3 +127,23 @@ def build_provider(
         lambda name: build_single(name, config, access, state_dir),
         primary,
     )
+
+
+def build_social(
+    kind: str, config: PlatformConfig, access: ProviderAccess, state_dir: Path
+) -> SocialSource | None:
+    """The social source of sentiment: Reddit when its variables are set, else the demo's posts when
+    the demo is the provider (``kind``), else None (sentiment comes from the stored news alone)."""
+    reddit = build_reddit(config, access, state_dir)
+    if reddit is not None:
+        return reddit
+    if kind == "demo":
+        from ai_trader_assets.providers.demo_social import DemoSocialSource  # noqa: PLC0415
+
+        return DemoSocialSource()
+    return None
+
+
+def build_reddit(config: PlatformConfig, access: ProviderAccess, state_dir: Path) -> SocialSource | None:
+    """PROVISIONAL (the Reddit helper replaces this): None until the Reddit source exists."""
+    return None

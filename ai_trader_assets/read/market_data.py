@@ -23,6 +23,7 @@ import polars as pl
 
 from ai_trader_assets.config import PlatformConfig, load_config
 from ai_trader_assets.datasets import LAYERS, Dataset
+from ai_trader_assets.datasets.sentiment import SOURCES as SENTIMENT_SOURCES
 from ai_trader_assets.read.adjustment import (
     apply,
 )
@@ -238,6 +239,33 @@ class MarketData:
         """Articles naming any of the symbols, of sessions ``start``..``end`` (an article belongs to the
         session whose (previous close, close] holds its publication), sorted by (published_utc, id)."""
         return self._records(Dataset.NEWS, symbols, start, end, version, output)
+
+    def sentiment(
+        self,
+        symbols: str | Iterable[str],
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        *,
+        source: str | None = None,
+        version: int | dt.datetime | str | None = None,
+        output: str = "pandas",
+    ) -> Any:
+        """Per symbol and session (``ts``: the session's midnight in New York, as a daily bar), the
+        tone of what was written about it: mentions, unique authors, posts, comments, VADER's mean and
+        median compound score, the bullish and bearish shares and the top item ids; one row per
+        source (``reddit``, ``news``; ``source=`` keeps one). Layers 2 and 3, sorted by (symbol, ts,
+        source)."""
+        if source not in (None, *SENTIMENT_SOURCES):
+            raise ReadError(
+                f"unknown sentiment source {source!r}: expected one of {', '.join(SENTIMENT_SOURCES)}"
+            )
+        kind = output_kind(output)
+        dataset = Dataset.SOCIAL_SENTIMENT
+        report, layers, pin = self._begin(dataset, symbols, start, end, version)
+        rows = self.rows.read(dataset, report, layers, pin)
+        if source is not None:
+            rows = rows.filter(pl.col("source") == source)
+        return self._finish(rows.select(columns_of(None, dataset)), report, kind)
 
     def corporate_actions(
         self,

@@ -99,7 +99,8 @@ class StoredRows:
                 )
         combined = pl.concat(pieces, how="vertical_relaxed")
         if dataset != Dataset.CORPORATE_ACTIONS:
-            combined = combined.unique(subset=["symbol", "ts"], keep="first", maintain_order=True)
+            key = ["symbol", "ts", "source"] if dataset == Dataset.SOCIAL_SENTIMENT else ["symbol", "ts"]
+            combined = combined.unique(subset=key, keep="first", maintain_order=True)
         return combined.sort(order_of(dataset))
 
     def _hot_tail(

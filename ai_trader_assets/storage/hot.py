@@ -66,14 +66,14 @@ class HotStore:
             wire = _wire_table(rows, columns, conn.dialect.name)
             if self._copy_direct(conn, spec.table.name, wire, ", ".join(f'"{c}"' for c in columns)):
                 return len(rows)
-        self._upsert_table(conn, spec.table, rows, columns, spec.key)
+        self.upsert_table(conn, spec.table, rows, columns, spec.key)
         if dataset == Dataset.NEWS:
             links = frame[["id", "symbols"]].explode("symbols").dropna()
             links = links.rename(columns={"id": "news_id", "symbols": "symbol"}).drop_duplicates()
-            self._upsert_table(conn, NEWS_SYMBOLS_TABLE, links, ["news_id", "symbol"], ("news_id", "symbol"))
+            self.upsert_table(conn, NEWS_SYMBOLS_TABLE, links, ["news_id", "symbol"], ("news_id", "symbol"))
         return len(rows)
 
-    def _upsert_table(
+    def upsert_table(
         self, conn: Connection, table: sa.Table, frame: pd.DataFrame, columns: list[str], key: Sequence[str]
     ) -> None:
         if frame.empty:
@@ -270,3 +270,11 @@ def from_database(frame: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
     if "ingested_at" not in frame:
         frame["ingested_at"] = pd.NaT
     return conform(frame, spec.columns)
+
+
+def from_naive_utc(values: pd.Series) -> pd.Series:
+    """Times read back from SQL as tz-aware UTC (SQLite hands back naive UTC, PostgreSQL aware)."""
+    times = pd.to_datetime(values)
+    return (times.dt.tz_localize("UTC") if times.dt.tz is None else times.dt.tz_convert("UTC")).astype(
+        pd.DatetimeTZDtype("us", "UTC")
+    )

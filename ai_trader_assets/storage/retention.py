@@ -32,6 +32,7 @@ from ai_trader_assets.storage.lake.commits import Commit, in_list, literal
 from ai_trader_assets.storage.lake.layout import LAYOUTS
 from ai_trader_assets.storage.lake.tables import lake_tables
 from ai_trader_assets.storage.ledger import Ledger
+from ai_trader_assets.storage.social import SocialStore
 
 NO_WINDOW = RetentionWindow(hot_days=0, cold_days=0)
 IDS_PER_DELETE = 5_000  # news purges delete by article id, in commits of this many
@@ -129,9 +130,26 @@ class RetentionEngine:
             self._warm_pass(dataset, dry_run, counts)
             self._hot_pass(dataset, dry_run, counts)
             self._cold_pass(dataset, dry_run, counts)
+            if dataset == Dataset.SOCIAL_SENTIMENT:
+                self._prune_social_items(dry_run, counts)
             if on_done:
                 on_done(dataset)
         return dict(counts)
+
+    def _prune_social_items(self, dry_run: bool, counts: dict[tuple[str, str], RetentionCounts]) -> None:
+        """Raw social items are kept as long as the longest sentiment window: a backfill inside it
+        recomputes sentiment from them (Reddit's listings no longer reach that far back)."""
+        windows = [w for layer in LAYERS if (w := self.config.window(layer, Dataset.SOCIAL_SENTIMENT))]
+        if not windows:
+            return
+        first_kept = calendar.session_on_or_after(
+            self.today - dt.timedelta(days=max(w.cold_days for w in windows) - 1)
+        )
+        # The first kept session's items start after the previous close.
+        _, before = calendar.session_open_close(calendar.previous_session(first_kept))
+        store = SocialStore(self.database)
+        found = store.older_than(before) if dry_run else store.prune(before)
+        counts[("social_posts", "all")].purged += found
 
     def _min_days(self, dataset: Dataset, attribute: str) -> int:
         windows = [self.config.window(layer, dataset) for layer in LAYERS]

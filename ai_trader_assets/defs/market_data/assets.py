@@ -32,12 +32,15 @@ from ai_trader_assets.defs.platform.resources import (
     PlatformConfigResource,
 )
 from ai_trader_assets.ingest import Ingestor, IngestRequest, IngestStream
+from ai_trader_assets.ingest.sentiment import SentimentInputs
 from ai_trader_assets.ops.reconciliation import SampledPairs, reconciliation_possible
+from ai_trader_assets.read import MarketData
 from ai_trader_assets.run_tags import BACKFILL_REQUEST_TAG, REFRESH_TAG
 from ai_trader_assets.settings import load_settings
 from ai_trader_assets.storage import backfill_requests
 from ai_trader_assets.storage.lake.tables import lake_tables
 from ai_trader_assets.storage.ledger import Ledger
+from ai_trader_assets.storage.social import SocialStore
 
 
 def build_asset(
@@ -53,6 +56,10 @@ def build_asset(
     ticks = dataset == Dataset.TICKS
     if ticks:
         checks.append(ticks_match_bars_spec())
+    sentiment = dataset == Dataset.SOCIAL_SENTIMENT
+    # Trades are checked against the 1-minute bars, and sentiment reads the stored news: a run holding
+    # both stores the input first.
+    inputs = {Dataset.TICKS: Dataset.BARS_1MIN, Dataset.SOCIAL_SENTIMENT: Dataset.NEWS}.get(dataset)
 
     @dg.asset(
         name=dataset.value,
@@ -63,8 +70,7 @@ def build_asset(
         group_name="market_data",
         io_manager_key="market_data_io_manager",
         check_specs=checks,
-        # Trades are checked against the 1-minute bars: a run holding both stores the bars first.
-        deps=[Dataset.BARS_1MIN.value] if ticks else None,
+        deps=[inputs.value] if inputs else None,
         kinds={"deltalake", "sql"},
     )
     def market_data(
@@ -88,8 +94,20 @@ def build_asset(
             only_symbols=backfill.symbols if backfill else None,
             requested_from=backfill.start_date if backfill else None,
         )
+        config = platform.get()
+        reader, social = None, None
+        if sentiment:
+            reader = MarketData(market_db.database, lake.get_lake(), config=config, today=platform.today())
+            social = SentimentInputs(
+                social=provider.get_social_source(),
+                news=reader.news,
+                store=SocialStore(market_db.database),
+                ledger=Ledger(market_db.database),
+                universe=market_db.companies().active,
+                config=config.sentiment,
+            )
         ingestor = Ingestor(
-            provider.get_provider(), market_db.companies(), Ledger(market_db.database), platform.get()
+            provider.get_provider(), market_db.companies(), Ledger(market_db.database), config, social
         )
         stream = ingestor.stream(request)
         tally = CheckTally(dataset, lake_tables(lake.get_lake(), platform.get()))
@@ -111,6 +129,8 @@ def build_asset(
             yield ticks_match_bars(tally.tables, stored_trades)
         if reconciling:
             yield reconciliation.run_check(pairs, platform, market_db, lake, provider)
+        if reader is not None:
+            reader.close()
 
     return market_data
 

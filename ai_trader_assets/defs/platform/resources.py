@@ -13,7 +13,8 @@ from pydantic import PrivateAttr
 
 from ai_trader_assets.calendar import new_york_today
 from ai_trader_assets.config import PlatformConfig, cached_config
-from ai_trader_assets.providers import MarketDataProvider, build_provider, build_single
+from ai_trader_assets.providers import MarketDataProvider, build_provider, build_single, build_social
+from ai_trader_assets.providers.social import SocialSource
 from ai_trader_assets.settings import (
     PROVIDER_ENDPOINTS,
     PROVIDER_KEYS,
@@ -113,6 +114,11 @@ class MarketDataProviderResource(dg.ConfigurableResource):
 
     def get_provider(self) -> MarketDataProvider:
         return build_provider(self.kind, cached_config(self.config_dir), self.access(), Path(self.state_dir))
+
+    def get_social_source(self) -> SocialSource | None:
+        """Reddit when its variables are set, else the demo's posts with the demo provider, else None
+        (sentiment then comes from the stored news alone)."""
+        return build_social(self.kind, cached_config(self.config_dir), self.access(), Path(self.state_dir))
 
     def get_single(self, name: str) -> MarketDataProvider:
         """One provider by name, without failover (reconciliation asks a specific second provider)."""
