@@ -32,6 +32,9 @@ PROVIDER_ENDPOINTS: dict[str, str] = {
     "ALPACA_TRADING_URL": "https://paper-api.alpaca.markets",
     "YAHOO_BASE_URL": "https://query2.finance.yahoo.com",
     "BENZINGA_BASE_URL": "https://api.benzinga.com",
+    # Reddit (social sentiment): tokens come from the first, the API is the second (hosts only).
+    "REDDIT_AUTH_URL": "https://www.reddit.com",
+    "REDDIT_OAUTH_URL": "https://oauth.reddit.com",
 }
 # Keys, each with the names it may be set under (the first set one wins):
 PROVIDER_KEYS: dict[str, tuple[str, ...]] = {
@@ -39,6 +42,9 @@ PROVIDER_KEYS: dict[str, tuple[str, ...]] = {
     "ALPACA_API_KEY": ("ALPACA_API_KEY",),
     "ALPACA_SECRET_KEY": ("ALPACA_SECRET_KEY",),
     "BENZINGA_API_KEY": ("BENZINGA_API_KEY",),
+    "REDDIT_CLIENT_ID": ("REDDIT_CLIENT_ID",),
+    "REDDIT_CLIENT_SECRET": ("REDDIT_CLIENT_SECRET",),
+    "REDDIT_USER_AGENT": ("REDDIT_USER_AGENT",),
 }
 # Per provider, the keys that must be set for it to take part (Yahoo and the demo need none).
 REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
@@ -47,7 +53,12 @@ REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
     "yahoo": (),
     "benzinga": ("BENZINGA_API_KEY",),
     "demo": (),
+    "reddit": ("REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET", "REDDIT_USER_AGENT"),
 }
+# Sources of social posts, not market data: their keys neither pick the primary provider nor count as
+# a market-data set-up that lacks one.
+SOCIAL_PROVIDERS: tuple[str, ...] = ("reddit",)
+SOCIAL_KEYS = frozenset(variable for name in SOCIAL_PROVIDERS for variable in REQUIRED_KEYS[name])
 
 
 class SettingsError(ValueError):
@@ -235,7 +246,7 @@ def _resolve_provider(env: Mapping[str, str], access: ProviderAccess) -> Provide
         for candidate in ("polygon", "alpaca"):
             if access.configured(candidate):
                 return candidate
-        partial = [name for name in PROVIDER_KEYS if access.key(name) is not None]
+        partial = [name for name in PROVIDER_KEYS if name not in SOCIAL_KEYS and access.key(name) is not None]
         if partial:
             raise SettingsError(
                 f"{', '.join(partial)} set, but no primary provider: set AI_TRADER_PROVIDER "

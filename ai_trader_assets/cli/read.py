@@ -1,4 +1,5 @@
-"""``ai-trader bars|ticks|news|actions|sentiment|sql``: the read side (:class:`MarketData`) from the command line."""
+"""``ai-trader bars|ticks|news|actions|sentiment|sql``: the read side (:class:`MarketData`) from the
+command line."""
 
 import contextlib
 from collections.abc import Iterator

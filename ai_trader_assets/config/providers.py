@@ -62,14 +62,20 @@ class ProviderSpec(Frozen):
         return int(size)
 
 
-ProviderName = Literal["polygon", "alpaca", "yahoo", "benzinga", "demo"]
+ProviderName = Literal["polygon", "alpaca", "yahoo", "benzinga", "demo", "reddit"]
+# What market-data providers fetch: every dataset but sentiment, which is computed (from the stored
+# news, and the posts of a social source).
+MARKET_DATASETS = frozenset(d for d in INGESTED_DATASETS if d != Dataset.SOCIAL_SENTIMENT)
 # What each provider can serve at all (Yahoo's intraday only within its windows; see providers/yahoo/).
 SERVES: dict[str, frozenset[Dataset]] = {
-    "polygon": frozenset(INGESTED_DATASETS),
-    "alpaca": frozenset(INGESTED_DATASETS),
+    "polygon": MARKET_DATASETS,
+    "alpaca": MARKET_DATASETS,
     "yahoo": frozenset((*BAR_DATASETS, Dataset.CORPORATE_ACTIONS)),
     "benzinga": frozenset((Dataset.NEWS,)),
+    # Market data, and Reddit-like posts for sentiment (providers/demo_social.py).
     "demo": frozenset(INGESTED_DATASETS),
+    # Posts and comments for social sentiment only: never a failover target of market data.
+    "reddit": frozenset((Dataset.SOCIAL_SENTIMENT,)),
 }
 
 

@@ -13,7 +13,14 @@ from ai_trader_assets.providers.failover import FailoverProvider
 from ai_trader_assets.providers.http import RequestGovernor
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.providers.social import SocialSource
-from ai_trader_assets.settings import REQUIRED_KEYS, ProviderAccess, Secret, key_names, load_settings
+from ai_trader_assets.settings import (
+    REQUIRED_KEYS,
+    SOCIAL_PROVIDERS,
+    ProviderAccess,
+    Secret,
+    key_names,
+    load_settings,
+)
 
 
 def _required(access: ProviderAccess, variable: str, name: str) -> Secret:
@@ -35,7 +42,8 @@ def build_single(
         return _demo(config)
     builder = _BUILDERS.get(name)
     if builder is None or name not in config.providers.providers:
-        raise ProviderError(f"unknown provider {name!r}: expected one of {', '.join(REQUIRED_KEYS)}")
+        known = ", ".join(n for n in REQUIRED_KEYS if n not in SOCIAL_PROVIDERS)
+        raise ProviderError(f"unknown provider {name!r}: expected one of {known}")
     spec = config.providers.providers[name]
     return builder(access, RequestGovernor(name, spec, RequestLimiter(name, spec.rate_limit, state_dir)))
 
@@ -145,5 +153,26 @@ def build_social(
 
 
 def build_reddit(config: PlatformConfig, access: ProviderAccess, state_dir: Path) -> SocialSource | None:
-    """PROVISIONAL (the Reddit helper replaces this): None until the Reddit source exists."""
-    return None
+    """The Reddit source (PRAW, imported only here) when REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET and
+    REDDIT_USER_AGENT are all set, else None; its requests share ``state_dir``'s rate-limit state.
+
+    Raises:
+        ProviderError: providers.yaml has no ``reddit`` entry, or REDDIT_USER_AGENT is too short.
+    """
+    if not access.configured("reddit"):
+        return None
+    from ai_trader_assets.providers.reddit import RedditSource  # noqa: PLC0415
+
+    spec = config.providers.providers.get("reddit")
+    if spec is None:
+        raise ProviderError("providers.yaml has no providers.reddit entry (rate limits, timeouts, retries)")
+    governor = RequestGovernor("reddit", spec, RequestLimiter("reddit", spec.rate_limit, state_dir))
+    return RedditSource(
+        config.sentiment.reddit,
+        governor,
+        client_id=_required(access, "REDDIT_CLIENT_ID", "reddit"),
+        client_secret=_required(access, "REDDIT_CLIENT_SECRET", "reddit"),
+        user_agent=_required(access, "REDDIT_USER_AGENT", "reddit"),
+        auth_url=access.endpoint("REDDIT_AUTH_URL"),
+        oauth_url=access.endpoint("REDDIT_OAUTH_URL"),
+    )

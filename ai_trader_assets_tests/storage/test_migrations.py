@@ -32,6 +32,10 @@ TABLES = {
     "universe_absences",
     "symbol_changes",
     "ticks",
+    "social_posts",
+    "social_mentions",
+    "social_salt",
+    "social_sentiment",
 }
 
 
@@ -67,6 +71,12 @@ def test_upgrade_creates_every_table_and_index(empty_db: MarketDatabase) -> None
     assert inspector.get_pk_constraint("ticks")["constrained_columns"] == [
         "symbol", "sip_timestamp", "exchange", "trade_id"
     ]  # fmt: skip
+    key = inspector.get_pk_constraint("social_sentiment")["constrained_columns"]
+    assert key == ["symbol", "ts", "source"]
+    with empty_db.begin() as conn:  # one salt per installation, made by the migration
+        salts: list[str] = list(conn.execute(sa.text("SELECT salt FROM social_salt")).scalars())
+    (salt,) = salts
+    assert len(salt) == 64
 
 
 def test_the_schema_check_agrees_with_alembic(empty_db: MarketDatabase) -> None:

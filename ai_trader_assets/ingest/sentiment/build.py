@@ -26,7 +26,7 @@ from ai_trader_assets.datasets.sentiment import GONE_BODIES, SENTIMENT_COLUMNS, 
 from ai_trader_assets.ingest.request import IngestReport
 from ai_trader_assets.ingest.sentiment.aggregate import aggregate
 from ai_trader_assets.ingest.sentiment.text import MentionFinder, Scorer
-from ai_trader_assets.providers.base import ProviderResult, ingest_time
+from ai_trader_assets.providers.base import ProviderCall, ProviderResult, ingest_time
 from ai_trader_assets.providers.social import SocialFetch, SocialSource
 from ai_trader_assets.storage.ledger import Ledger
 from ai_trader_assets.storage.social import SocialStore
@@ -76,7 +76,8 @@ class SentimentBuilder:
     def __call__(self, symbols: list[str], first: dt.date, last: dt.date) -> ProviderResult:
         _, start = calendar.session_open_close(calendar.previous_session(first))
         _, end = calendar.session_open_close(last)
-        calls, rejects = (), None
+        calls: tuple[ProviderCall, ...] = ()
+        rejects = None
         frames = []
         if self.inputs.social is not None:
             fetched = self._sync(start, end)

@@ -6,17 +6,19 @@ retention windows 14/180 and 30/365."""
 import datetime as dt
 import json
 import re
+import shutil
 import statistics
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from ai_trader_assets import calendar
 from ai_trader_assets.cli import app
-from ai_trader_assets.config import load_config
+from ai_trader_assets.config import DEFAULT_CONFIG_DIR, load_config
 from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.ingest.sentiment import Scorer
 from ai_trader_assets.providers.demo import DemoProvider
@@ -29,6 +31,7 @@ from ai_trader_assets.storage.ledger import Ledger
 from ai_trader_assets.storage.retention import RetentionEngine
 from ai_trader_assets.storage.social import SocialStore
 from ai_trader_assets_tests.support.platform import Platform, lake_platform, metadata
+from ai_trader_assets_tests.support.reddit_server import RedditServer
 from ai_trader_assets_tests.support.s3 import moto_server
 
 AS_OF = dt.date(2026, 11, 20)
@@ -88,7 +91,8 @@ def expected_reddit(symbol: str, session: dt.date) -> dict[str, object]:
     if named.empty:
         return {"mentions": 0}
     scored = named[~named["body"].isin(["[removed]", "[deleted]"])]
-    scores = [Scorer(load_config().sentiment.lexicon).score(_text(r)) for r in scored.itertuples()]
+    scorer = Scorer(load_config().sentiment.lexicon)
+    scores = [s for r in scored.itertuples() if (s := scorer.score(_text(r))) is not None]
     return {
         "mentions": len(named),
         "posts": int((named["kind"] == "post").sum()),
@@ -113,9 +117,8 @@ def expected_news(symbol: str, session: dt.date) -> dict[str, object]:
     if articles.empty:
         return {"mentions": 0}
     scorer = Scorer(load_config().sentiment.lexicon)
-    scores = [
-        scorer.score(f"{t}\n{d}") for t, d in zip(articles["title"], articles["description"], strict=True)
-    ]
+    texts = [f"{t}\n{d}" for t, d in zip(articles["title"], articles["description"], strict=True)]
+    scores = [s for text in texts if (s := scorer.score(text)) is not None]
     return {
         "mentions": len(articles),
         "posts": len(articles),
@@ -129,10 +132,10 @@ def test_demo_posts_and_stored_news_become_sentiment_stored_once_and_read_every_
 ) -> None:
     for layer in (2, 3):
         assert platform.materialize(NEWS, f"{SESSION}|{layer}").success
-        result = platform.materialize(SENTIMENT, f"{SESSION}|{layer}")
-        assert result.success
-        assert metadata(result, SENTIMENT)["reddit"] == "demo: on"
-    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+        run = platform.materialize(SENTIMENT, f"{SESSION}|{layer}")
+        assert run.success
+        assert metadata(run, SENTIMENT)["reddit"] == "demo: on"
+    checks = {e.check_name: e for e in run.get_asset_check_evaluations()}
     assert checks["integrity"].passed, checks["integrity"].metadata
 
     hot = platform.hot(SENTIMENT).set_index(["symbol", "source"])
@@ -237,3 +240,148 @@ def test_retention_keeps_sentiment_14_180_days_in_layer_2_and_30_365_in_layer_3(
     close = window(SESSION)[1]
     assert SocialStore(platform.database).older_than(close + dt.timedelta(microseconds=1)) == 0
     assert 0 < platform.count("social_posts") < posts
+
+
+CLIENT_ID, CLIENT_SECRET = "test-client-id", "test-client-secret-value"
+
+
+def reddit_posts() -> list[dict[str, object]]:
+    """Posts of the session's window with the hard cases, and one from before it."""
+    start, _ = window(SESSION)
+    at = start + dt.timedelta(hours=2)
+    return [
+        {
+            "id": "p1",
+            "subreddit": "stocks",
+            "created_utc": at,
+            "title": "$AAPL to the moon",
+            "selftext": "IT stocks are ALL IN",  # IT and ALL are tickers, stop-listed
+            "author": "alice",
+            "score": 50,
+            "comments": [
+                {
+                    "id": "c1",
+                    "created_utc": at + dt.timedelta(minutes=5),
+                    "body": "$TSLA is a bagholder trap",
+                    "author": "bob",
+                    "score": 5,
+                },
+                {
+                    "id": "c2",
+                    "created_utc": at + dt.timedelta(minutes=6),
+                    "body": "[removed]",
+                    "author": None,
+                    "score": 1,
+                },
+            ],
+        },
+        {
+            "id": "p2",
+            "subreddit": "wallstreetbets",
+            "created_utc": at + dt.timedelta(hours=1),
+            "title": "Why I like aapl and NVDA",  # lower-case aapl is not a ticker
+            "selftext": "see https://example.com/quote/TSLA and `MSFT`",  # a link and inline code
+            "author": "bob",
+            "score": 10,
+        },
+        {
+            "id": "p3",
+            "subreddit": "stocks",
+            "created_utc": at + dt.timedelta(hours=3),
+            "title": "$brk-b and BRK.B",  # one symbol, once
+            "selftext": "[deleted]",  # kept, never scored
+            "author": None,
+            "score": 3,
+        },
+        {
+            "id": "p0",
+            "subreddit": "stocks",
+            "created_utc": start - dt.timedelta(hours=1),  # the session before's
+            "title": "$AAPL yesterday",
+            "selftext": "",
+            "author": "carol",
+            "score": 1,
+        },
+    ]
+
+
+def test_reddit_items_are_stored_once_counted_by_hand_and_failures_name_the_variable(
+    local_platform: Platform, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    platform = local_platform
+    # Reddit's limits made quick for the stand-in (its 2 requests a second would make the test wait).
+    config = tmp_path / "config"
+    shutil.copytree(DEFAULT_CONFIG_DIR, config)
+    providers = yaml.safe_load((config / "providers.yaml").read_text())
+    providers["providers"]["reddit"]["rate_limit"].update(
+        requests_per_second=100, requests_per_minute=6000, burst=100
+    )
+    providers["providers"]["reddit"]["retries"].update(initial_backoff_seconds=0.01, jitter_seconds=0)
+    (config / "providers.yaml").write_text(yaml.safe_dump(providers))
+    monkeypatch.setenv("AI_TRADER_CONFIG_DIR", str(config))
+    monkeypatch.setenv("AI_TRADER_HOME", str(tmp_path / "home"))
+    CompaniesRepository(platform.database).upsert(
+        [{"symbol": s, "layer": 2} for s in ("TSLA", "BRK.B")]
+        + [{"symbol": s, "layer": 0} for s in ("IT", "ALL")],
+        source="test",
+    )
+    with RedditServer(CLIENT_ID, CLIENT_SECRET, reddit_posts()) as server:
+        for name, value in {
+            "REDDIT_CLIENT_ID": CLIENT_ID,
+            "REDDIT_CLIENT_SECRET": CLIENT_SECRET,
+            "REDDIT_USER_AGENT": "ai-trader-assets tests",
+            "REDDIT_AUTH_URL": server.url,
+            "REDDIT_OAUTH_URL": server.url,
+        }.items():
+            monkeypatch.setenv(name, value)
+        assert platform.materialize(NEWS, f"{SESSION}|2").success
+        first = platform.materialize(SENTIMENT, f"{SESSION}|2")
+        assert first.success
+        said = metadata(first, SENTIMENT)
+        assert said["reddit"] == "reddit: on" and said["social items stored"] == 5  # p0 is outside
+        # An expired token mid-run is refreshed once; a 429 storm is waited out.
+        server.expire_token_after(1)
+        server.storm_429(2, retry_after="0")
+        tokens = len(server.token_requests())
+        second = platform.materialize(SENTIMENT, f"{SESSION}|3")
+        assert second.success and len(server.token_requests()) == tokens + 2  # the run's, and one refresh
+        assert platform.count("social_posts") == 5  # each item stored once, whatever the runs
+
+        rows = platform.hot(SENTIMENT)
+        reddit = rows[rows["source"] == "reddit"].set_index("symbol")
+        # Hand-counted: p1 names AAPL; c1 TSLA; p2 NVDA (not aapl, not the link's TSLA, not `MSFT`); p3 BRK.B.
+        assert sorted(reddit.index) == ["AAPL", "BRK.B", "NVDA", "TSLA"]
+        scorer = Scorer(load_config().sentiment.lexicon)
+        for symbol, kind, text in (
+            ("AAPL", "post", "$AAPL to the moon\nIT stocks are ALL IN"),
+            ("TSLA", "comment", "$TSLA is a bagholder trap"),
+            ("NVDA", "post", "Why I like aapl and NVDA\nsee https://example.com/quote/TSLA and `MSFT`"),
+        ):
+            row, compound = reddit.loc[symbol], scorer.score(text)
+            assert compound is not None
+            assert (row.mentions, row.posts, row.comments, row.unique_authors, row.scored) == (
+                1, int(kind == "post"), int(kind == "comment"), 1, 1
+            )  # fmt: skip
+            assert row.mean_compound == pytest.approx(compound) and row.median_compound == pytest.approx(
+                compound
+            )
+            assert row.bullish_share == float(compound >= 0.05) and row.bearish_share == float(
+                compound <= -0.05
+            )
+        assert reddit.loc["TSLA"].bearish_share == 1.0 and reddit.loc["AAPL"].bullish_share == 1.0
+        deleted = reddit.loc["BRK.B"]  # a deleted body and author: counted, never scored
+        assert (deleted.mentions, deleted.unique_authors, deleted.scored) == (1, 0, 0)
+        assert pd.isna(deleted.mean_compound) and deleted.top_ids == "t3_p3"
+
+        # Bad credentials fail the run naming the variable; no secret or token anywhere.
+        server.refuse_credentials = True
+        failed = platform.materialize(SENTIMENT, f"{SESSION}|2", tags={"ai_trader/refresh": "full"})
+        assert not failed.success
+        (failure,) = failed.get_step_failure_events()
+        message = str(failure.event_specific_data.error)  # type: ignore[union-attr]
+        assert "REDDIT_CLIENT_ID" in message
+        said_everything = f"{message} {metadata(first, SENTIMENT)} {metadata(second, SENTIMENT)}"
+        for secret in (CLIENT_SECRET, *server.issued_tokens):
+            assert secret not in said_everything
+        sent = [f"{r.path} {r.query}" for r in server.requests]
+        assert not [line for line in sent if CLIENT_SECRET in line]  # never in a URL
