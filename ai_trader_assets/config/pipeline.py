@@ -1,5 +1,5 @@
 """``pipeline.yaml``: the universe, intraday refreshes, partitions, chunk sizes, schedules, database
-pool, automation, the lake and runs sized by data."""
+pool, automation, the lake, runs sized by data and the thresholds of ``ai-trader health``."""
 
 import datetime as dt
 import zoneinfo
@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 from ai_trader_assets.config.base import Frozen, PositiveInt
 from ai_trader_assets.datasets import INGESTED_DATASETS, Dataset
 from ai_trader_assets.datasets.registry import INTRADAY_DATASETS
+from ai_trader_assets.datasets.symbols import SYMBOL_PATTERN
 
 
 class PartitionsSpec(Frozen):
@@ -178,6 +179,41 @@ class LakeSpec(Frozen):
     open_bucket_max_files: PositiveInt = 64
 
 
+class HealthSpec(Frozen):
+    """When ``ai-trader health`` calls a check degraded or down (pipeline.yaml says why each value).
+
+    Attributes:
+        database_connect_timeout_seconds: How long the database check waits for a connection.
+        daemon_heartbeat_max_age_seconds: The daemon is down when its newest heartbeat is older.
+        sensor_missed_intervals: A running sensor silent for this many of its intervals is degraded...
+        sensor_min_silence_seconds: ...and never for less than this long.
+        schedule_grace_seconds: A schedule's cron tick counts as missed this long after it was due.
+        freshness_after_close_minutes: A session is expected stored this long after its close.
+        lake_maintenance_max_age_hours: A table changed longer ago than this and not maintained since.
+        lake_max_commits_since_checkpoint: More commits than this since the table's last checkpoint.
+        quarantine_window_hours: The window quarantined rows are counted over...
+        quarantine_max_rows: ...and how many are tolerated in it.
+        disk_min_free_share, disk_min_free_gib: A local lake's disk with less free space (either).
+        probe_symbol: The symbol ``--probe-providers`` asks each provider about.
+        probe_timeout_seconds: One attempt per provider, given up on after this long.
+    """
+
+    database_connect_timeout_seconds: PositiveInt
+    daemon_heartbeat_max_age_seconds: PositiveInt
+    sensor_missed_intervals: PositiveInt
+    sensor_min_silence_seconds: PositiveInt
+    schedule_grace_seconds: PositiveInt
+    freshness_after_close_minutes: PositiveInt
+    lake_maintenance_max_age_hours: PositiveInt
+    lake_max_commits_since_checkpoint: PositiveInt
+    quarantine_window_hours: PositiveInt
+    quarantine_max_rows: Annotated[int, Field(strict=True, ge=0)]
+    disk_min_free_share: Annotated[float, Field(ge=0, lt=1)]
+    disk_min_free_gib: Annotated[float, Field(ge=0)]
+    probe_symbol: Annotated[str, Field(pattern=SYMBOL_PATTERN.pattern)]
+    probe_timeout_seconds: Annotated[float, Field(gt=0)]
+
+
 class PipelineFile(Frozen):
     universe: UniverseSpec
     intraday: tuple[IntradaySpec, ...] = ()
@@ -188,3 +224,4 @@ class PipelineFile(Frozen):
     automation: AutomationSpec
     lake: LakeSpec
     runs: RunsSpec
+    health: HealthSpec

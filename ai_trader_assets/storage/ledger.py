@@ -53,6 +53,24 @@ class Ledger:
             if through is None
         }
 
+    def count_covered(self, dataset: Dataset, first: dt.date, last: dt.date, symbols: Sequence[str]) -> int:
+        """How many (session, symbol) pairs of sessions first..last are fetched whole (one count per
+        chunk of symbols: a layer's window can hold hundreds of thousands of pairs)."""
+        total = 0
+        with self.database.begin() as conn:
+            for chunk in _chunks(list(symbols)):
+                total += int(
+                    conn.execute(
+                        sa.select(sa.func.count()).where(
+                            coverage.c.dataset == dataset.value,
+                            coverage.c.session.between(first, last),
+                            coverage.c.symbol.in_(list(chunk)),
+                            coverage.c.through.is_(None),
+                        )
+                    ).scalar_one()
+                )
+        return total
+
     def partial(
         self, dataset: Dataset, sessions: Sequence[dt.date], symbols: Sequence[str]
     ) -> dict[tuple[dt.date, str], tuple[int, dt.datetime]]:

@@ -97,17 +97,16 @@ def test_bad_and_empty_requests_are_one_line(quickstart: MarketDatabase) -> None
     assert code == 0 and "no rows: no NYSE session" in err
 
 
-# A fresh process runs one command and reports which of Dagster and the vendor SDKs it loaded.
+# A fresh process runs one command and reports which of Dagster and the vendor SDKs it loaded, then
+# exits as the console script does (main(): no interpreter teardown).
 COMMAND_IN_A_FRESH_PROCESS = """
-import json, sys
-from ai_trader_assets.cli.main import app
-sys.argv = ["ai-trader", *sys.argv[1:]]
-try:
-    app()
-except SystemExit as done:
-    code = done.code
+import json, os, sys
+from ai_trader_assets.cli.main import run
+code = run(sys.argv[1:])
 loaded = sorted({name.split(".")[0] for name in sys.modules} & {"dagster", "massive", "alpaca"})
 print(json.dumps({"code": code, "heavy": loaded}), file=sys.stderr, flush=True)
+sys.stdout.flush()
+os._exit(code)
 """
 
 

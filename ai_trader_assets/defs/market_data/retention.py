@@ -36,6 +36,12 @@ def enforce_retention_op(
     metadata: dict[str, dg.RawMetadataValue] = {
         "dry run": config.dry_run,
         "today": platform.today().isoformat(),
+        # Totals as numbers (plotted run over run), then the detail per dataset and layer.
+        "rows moved to cold": sum(c.moved for c in counts.values()),
+        "rows deleted from hot": sum(c.deleted for c in counts.values()),
+        "rows purged from cold": sum(c.purged for c in counts.values()),
+        "rows copied cold to hot": sum(c.warmed for c in counts.values()),
+        "rows left unverified": sum(c.unverified for c in counts.values()),
     }
     for (dataset, layer), c in sorted(counts.items()):
         metadata[f"{dataset} layer {layer}"] = (

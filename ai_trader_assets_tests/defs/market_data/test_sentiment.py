@@ -200,6 +200,10 @@ def test_without_reddit_news_sentiment_is_stored_and_the_run_says_reddit_is_off(
     said = metadata(result, SENTIMENT)
     assert said["reddit"].startswith("off: REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET and REDDIT_USER_AGENT")
     assert said["provider requests"] == 0
+    # Numbers for the asset's Plots tab: the share of layer 2's 180-day window stored, the write rate.
+    sessions = len(calendar.sessions(AS_OF - dt.timedelta(days=179), AS_OF))
+    assert said["window coverage layer 2"] == round(2 / (2 * sessions), 4)
+    assert said["rows/s"] > 0 and said["seconds"] > 0
     stored = platform.hot(SENTIMENT)
     assert sorted(stored["symbol"]) == ["MSFT", "NVDA"] and set(stored["source"]) == {"news"}
     assert platform.count("social_posts") == 0
