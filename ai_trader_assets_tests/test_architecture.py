@@ -116,3 +116,18 @@ def test_importing_the_read_side_loads_neither_dagster_nor_a_vendor_sdk(module: 
     loaded = set(json.loads(done.stdout))
     assert module.split(".", maxsplit=1)[0] in loaded  # the import happened
     assert not loaded & set(HEAVY), f"{module} loads {sorted(loaded & set(HEAVY))}"
+
+
+# deltalake 1.6.x: a process that called DeltaTable.to_pyarrow_table() aborts at exit (exit 134,
+# "terminate called without an active exception"). Reads go through to_pyarrow_dataset() or Polars.
+ABORTS_AT_EXIT = "to_pyarrow_table"
+
+
+def test_no_module_calls_what_makes_a_process_abort_at_exit() -> None:
+    calls = [
+        f"{path.relative_to(REPO_ROOT)}:{node.lineno}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr == ABORTS_AT_EXIT
+    ]
+    assert not calls, f"{ABORTS_AT_EXIT}() makes the process abort at exit: " + ", ".join(calls)

@@ -8,11 +8,13 @@ import sys
 import typer
 
 from ai_trader_assets.cli import (
+    alerts,
     backfill,
     companies,
     db,
     health,
     lake,
+    metrics,
     read,
     reconcile,
     sensor,
@@ -26,6 +28,8 @@ app.add_typer(companies.app, name="companies")
 app.add_typer(sensor.app, name="sensor")
 app.add_typer(lake.app, name="lake")
 app.add_typer(universe.app, name="universe")
+app.add_typer(alerts.app, name="alerts")
+app.add_typer(metrics.app, name="metrics")
 app.command("retention")(status.retention)
 app.command("status")(status.status)
 app.command("health")(health.health)

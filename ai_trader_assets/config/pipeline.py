@@ -1,5 +1,5 @@
 """``pipeline.yaml``: the universe, intraday refreshes, partitions, chunk sizes, schedules, database
-pool, automation, the lake, runs sized by data and the thresholds of ``ai-trader health``."""
+pool, automation, the lake, runs sized by data, the thresholds of ``ai-trader health`` and alerts."""
 
 import datetime as dt
 import zoneinfo
@@ -214,6 +214,37 @@ class HealthSpec(Frozen):
     probe_timeout_seconds: Annotated[float, Field(gt=0)]
 
 
+class AlertsSpec(Frozen):
+    """What raises an alert and how often one is sent (``alerts`` in pipeline.yaml; the channels are
+    environment variables, see README "Alerts"). The defaults apply to a pipeline.yaml written before
+    alerts existed (a deployment's own AI_TRADER_CONFIG_DIR), so it still loads.
+
+    Attributes:
+        check_severities: Failed asset checks of these severities alert (ERROR, WARN).
+        max_messages_per_minute: Per channel: over it, what is left of a burst goes out as one summary
+            while a message fits, else is dropped with a log line.
+        timeout_seconds: One attempt per message and channel, given up on after this long.
+        run_sensor_interval_seconds: How often the run failure and success sensors look at new runs.
+        watch_interval_seconds: How often ``alert_watch_sensor`` evaluates freshness, sensors,
+            schedules and the demotion guard.
+    """
+
+    # A failed ERROR check means wrong data was stored or expected data is missing; WARN checks
+    # (a tolerance approached) are reviewed in the UI rather than pushed to people.
+    check_severities: tuple[Literal["ERROR", "WARN"], ...] = Field(default=("ERROR",), min_length=1)
+    # A morning after an outage opens an incident per late dataset and layer (about twenty): ten
+    # messages a minute keeps the first ones readable and the rest in one summary, not a flood.
+    max_messages_per_minute: PositiveInt = 10
+    # Slack, a pager's webhook and a mail relay answer in well under a second; a sensor tick must not
+    # hang on a dead endpoint (the daemon's next tick waits for it).
+    timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 10
+    # Dagster's own default for run status sensors: a failed run is told within half a minute.
+    run_sensor_interval_seconds: PositiveInt = 30
+    # The freshness of every dataset and layer is a few queries per layer; data is due once a day
+    # (two hours after the close) and sensors tick in seconds to hours: five minutes is prompt enough.
+    watch_interval_seconds: PositiveInt = 300
+
+
 class PipelineFile(Frozen):
     universe: UniverseSpec
     intraday: tuple[IntradaySpec, ...] = ()
@@ -225,3 +256,4 @@ class PipelineFile(Frozen):
     lake: LakeSpec
     runs: RunsSpec
     health: HealthSpec
+    alerts: AlertsSpec = AlertsSpec()

@@ -1,6 +1,9 @@
 """Building providers by name: one vendor alone (:func:`build_single`), or the primary with per-dataset
 failover (:func:`build_provider`). A vendor's module, and its SDK (``massive``, ``alpaca-py``), is
-imported only when that vendor is built: the read side and the CLI's read commands never load them."""
+imported only when that vendor is built: the read side and the CLI's read commands never load them.
+
+A ``recorder`` given to a builder is told of every HTTP attempt of the providers it builds (see
+:class:`~ai_trader_assets.providers.http.RequestRecorder`); the caller owns it and flushes it."""
 
 from collections.abc import Callable
 from pathlib import Path
@@ -10,7 +13,7 @@ from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.providers.base import MarketDataProvider, ProviderError
 from ai_trader_assets.providers.demo import DemoProvider
 from ai_trader_assets.providers.failover import FailoverProvider
-from ai_trader_assets.providers.http import RequestGovernor
+from ai_trader_assets.providers.http import RequestGovernor, RequestRecorder
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.providers.social import SocialSource
 from ai_trader_assets.settings import (
@@ -31,7 +34,12 @@ def _required(access: ProviderAccess, variable: str, name: str) -> Secret:
 
 
 def build_single(
-    name: str, config: PlatformConfig, access: ProviderAccess, state_dir: Path
+    name: str,
+    config: PlatformConfig,
+    access: ProviderAccess,
+    state_dir: Path,
+    *,
+    recorder: RequestRecorder | None = None,
 ) -> MarketDataProvider:
     """One provider by name; ``state_dir`` holds the rate-limit state shared across processes.
 
@@ -45,7 +53,8 @@ def build_single(
         known = ", ".join(n for n in REQUIRED_KEYS if n not in SOCIAL_PROVIDERS)
         raise ProviderError(f"unknown provider {name!r}: expected one of {known}")
     spec = config.providers.providers[name]
-    return builder(access, RequestGovernor(name, spec, RequestLimiter(name, spec.rate_limit, state_dir)))
+    limiter = RequestLimiter(name, spec.rate_limit, state_dir)
+    return builder(access, RequestGovernor(name, spec, limiter, recorder=recorder))
 
 
 def _demo(config: PlatformConfig) -> MarketDataProvider:
@@ -118,7 +127,12 @@ def provider_order(
 
 
 def build_provider(
-    primary: str, config: PlatformConfig, access: ProviderAccess, state_dir: Path
+    primary: str,
+    config: PlatformConfig,
+    access: ProviderAccess,
+    state_dir: Path,
+    *,
+    recorder: RequestRecorder | None = None,
 ) -> MarketDataProvider:
     """The provider a run uses: demo on its own, or the primary with per-dataset failover.
 
@@ -132,17 +146,22 @@ def build_provider(
         raise ProviderError(f"the {primary} provider needs {needed}")
     return FailoverProvider(
         provider_order(primary, config, access),
-        lambda name: build_single(name, config, access, state_dir),
+        lambda name: build_single(name, config, access, state_dir, recorder=recorder),
         primary,
     )
 
 
 def build_social(
-    kind: str, config: PlatformConfig, access: ProviderAccess, state_dir: Path
+    kind: str,
+    config: PlatformConfig,
+    access: ProviderAccess,
+    state_dir: Path,
+    *,
+    recorder: RequestRecorder | None = None,
 ) -> SocialSource | None:
     """The social source of sentiment: Reddit when its variables are set, else the demo's posts when
     the demo is the provider (``kind``), else None (sentiment comes from the stored news alone)."""
-    reddit = build_reddit(config, access, state_dir)
+    reddit = build_reddit(config, access, state_dir, recorder=recorder)
     if reddit is not None:
         return reddit
     if kind == "demo":
@@ -152,7 +171,13 @@ def build_social(
     return None
 
 
-def build_reddit(config: PlatformConfig, access: ProviderAccess, state_dir: Path) -> SocialSource | None:
+def build_reddit(
+    config: PlatformConfig,
+    access: ProviderAccess,
+    state_dir: Path,
+    *,
+    recorder: RequestRecorder | None = None,
+) -> SocialSource | None:
     """The Reddit source (PRAW, imported only here) when REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET and
     REDDIT_USER_AGENT are all set, else None; its requests share ``state_dir``'s rate-limit state.
 
@@ -166,7 +191,8 @@ def build_reddit(config: PlatformConfig, access: ProviderAccess, state_dir: Path
     spec = config.providers.providers.get("reddit")
     if spec is None:
         raise ProviderError("providers.yaml has no providers.reddit entry (rate limits, timeouts, retries)")
-    governor = RequestGovernor("reddit", spec, RequestLimiter("reddit", spec.rate_limit, state_dir))
+    limiter = RequestLimiter("reddit", spec.rate_limit, state_dir)
+    governor = RequestGovernor("reddit", spec, limiter, recorder=recorder)
     return RedditSource(
         config.sentiment.reddit,
         governor,

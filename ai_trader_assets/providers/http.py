@@ -10,13 +10,18 @@ on). 401/403 raise :class:`AuthenticationError` at once, naming the variable to 
 governor; Alpaca's SDK issues its own requests through the same governor (``providers/alpaca/sdk.py``).
 :class:`~ai_trader_assets.providers.polygon.PolygonTransport` adds Polygon's ``next_url`` pagination on the
 official ``massive`` SDK's pool.
+
+Every attempt is also reported to the governor's :class:`RequestRecorder`, when it has one: the
+provider, the endpoint template, the outcome (:func:`outcome_of`) and how long the request took (the
+wait for a rate-limit slot apart). ``storage.provider_stats`` implements it, so ``ai-trader metrics
+serve`` sees the requests of every run worker; this package knows only the interface.
 """
 
 import dataclasses
 import email.utils
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlparse
 
 import orjson
@@ -47,6 +52,29 @@ class TransientError(ProviderError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class RequestRecorder(Protocol):
+    """Where a governor reports each attempt. It must be cheap and never raise: it runs on the
+    request's path (an implementation buffers and writes now and then)."""
+
+    def record(self, provider: str, endpoint: str, outcome: str, seconds: float) -> None: ...
+
+
+def outcome_of(error: BaseException | None) -> str:
+    """An attempt's outcome as the metrics name it: ``ok``, ``rate_limited`` (429), ``transient``
+    (5xx, timeout, dropped connection, cut-off body), ``auth`` (a refused key), ``unavailable`` (the
+    provider turned the request away) or ``error`` (anything else)."""
+    if error is None:
+        return "ok"
+    if isinstance(error, TransientError):
+        # Every transport words a 429 the same way (classify_status, Reddit's raise_for_status).
+        return "rate_limited" if str(error).startswith("HTTP 429") else "transient"
+    if isinstance(error, AuthenticationError):
+        return "auth"
+    if isinstance(error, ProviderUnavailableError):
+        return "unavailable"
+    return "error"
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -144,6 +172,8 @@ class RequestGovernor:
             rest for its transports and client).
         limiter: The shared request limiter (one slot per attempt).
         sleep: Injected for tests of the retry timing.
+        recorder: Told of every attempt (requests, errors and latency for the metrics); None records
+            nothing.
     """
 
     def __init__(
@@ -152,11 +182,14 @@ class RequestGovernor:
         spec: ProviderSpec,
         limiter: RequestLimiter,
         sleep: Callable[[float], None] = time.sleep,
+        *,
+        recorder: RequestRecorder | None = None,
     ) -> None:
         self.provider = provider
         self.spec = spec
         self._limiter = limiter
         self._sleep = sleep
+        self._recorder = recorder
         self._backoff = tenacity.wait_exponential_jitter(
             multiplier=spec.retries.initial_backoff_seconds,
             max=spec.retries.max_backoff_seconds,
@@ -169,9 +202,18 @@ class RequestGovernor:
             return min(error.retry_after, self.spec.retries.max_backoff_seconds * 10)
         return self._backoff(state)
 
-    def _attempt(self, once: Callable[[], T]) -> T:
+    def _attempt(self, endpoint: str, once: Callable[[], T]) -> T:
         self._limiter.acquire()
-        return once()
+        if self._recorder is None:
+            return once()
+        started = time.perf_counter()
+        try:
+            result = once()
+        except Exception as exc:
+            self._recorder.record(self.provider, endpoint, outcome_of(exc), time.perf_counter() - started)
+            raise
+        self._recorder.record(self.provider, endpoint, "ok", time.perf_counter() - started)
+        return result
 
     def run(self, endpoint: str, once: Callable[[], T]) -> T:
         """``once()`` (one request), retried while it raises :class:`TransientError`.
@@ -188,7 +230,7 @@ class RequestGovernor:
             reraise=True,
         )
         try:
-            return retrying(self._attempt, once)
+            return retrying(self._attempt, endpoint, once)
         except TransientError as exc:
             raise ProviderUnavailableError(
                 f"{self.provider} {endpoint}: gave up after {self.spec.retries.max_attempts} attempts: {exc}"

@@ -152,3 +152,34 @@ symbol_changes = sa.Table(
     sa.Column("recorded_at", UtcDateTime, nullable=False),
 )
 sa.Index("ix_symbol_changes_new_symbol", symbol_changes.c.new_symbol)
+
+# Alert incidents (ops/alerts): one row per incident key, opened once and resolved once.
+alert_incidents = sa.Table(
+    "alert_incidents",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("link", sa.Text),
+    # What the incident is about (assets, partition, check...), for the code that resolves it.
+    sa.Column("labels", sa.JSON, nullable=False),
+    sa.Column("opened_at", UtcDateTime, nullable=False),
+    sa.Column("resolved_at", UtcDateTime),
+    sa.Column("times_opened", sa.Integer, nullable=False),
+)
+sa.Index("ix_alert_incidents_kind_resolved_at", alert_incidents.c.kind, alert_incidents.c.resolved_at)
+
+# Provider requests per provider, endpoint template and outcome (providers' RequestGovernor, for metrics).
+provider_stats = sa.Table(
+    "provider_stats",
+    metadata,
+    sa.Column("provider", sa.String(32), primary_key=True),
+    sa.Column("endpoint", sa.String(200), primary_key=True),
+    sa.Column("outcome", sa.String(16), primary_key=True),
+    sa.Column("requests", sa.BigInteger, nullable=False),
+    sa.Column("seconds", sa.Float(53), nullable=False),
+    sa.Column("first_recorded_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)

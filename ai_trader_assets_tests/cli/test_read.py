@@ -1,6 +1,7 @@
 """``ai-trader bars|news|actions|sql`` on the quickstart's data (the demo universe, a backfill through
 Dagster in-process, the demo provider), on PostgreSQL and SQLite."""
 
+import concurrent.futures
 import csv
 import datetime as dt
 import io
@@ -127,3 +128,33 @@ def test_the_read_commands_load_neither_dagster_nor_a_vendor_sdk(quickstart: Mar
         report = json.loads(done.stderr.strip().splitlines()[-1])
         assert report == {"code": 0, "heavy": []}, (args, done.stderr)
         assert shown in done.stdout, (args, done.stdout)
+
+
+READS = [
+    ["bars", "AAPL", "--interval", "1day", "--format", "csv"],
+    ["bars", "MSFT", "--interval", "1day", "--adjust", "all", "--format", "json"],
+    ["news", "AAPL", "--start", "2026-10-20", "--format", "csv"],
+    ["actions", "AAPL,MSFT", "--start", "2026-01-02", "--format", "csv"],
+    ["sql", "select count(*) as n from bars_1day", "--format", "csv"],
+]
+
+
+@pytest.mark.parametrize("market_db", ["sqlite"], indirect=True)
+def test_soak_200_reads_and_20_writes_each_process_exits_0(
+    quickstart: MarketDatabase, tmp_path: Path
+) -> None:
+    """deltalake's runtime could abort a finished process at interpreter teardown (exit 134, rarely a
+    segfault): every ``ai-trader`` process, reading or writing the lake, must end with its own code."""
+    command = str(Path(sys.executable).parent / "ai-trader")
+
+    def once(args: list[str]) -> tuple[list[str], int, str]:
+        done = subprocess.run([command, *args], capture_output=True, text=True, check=False, timeout=120)
+        return args, done.returncode, done.stderr[-500:]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:  # this machine's two cores
+        results = list(pool.map(once, [READS[n % len(READS)] for n in range(200)]))
+    # Writes in a row: each run stores AAPL's latest daily bar again (a Delta commit) and exits.
+    write = ["backfill", "--symbols", "AAPL", "--days", "1", "--datasets", "bars_1day", "--refresh"]
+    results += [once(write) for _ in range(20)]
+    failed = [(args[0], code, err) for args, code, err in results if code != 0]
+    assert not failed, failed[:3]

@@ -36,6 +36,8 @@ TABLES = {
     "social_mentions",
     "social_salt",
     "social_sentiment",
+    "provider_stats",
+    "alert_incidents",
 }
 
 

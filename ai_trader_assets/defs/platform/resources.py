@@ -27,6 +27,7 @@ from ai_trader_assets.settings import (
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake
+from ai_trader_assets.storage.provider_stats import ProviderStatsRecorder
 
 
 class PlatformConfigResource(dg.ConfigurableResource):
@@ -98,13 +99,19 @@ class MarketDataProviderResource(dg.ConfigurableResource):
 
     ``endpoints`` and ``api_keys`` hold the variables of the environment contract (settings.py's
     ``PROVIDER_ENDPOINTS``, ``PROVIDER_KEYS``) as EnvVars where they are set: the UI shows their
-    names, never a key's value."""
+    names, never a key's value.
+
+    Every request of the providers built here is counted in the market database at
+    ``stats_database_url`` (``provider_stats``, for ``ai-trader metrics serve``): buffered, and written
+    every few seconds and when the step is done (None: not counted)."""
 
     kind: str
     config_dir: str
     state_dir: str
     endpoints: dict[str, str]  # endpoint variable -> URL (the variable when set, else the default)
     api_keys: dict[str, str]  # key variable -> the variable that holds it, for the keys that are set
+    stats_database_url: str | None = None
+    _stats: ProviderStatsRecorder | None = PrivateAttr(default=None)
 
     def access(self) -> ProviderAccess:
         return ProviderAccess(
@@ -112,17 +119,46 @@ class MarketDataProviderResource(dg.ConfigurableResource):
             keys={variable: Secret(value) for variable, value in self.api_keys.items() if value},
         )
 
+    def recorder(self) -> ProviderStatsRecorder | None:
+        """The recorder of this step's provider requests (made on first use)."""
+        if self._stats is None and self.stats_database_url:
+            self._stats = ProviderStatsRecorder(self.stats_database_url)
+        return self._stats
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._stats is not None:  # the end of the step's fetches: what is left is written now
+            self._stats.close()
+            self._stats = None
+
     def get_provider(self) -> MarketDataProvider:
-        return build_provider(self.kind, cached_config(self.config_dir), self.access(), Path(self.state_dir))
+        return build_provider(
+            self.kind,
+            cached_config(self.config_dir),
+            self.access(),
+            Path(self.state_dir),
+            recorder=self.recorder(),
+        )
 
     def get_social_source(self) -> SocialSource | None:
         """Reddit when its variables are set, else the demo's posts with the demo provider, else None
         (sentiment then comes from the stored news alone)."""
-        return build_social(self.kind, cached_config(self.config_dir), self.access(), Path(self.state_dir))
+        return build_social(
+            self.kind,
+            cached_config(self.config_dir),
+            self.access(),
+            Path(self.state_dir),
+            recorder=self.recorder(),
+        )
 
     def get_single(self, name: str) -> MarketDataProvider:
         """One provider by name, without failover (reconciliation asks a specific second provider)."""
-        return build_single(name, cached_config(self.config_dir), self.access(), Path(self.state_dir))
+        return build_single(
+            name,
+            cached_config(self.config_dir),
+            self.access(),
+            Path(self.state_dir),
+            recorder=self.recorder(),
+        )
 
 
 def _env_or(name: str, default: str) -> str:
@@ -176,4 +212,7 @@ def provider_resource(settings: Settings, kind: str | None = None) -> MarketData
         state_dir=str(settings.home / "ratelimits"),
         endpoints={name: _env_or(name, settings.access.endpoint(name)) for name in PROVIDER_ENDPOINTS},
         api_keys=keys,
+        stats_database_url=_env_or(
+            "AI_TRADER_DATABASE_URL", settings.database_url.render_as_string(hide_password=False)
+        ),
     )
