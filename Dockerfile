@@ -49,7 +49,8 @@ RUN python -m compileall -q ai_trader_assets \
  && chown -R dagster:dagster /var/lib/ai_trader
 
 USER 10001:10001
-# 4000: the code location gRPC server; 3000: the webserver, when the image runs that role.
-EXPOSE 4000 3000
+# 4000: the code location gRPC server; 3000: the webserver, 9464: ai-trader metrics serve, when the
+# image runs that role.
+EXPOSE 4000 3000 9464
 CMD ["dagster", "code-server", "start", "-h", "0.0.0.0", "-p", "4000", \
      "-m", "ai_trader_assets.definitions", "--location-name", "ai_trader_assets"]
