@@ -7,6 +7,7 @@ runs fetch exactly the promoted symbols and store them per the new layer's windo
 """
 
 import datetime as dt
+import json
 import os
 import shutil
 import subprocess
@@ -62,10 +63,17 @@ def small_config(folder: Path) -> Path:
 
 
 class Stack:
-    def __init__(
-        self, env: dict[str, str], database: MarketDatabase, lake: Lake, server: PolygonServer, url: str
+    def __init__(  # noqa: PLR0917 - the stack's parts, for the tests
+        self,
+        env: dict[str, str],
+        database: MarketDatabase,
+        lake: Lake,
+        server: PolygonServer,
+        url: str,
+        processes: DagsterStack,
     ):
         self.env, self.database, self.lake, self.server, self.url = env, database, lake, server, url
+        self.processes = processes
 
     def instance(self) -> dg.DagsterInstance:
         return instance_of(self.env)
@@ -131,7 +139,7 @@ def stack(postgres_databases: DatabaseFactory, tmp_path_factory: pytest.TempPath
             try:
                 processes.start_daemon()
                 processes.start_webserver()
-                yield Stack(env, database, Lake(str(root / "lake")), server, processes.url)
+                yield Stack(env, database, Lake(str(root / "lake")), server, processes.url, processes)
             finally:
                 database.dispose()
                 print(processes.log_tail("daemon", 3000))
@@ -214,3 +222,39 @@ def test_ai_trader_backfill_submits_to_the_webserver_and_follows_it_to_the_end(s
             sa.text("SELECT COUNT(*) FROM bars_1min WHERE symbol = 'NVDA' AND ts >= '2026-11-16'")
         ).scalar_one()
     assert minutes == 5 * 390
+
+
+def health(stack: Stack) -> tuple[int, dict[str, Any]]:
+    """``ai-trader health --format json`` against the stack: (exit code, the daemon's check)."""
+    done = subprocess.run(
+        [str(BIN / "ai-trader"), "health", "--format", "json"],
+        cwd=REPO_ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    report = json.loads(done.stdout)
+    (daemon,) = [c for c in report["checks"] if c["name"] == "dagster_daemon"]
+    return done.returncode, daemon
+
+
+def test_health_sees_the_real_daemon_beat_and_says_down_within_three_heartbeats_of_it_stopping(
+    stack: Stack,
+) -> None:
+    """Last in the module: it stops the daemon."""
+    code, daemon = health(stack)
+    assert daemon["status"] == "ok", daemon
+    assert code in (0, 1)  # the rest of the platform may lag behind (freshness): never down
+    stack.processes.stop_daemon()
+    stopped = time.monotonic()
+    beat = 30  # the daemon's heartbeat interval (Dagster's default)
+
+    def down() -> tuple[int, dict[str, Any]] | None:
+        code, daemon = health(stack)
+        return (code, daemon) if daemon["status"] == "down" else None
+
+    code, daemon = wait_for(down, 3 * beat + 30, "ai-trader health to say the daemon is down", interval=5)
+    assert code == 2 and "heartbeat" in daemon["detail"], daemon
+    assert time.monotonic() - stopped <= 3 * beat + 30

@@ -168,6 +168,13 @@ class DagsterStack:
         """Start the daemon (sensors, schedules, backfills, the run queue)."""
         self._spawn("daemon", [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"])
 
+    def stop_daemon(self) -> None:
+        """Stop the daemon and everything it spawned, as a crash or a stopped container would."""
+        for process in self._processes:
+            if "dagster-daemon" in str(process.args):
+                _signal_group(process, signal.SIGKILL)
+                process.wait(timeout=20)
+
     def _location_loaded(self) -> bool:
         for process in self._processes:
             if process.poll() is not None:
