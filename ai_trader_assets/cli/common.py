@@ -31,6 +31,8 @@ from ai_trader_assets.storage.lake import LakeError
 if TYPE_CHECKING:
     import dagster as dg
 
+    from ai_trader_assets.storage.provider_stats import ProviderStatsRecorder
+
 # Piped or captured output is not squeezed into rich's 80-column default; a terminal sets its own width.
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 errors = Console(stderr=True, soft_wrap=True)
@@ -129,3 +131,16 @@ def progress_bar() -> Progress:
         console=console,
         transient=False,
     )
+
+
+@contextlib.contextmanager
+def provider_stats() -> Iterator["ProviderStatsRecorder"]:
+    """A recorder of this command's provider requests (``ai-trader metrics``' provider series),
+    written when the command ends."""
+    from ai_trader_assets.storage.provider_stats import ProviderStatsRecorder
+
+    recorder = ProviderStatsRecorder(load_settings().database_url)
+    try:
+        yield recorder
+    finally:
+        recorder.close()

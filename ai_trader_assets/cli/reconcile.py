@@ -6,7 +6,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from ai_trader_assets.cli.common import console, errors, market_database
+from ai_trader_assets.cli.common import console, errors, market_database, provider_stats
 from ai_trader_assets.config import cached_config
 from ai_trader_assets.settings import load_settings
 from ai_trader_assets.storage.lake.location import lake_from_settings
@@ -26,14 +26,15 @@ def reconcile(
     config = cached_config(str(settings.config_dir))
     access = settings.access
     wanted = [s.strip().upper() for s in symbols.split(",") if s.strip()]
-    with market_database() as database:
+    with market_database() as database, provider_stats() as recorder:
+        state = settings.home / "ratelimits"
         found = reconcile_range(
             reconciler(
                 database,
                 lake_from_settings(settings),
                 config,
                 settings.today(),
-                provider=lambda name: build_single(name, config, access, settings.home / "ratelimits"),
+                provider=lambda name: build_single(name, config, access, state, recorder=recorder),
                 available=access.configured,
             ),
             wanted,

@@ -6,7 +6,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from ai_trader_assets.cli.common import console, errors, market_database
+from ai_trader_assets.cli.common import console, errors, market_database, provider_stats
 from ai_trader_assets.config import cached_config
 from ai_trader_assets.settings import load_settings
 
@@ -27,8 +27,9 @@ def universe_sync(
 
     settings = load_settings()
     config = cached_config(str(settings.config_dir))
-    with market_database() as database:
-        provider = build_single(settings.provider, config, settings.access, settings.home / "ratelimits")
+    with market_database() as database, provider_stats() as recorder:
+        state = settings.home / "ratelimits"
+        provider = build_single(settings.provider, config, settings.access, state, recorder=recorder)
         source = universe_source(provider, settings.provider)
         plan = sync_universe(source, CompaniesRepository(database), config.pipeline.universe, dry_run=dry_run)
     table = Table(box=box.SIMPLE, show_header=False)

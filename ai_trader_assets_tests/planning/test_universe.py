@@ -24,6 +24,7 @@ from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.settings import Secret
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
+from ai_trader_assets.storage.provider_stats import read_provider_stats
 from ai_trader_assets_tests.support.alpaca_server import AlpacaServer
 from ai_trader_assets_tests.support.polygon_server import PolygonServer
 
@@ -244,6 +245,9 @@ def test_ai_trader_universe_sync_on_alpaca_and_its_renames(
         # The OTC listing is filtered by exchange, the untradable one left out by the provider.
         assert len(active) == expected and "GBTC" not in active and "ZVZZT" not in active
         assert {r.path for r in alpaca.requests} == {"/v2/assets"}
+        # The command's requests are counted for ai-trader metrics, like a run's.
+        counted = {(s.provider, s.outcome): s.requests for s in read_provider_stats(market_db)}
+        assert counted == {("alpaca", "ok"): len(alpaca.requests)}
 
         companies = CompaniesRepository(market_db)
         companies.upsert([{"symbol": "TWTR", "layer": 2}], source="test")
