@@ -187,25 +187,9 @@ def _sensor_check(state: Any, tick: Any, config: PlatformConfig, spec: HealthSpe
     clock = now.timestamp()
     age = clock - tick.timestamp if tick is not None else None
     labels = {"instigator": name}
-    if not state.is_running:
-        return check(
-            "sensor",
-            Status.OK,
-            "stopped (in the UI): not evaluated",
-            value=age,
-            unit="seconds",
-            labels=labels,
-        )
-    error = _failed(tick)
-    if error is not None:
-        return check(
-            "sensor",
-            Status.DEGRADED,
-            f"its last tick failed: {error}",
-            value=age,
-            unit="seconds",
-            labels=labels,
-        )
+    settled = _stopped_or_failed("sensor", state, tick, age, labels)
+    if settled is not None:
+        return settled
     if age is None:
         started = getattr(data, "last_sensor_start_timestamp", None)
         if started is not None and clock - started <= allowed:
@@ -237,6 +221,22 @@ def _sensor_check(state: Any, tick: Any, config: PlatformConfig, spec: HealthSpe
     )
 
 
+def _stopped_or_failed(
+    kind: str, state: Any, tick: Any, age: float | None, labels: dict[str, str]
+) -> Check | None:
+    """What a sensor's and a schedule's check say alike: stopped in the UI, or its last tick failed."""
+    if not state.is_running:
+        return check(
+            kind, Status.OK, "stopped (in the UI): not evaluated", value=age, unit="seconds", labels=labels
+        )
+    error = _failed(tick)
+    if error is not None:
+        return check(
+            kind, Status.DEGRADED, f"its last tick failed: {error}", value=age, unit="seconds", labels=labels
+        )
+    return None
+
+
 def _schedule_check(
     state: Any, tick: Any, timezones: Mapping[str, str], spec: HealthSpec, now: dt.datetime
 ) -> Check:
@@ -245,25 +245,9 @@ def _schedule_check(
     clock = now.timestamp()
     age = clock - tick.timestamp if tick is not None else None
     labels = {"instigator": name}
-    if not state.is_running:
-        return check(
-            "schedule",
-            Status.OK,
-            "stopped (in the UI): not evaluated",
-            value=age,
-            unit="seconds",
-            labels=labels,
-        )
-    error = _failed(tick)
-    if error is not None:
-        return check(
-            "schedule",
-            Status.DEGRADED,
-            f"its last tick failed: {error}",
-            value=age,
-            unit="seconds",
-            labels=labels,
-        )
+    settled = _stopped_or_failed("schedule", state, tick, age, labels)
+    if settled is not None:
+        return settled
     # The stored state has the cron but not its zone: pipeline.yaml's schedules name theirs, the
     # others (intraday) run in New York time.
     zone = zoneinfo.ZoneInfo(timezones[name]) if name in timezones else calendar.NEW_YORK
