@@ -35,6 +35,23 @@ class PlatformConfig(Frozen):
         retention counts), not before the first partition."""
         return max(today - dt.timedelta(days=days - 1), self.pipeline.partitions.start_date)
 
+    def partitions_start(self, today: dt.date) -> dt.date:
+        """The first day of the partition grid: where the longest retention window of any layer and
+        dataset starts (rolling with today), never before ``partitions.start_date``. One grid for
+        every dataset: a run materializes several datasets, and Dagster runs one partitions definition."""
+        days = [
+            window.cold_days
+            for layer in LAYERS
+            for dataset in self.layers.layers[layer].datasets  # type: ignore[index]
+            if (window := self.window(layer, dataset)) is not None
+        ]
+        return self.window_start(max(days, default=1), today)
+
+    def wants(self, layer: int, dataset: Dataset | str, session: dt.date, today: dt.date) -> bool:
+        """Whether a layer's policy wants a session of a dataset: it ingests it and keeps it."""
+        window = self.window(layer, dataset)
+        return self.ingests(layer, dataset) and window is not None and window.is_kept(session, today)
+
     def window(self, layer: int, dataset: Dataset | str) -> RetentionWindow | None:
         """The retention window of a layer for a dataset, or None when the layer does not keep it."""
         return self.retention.layers[layer].get(Dataset(dataset))  # type: ignore[index]

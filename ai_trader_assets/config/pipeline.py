@@ -167,6 +167,8 @@ class AutomationSpec(Frozen):
     gap_healing_interval_seconds: PositiveInt
     gap_healing_max_partitions_per_tick: PositiveInt
     gap_healing_retry_after_seconds: PositiveInt
+    policy_grid_interval_seconds: PositiveInt
+    policy_grid_max_cells_per_tick: PositiveInt
 
 
 class LakeSpec(Frozen):

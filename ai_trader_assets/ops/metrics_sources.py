@@ -186,37 +186,48 @@ def quarantine_rows(database: MarketDatabase, now: dt.datetime) -> dict[str, tup
     return found
 
 
+# The newest materializations looked at for a run's (a first install's "not wanted" marks come in
+# thousands, but before any run; afterwards a handful a day).
+RECENT_EVENTS = 100
+
+
 def asset_runs(home: Path) -> dict[str, AssetRun]:
-    """Per ingested dataset's asset, what its latest materialization in the Dagster instance at
-    ``home`` recorded; none before the instance exists.
+    """Per ingested dataset's asset, what its latest materialization by a run in the Dagster instance
+    at ``home`` recorded (the policy grid's "not wanted" marks are not runs); none before the
+    instance exists.
 
     Raises:
         SourceError: the instance cannot be read.
     """
     import dagster as dg  # noqa: PLC0415 - Dagster loads to read the instance only
 
+    runs = {}
     try:
         with open_instance(home) as instance:
-            events = instance.get_latest_materialization_events(
-                [dg.AssetKey(d.value) for d in INGESTED_DATASETS]
-            )
+            for dataset in INGESTED_DATASETS:
+                records = instance.fetch_materializations(
+                    dg.AssetKey(dataset.value), limit=RECENT_EVENTS
+                ).records
+                record = next((r for r in records if _run_materialization(r.asset_materialization)), None)
+                if record is None or record.asset_materialization is None:
+                    continue
+                metadata = record.asset_materialization.metadata
+                runs[dataset.value] = AssetRun(
+                    seconds=_number(metadata.get("seconds")),
+                    rows_per_second=_number(metadata.get("rows/s")),
+                    rows_written=_number(metadata.get("rows written")),
+                    timestamp=record.timestamp,
+                )
     except NoInstanceError:
         return {}
     except Exception as exc:  # storage plugins raise their own types (DagsterPostgresException...)
         raise SourceError(f"cannot read the Dagster instance at {home}: {first_line(exc)}") from exc
-    runs = {}
-    for key, entry in events.items():
-        materialization = entry.asset_materialization if entry is not None else None
-        if entry is None or materialization is None:
-            continue
-        metadata = materialization.metadata
-        runs[key.path[-1]] = AssetRun(
-            seconds=_number(metadata.get("seconds")),
-            rows_per_second=_number(metadata.get("rows/s")),
-            rows_written=_number(metadata.get("rows written")),
-            timestamp=entry.timestamp,
-        )
     return runs
+
+
+def _run_materialization(materialization: Any) -> bool:
+    """A materialization a run recorded, not one of the policy grid's "not wanted" marks."""
+    return materialization is not None and "policy" not in materialization.metadata
 
 
 def _number(value: Any) -> float | None:

@@ -247,10 +247,14 @@ class BackfillPlanner:
         return tuple(g for part in backfill_parts(self.config, symbols, wanted) for g in run_groups(part))
 
     def _sessions(self, days: int, notes: list[str]) -> list[dt.date]:
-        """Sessions d with today - d < days (calendar days, like retention), from the partitions' start."""
-        first = self.config.window_start(days, self.today)
+        """Sessions d with today - d < days (calendar days, like retention), from the first partition
+        (where the longest retention window starts, never before pipeline.yaml partitions.start_date)."""
+        first = max(self.config.window_start(days, self.today), self.config.partitions_start(self.today))
         if (self.today - first).days + 1 < days:  # clipped at the first partition
-            note = f"sessions before {first} are not partitions (pipeline.yaml partitions.start_date)"
+            note = (
+                f"sessions before {first} are not partitions (no layer's window reaches them, "
+                "or pipeline.yaml partitions.start_date)"
+            )
             if note not in notes:
                 notes.append(note)
         return calendar.sessions(first, self.latest)

@@ -71,6 +71,28 @@ class Ledger:
                 )
         return total
 
+    def covered_per_session(
+        self, dataset: Dataset, first: dt.date, last: dt.date, symbols: Sequence[str]
+    ) -> dict[dt.date, int]:
+        """Per session of first..last, how many of the symbols are fetched whole (counted in the
+        database, a chunk of symbols at a time)."""
+        counts: dict[dt.date, int] = {}
+        with self.database.begin() as conn:
+            for chunk in _chunks(list(symbols)):
+                rows = conn.execute(
+                    sa.select(coverage.c.session, sa.func.count())
+                    .where(
+                        coverage.c.dataset == dataset.value,
+                        coverage.c.session.between(first, last),
+                        coverage.c.symbol.in_(list(chunk)),
+                        coverage.c.through.is_(None),
+                    )
+                    .group_by(coverage.c.session)
+                )
+                for row in rows:
+                    counts[row[0]] = counts.get(row[0], 0) + int(row[1])
+        return counts
+
     def partial(
         self, dataset: Dataset, sessions: Sequence[dt.date], symbols: Sequence[str]
     ) -> dict[tuple[dt.date, str], tuple[int, dt.datetime]]:

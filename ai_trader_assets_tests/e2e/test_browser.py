@@ -1,20 +1,23 @@
 """The Dagster UI in a real browser, on the embedded default (SQLite everything, demo provider).
 
-A few sessions of two layers are materialized first (in-process, on the same instance). Then
-headless Chromium (Debian's ``chromium``, driven by Playwright) opens ``bars_1day``'s partitions view
-served by the real ``dagster-webserver``, checks that the date x layer grid shows exactly those as
-materialized, launches a backfill of a date range of another layer through the launch dialog,
-follows the toast to the backfill's page until the real ``dagster-daemon`` has completed it, finds
-it in the grid, and checks the bars landed in the market database. Screenshots are kept as test
-artifacts (``$AI_TRADER_TEST_ARTIFACTS``, else ``<repo>/test-artifacts/browser``); a failure also
-keeps the page's HTML and the webserver and daemon logs there.
+A few sessions of two layers are materialized first (in-process, on the same instance), and the real
+daemon's policy grid sensor marks the cells layer 0's shorter window does not want. Then headless
+Chromium (Debian's ``chromium``, driven by Playwright) opens ``bars_1day``'s partitions view served by
+the real ``dagster-webserver``, checks that its Missing count is exactly the sessions the policy wants
+and lacks (the sensor's own wanted / stored / missing report agrees) and that the grid shows exactly
+the seeded and the not-wanted cells as materialized, launches a backfill of a date range of another
+layer through the launch dialog, follows the toast to the backfill's page until the real ``dagster-
+daemon`` has completed it, finds it in the grid, and checks the bars landed in the market database.
+Screenshots are kept as test artifacts (``$AI_TRADER_TEST_ARTIFACTS``, else ``<repo>/test-
+artifacts/browser``); a failure also keeps the page's HTML and the webserver and daemon logs there.
 
-Every sensor and schedule is stopped before the daemon starts. Importing the universe records a
-qualification event per symbol, so the qualification sensor would launch first fills of every
-layer's retention window, and gap healing would fill every hot window: dozens of runs competing with
-the backfill under test and materializing the very partitions the test expects to find missing. The
-schedules fire at wall-clock times (after the New York close, 03:00 New York) that a run of this
-test may straddle. The automation has tests of its own (``test_daemon.py``, the sensor tests).
+Every sensor and schedule but the policy grid sensor is stopped before the daemon starts. Importing
+the universe records a qualification event per symbol, so the qualification sensor would launch
+first fills of every layer's retention window, and gap healing would fill every hot window: dozens
+of runs competing with the backfill under test and materializing the very partitions the test
+expects to find missing. The schedules fire at wall-clock times (after the New York close, 03:00 New
+York) that a run of this test may straddle. The automation has tests of its own (``test_daemon.py``,
+the sensor tests).
 
 Without ``/usr/bin/chromium`` or the ``playwright`` package the test skips, or fails when
 ``AI_TRADER_REQUIRE_BROWSER=1`` (as in CI), so a missing install never passes unnoticed.
@@ -43,7 +46,12 @@ from ai_trader_assets.settings import load_settings
 from ai_trader_assets.storage import migrations
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
-from ai_trader_assets_tests.support.dagster_stack import DagsterStack, embedded_environment
+from ai_trader_assets_tests.support.dagster_stack import (
+    DagsterStack,
+    embedded_environment,
+    instance_of,
+    wait_for,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
@@ -59,6 +67,10 @@ ARTIFACTS = Path(os.environ.get("AI_TRADER_TEST_ARTIFACTS") or REPO_ROOT / "test
 AS_OF = dt.date(2026, 11, 20)
 START = dt.date(2026, 10, 26)  # four weeks of sessions: a grid that fits on one screen
 UNIVERSE = {"AAPL": 3, "MSFT": 3, "AMD": 2, "PLTR": 2, "ABBV": 1, "ABNB": 1, "AAL": 0, "F": 0}
+LAYER0_DAILY_DAYS = (
+    14  # layer 0 keeps daily bars this long here: the grid's older layer-0 cells are not wanted
+)
+NOT_WANTED = {(s, "0") for s in calendar.sessions(START, AS_OF - dt.timedelta(days=LAYER0_DAILY_DAYS))}
 SEEDED_LAYERS = ("1", "3")
 SEEDED = calendar.sessions(dt.date(2026, 11, 16), AS_OF)  # materialized before the browser opens
 UI_LAYER = "2"
@@ -82,11 +94,15 @@ def _require_browser() -> None:
 
 
 def _small_config(folder: Path) -> Path:
-    """The shipped config with partitions from START, so the grid and every backfill stay small."""
+    """The shipped config with partitions from START, so the grid and every backfill stay small, and a
+    layer-0 daily window shorter than the grid."""
     shutil.copytree(DEFAULT_CONFIG_DIR, folder)
     pipeline = yaml.safe_load((folder / "pipeline.yaml").read_text())
     pipeline["partitions"]["start_date"] = START
     (folder / "pipeline.yaml").write_text(yaml.safe_dump(pipeline))
+    retention = yaml.safe_load((folder / "retention.yaml").read_text())
+    retention["layers"][0]["bars_1day"] = {"hot_days": 7, "cold_days": LAYER0_DAILY_DAYS}
+    (folder / "retention.yaml").write_text(yaml.safe_dump(retention))
     return folder
 
 
@@ -119,8 +135,9 @@ def stack(browser_required: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     _seed(env, monkeypatch)
     with DagsterStack(env, tmp_path / "logs") as stack:
         stack.start_webserver()
-        stack.stop_automation()
+        stack.stop_automation(keep=("policy_grid_sensor",))
         stack.start_daemon()
+        _wait_policy_grid(stack)
         yield stack
 
 
@@ -170,13 +187,20 @@ def test_a_backfill_launched_from_the_partitions_view_completes_and_shows_in_the
 ) -> None:
     seeded = {(s, layer) for s in SEEDED for layer in SEEDED_LAYERS}
     launched = {(s, UI_LAYER) for s in UI_SESSIONS}
+    grid = {(s, str(layer)) for s in calendar.sessions(START, AS_OF) for layer in LAYERS}
+    wanted = grid - NOT_WANTED
+    # The sensor's report (the asset's latest observation) says what the policy wants and lacks.
+    assert _reported_missing(stack) == len(wanted - seeded)
     try:
-        _check_grid(page, seeded, cell=(SEEDED[-1], SEEDED_LAYERS[-1]))
+        # Missing is what the policy wants and lacks; the not-wanted cells count as materialized.
+        _check_grid(page, seeded | NOT_WANTED, len(wanted - seeded), cell=(SEEDED[-1], SEEDED_LAYERS[-1]))
         page.screenshot(path=artifacts / "1-partitions-before.png", full_page=True)
         backfill_id = _launch_backfill_from_dialog(page, artifacts)
         _wait_backfill_page(page, backfill_id)
         page.screenshot(path=artifacts / "3-backfill-succeeded.png", full_page=True)
-        _check_grid(page, seeded | launched, cell=(UI_SESSIONS[0], UI_LAYER))
+        _check_grid(
+            page, seeded | launched | NOT_WANTED, len(wanted - seeded - launched), (UI_SESSIONS[0], UI_LAYER)
+        )
         page.screenshot(path=artifacts / "4-partitions-after.png", full_page=True)
     except BaseException:
         _keep_failure(page, stack, artifacts)
@@ -192,7 +216,30 @@ def test_a_backfill_launched_from_the_partitions_view_completes_and_shows_in_the
     assert _stored_daily_bars(stack, UI_SESSIONS) == {(s, d) for s in members for d in UI_SESSIONS}
 
 
-def _check_grid(page: "Page", materialized: set[tuple[dt.date, str]], cell: tuple[dt.date, str]) -> None:
+def _wait_policy_grid(stack: DagsterStack) -> None:
+    """Until the daemon's policy grid sensor has marked every not-wanted cell of bars_1day and
+    reported the counts."""
+
+    def marked() -> bool:
+        with instance_of(stack.env) as instance:
+            keys = instance.get_materialized_partitions(dg.AssetKey(ASSET))
+        return {f"{s}|{layer}" for s, layer in NOT_WANTED} <= keys and _reported_missing(stack) is not None
+
+    wait_for(marked, 180, "the policy grid sensor's marks", interval=2)
+
+
+def _reported_missing(stack: DagsterStack) -> int | None:
+    """The "sessions missing" of bars_1day's latest observation (the policy grid sensor's report)."""
+    with instance_of(stack.env) as instance:
+        records = instance.fetch_observations(dg.AssetKey(ASSET), limit=1).records
+    if not records or records[0].asset_observation is None:
+        return None
+    return int(records[0].asset_observation.metadata["sessions missing"].value)  # type: ignore[arg-type]
+
+
+def _check_grid(
+    page: "Page", materialized: set[tuple[dt.date, str]], missing: int, cell: tuple[dt.date, str]
+) -> None:
     """The partitions view: both dimensions, the status counts, and exactly these materialized keys."""
     from playwright.sync_api import expect
 
@@ -202,7 +249,8 @@ def _check_grid(page: "Page", materialized: set[tuple[dt.date, str]], cell: tupl
     expect(page.get_by_placeholder("Filter by layer…")).to_be_visible()
     expect(page.get_by_text(f"{total} Partitions Selected", exact=True)).to_be_visible()
     expect(page.get_by_text(f"Materialized ({len(materialized)})", exact=True)).to_be_visible()
-    expect(page.get_by_text(f"Missing ({total - len(materialized)})", exact=True)).to_be_visible()
+    assert missing == total - len(materialized)
+    expect(page.get_by_text(f"Missing ({missing})", exact=True)).to_be_visible()
     # Hide the missing partitions: what each dimension still lists is what has been materialized.
     page.locator("label").filter(has_text=re.compile(r"^Missing \(")).click()
     expect(page.get_by_text(f"{len(materialized)} Partitions Selected", exact=True)).to_be_visible()

@@ -203,14 +203,15 @@ class DagsterStack:
         data: dict[str, Any] = payload["data"]
         return data
 
-    def stop_automation(self) -> list[str]:
-        """Stop every running sensor and schedule (as a user would in the UI); returns their names."""
+    def stop_automation(self, keep: tuple[str, ...] = ()) -> list[str]:
+        """Stop every running sensor and schedule but ``keep`` (as a user would in the UI); returns
+        their names."""
         stopped = []
         for repository in self.graphql(AUTOMATION)["repositoriesOrError"]["nodes"]:
             targets = [(s["name"], s["sensorState"], STOP_SENSOR) for s in repository["sensors"]]
             targets += [(s["name"], s["scheduleState"], STOP_SCHEDULE) for s in repository["schedules"]]
             for name, state, mutation in targets:
-                if state["status"] == "RUNNING":
+                if state["status"] == "RUNNING" and name not in keep:
                     result = next(iter(self.graphql(mutation, {"id": state["id"]}).values()))
                     assert result["__typename"] != "PythonError", (name, result)
                     stopped.append(name)

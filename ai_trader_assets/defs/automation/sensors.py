@@ -13,6 +13,7 @@ from ai_trader_assets.config import cached_config
 from ai_trader_assets.datasets import INGESTED_DATASETS, Dataset
 from ai_trader_assets.datasets.partitions import parse_partition_key
 from ai_trader_assets.defs.automation.backfills import backfill_run_request
+from ai_trader_assets.defs.automation.policy_grid import build_policy_grid_sensor
 from ai_trader_assets.defs.market_data.partitions import configured_partitions
 from ai_trader_assets.defs.platform.resources import MarketDatabaseResource, PlatformConfigResource
 from ai_trader_assets.planning.gaps import find_gaps
@@ -147,5 +148,8 @@ def automation_sensors() -> dg.Definitions:
         sensors=[
             build_qualification_sensor(automation.sensor_interval_seconds),
             build_gap_healing_sensor(automation.gap_healing_interval_seconds),
+            build_policy_grid_sensor(
+                automation.policy_grid_interval_seconds, automation.policy_grid_max_cells_per_tick
+            ),
         ]
     )

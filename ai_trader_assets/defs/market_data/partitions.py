@@ -2,6 +2,9 @@
 
 A session's key exists from the moment it opens (09:30 New York, early closes included), so the open
 session can be refreshed during the day and the next session is never offered before it trades.
+The grid starts where the longest retention window starts (rolling with today, as the code location
+loads): the UI offers no session that no layer wants. The cells inside it that a layer does not want
+are marked by the policy grid sensor (``defs/automation/policy_grid.py``).
 """
 
 import datetime as dt
@@ -77,4 +80,4 @@ def configured_partitions() -> dg.MultiPartitionsDefinition:
     """The partitions of the current configuration and environment."""
     settings = load_settings()
     config = cached_config(str(settings.config_dir))
-    return market_partitions(config.pipeline.partitions.start_date, settings.clock)
+    return market_partitions(config.partitions_start(settings.today()), settings.clock)
