@@ -3,7 +3,8 @@
 The configured providers are the primary (``AI_TRADER_PROVIDER``) and every provider of a failover
 list whose keys are set. Each gets the cheapest request that proves its key: one symbol's daily bar
 of one session (news of that session for Benzinga, which serves news only), through the provider's
-own client and request governor, so the shared rate limiter counts it. One attempt, with
+own client and request governor, so the shared rate limiter counts it, and ``provider_stats`` (the
+metrics' provider series) records it like any request. One attempt, with
 ``probe_timeout_seconds`` as the read timeout: a probe reports, it does not retry for minutes.
 A refused key is down (the message names the variable, never the key); a timeout, 5xx or 429 is
 degraded. Reddit is not probed: its cheapest read lists every configured subreddit.
@@ -24,7 +25,9 @@ from ai_trader_assets.providers.base import (
     ProviderUnavailableError,
 )
 from ai_trader_assets.providers.factory import build_single
+from ai_trader_assets.providers.http import RequestRecorder
 from ai_trader_assets.settings import SOCIAL_PROVIDERS, Settings
+from ai_trader_assets.storage.provider_stats import ProviderStatsRecorder
 
 
 def configured_providers(settings: Settings, config: PlatformConfig) -> list[str]:
@@ -64,18 +67,31 @@ def provider_checks(
     if not calendar.has_closed(session, now):
         session = calendar.previous_session(session)
     quick = probe_config(config, spec)
-    return [
-        probe(name, settings, quick, spec.probe_symbol, session)
-        for name in configured_providers(settings, config)
-    ]
+    recorder = ProviderStatsRecorder(settings.database_url)  # a write that fails only logs a warning
+    try:
+        return [
+            probe(name, settings, quick, spec.probe_symbol, session, recorder)
+            for name in configured_providers(settings, config)
+        ]
+    finally:
+        recorder.close()
 
 
-def probe(name: str, settings: Settings, config: PlatformConfig, symbol: str, session: dt.date) -> Check:
+def probe(  # noqa: PLR0917 - the probe's inputs, each needed
+    name: str,
+    settings: Settings,
+    config: PlatformConfig,
+    symbol: str,
+    session: dt.date,
+    recorder: RequestRecorder | None = None,
+) -> Check:
     """One request to ``name`` for ``symbol`` on ``session``."""
     labels = {"provider": name}
     started = time.perf_counter()
     try:
-        provider = build_single(name, config, settings.access, settings.home / "ratelimits")
+        provider = build_single(
+            name, config, settings.access, settings.home / "ratelimits", recorder=recorder
+        )
         result: ProviderResult
         if Dataset.BARS_1DAY in SERVES[name]:
             what = f"{symbol}'s daily bar of {session}"

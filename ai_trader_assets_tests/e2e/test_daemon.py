@@ -3,7 +3,9 @@
 
 A plain-SQL promotion (as an external scanner would write it) must, untouched, become a backfill whose
 runs fetch exactly the promoted symbols and store them per the new layer's windows; a UI-style
-``launchPartitionBackfill`` through GraphQL must complete and store its data.
+``launchPartitionBackfill`` through GraphQL must complete and store its data; a run the provider
+fails alerts once on each channel (local Slack/webhook and SMTP receivers) through the daemon's
+sensors, and its next success resolves it.
 """
 
 import datetime as dt
@@ -29,6 +31,12 @@ from ai_trader_assets.storage import migrations
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake
+from ai_trader_assets_tests.support.alert_receivers import (
+    SLACK_PATH,
+    WEBHOOK_PATH,
+    HttpReceiver,
+    SmtpReceiver,
+)
 from ai_trader_assets_tests.support.dagster_stack import (
     BIN,
     DagsterStack,
@@ -40,7 +48,9 @@ from ai_trader_assets_tests.support.platform import lake_partitions
 from ai_trader_assets_tests.support.polygon_server import PolygonServer
 from ai_trader_assets_tests.support.postgres import DatabaseFactory
 
-API_KEY = "e2e-key"
+API_KEY = "e2e-polygon-key-5eC4e7"
+SLACK_TOKEN, WEBHOOK_TOKEN, SMTP_PASSWORD = "xoxb-e2e-5eC4e7", "pager-e2e-5eC4e7", "smtp-e2e-5eC4e7"
+SECRETS = (API_KEY, SLACK_TOKEN, WEBHOOK_TOKEN, SMTP_PASSWORD)
 AS_OF = dt.date(2026, 11, 20)
 PROMOTED = ["P0", "P1", "P2", "P3", "P4"]
 pytestmark = pytest.mark.timeout(900)
@@ -58,6 +68,7 @@ def small_config(folder: Path) -> Path:
     pipeline = yaml.safe_load((folder / "pipeline.yaml").read_text())
     pipeline["partitions"]["start_date"] = dt.date(2026, 9, 1)
     pipeline["automation"]["sensor_interval_seconds"] = 5
+    pipeline["alerts"]["run_sensor_interval_seconds"] = 5
     (folder / "pipeline.yaml").write_text(yaml.safe_dump(pipeline))
     return folder
 
@@ -71,9 +82,11 @@ class Stack:
         server: PolygonServer,
         url: str,
         processes: DagsterStack,
+        receivers: tuple[HttpReceiver, SmtpReceiver],
     ):
         self.env, self.database, self.lake, self.server, self.url = env, database, lake, server, url
         self.processes = processes
+        self.http, self.smtp = receivers
 
     def instance(self) -> dg.DagsterInstance:
         return instance_of(self.env)
@@ -108,7 +121,11 @@ def stack(postgres_databases: DatabaseFactory, tmp_path_factory: pytest.TempPath
     home = root / "dagster_home"
     home.mkdir()
     shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
-    with PolygonServer(API_KEY, market=[*PROMOTED, "NVDA"]) as server:
+    with (
+        PolygonServer(API_KEY, market=[*PROMOTED, "NVDA"]) as server,
+        HttpReceiver() as http,
+        SmtpReceiver("alerts", SMTP_PASSWORD) as smtp,
+    ):
         env = {
             k: v for k, v in os.environ.items() if not k.startswith(("AI_TRADER_", "DAGSTER_", "POLYGON_"))
         }
@@ -121,6 +138,11 @@ def stack(postgres_databases: DatabaseFactory, tmp_path_factory: pytest.TempPath
             "POLYGON_API_KEY": API_KEY,
             "POLYGON_BASE_URL": server.url,
             "DAGSTER_HOME": str(home),
+            "AI_TRADER_SLACK_WEBHOOK_URL": f"{http.url}{SLACK_PATH}{SLACK_TOKEN}",
+            "AI_TRADER_ALERT_WEBHOOK_URL": f"{http.url}{WEBHOOK_PATH}{WEBHOOK_TOKEN}",
+            "AI_TRADER_SMTP_URL": smtp.url(),
+            "AI_TRADER_ALERT_EMAIL_TO": "oncall@example.com",
+            "AI_TRADER_UI_URL": "http://dagster.example:3000",
         } | production_instance_environment(instance_url)
         database = MarketDatabase(market_url)
         migrations.upgrade(database)
@@ -128,10 +150,12 @@ def stack(postgres_databases: DatabaseFactory, tmp_path_factory: pytest.TempPath
             [{"symbol": s, "layer": 1} for s in PROMOTED] + [{"symbol": "NVDA", "layer": 2}], source="test"
         )
         # The import above is history, not news: the sensor starts after its events (as the quickstart
-        # does), and gap healing, which would backfill every layer's hot window, has its own test.
+        # does). Gap healing, which would backfill every layer's hot window, and the alert watch, which
+        # would alert on every layer's stale datasets here, have their own tests.
         for command in (
             [str(BIN / "ai-trader"), "sensor", "skip-history"],
             [str(BIN / "dagster"), "sensor", "stop", "gap_healing_sensor", "-w", "workspace.yaml"],
+            [str(BIN / "dagster"), "sensor", "stop", "alert_watch_sensor", "-w", "workspace.yaml"],
         ):
             subprocess.run(command, cwd=REPO_ROOT, env=env, check=True, capture_output=True, timeout=120)
         # Each in a process group of its own, stopped with everything it spawned.
@@ -139,7 +163,9 @@ def stack(postgres_databases: DatabaseFactory, tmp_path_factory: pytest.TempPath
             try:
                 processes.start_daemon()
                 processes.start_webserver()
-                yield Stack(env, database, Lake(str(root / "lake")), server, processes.url, processes)
+                yield Stack(
+                    env, database, Lake(str(root / "lake")), server, processes.url, processes, (http, smtp)
+                )
             finally:
                 database.dispose()
                 print(processes.log_tail("daemon", 3000))
@@ -222,6 +248,77 @@ def test_ai_trader_backfill_submits_to_the_webserver_and_follows_it_to_the_end(s
             sa.text("SELECT COUNT(*) FROM bars_1min WHERE symbol = 'NVDA' AND ts >= '2026-11-16'")
         ).scalar_one()
     assert minutes == 5 * 390
+
+
+def launch_backfill(stack: Stack, asset: str, partition: str, tags: dict[str, str]) -> str:
+    """A backfill of one partition, as the UI's launch dialog sends it; its id."""
+    params: dict[str, Any] = {
+        "assetSelection": [{"path": [asset]}],
+        "partitionNames": [partition],
+        "tags": [{"key": k, "value": v} for k, v in tags.items()],
+    }
+    response = requests.post(
+        f"{stack.url}/graphql", json={"query": LAUNCH, "variables": {"params": params}}, timeout=60
+    )
+    payload = response.json()["data"]["launchPartitionBackfill"]
+    assert payload["__typename"] == "LaunchBackfillSuccess", payload
+    return str(payload["backfillId"])
+
+
+def alerts_sent(stack: Stack, key: str) -> dict[str, list[str]]:
+    """What each channel received about an incident: the webhook's state, Slack's text, the subject."""
+    webhook = [r.json() for r in stack.http.to(WEBHOOK_PATH)]
+    return {
+        "webhook": [body["state"] for body in webhook if body["incident_key"] == key],
+        "slack": [
+            r.json()["text"] for r in stack.http.to(SLACK_PATH) if key.split(":")[1] in r.json()["text"]
+        ],
+        "email": [str(m["Subject"]) for m in stack.smtp.messages if key.split(":")[1] in str(m["Subject"])],
+    }
+
+
+def test_a_run_the_provider_fails_alerts_once_per_channel_and_its_next_success_resolves_it(
+    stack: Stack,
+) -> None:
+    partition, key = "2026-11-19|2", "run_failure:bars_1hour:2026-11-19|2"
+    # Every request for hourly bars fails (500, past the client's retries): the run fails.
+    stack.server.fail("/v2/aggs/ticker/", 500, times=10_000)
+    failed = launch_backfill(stack, "bars_1hour", partition, {"ai_trader/refresh": "full"})
+    try:
+
+        def run_failed() -> bool:
+            with stack.instance() as instance:
+                runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/backfill": failed}))
+            return any(r.status == dg.DagsterRunStatus.FAILURE for r in runs)
+
+        wait_for(run_failed, 240, "the run to fail", interval=2)
+    finally:
+        stack.server.heal()
+
+    def alerted() -> dict[str, list[str]] | None:
+        sent = alerts_sent(stack, key)
+        return sent if all(sent.values()) else None
+
+    sent = wait_for(alerted, 120, "one alert per channel", interval=2)
+    time.sleep(12)  # two more ticks of the failure sensor: still one each
+    sent = alerts_sent(stack, key)
+    assert sent["webhook"] == ["firing"] and len(sent["slack"]) == 1, sent
+    assert sent["email"] == [f"[ai-trader] FIRING error: Run failed: bars_1hour {partition}"]
+    [body] = [r.json() for r in stack.http.to(WEBHOOK_PATH) if r.json()["incident_key"] == key]
+    assert "500" in body["detail"].splitlines()[0], body["detail"]
+    assert body["link"].startswith("http://dagster.example:3000/runs/")
+
+    # The same partition again, the provider well: the run succeeds and the incident resolves, once.
+    stack.wait_backfill_done(launch_backfill(stack, "bars_1hour", partition, {"ai_trader/refresh": "full"}))
+
+    def resolved() -> dict[str, list[str]] | None:
+        sent = alerts_sent(stack, key)
+        return sent if sent["webhook"] == ["firing", "resolved"] and len(sent["email"]) == 2 else None
+
+    sent = wait_for(resolved, 120, "one resolved message per channel", interval=2)
+    assert len(sent["slack"]) == 2 and sent["email"][1].startswith("[ai-trader] RESOLVED"), sent
+    seen = [r.body.decode() for r in stack.http.received] + [raw.decode() for raw in stack.smtp.mailbox.raw]
+    assert not [text for text in seen for secret in SECRETS if secret in text]
 
 
 def health(stack: Stack) -> tuple[int, dict[str, Any]]:

@@ -52,6 +52,7 @@ from ai_trader_assets.storage.lake.commits import Commit
 from ai_trader_assets.storage.lake.maintenance import maintain_table
 from ai_trader_assets.storage.lake.tables import lake_tables
 from ai_trader_assets.storage.ledger import Ledger
+from ai_trader_assets.storage.provider_stats import read_provider_stats
 from ai_trader_assets_tests.support.lake import demo_frame
 from ai_trader_assets_tests.support.polygon_server import PolygonServer
 
@@ -418,8 +419,9 @@ def test_the_json_output_and_exit_code_of_the_command(
 
 
 def test_probing_providers_reports_a_refused_key_as_down_naming_the_variable(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, market_db: MarketDatabase
 ) -> None:
+    monkeypatch.setenv("AI_TRADER_DATABASE_URL", market_db.url.render_as_string(hide_password=False))
     key = "pk_SENTINEL_health_7c1d"
     config = config_for_tests()
     now = dt.datetime(2026, 11, 20, 19, tzinfo=calendar.NEW_YORK)
@@ -441,3 +443,6 @@ def test_probing_providers_reports_a_refused_key_as_down_naming_the_variable(
     assert "HTTP 401" in refused.detail and "POLYGON_API_KEY" in refused.detail
     assert "pk_wrong_key_9a8b" not in json.dumps(refused.to_dict())
     assert slow.status == Status.DEGRADED and "gave up after 1 attempts" in slow.detail
+    # The probes are provider requests like any other: the metrics' provider series count them.
+    probes = [s for s in read_provider_stats(market_db) if s.provider == "polygon"]
+    assert sum(s.requests for s in probes) == 3, probes

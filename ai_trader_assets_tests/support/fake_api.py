@@ -151,6 +151,11 @@ class FakeApi:
                 )
             )
 
+    def heal(self) -> None:
+        """Drop every scripted failure not served yet."""
+        with self._lock:
+            self._scripted.clear()
+
     def respond(self, path_contains: str, *bodies: Any) -> None:
         """Serve these bodies, in order, to requests whose path contains ``path_contains``."""
         self._canned.setdefault(path_contains, deque()).extend(bodies)
