@@ -70,6 +70,15 @@ def small_config(folder: Path) -> Path:
     pipeline["automation"]["sensor_interval_seconds"] = 5
     pipeline["alerts"]["run_sensor_interval_seconds"] = 5
     (folder / "pipeline.yaml").write_text(yaml.safe_dump(pipeline))
+    # A failing provider gives up within a second (the run that fails on purpose fails promptly).
+    providers = yaml.safe_load((folder / "providers.yaml").read_text())
+    providers["providers"]["polygon"]["retries"] = {
+        "max_attempts": 2,
+        "initial_backoff_seconds": 0.2,
+        "max_backoff_seconds": 0.5,
+        "jitter_seconds": 0,
+    }
+    (folder / "providers.yaml").write_text(yaml.safe_dump(providers))
     return folder
 
 
@@ -300,7 +309,7 @@ def test_a_run_the_provider_fails_alerts_once_per_channel_and_its_next_success_r
         return sent if all(sent.values()) else None
 
     sent = wait_for(alerted, 120, "one alert per channel", interval=2)
-    time.sleep(12)  # two more ticks of the failure sensor: still one each
+    time.sleep(11)  # two more ticks of the failure sensor: still one each
     sent = alerts_sent(stack, key)
     assert sent["webhook"] == ["firing"] and len(sent["slack"]) == 1, sent
     assert sent["email"] == [f"[ai-trader] FIRING error: Run failed: bars_1hour {partition}"]
