@@ -18,7 +18,7 @@ import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ai_trader_assets.datasets import SPECS, Dataset
+from ai_trader_assets.datasets import BAR_DATASETS, SPECS, Dataset
 from ai_trader_assets.datasets.frames import conform
 from ai_trader_assets.datasets.news import NEWS_SYMBOLS_TABLE
 from ai_trader_assets.storage.database import MarketDatabase
@@ -62,7 +62,10 @@ class HotStore:
         spec = SPECS[dataset]
         columns = [c.name for c in spec.table.columns]
         rows = frame.drop(columns=["symbols"]) if dataset == Dataset.NEWS else frame
-        if spec.bulk and conn.dialect.name == "postgresql" and self._first_fill(conn, dataset, rows):
+        # A first fill of these symbols' time range (a backfill, a new session) has nothing to replace:
+        # COPY straight into the table. News also fill their symbol links, so they always upsert.
+        direct = spec.bulk or dataset in BAR_DATASETS
+        if direct and conn.dialect.name == "postgresql" and self._first_fill(conn, dataset, rows):
             wire = _wire_table(rows, columns, conn.dialect.name)
             if self._copy_direct(conn, spec.table.name, wire, ", ".join(f'"{c}"' for c in columns)):
                 return len(rows)
