@@ -2,18 +2,23 @@
 
 Run from the repository root: .venv/bin/python -m benchmarks.ingest
 Ours: local Polygon server -> parse + validation -> cold Delta table + hot upsert (COPY into staging,
-then INSERT ... ON CONFLICT) + coverage. Baseline, in the same run: ``pandas.DataFrame.to_sql`` of the
-same frame into an empty copy of the hot table. Prints rows/s, the ratio and the peak memory.
+on a first fill a COPY straight into the table) + coverage. Baselines, in the same run:
+``pandas.DataFrame.to_sql`` of the same frame into an empty copy of the hot table, and the floor: a
+plain ``COPY`` of the same rows (CSV made with pyarrow) into another empty keyed copy. Prints rows/s,
+the ratios and the peak memory.
 PostgreSQL comes from AI_TRADER_TEST_DATABASE_URL, else 127.0.0.1:5432, else a throw-away cluster.
 """
 
 import datetime as dt
+import io
 import resource
 import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import sqlalchemy as sa
 
 from ai_trader_assets.config import RateLimit, load_config
@@ -73,9 +78,11 @@ def main() -> None:
 
             with database.begin() as conn:
                 conn.execute(sa.text("CREATE TABLE bars_baseline (LIKE bars_1min INCLUDING ALL)"))
+                conn.execute(sa.text("CREATE TABLE bars_copy_floor (LIKE bars_1min INCLUDING ALL)"))
             started = time.perf_counter()
             frame.to_sql("bars_baseline", database.engine, if_exists="append", index=False, chunksize=50_000)
             baseline = time.perf_counter() - started
+            floor = plain_copy(database, frame, "bars_copy_floor")
         finally:
             database.dispose()
             factory.drop_all()
@@ -87,7 +94,27 @@ def main() -> None:
         f"({len(report.calls)} provider requests)"
     )
     print(f"  baseline (DataFrame.to_sql, write only):   {baseline:6.2f} s  {rows / baseline:>10,.0f} rows/s")
-    print(f"  ratio: {baseline / ours:.2f}x  |  peak memory (process): {peak_mib:,.0f} MiB")
+    print(f"  floor (a plain COPY, write only):          {floor:6.2f} s  {rows / floor:>10,.0f} rows/s")
+    print(
+        f"  ratio to to_sql: {baseline / ours:.2f}x  |  to the COPY floor: {floor / ours:.2f}x  |  "
+        f"peak memory (process): {peak_mib:,.0f} MiB"
+    )
+
+
+def plain_copy(database: MarketDatabase, frame: pd.DataFrame, table: str) -> float:
+    """Seconds to write the frame as CSV (pyarrow) and COPY it into an empty keyed table."""
+    started = time.perf_counter()
+    buffer = io.BytesIO()
+    pacsv.write_csv(
+        pa.Table.from_pandas(frame, preserve_index=False), buffer, pacsv.WriteOptions(include_header=False)
+    )
+    columns = ", ".join(f'"{c}"' for c in frame.columns)
+    with database.begin() as conn:
+        raw = conn.connection.driver_connection
+        statement = f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)"
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+            copy.write(buffer.getbuffer())
+    return time.perf_counter() - started
 
 
 if __name__ == "__main__":
