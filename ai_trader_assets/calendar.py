@@ -123,11 +123,11 @@ def session_minutes(session: dt.date) -> int:
 def previous_session(day: dt.date) -> dt.date:
     """The last session strictly before ``day``."""
     _check_bounds(day)
-    index = _schedule().index
-    position = index.searchsorted(day, side="left")
+    days = _session_days()
+    position = bisect.bisect_left(days, day)
     if position == 0:
         raise CalendarError(f"no session before {day} in the calendar")
-    return index[position - 1]
+    return days[position - 1]
 
 
 def session_on_or_before(day: dt.date) -> dt.date:
@@ -138,11 +138,11 @@ def session_on_or_before(day: dt.date) -> dt.date:
 def session_on_or_after(day: dt.date) -> dt.date:
     """``day`` if it is a session, else the next session."""
     _check_bounds(day)
-    index = _schedule().index
-    position = index.searchsorted(day, side="left")
-    if position == len(index):
+    days = _session_days()
+    position = bisect.bisect_left(days, day)
+    if position == len(days):
         raise CalendarError(f"no session on or after {day} in the calendar")
-    return index[position]
+    return days[position]
 
 
 def session_midnight_utc(session: dt.date) -> dt.datetime:

@@ -8,6 +8,10 @@ import pandas as pd
 
 from ai_trader_assets.datasets.names import Dataset
 
+# A partition the layer's policy does not want is recorded as materialized with this metadata entry
+# (the policy grid sensor); readers of materializations tell such marks from runs by it.
+NOT_WANTED_KEY, NOT_WANTED = "policy", "not wanted"
+
 
 def partition_key(session: dt.date, layer: int) -> str:
     """Dagster's multi-partition key: dimensions in name order (date, layer)."""

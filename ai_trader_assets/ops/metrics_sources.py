@@ -24,6 +24,7 @@ from ai_trader_assets import calendar
 from ai_trader_assets.config import PlatformConfig
 from ai_trader_assets.datasets import INGESTED_DATASETS, LAYERS, SPECS, Dataset
 from ai_trader_assets.datasets.news import NEWS_SYMBOLS_TABLE
+from ai_trader_assets.datasets.partitions import NOT_WANTED_KEY
 from ai_trader_assets.ops.health_dagster import NoInstanceError, open_instance
 from ai_trader_assets.ops.health_report import first_line
 from ai_trader_assets.storage import schema
@@ -227,7 +228,7 @@ def asset_runs(home: Path) -> dict[str, AssetRun]:
 
 def _run_materialization(materialization: Any) -> bool:
     """A materialization a run recorded, not one of the policy grid's "not wanted" marks."""
-    return materialization is not None and "policy" not in materialization.metadata
+    return materialization is not None and NOT_WANTED_KEY not in materialization.metadata
 
 
 def _number(value: Any) -> float | None:

@@ -19,8 +19,6 @@ from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.ledger import Ledger
 
-NOT_WANTED = "not wanted"
-
 
 @dataclasses.dataclass(frozen=True)
 class UnwantedCells:
@@ -36,15 +34,11 @@ def unwanted_cells(
     config: PlatformConfig, dataset: Dataset, layer: int, grid: Sequence[dt.date], today: dt.date
 ) -> UnwantedCells:
     window = config.window(layer, dataset)
-    if not config.ingests(layer, dataset) or window is None:
-        return UnwantedCells(
-            layer, list(grid), f"layer {layer} does not ingest {dataset.value} (layers.yaml)"
-        )
-    return UnwantedCells(
-        layer,
-        [s for s in grid if not window.is_kept(s, today)],
-        f"layer {layer} keeps {dataset.value} {window.cold_days} days (retention.yaml)",
-    )
+    if config.ingests(layer, dataset) and window is not None:
+        reason = f"layer {layer} keeps {dataset.value} {window.cold_days} days (retention.yaml)"
+    else:
+        reason = f"layer {layer} does not ingest {dataset.value} (layers.yaml)"
+    return UnwantedCells(layer, [s for s in grid if not config.wants(layer, dataset, s, today)], reason)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,19 +56,26 @@ class LayerCount:
         return self.wanted - self.stored
 
 
-def layer_counts(
+def layer_members(database: MarketDatabase) -> dict[int, list[str]]:
+    """Each layer's current members (read once for every dataset's counts)."""
+    companies = CompaniesRepository(database)
+    return {layer: companies.members(layer) for layer in LAYERS}
+
+
+def layer_counts(  # noqa: PLR0917 - the grid, its policy and the layers' members
     database: MarketDatabase,
     config: PlatformConfig,
     dataset: Dataset,
     grid: Sequence[dt.date],
     today: dt.date,
+    members_by_layer: dict[int, list[str]],
 ) -> list[LayerCount]:
     """Per layer, the wanted / stored / missing sessions of the grid, from the coverage ledger."""
-    companies, ledger = CompaniesRepository(database), Ledger(database)
+    ledger = Ledger(database)
     counts = []
     for layer in LAYERS:
         wanted = [s for s in grid if config.wants(layer, dataset, s, today)]
-        members = companies.members(layer) if wanted else []
+        members = members_by_layer[layer] if wanted else []
         stored = len(wanted)
         if members:
             per_session = ledger.covered_per_session(dataset, wanted[0], wanted[-1], members)

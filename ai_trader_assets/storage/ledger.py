@@ -54,22 +54,9 @@ class Ledger:
         }
 
     def count_covered(self, dataset: Dataset, first: dt.date, last: dt.date, symbols: Sequence[str]) -> int:
-        """How many (session, symbol) pairs of sessions first..last are fetched whole (one count per
-        chunk of symbols: a layer's window can hold hundreds of thousands of pairs)."""
-        total = 0
-        with self.database.begin() as conn:
-            for chunk in _chunks(list(symbols)):
-                total += int(
-                    conn.execute(
-                        sa.select(sa.func.count()).where(
-                            coverage.c.dataset == dataset.value,
-                            coverage.c.session.between(first, last),
-                            coverage.c.symbol.in_(list(chunk)),
-                            coverage.c.through.is_(None),
-                        )
-                    ).scalar_one()
-                )
-        return total
+        """How many (session, symbol) pairs of sessions first..last are fetched whole (counted in the
+        database: a layer's window can hold hundreds of thousands of pairs)."""
+        return sum(self.covered_per_session(dataset, first, last, symbols).values())
 
     def covered_per_session(
         self, dataset: Dataset, first: dt.date, last: dt.date, symbols: Sequence[str]

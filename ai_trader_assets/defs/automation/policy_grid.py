@@ -14,9 +14,9 @@ import dagster as dg
 
 from ai_trader_assets import calendar
 from ai_trader_assets.datasets import INGESTED_DATASETS, LAYERS, Dataset
-from ai_trader_assets.datasets.partitions import partition_key
+from ai_trader_assets.datasets.partitions import NOT_WANTED, NOT_WANTED_KEY, partition_key
 from ai_trader_assets.defs.platform.resources import MarketDatabaseResource, PlatformConfigResource
-from ai_trader_assets.planning.policy_grid import NOT_WANTED, layer_counts, unwanted_cells
+from ai_trader_assets.planning.policy_grid import layer_counts, layer_members, unwanted_cells
 
 # Each asset with the dataset whose policy shapes its grid (a derived asset follows its input).
 GRID_ASSETS: dict[str, Dataset] = {d.value: d for d in INGESTED_DATASETS} | {
@@ -48,6 +48,7 @@ def build_policy_grid_sensor(interval_seconds: int, max_cells_per_tick: int) -> 
         events: list[dg.AssetMaterialization | dg.AssetObservation] = []
         budget = max_cells_per_tick
         grid = calendar.sessions(config.partitions_start(today), latest)
+        members = layer_members(market_db.database)
         for asset, dataset in GRID_ASSETS.items():
             for layer in LAYERS:
                 cells = unwanted_cells(config, dataset, layer, grid, today)
@@ -58,7 +59,7 @@ def build_policy_grid_sensor(interval_seconds: int, max_cells_per_tick: int) -> 
                         asset_key=asset,
                         partition=partition_key(session, layer),
                         description=f"Not wanted: {cells.reason}. No data, no provider call.",
-                        metadata={"policy": NOT_WANTED, "reason": cells.reason},
+                        metadata={NOT_WANTED_KEY: NOT_WANTED, "reason": cells.reason},
                     )
                     for session in todo
                 )
@@ -67,7 +68,7 @@ def build_policy_grid_sensor(interval_seconds: int, max_cells_per_tick: int) -> 
                 budget -= len(todo)
             if asset != dataset.value:
                 continue  # a derived asset's stored sessions are its own table's, not in the ledger
-            counts = layer_counts(market_db.database, config, dataset, grid, today)
+            counts = layer_counts(market_db.database, config, dataset, grid, today, members)
             metadata: dict[str, int] = {}
             for count in counts:
                 metadata |= {

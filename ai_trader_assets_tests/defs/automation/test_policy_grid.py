@@ -14,7 +14,7 @@ import yaml
 from ai_trader_assets import calendar
 from ai_trader_assets.config import DEFAULT_CONFIG_DIR, load_config
 from ai_trader_assets.datasets import Dataset
-from ai_trader_assets.datasets.partitions import partition_key
+from ai_trader_assets.datasets.partitions import parse_partition_key, partition_key
 from ai_trader_assets.defs.automation.policy_grid import build_policy_grid_sensor
 from ai_trader_assets.defs.market_data.partitions import market_partitions
 from ai_trader_assets.defs.platform.resources import MarketDatabaseResource, PlatformConfigResource
@@ -99,9 +99,10 @@ def test_missing_is_what_the_policy_wants_and_lacks(
     first = tick(instance, market_db, config_dir, None, AS_OF)
     marks = [e for e in first.asset_events if isinstance(e, dg.AssetMaterialization)]
     assert len(marks) == 40  # the per-tick limit; the rest follow
-    cursor = first.cursor
+    cursor, events = first.cursor, list(first.asset_events)
     while (result := tick(instance, market_db, config_dir, cursor, AS_OF)).asset_events:
         cursor = result.cursor
+        events += result.asset_events
     assert result.skip_reason and "every cell the policy does not want is marked" in str(
         result.skip_reason.skip_message
     )
@@ -128,15 +129,20 @@ def test_missing_is_what_the_policy_wants_and_lacks(
     # Ticks: only layer 3 ingests them; the other layers' cells are all marked, with the reason.
     ticks = calendar.sessions(AS_OF - dt.timedelta(days=6), AS_OF)  # layer 3 keeps ticks 7 days
     assert missing(instance, config_dir, Dataset.TICKS, AS_OF) == len(ticks)  # layer 3's, none stored
-    marks = [
+    ticks_marks = [
         e
-        for t in (first,)
-        for e in t.asset_events
+        for e in events
         if isinstance(e, dg.AssetMaterialization) and e.asset_key.path == [Dataset.TICKS.value]
     ]
-    for mark in marks:
-        assert mark.metadata["policy"].value == "not wanted"
-        assert str(mark.metadata["reason"].value).endswith("does not ingest ticks (layers.yaml)")
+    assert all(m.metadata["policy"].value == "not wanted" for m in ticks_marks)
+    reasons = {
+        (parse_partition_key(str(m.partition))[1], str(m.metadata["reason"].value)) for m in ticks_marks
+    }
+    assert len(ticks_marks) == 3 * len(grid) + len(grid) - len(ticks)  # layers 0-2 whole, layer 3's old
+    assert reasons == {
+        *((layer, f"layer {layer} does not ingest ticks (layers.yaml)") for layer in (0, 1, 2)),
+        (3, "layer 3 keeps ticks 7 days (retention.yaml)"),
+    }
 
     # A day later one more layer-0 session leaves the 30-day window, and tomorrow's cells of the
     # layers that do not ingest a dataset are marked: nothing else.
