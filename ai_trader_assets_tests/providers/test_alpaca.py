@@ -891,7 +891,8 @@ def test_trade_listings_that_loop_or_break_are_errors(
     with pytest.raises(ProviderError, match="response without 'trades'"):
         provider.trades(["AAPL"], dt.date(2022, 3, 9))
     assert len(server.requests) == 4 and len(sleep.waits) == 1
-    today = dt.datetime.now(tz=dt.UTC).date()
+    # New York's date: from 00:00 UTC until New York's midnight, the UTC date is a day nobody trades yet.
+    today = calendar.new_york_today()
     result = provider.trades(["AAPL"], today)  # the SIP feed's last 15 minutes are asked for later
     (end,) = server.requests[-1].query["end"]
     assert result.served_until is not None and abs(
