@@ -153,17 +153,30 @@ def to_pandas(table: pl.DataFrame) -> pd.DataFrame:
 
 
 def closes_before(dividends: pl.DataFrame, daily: pl.DataFrame) -> pl.DataFrame:
-    """For each (symbol, ex_date): the close of the symbol's last daily bar before the ex-date."""
-    wanted = dividends.with_columns(before=pl.col("ex_date") - pl.duration(days=1)).sort("before")
-    closes = daily.select("symbol", "session", pl.col("close").alias("reference_close")).sort("session")
-    matched = wanted.join_asof(
+    """For each (symbol, ex_date): the close of the symbol's last daily bar before the ex-date.
+
+    ``daily`` is sorted by symbol, then time (as every read returns it): an as-of join by symbol needs
+    the sessions ascending within each symbol only, so the bars are not sorted again.
+    """
+    wanted = dividends.with_columns(before=pl.col("ex_date") - pl.duration(days=1)).sort("symbol", "before")
+    # Only the bars of the days a reference close can come from take part in the join (a year of a
+    # layer's daily bars is ~100x as many rows as its dividends' windows).
+    days = wanted.select(
+        pl.date_ranges(pl.col("before") - pl.duration(days=REFERENCE_CLOSE_DAYS), "before").explode().unique()
+    ).to_series()
+    closes = (
+        daily.lazy()
+        .filter(pl.col("session").is_in(days.implode()))
+        .select("symbol", "session", pl.col("close").alias("reference_close"))
+    )
+    matched = wanted.lazy().join_asof(
         closes,
         left_on="before",
         right_on="session",
         by="symbol",
         strategy="backward",
         tolerance=dt.timedelta(days=REFERENCE_CLOSE_DAYS),
-        check_sortedness=False,  # sorted by "before" overall, so within each symbol too
+        check_sortedness=False,  # both sorted within each symbol
     )
-    found = matched.filter(pl.col("reference_close").is_not_null()).select(list(CLOSE_SCHEMA))
+    found = matched.collect().filter(pl.col("reference_close").is_not_null()).select(list(CLOSE_SCHEMA))
     return found.cast(CLOSE_SCHEMA)  # type: ignore[arg-type]

@@ -48,13 +48,44 @@ class ActionFactors:
     ) -> pl.DataFrame:
         """Factors of the actions with an ex-date after ``after``, up to ``as_of``; ``daily``: raw
         daily bars already read, where dividends' reference closes are looked up first."""
+        chosen = self.actions(
+            symbols, after=after, as_of=as_of, mode=mode, layers=layers, pin=pin, report=report
+        )
+        return self.of_actions(chosen, layers=layers, pin=pin, report=report, daily=daily)
+
+    def actions(
+        self,
+        symbols: Sequence[str],
+        *,
+        after: dt.date,
+        as_of: dt.date,
+        mode: str,
+        layers: SymbolLayers,
+        pin: Pin,
+        report: ReadReport,
+    ) -> pl.DataFrame:
+        """The actions an adjustment applies: ex-date after ``after``, known by ``as_of``, of the
+        kinds ``mode`` names."""
         first = after + dt.timedelta(days=1)
         if first > as_of:
-            return factors(pl.DataFrame(), pl.DataFrame(schema=CLOSE_SCHEMA))
+            return pl.DataFrame()
         actions_report = ReadReport(Dataset.CORPORATE_ACTIONS.value, tuple(symbols), first, as_of)
         rows = self.rows.read(Dataset.CORPORATE_ACTIONS, actions_report, layers, pin)
         report.versions |= actions_report.versions
-        chosen = relevant_actions(rows, adjust_mode(mode), as_of)
+        return relevant_actions(rows, adjust_mode(mode), as_of)
+
+    def of_actions(
+        self,
+        chosen: pl.DataFrame,
+        *,
+        layers: SymbolLayers,
+        pin: Pin,
+        report: ReadReport,
+        daily: pl.DataFrame | None = None,
+    ) -> pl.DataFrame:
+        """The factors of actions from :meth:`actions`, with their dividends' reference closes."""
+        if chosen.is_empty():
+            return factors(chosen, pl.DataFrame(schema=CLOSE_SCHEMA))
         dividends = chosen.filter(pl.col("action_type") == "dividend").select("symbol", "ex_date")
         closes = pl.DataFrame(schema=CLOSE_SCHEMA)
         if dividends.height:

@@ -173,8 +173,8 @@ class MarketData:
         wanted = columns_of(columns, dataset)
         point = as_of_date(as_of, self.today)
         report, layers, pin = self._begin(dataset, symbols, start, end, version)
-        factors_of = functools.partial(
-            self.adjustment.factors,
+        adjustment = functools.partial(
+            self.adjustment.factors if dataset != Dataset.BARS_1DAY else self.adjustment.actions,
             report.symbols,
             after=report.start,
             as_of=point,
@@ -183,19 +183,20 @@ class MarketData:
             pin=pin,
         )
         side = ReadReport(report.dataset, report.symbols, report.start, report.end)
-        pending = None
-        if mode != "none" and dataset != Dataset.BARS_1DAY:
-            # Intraday bars do not hold the dividends' reference closes: the actions and closes are
-            # read beside the bars, in a thread (lake and database reads release the GIL).
-            pending = self._background().submit(factors_of, report=side)
+        # The actions (for intraday bars also the dividends' reference closes, which daily bars hold
+        # themselves) are read beside the bars, in a thread: lake and database reads release the GIL.
+        pending = None if mode == "none" else self._background().submit(adjustment, report=side)
         rows = self.rows.read(dataset, report, layers, pin)
+        table = None
         if pending is not None:
             table = pending.result()
             report.versions |= side.versions
-        elif mode != "none" and not rows.is_empty():
-            table = factors_of(report=report, daily=rows)  # daily bars: the closes are in them
-        else:
-            table = None
+            if dataset == Dataset.BARS_1DAY:  # no bars, nothing to adjust (and no close to look for)
+                table = (
+                    None
+                    if rows.is_empty()
+                    else self.adjustment.of_actions(table, layers=layers, pin=pin, report=report, daily=rows)
+                )
         if table is not None:
             rows = apply(rows, table)
             report.actions_applied = table.height

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import pytest
 
 from ai_trader_assets import calendar
@@ -16,6 +17,7 @@ from ai_trader_assets.datasets.bars import BAR_COLUMNS
 from ai_trader_assets.datasets.corporate_actions import CORPORATE_ACTION_COLUMNS
 from ai_trader_assets.datasets.frames import conform
 from ai_trader_assets.read import MarketData, ReadError
+from ai_trader_assets.read.adjustment import REFERENCE_CLOSE_DAYS, closes_before
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.hot import HotStore
@@ -211,3 +213,32 @@ def test_apple_2020_matches_yahoo_adjusted_closes_up_to_a_constant(
 
     unadjusted = data.bars("AAPL", "1day", first, last, adjust="all", as_of=dt.date(2020, 8, 28))
     np.testing.assert_array_equal(unadjusted["close"].to_numpy(), raw["close"].to_numpy())
+
+
+def test_a_dividends_reference_close_is_the_last_daily_close_within_ten_days_before_its_ex_date() -> None:
+    """``closes_before`` against a plain loop, over several symbols' daily bars in read order (sorted by
+    symbol, then time, not by session overall), with gaps longer than the ten-day reach."""
+    rng = np.random.default_rng(3)
+    every = calendar.sessions(dt.date(2026, 1, 2), dt.date(2026, 6, 30))
+    rows, dividends = [], []
+    for symbol in ("AAA", "BBB", "CCC", "DDD"):
+        kept = sorted(rng.choice(len(every), size=60, replace=False))  # gaps of up to weeks
+        rows += [(symbol, every[i], float(rng.uniform(10, 500))) for i in kept]
+        dividends += [(symbol, every[i]) for i in rng.choice(len(every), size=8, replace=False)]
+    daily = pl.DataFrame(rows, schema=["symbol", "session", "close"], orient="row")
+    wanted = pl.DataFrame(dividends, schema=["symbol", "ex_date"], orient="row")
+
+    expected = {}
+    for symbol, ex_date in dividends:
+        before = [
+            (session, close)
+            for s, session, close in rows
+            if s == symbol and ex_date - dt.timedelta(days=REFERENCE_CLOSE_DAYS + 1) <= session < ex_date
+        ]
+        if before:
+            expected[(symbol, ex_date)] = max(before)[1]
+    found = closes_before(wanted, daily)
+    assert dict(
+        zip(zip(found["symbol"], found["ex_date"], strict=True), found["reference_close"], strict=True)
+    ) == (expected)
+    assert 0 < len(expected) < len(dividends)  # some found, some too far from any bar
