@@ -211,20 +211,31 @@ def promote(stack: Stack, symbols: list[str], layer: int, column: str) -> dict[s
     with stack.database.begin() as conn:
         conn.execute(update, {"symbols": symbols})
 
+    stored_at: list[float] = []
+
     def finished() -> list[str] | None:
+        # Stored (every row the new windows call for) is what a user waits for; the backfill is marked
+        # completed at the backfill daemon's next iteration after its last run (Dagster's fixed 30 s).
+        if not stored_at and stored_completely(stack, symbols, layer):
+            stored_at.append(time.time())
         with stack.instance() as instance:
             new = [b for b in instance.get_backfills() if b.backfill_id not in before]
-            if not new or any(
-                b.status not in (BulkActionStatus.COMPLETED, BulkActionStatus.COMPLETED_SUCCESS) for b in new
-            ):
-                failed = [b for b in new if b.status in (BulkActionStatus.FAILED, BulkActionStatus.CANCELED)]
-                if failed:
-                    raise RuntimeError(f"backfill {failed[0].backfill_id} ended {failed[0].status}")
-                return None
-        return [b.backfill_id for b in new] if stored_completely(stack, symbols, layer) else None
+            failed = [b for b in new if b.status in (BulkActionStatus.FAILED, BulkActionStatus.CANCELED)]
+            if failed:
+                raise RuntimeError(f"backfill {failed[0].backfill_id} ended {failed[0].status}")
+            done = new and all(
+                b.status in (BulkActionStatus.COMPLETED, BulkActionStatus.COMPLETED_SUCCESS) for b in new
+            )
+        if not done:
+            return None
+        if not stored_at and not stored_completely(stack, symbols, layer):
+            raise RuntimeError(f"the backfills of {symbols} completed without storing every row")
+        stored_at.append(time.time())
+        return [b.backfill_id for b in new]
 
     backfills = wait_for(finished, 3600, f"the promotion of {len(symbols)} symbol(s) to layer {layer}", 1)
     elapsed = time.time() - started
+    stored = stored_at[0] - started
     with stack.instance() as instance:
         runs = [
             r
@@ -235,7 +246,8 @@ def promote(stack: Stack, symbols: list[str], layer: int, column: str) -> dict[s
         if os.environ.get("BENCH_TIMELINE") and runs:
             print_timeline(instance, runs[0].run_id)
     return {
-        "seconds": elapsed,
+        "seconds": stored,
+        "completed": elapsed,
         "backfills": len(backfills),
         "runs": len(runs),
         "requests": len(stack.server.requests) - requests_before,
@@ -277,7 +289,8 @@ def promotion_benchmark(factory: DatabaseFactory, root: Path, code: Path) -> lis
 
 def print_promotion(result: dict[str, Any]) -> None:
     print(
-        f"  {result['what']:<22} stored in {result['seconds']:7.1f} s  {result['backfills']} backfill(s), "
+        f"  {result['what']:<22} stored in {result['seconds']:7.1f} s (backfill marked completed at "
+        f"{result['completed']:5.1f} s)  {result['backfills']} backfill(s), "
         f"{result['runs']} run(s), {result['requests']} provider request(s)"
     )
     phases = result["phases"]
