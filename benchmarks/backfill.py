@@ -270,7 +270,11 @@ def promotion_benchmark(factory: DatabaseFactory, root: Path, code: Path) -> lis
             f"  layer-1 history of {len(universe)} symbols filled in-process in {time.time() - started:.0f} s"
         )
         stack.run(str(BIN / "ai-trader"), "sensor", "skip-history")
-        stack.run(str(BIN / "dagster"), "sensor", "stop", "gap_healing_sensor", "-w", "workspace.yaml")
+        # Neither belongs in a promotion's latency: gap healing would fetch the same sessions, and a
+        # new instance's first policy-grid marking (thousands of cells, done long before any promotion
+        # in production) would share the two cores with the runs measured.
+        for sensor in ("gap_healing_sensor", "policy_grid_sensor"):
+            stack.run(str(BIN / "dagster"), "sensor", "stop", sensor, "-w", "workspace.yaml")
         results = []
         with DagsterStack(stack.env, root / "logs", root=code) as processes:
             processes.start_daemon()
