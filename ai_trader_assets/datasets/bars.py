@@ -174,6 +174,8 @@ def _spec(dataset: Dataset) -> DatasetSpec:
         sessions_of=bar_sessions,
         symbols_of=symbol_column,
         problems=bar_problems,
+        # A run's checks read back only what bar_problems looks at (~40 % of a bar's bytes).
+        checked_columns=BAR_REQUIRED,
     )
 
 

@@ -70,8 +70,9 @@ class DatasetSpec:
         list_columns: Columns holding lists of strings.
         bulk: Millions of rows a session (ticks): written in pieces of at most ``runs.piece_rows``
             rows; retention works through hot storage a symbol at a time and deletes a symbol-session
-            by its time range, not key by key; checks read back only ``checked_columns``.
-        checked_columns: The columns ``problems`` reads.
+            by its time range, not key by key.
+        checked_columns: The columns ``problems`` reads, when it reads only some: a run's checks then
+            read back only those (and ``problems`` must need nothing else).
     """
 
     dataset: Dataset
