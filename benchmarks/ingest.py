@@ -1,11 +1,11 @@
 """Ingest benchmark: one session of 1-minute bars for 2,000 symbols, end to end on PostgreSQL.
 
 Run from the repository root: .venv/bin/python -m benchmarks.ingest
-Ours: local Polygon server -> parse + validation -> cold Delta table + hot upsert (COPY into staging,
-on a first fill a COPY straight into the table) + coverage. Baselines, in the same run:
-``pandas.DataFrame.to_sql`` of the same frame into an empty copy of the hot table, and the floor: a
-plain ``COPY`` of the same rows (CSV made with pyarrow) into another empty keyed copy. Prints rows/s,
-the ratios and the peak memory.
+Ours, slice by slice as an asset run stores: local Polygon server -> parse + validation -> cold Delta
+table + hot upsert (COPY into staging, on a first fill a COPY straight into the table) + coverage.
+Baselines, in the same run: ``pandas.DataFrame.to_sql`` of the same frame into an empty copy of the
+hot table, and the floor: a plain ``COPY`` of the same rows (CSV made with pyarrow) into another empty
+keyed copy. Prints rows/s, the ratios and the peak memory.
 PostgreSQL comes from AI_TRADER_TEST_DATABASE_URL, else 127.0.0.1:5432, else a throw-away cluster.
 """
 
@@ -68,9 +68,14 @@ def main() -> None:
                 )
 
                 started = time.perf_counter()
-                results, report = ingestor.run(IngestRequest(Dataset.BARS_1MIN, [(SESSION, LAYER)], SESSION))
-                totals = WriteTotals()
-                writer.write(results, totals)
+                # As an asset run stores: slice by slice (runs.slice_rows), each written before the
+                # next is handed on (the provider's next slice already being fetched).
+                stream = ingestor.stream(IngestRequest(Dataset.BARS_1MIN, [(SESSION, LAYER)], SESSION))
+                totals, results = WriteTotals(), []
+                for piece in stream:
+                    writer.write(piece, totals)
+                    results.extend(piece)
+                report = stream.report
                 ours = time.perf_counter() - started
             # A run stores in slices (runs.slice_rows): the session comes back as several pieces.
             frame = pd.concat([r.frame for r in results], ignore_index=True)

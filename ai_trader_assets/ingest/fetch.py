@@ -1,13 +1,13 @@
-"""Ingestion, no Dagster: which (session, symbol) pairs a run must fetch, fetched a slice at a time,
-and which partition each fetched row belongs to.
+"""Ingestion, no Dagster: which (session, symbol) pairs a run must fetch, fetched a slice at a time
+(bars one slice ahead of storage), and which partition each fetched row belongs to.
 
 A run covers partitions (session, layer). Per layer: a dataset the layer does not ingest, or a
 session outside the layer's cold window, yields an empty, labelled partition without a provider
 call. Otherwise the members' (session, symbol) pairs not yet covered are fetched (all of them with a
 full refresh) in slices of at most ``runs.slice_rows`` estimated rows (see
-:mod:`.slices`): each slice is split per partition and handed on before the
-next is fetched, so a run's memory stays bounded and what it stored stays stored if a later slice
-fails.
+:mod:`.slices`): each slice is split per partition and handed on to be stored before the next
+is handed on (bars: while the next is being fetched), so a run's memory stays bounded (a slice, and
+for bars the one being fetched) and what it stored stays stored if a later slice fails.
 
 A session still trading at the run's ``now`` is *partial*: only what has ended by then is stored (a
 bar once its interval is over; a daily bar not before the close), and its coverage records the
@@ -15,10 +15,11 @@ instant it is stored up to, so it counts as not yet covered. The next run asks t
 bars after that instant; the first run after the close completes the session.
 """
 
+import concurrent.futures
 import dataclasses
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -145,10 +146,10 @@ class Ingestor:
             if layer_work is None:
                 continue
             rows_per_pair = budget.budget(dataset).rows_per_symbol_session
-            for piece in plan_slices(
+            pieces = plan_slices(
                 dataset, layer_work.missing, rows_per_pair, budget.slice_rows, self.provider.grouped_daily
-            ):
-                fetched = self._fetch(dataset, piece)
+            )
+            for piece, fetched in self._fetched(dataset, pieces):
                 report.calls.extend(fetched.calls)
                 report.add_served(
                     fetched, self.provider.name, sorted({m for ms in piece.pairs.values() for m in ms})
@@ -278,6 +279,27 @@ class Ingestor:
         return _LayerWork(layer, {s: v for s, v in missing.items() if v}, hot_windows, now, partial)
 
     # ----------------------------------------------------------------- fetching
+
+    def _fetched(
+        self, dataset: Dataset, pieces: Iterable[FetchSlice]
+    ) -> Iterator[tuple[FetchSlice, ProviderResult]]:
+        """Each slice with what the provider returned for it. Bars are fetched one slice ahead, in a
+        thread, while the caller validates and stores the slice before: the provider's latency and
+        the storage's writes overlap (both wait on sockets and native code), and a run holds at most
+        one more fetched slice. Other datasets (small, or computed from storage) one at a time."""
+        if dataset not in BAR_DATASETS:
+            yield from ((piece, self._fetch(dataset, piece)) for piece in pieces)
+            return
+        queue = iter(pieces)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="fetch-ahead") as pool:
+            piece = next(queue, None)
+            pending = pool.submit(self._fetch, dataset, piece) if piece is not None else None
+            while piece is not None and pending is not None:
+                fetched = pending.result()  # a failed fetch raises here, after the slices before it
+                following = next(queue, None)
+                pending = pool.submit(self._fetch, dataset, following) if following is not None else None
+                yield piece, fetched
+                piece = following
 
     def _fetch(self, dataset: Dataset, piece: FetchSlice) -> ProviderResult:
         if piece.grouped_sessions:
