@@ -1,24 +1,17 @@
 """Storing a run's partitions: validate, cold first, then hot, quarantine and coverage together.
 
 The partitions are stored in batches of about ``lake.commit_rows`` rows: each batch is one Delta
-commit and one database transaction, and the transaction commits only after the Delta commit has
-succeeded. That order is the safety property: a failed cold commit rolls the transaction back, so hot
-storage and coverage stay as they were and those partitions are fetched again next time; batches
-stored before it stay stored. On PostgreSQL the transaction's writes (hot rows, quarantine, coverage)
-go on while the Delta commit runs in a thread — both wait on I/O and native code, so a batch costs
-about the longer of the two instead of their sum — and only its commit waits for cold. SQLite keeps
-them one after the other (one writer at a time is its nature, and the table lock is a file beside it).
+commit, then one database transaction. The order is the safety property: a failed cold commit
+raises before the database is touched, so hot storage and coverage stay as they were and those
+partitions are fetched again next time; batches stored before it stay stored.
 """
 
-import concurrent.futures
 import dataclasses
 import datetime as dt
-import functools
 from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection
 
 from ai_trader_assets.config import PlatformConfig
 from ai_trader_assets.datasets import SPECS, Dataset
@@ -98,7 +91,6 @@ class PartitionWriter:
     def _write_batch(self, batch: list[_Checked], totals: WriteTotals) -> None:
         dataset = batch[0].data.dataset
         stored = [c for c in batch if not c.valid.empty]
-        cold = None
         if stored:
             frame = (
                 stored[0].valid
@@ -107,44 +99,29 @@ class PartitionWriter:
             )
             layers = np.concatenate([np.full(len(c.valid), c.data.layer, dtype=np.int8) for c in stored])
             commit = Commit("ingest", self.run_id, tuple(c.data.key for c in batch))
-            cold = functools.partial(self.tables.store, dataset, frame, layers, commit)
-        if cold is not None and self.database.dialect != "postgresql":
-            cold()  # raises before the database is touched
-            cold = None
-        threads = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="cold-commit")
-        with threads as pool, self.database.begin() as conn:
-            pending = pool.submit(cold) if cold is not None else None
-            try:
-                self._record(conn, dataset, batch, totals)
-            finally:
-                if pending is not None:
-                    concurrent.futures.wait([pending])  # never leave a commit running behind
-            if pending is not None:
-                pending.result()  # a failed cold commit raises here: the transaction rolls back
-        totals.commits += int(bool(stored))
-
-    def _record(self, conn: Connection, dataset: Dataset, batch: list[_Checked], totals: WriteTotals) -> None:
-        """The batch's quarantine, hot rows and coverage, inside the caller's transaction."""
-        hot = []
-        for c in batch:
-            window = self.config.window(c.data.layer, dataset)
-            assert window is not None  # only ingested datasets are fetched
-            totals.rows_quarantined += self.ledger.quarantine(conn, dataset, c.data.key, c.rejects)
-            if window.is_hot(c.data.session, self.today) and not c.valid.empty:
-                hot.append(c.valid)
-            totals.rows_written += len(c.valid)
-            totals.rows_cold += len(c.valid)
-            totals.partitions_written += int(c.last)
-        if hot:
-            rows = hot[0] if len(hot) == 1 else pd.concat(hot, ignore_index=True)
-            totals.rows_hot += self.hot.upsert(conn, dataset, rows)
-        fetched: dict[dt.date, dict[str, int]] = {}
-        through: dict[dt.date, dt.datetime] = {}
-        for c in batch:  # partitions of two layers may share a session; their symbols differ
-            fetched.setdefault(c.data.session, {}).update(c.data.fetched)
-            if c.data.through is not None:  # the run's clock: the same for every layer
-                through[c.data.session] = c.data.through
-        self.ledger.record_many(conn, dataset, fetched, through)
+            self.tables.store(dataset, frame, layers, commit)
+            totals.commits += 1
+        with self.database.begin() as conn:
+            hot = []
+            for c in batch:
+                window = self.config.window(c.data.layer, dataset)
+                assert window is not None  # only ingested datasets are fetched
+                totals.rows_quarantined += self.ledger.quarantine(conn, dataset, c.data.key, c.rejects)
+                if window.is_hot(c.data.session, self.today) and not c.valid.empty:
+                    hot.append(c.valid)
+                totals.rows_written += len(c.valid)
+                totals.rows_cold += len(c.valid)
+                totals.partitions_written += int(c.last)
+            if hot:
+                rows = hot[0] if len(hot) == 1 else pd.concat(hot, ignore_index=True)
+                totals.rows_hot += self.hot.upsert(conn, dataset, rows)
+            fetched: dict[dt.date, dict[str, int]] = {}
+            through: dict[dt.date, dt.datetime] = {}
+            for c in batch:  # partitions of two layers may share a session; their symbols differ
+                fetched.setdefault(c.data.session, {}).update(c.data.fetched)
+                if c.data.through is not None:  # the run's clock: the same for every layer
+                    through[c.data.session] = c.data.through
+            self.ledger.record_many(conn, dataset, fetched, through)
 
 
 def _pieces(item: _Checked, rows: int) -> Iterator[_Checked]:
