@@ -2,6 +2,7 @@
 rows) and, for dividends, the raw close of the session before each ex-date (from the daily bars the
 read already holds, else point lookups in hot, else the daily table)."""
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 
@@ -22,6 +23,19 @@ from ai_trader_assets.read.rows import StoredRows
 from ai_trader_assets.read.symbols import SymbolLayers
 
 
+@dataclasses.dataclass(frozen=True)
+class Adjusting:
+    """What an adjusted read asks for: the actions of ``symbols`` with an ex-date after ``after`` and
+    known by ``as_of``, of the kinds ``mode`` names, read through ``layers`` and ``pin``."""
+
+    symbols: Sequence[str]
+    after: dt.date
+    as_of: dt.date
+    mode: str
+    layers: SymbolLayers
+    pin: Pin
+
+
 class ActionFactors:
     """Reads what adjustment needs.
 
@@ -34,54 +48,23 @@ class ActionFactors:
         self.rows = rows
         self.today = today
 
-    def factors(
-        self,
-        symbols: Sequence[str],
-        *,
-        after: dt.date,
-        as_of: dt.date,
-        mode: str,
-        layers: SymbolLayers,
-        pin: Pin,
-        report: ReadReport,
-        daily: pl.DataFrame | None = None,
-    ) -> pl.DataFrame:
-        """Factors of the actions with an ex-date after ``after``, up to ``as_of``; ``daily``: raw
-        daily bars already read, where dividends' reference closes are looked up first."""
-        chosen = self.actions(
-            symbols, after=after, as_of=as_of, mode=mode, layers=layers, pin=pin, report=report
-        )
-        return self.of_actions(chosen, layers=layers, pin=pin, report=report, daily=daily)
+    def factors(self, ask: Adjusting, report: ReadReport, daily: pl.DataFrame | None = None) -> pl.DataFrame:
+        """The factors of the actions asked for; ``daily``: raw daily bars already read, where
+        dividends' reference closes are looked up first."""
+        return self.of_actions(self.actions(ask, report), ask, report, daily)
 
-    def actions(
-        self,
-        symbols: Sequence[str],
-        *,
-        after: dt.date,
-        as_of: dt.date,
-        mode: str,
-        layers: SymbolLayers,
-        pin: Pin,
-        report: ReadReport,
-    ) -> pl.DataFrame:
-        """The actions an adjustment applies: ex-date after ``after``, known by ``as_of``, of the
-        kinds ``mode`` names."""
-        first = after + dt.timedelta(days=1)
-        if first > as_of:
+    def actions(self, ask: Adjusting, report: ReadReport) -> pl.DataFrame:
+        """The actions an adjustment applies (their versions read go into ``report``)."""
+        first = ask.after + dt.timedelta(days=1)
+        if first > ask.as_of:
             return pl.DataFrame()
-        actions_report = ReadReport(Dataset.CORPORATE_ACTIONS.value, tuple(symbols), first, as_of)
-        rows = self.rows.read(Dataset.CORPORATE_ACTIONS, actions_report, layers, pin)
+        actions_report = ReadReport(Dataset.CORPORATE_ACTIONS.value, tuple(ask.symbols), first, ask.as_of)
+        rows = self.rows.read(Dataset.CORPORATE_ACTIONS, actions_report, ask.layers, ask.pin)
         report.versions |= actions_report.versions
-        return relevant_actions(rows, adjust_mode(mode), as_of)
+        return relevant_actions(rows, adjust_mode(ask.mode), ask.as_of)
 
     def of_actions(
-        self,
-        chosen: pl.DataFrame,
-        *,
-        layers: SymbolLayers,
-        pin: Pin,
-        report: ReadReport,
-        daily: pl.DataFrame | None = None,
+        self, chosen: pl.DataFrame, ask: Adjusting, report: ReadReport, daily: pl.DataFrame | None = None
     ) -> pl.DataFrame:
         """The factors of actions from :meth:`actions`, with their dividends' reference closes."""
         if chosen.is_empty():
@@ -89,7 +72,7 @@ class ActionFactors:
         dividends = chosen.filter(pl.col("action_type") == "dividend").select("symbol", "ex_date")
         closes = pl.DataFrame(schema=CLOSE_SCHEMA)
         if dividends.height:
-            closes = self._reference_closes(dividends, layers, pin, report, daily)
+            closes = self._reference_closes(dividends, ask.layers, ask.pin, report, daily)
         return factors(chosen, closes)
 
     def _reference_closes(

@@ -13,7 +13,6 @@ per key, and adjusted at read (:mod:`.factors` reads what :mod:`.adjustment` app
 
 import concurrent.futures
 import datetime as dt
-import functools
 from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any
@@ -28,7 +27,7 @@ from ai_trader_assets.read.adjustment import (
     apply,
 )
 from ai_trader_assets.read.explain import why_empty
-from ai_trader_assets.read.factors import ActionFactors
+from ai_trader_assets.read.factors import ActionFactors, Adjusting
 from ai_trader_assets.read.intervals import DerivedInterval, bars_from_bars, bars_from_trades, parse_interval
 from ai_trader_assets.read.requests import (
     INTERVALS,
@@ -173,30 +172,20 @@ class MarketData:
         wanted = columns_of(columns, dataset)
         point = as_of_date(as_of, self.today)
         report, layers, pin = self._begin(dataset, symbols, start, end, version)
-        adjustment = functools.partial(
-            self.adjustment.factors if dataset != Dataset.BARS_1DAY else self.adjustment.actions,
-            report.symbols,
-            after=report.start,
-            as_of=point,
-            mode=mode,
-            layers=layers,
-            pin=pin,
-        )
+        ask = Adjusting(report.symbols, report.start, point, mode, layers, pin)
         side = ReadReport(report.dataset, report.symbols, report.start, report.end)
         # The actions (for intraday bars also the dividends' reference closes, which daily bars hold
         # themselves) are read beside the bars, in a thread: lake and database reads release the GIL.
-        pending = None if mode == "none" else self._background().submit(adjustment, report=side)
+        daily = dataset == Dataset.BARS_1DAY
+        read = self.adjustment.actions if daily else self.adjustment.factors
+        pending = None if mode == "none" else self._background().submit(read, ask, side)
         rows = self.rows.read(dataset, report, layers, pin)
         table = None
         if pending is not None:
             table = pending.result()
             report.versions |= side.versions
-            if dataset == Dataset.BARS_1DAY:  # no bars, nothing to adjust (and no close to look for)
-                table = (
-                    None
-                    if rows.is_empty()
-                    else self.adjustment.of_actions(table, layers=layers, pin=pin, report=report, daily=rows)
-                )
+            if daily:  # no bars, nothing to adjust (and no close to look for)
+                table = None if rows.is_empty() else self.adjustment.of_actions(table, ask, report, rows)
         if table is not None:
             rows = apply(rows, table)
             report.actions_applied = table.height
@@ -298,9 +287,7 @@ class MarketData:
         report, layers, pin = self._begin(Dataset.CORPORATE_ACTIONS, symbols, start, end, None)
         last = min(report.end, point)
         after = report.start - dt.timedelta(days=1)
-        table = self.adjustment.factors(
-            report.symbols, after=after, as_of=last, mode=mode, layers=layers, pin=pin, report=report
-        )
+        table = self.adjustment.factors(Adjusting(report.symbols, after, last, mode, layers, pin), report)
         report.rows, report.adjust, report.as_of = table.height, mode, point
         self.last_read = report
         return to_pandas(table)
@@ -372,15 +359,10 @@ class MarketData:
             rows = bars_from_trades(trades, derived.seconds, now)
             if mode != "none" and not rows.is_empty():
                 layers = self._layers.of(report.symbols)
-                table = self.adjustment.factors(
-                    report.symbols,
-                    after=report.start,
-                    as_of=point,
-                    mode=mode,
-                    layers=layers,
-                    pin=pin_of(Dataset.TICKS, version),
-                    report=report,
+                ask = Adjusting(
+                    report.symbols, report.start, point, mode, layers, pin_of(Dataset.TICKS, version)
                 )
+                table = self.adjustment.factors(ask, report)
                 rows = apply(rows, table)
                 report.actions_applied = table.height
             report.adjust, report.as_of = mode, point
