@@ -1,5 +1,5 @@
 """Bars at intervals the store does not hold, built on read: from trades below a minute, from
-stored 1-minute (or 5-minute) bars for multiples of a minute.
+stored 1-minute (or 5-minute) bars for multiples of a minute (:mod:`ai_trader_assets.datasets.resample`).
 
 Semantics (the same for every derived interval):
 - Regular hours only (like the stored intraday bars): ``regular_hours`` trades, bars of the session.
@@ -20,15 +20,16 @@ import re
 import polars as pl
 
 from ai_trader_assets.datasets import Dataset
+from ai_trader_assets.datasets.bars import READ_COLUMNS
 from ai_trader_assets.datasets.conditions import (
     EXCLUDED_CORRECTIONS,
     NO_HIGH_LOW,
     NO_OPEN_CLOSE,
     NO_VOLUME,
 )
+from ai_trader_assets.datasets.resample import ended
 
 _PATTERN = re.compile(r"^(\d+)\s*(s|sec|secs|second|seconds|min|mins|minute|minutes)$")
-BAR_OUTPUT = ("symbol", "ts", "open", "high", "low", "close", "volume", "vwap", "trade_count", "source")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,40 +106,4 @@ def bars_from_trades(trades: pl.DataFrame, seconds: int, now: dt.datetime | None
             pl.col("bar").alias("ts"),
         )
     )
-    return _ended(bars, seconds, now).select(*BAR_OUTPUT, "session").sort("symbol", "ts").collect()
-
-
-def bars_from_bars(bars: pl.DataFrame, seconds: int, now: dt.datetime | None = None) -> pl.DataFrame:
-    """Bars of ``seconds`` from shorter stored bars (with ``session``): first open, max high, min low,
-    last close, summed volume and trades, volume-weighted VWAP."""
-    every = f"{seconds}s"
-    grouped = (
-        bars.lazy()
-        .sort("symbol", "ts")
-        .with_columns(pl.col("ts").dt.truncate(every).alias("bar"))
-        .group_by("symbol", "bar", maintain_order=True)
-        .agg(
-            pl.col("session").first(),
-            pl.col("open").first(),
-            pl.col("high").max(),
-            pl.col("low").min(),
-            pl.col("close").last(),
-            pl.col("volume").sum(),
-            (pl.col("vwap") * pl.col("volume")).sum().alias("notional"),
-            pl.col("trade_count").sum(),
-            pl.col("source").first(),
-        )
-        .with_columns(
-            pl.when(pl.col("volume") > 0).then(pl.col("notional") / pl.col("volume")).alias("vwap"),
-            pl.col("bar").alias("ts"),
-        )
-    )
-    return _ended(grouped, seconds, now).select(*BAR_OUTPUT, "session").sort("symbol", "ts").collect()
-
-
-def _ended(bars: pl.LazyFrame, seconds: int, now: dt.datetime | None) -> pl.LazyFrame:
-    if now is None:
-        return bars
-    return bars.filter(
-        pl.col("bar") + pl.duration(seconds=seconds) <= pl.lit(now).cast(pl.Datetime("us", "UTC"))
-    )
+    return ended(bars, seconds, now).select(*READ_COLUMNS, "session").sort("symbol", "ts").collect()

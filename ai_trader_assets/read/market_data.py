@@ -22,13 +22,14 @@ import polars as pl
 
 from ai_trader_assets.config import PlatformConfig, load_config
 from ai_trader_assets.datasets import LAYERS, Dataset
+from ai_trader_assets.datasets.resample import bars_from_bars
 from ai_trader_assets.datasets.sentiment import SOURCES as SENTIMENT_SOURCES
 from ai_trader_assets.read.adjustment import (
     apply,
 )
 from ai_trader_assets.read.explain import why_empty
 from ai_trader_assets.read.factors import ActionFactors, Adjusting
-from ai_trader_assets.read.intervals import DerivedInterval, bars_from_bars, bars_from_trades, parse_interval
+from ai_trader_assets.read.intervals import DerivedInterval, bars_from_trades, parse_interval
 from ai_trader_assets.read.requests import (
     INTERVALS,
     Output,

@@ -6,7 +6,8 @@ import polars as pl
 import pytest
 
 from ai_trader_assets.datasets import Dataset
-from ai_trader_assets.read.intervals import bars_from_bars, bars_from_trades, parse_interval
+from ai_trader_assets.datasets.resample import bars_from_bars
+from ai_trader_assets.read.intervals import bars_from_trades, parse_interval
 
 SESSION = dt.date(2026, 11, 20)
 OPEN = dt.datetime(2026, 11, 20, 14, 30, tzinfo=dt.UTC)  # 09:30 New York
@@ -84,3 +85,26 @@ def test_minute_bars_aggregate_into_longer_ones() -> None:
         "symbol": "AAPL", "ts": OPEN, "open": 1.0, "high": 5.0, "low": 0.5, "close": 3.0, "volume": 40.0,
         "vwap": (1.5 * 10 + 2.5 * 30) / 40, "trade_count": 4, "source": "test", "session": None,
     }  # fmt: skip
+
+
+def test_a_bar_built_from_bars_without_vwap_has_no_vwap_rather_than_a_partial_one() -> None:
+    minutes = pl.DataFrame(
+        {
+            "symbol": ["AAPL", "AAPL", "AAPL"],
+            "ts": [OPEN, OPEN + dt.timedelta(minutes=1), OPEN + dt.timedelta(minutes=2)],
+            "open": [1.0, 2.0, 3.0],
+            "high": [2.0, 5.0, 3.5],
+            "low": [0.5, 1.5, 2.5],
+            "close": [2.0, 3.0, 3.2],
+            "volume": [10.0, 30.0, 0.0],
+            "vwap": [1.5, None, None],  # Massive's flat files carry no VWAP at all
+            "trade_count": [1, 3, 0],
+            "source": ["test"] * 3,
+            "session": [SESSION] * 3,
+        }
+    ).with_columns(pl.col("ts").dt.cast_time_unit("us"))
+    bars = bars_from_bars(minutes, 120)
+    # The first bar's second minute had volume but no VWAP: its VWAP is unknown; the second bar's
+    # only minute had no volume, so no VWAP either way.
+    assert bars["vwap"].to_list() == [None, None]
+    assert bars["volume"].to_list() == [40.0, 0.0]
