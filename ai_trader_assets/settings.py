@@ -35,7 +35,11 @@ PROVIDER_ENDPOINTS: dict[str, str] = {
     # Reddit (social sentiment): tokens come from the first, the API is the second (hosts only).
     "REDDIT_AUTH_URL": "https://www.reddit.com",
     "REDDIT_OAUTH_URL": "https://oauth.reddit.com",
+    # Massive's flat files (one gzipped CSV per session for the whole market) over S3.
+    "MASSIVE_S3_ENDPOINT": "https://files.massive.com",
 }
+# Names that are neither URLs nor secrets, with their defaults:
+PROVIDER_NAMES: dict[str, str] = {"MASSIVE_S3_BUCKET": "flatfiles"}
 # Keys, each with the names it may be set under (the first set one wins):
 PROVIDER_KEYS: dict[str, tuple[str, ...]] = {
     "POLYGON_API_KEY": ("POLYGON_API_KEY", "MASSIVE_API_KEY"),
@@ -45,6 +49,9 @@ PROVIDER_KEYS: dict[str, tuple[str, ...]] = {
     "REDDIT_CLIENT_ID": ("REDDIT_CLIENT_ID",),
     "REDDIT_CLIENT_SECRET": ("REDDIT_CLIENT_SECRET",),
     "REDDIT_USER_AGENT": ("REDDIT_USER_AGENT",),
+    # The flat files' own S3 keys (Massive's dashboard): not the REST key.
+    "MASSIVE_S3_ACCESS_KEY_ID": ("MASSIVE_S3_ACCESS_KEY_ID",),
+    "MASSIVE_S3_SECRET_ACCESS_KEY": ("MASSIVE_S3_SECRET_ACCESS_KEY",),
 }
 # Per provider, the keys that must be set for it to take part (Yahoo and the demo need none).
 REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
@@ -54,11 +61,16 @@ REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
     "benzinga": ("BENZINGA_API_KEY",),
     "demo": (),
     "reddit": ("REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET", "REDDIT_USER_AGENT"),
+    "massive_flatfiles": ("MASSIVE_S3_ACCESS_KEY_ID", "MASSIVE_S3_SECRET_ACCESS_KEY"),
 }
 # Sources of social posts, not market data: their keys neither pick the primary provider nor count as
 # a market-data set-up that lacks one.
 SOCIAL_PROVIDERS: tuple[str, ...] = ("reddit",)
-SOCIAL_KEYS = frozenset(variable for name in SOCIAL_PROVIDERS for variable in REQUIRED_KEYS[name])
+# Bulk history for backfills (the planner picks it when cheaper than REST): never a primary either.
+FLATFILES: Literal["massive_flatfiles"] = "massive_flatfiles"
+NOT_PRIMARY_KEYS = frozenset(
+    variable for name in (*SOCIAL_PROVIDERS, FLATFILES) for variable in REQUIRED_KEYS[name]
+)
 
 
 class SettingsError(ValueError):
@@ -133,13 +145,19 @@ class ProviderAccess:
         endpoints: Per endpoint variable of :data:`PROVIDER_ENDPOINTS`, its URL (default: the
             variable's default).
         keys: Per key variable of :data:`PROVIDER_KEYS`, its value, for those set.
+        names: Per variable of :data:`PROVIDER_NAMES`, its value, for those set.
     """
 
     endpoints: Mapping[str, str] = dataclasses.field(default_factory=dict)
     keys: Mapping[str, Secret] = dataclasses.field(default_factory=dict)
+    names: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def endpoint(self, variable: str) -> str:
         return self.endpoints.get(variable) or PROVIDER_ENDPOINTS[variable]
+
+    def name(self, variable: str) -> str:
+        """A variable of :data:`PROVIDER_NAMES` (e.g. the flat files' bucket), else its default."""
+        return self.names.get(variable) or PROVIDER_NAMES[variable]
 
     def key(self, variable: str) -> Secret | None:
         """The key, or None when it is not set (an empty value is not a key)."""
@@ -246,7 +264,9 @@ def _resolve_provider(env: Mapping[str, str], access: ProviderAccess) -> Provide
         for candidate in ("polygon", "alpaca"):
             if access.configured(candidate):
                 return candidate
-        partial = [name for name in PROVIDER_KEYS if name not in SOCIAL_KEYS and access.key(name) is not None]
+        partial = [
+            name for name in PROVIDER_KEYS if name not in NOT_PRIMARY_KEYS and access.key(name) is not None
+        ]
         if partial:
             raise SettingsError(
                 f"{', '.join(partial)} set, but no primary provider: set AI_TRADER_PROVIDER "
@@ -301,6 +321,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         access=ProviderAccess(
             endpoints={name: _http_url(env, name, default) for name, default in PROVIDER_ENDPOINTS.items()},
             keys=keys,
+            names={name: value for name in PROVIDER_NAMES if (value := _get(env, name))},
         ),
         config_dir=config_dir,
         as_of=as_of,

@@ -18,7 +18,7 @@ from ai_trader_assets.cli.common import (
     progress_bar,
 )
 from ai_trader_assets.config import cached_config
-from ai_trader_assets.settings import Settings, load_settings
+from ai_trader_assets.settings import FLATFILES, Settings, load_settings
 
 if TYPE_CHECKING:
     from ai_trader_assets.cli.in_process import InProcessRunner
@@ -48,6 +48,14 @@ def backfill(
     refresh: Annotated[
         bool, typer.Option("--refresh", help="Refetch what storage already has (a full refresh).")
     ] = False,
+    source: Annotated[
+        str,
+        typer.Option(
+            "--source",
+            help="Where bars come from: auto (the cheaper), rest, or flatfiles (Massive's flat files; "
+            "needs MASSIVE_S3_ACCESS_KEY_ID and MASSIVE_S3_SECRET_ACCESS_KEY).",
+        ),
+    ] = "auto",
     webserver: Annotated[
         str | None,
         typer.Option(
@@ -86,6 +94,8 @@ def backfill(
             settings.provider,
             now=settings.now(),
             reddit=settings.access.configured("reddit"),
+            flatfiles=settings.access.configured(FLATFILES),
+            source=source,
         )
         plan = planner.plan(symbols, days, parse_datasets(datasets), refresh=refresh)
         _print_plan(plan)
@@ -123,6 +133,7 @@ def _print_plan(plan: "BackfillPlan") -> None:
         "symbols",
         "to fetch",
         "requests",
+        "via",
         title=f"backfill plan as of {plan.today}: {window}",
         box=box.SIMPLE_HEAD,
     )
@@ -137,6 +148,7 @@ def _print_plan(plan: "BackfillPlan") -> None:
                 str(len(layer.symbols)),
                 f"{d.missing_pairs}/{len(d.sessions) * len(layer.symbols)}",
                 str(d.requests),
+                d.via,
             )
     console.print(table)
     for layer in plan.layers:
@@ -147,10 +159,23 @@ def _print_plan(plan: "BackfillPlan") -> None:
     limit = plan.rate_limit
     console.print(
         f"{plan.partitions} partition(s) in {plan.runs} run(s) (sized by rows: pipeline.yaml runs); "
-        f"about {plan.requests} {plan.provider} request(s), "
-        f"{duration(plan.estimated_seconds)} at {limit.requests_per_second}/s, "
-        f"{limit.requests_per_minute}/min (providers.yaml); "
         "'to fetch' = (session, symbol) pairs not yet stored"
+    )
+    files = plan.from_files
+    if files:
+        size = sum(f.bytes for f in files) / 2**30
+        replaced = sum(f.rest_requests for f in files)
+        console.print(
+            f"via flat files: {sum(f.objects for f in files)} objects, ~{size:.2f} GiB, "
+            f"~{duration(sum(f.seconds for f in files))} (Massive's S3; instead of {replaced} REST "
+            f"requests, ~{duration(sum(f.rest_seconds for f in files))} at the rate limit)",
+            highlight=False,
+        )
+    console.print(
+        f"via REST: about {plan.requests} {plan.provider} request(s), "
+        f"{duration(plan.estimated_seconds)} at {limit.requests_per_second}/s, "
+        f"{limit.requests_per_minute}/min (providers.yaml)",
+        highlight=False,
     )
     for note in plan.notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)

@@ -17,6 +17,7 @@ from ai_trader_assets.config.pipeline import (
     UniverseSpec,
 )
 from ai_trader_assets.config.providers import (
+    FLATFILE_KINDS,
     GROUPED_DAILY,
     SERVES,
     ProviderSpec,
@@ -28,6 +29,7 @@ from ai_trader_assets.config.retention import RetentionWindow
 
 __all__ = [
     "DEFAULT_CONFIG_DIR",
+    "FLATFILE_KINDS",
     "GROUPED_DAILY",
     "REPO_ROOT",
     "SERVES",

@@ -40,6 +40,31 @@ class PageSizes(Frozen):
     trades: PositiveInt | None = None  # polygon v3 trades, alpaca stock trades
 
 
+FlatFileKind = Literal["day_aggs_v1", "minute_aggs_v1"]
+# The flat-file object kind each bar dataset is read from (5-minute and hourly bars are built from
+# the minutes).
+FLATFILE_KINDS: dict[Dataset, FlatFileKind] = {
+    Dataset.BARS_1DAY: "day_aggs_v1",
+    Dataset.BARS_1HOUR: "minute_aggs_v1",
+    Dataset.BARS_5MIN: "minute_aggs_v1",
+    Dataset.BARS_1MIN: "minute_aggs_v1",
+}
+
+
+class FlatFileCosts(Frozen):
+    """What the backfill planner weighs a flat-file fill by (massive_flatfiles only).
+
+    Attributes:
+        object_bytes: Typical size of one session's object per kind (``day_aggs_v1``,
+            ``minute_aggs_v1``): what a session costs to download whatever the symbols.
+        bytes_per_second: Objects downloaded, decompressed and parsed per second (benchmarks.flatfiles
+            prints this machine's figure).
+    """
+
+    object_bytes: dict[FlatFileKind, PositiveInt]
+    bytes_per_second: PositiveInt
+
+
 class ProviderSpec(Frozen):
     rate_limit: RateLimit
     timeouts: Timeouts
@@ -52,6 +77,8 @@ class ProviderSpec(Frozen):
     delay_minutes: Annotated[int, Field(ge=0)] = 0
     # demo only: one synthetic trade per this many shares of a minute's volume (the ticks' rate).
     shares_per_trade: PositiveInt | None = None
+    # massive_flatfiles only: what the planner weighs a flat-file fill by.
+    flat_files: FlatFileCosts | None = None
 
     def page_size(self, provider: str, name: str) -> int:
         size = getattr(self.page_sizes, name)
@@ -62,7 +89,7 @@ class ProviderSpec(Frozen):
         return int(size)
 
 
-ProviderName = Literal["polygon", "alpaca", "yahoo", "benzinga", "demo", "reddit"]
+ProviderName = Literal["polygon", "alpaca", "yahoo", "benzinga", "demo", "reddit", "massive_flatfiles"]
 # What market-data providers fetch: every dataset but sentiment, which is computed (from the stored
 # news, and the posts of a social source).
 MARKET_DATASETS = frozenset(d for d in INGESTED_DATASETS if d != Dataset.SOCIAL_SENTIMENT)
@@ -76,11 +103,14 @@ SERVES: dict[str, frozenset[Dataset]] = {
     "demo": frozenset(INGESTED_DATASETS),
     # Posts and comments for social sentiment only: never a failover target of market data.
     "reddit": frozenset((Dataset.SOCIAL_SENTIMENT,)),
+    # One gzipped CSV per session for the whole market: bars (the planner's choice for backfills, never
+    # a failover target; 5-minute and hourly bars are built from the 1-minute files).
+    "massive_flatfiles": frozenset(BAR_DATASETS),
 }
 
 
 # Providers whose daily bars of one session come for the whole market in one request.
-GROUPED_DAILY: frozenset[str] = frozenset(("polygon", "demo"))
+GROUPED_DAILY: frozenset[str] = frozenset(("polygon", "demo", "massive_flatfiles"))
 
 
 class ReconciliationSpec(Frozen):
@@ -129,6 +159,11 @@ class ProvidersFile(Frozen):
                 )
             if not order:
                 raise ValueError(f"failover.{dataset.value} is empty: name at least one provider")
+            if "massive_flatfiles" in order:
+                raise ValueError(
+                    f"failover.{dataset.value} names massive_flatfiles: flat files are chosen by the "
+                    "backfill planner per session range (ai-trader backfill --source), not failed over to"
+                )
             if "demo" in order:
                 raise ValueError(
                     f"failover.{dataset.value} names demo: the demo provider is never a failover target "

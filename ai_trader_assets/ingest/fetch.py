@@ -35,7 +35,7 @@ from ai_trader_assets.ingest.request import IngestReport, IngestRequest
 from ai_trader_assets.ingest.sentiment.build import SentimentBuilder, SentimentInputs
 from ai_trader_assets.ingest.slices import FetchSlice, plan_slices
 from ai_trader_assets.ingest.split import combine, new_york_time, split_partitions, stored_through
-from ai_trader_assets.providers.base import MarketDataProvider, ProviderResult
+from ai_trader_assets.providers.base import MarketDataProvider, NotServedError, ProviderResult
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.ledger import Ledger
 
@@ -103,8 +103,13 @@ class Ingestor:
         ledger: Ledger,
         config: PlatformConfig,
         sentiment: SentimentInputs | None = None,
+        *,
+        flatfiles: MarketDataProvider | None = None,
     ) -> None:
         self.provider = provider
+        # Bars from Massive's flat files (a session per object) when the run's plan chose them; a
+        # session without an object is fetched from ``provider`` (REST) instead.
+        self.flatfiles = flatfiles
         self.companies = companies
         self.ledger = ledger
         self.config = config
@@ -149,7 +154,12 @@ class Ingestor:
                 continue
             rows_per_pair = budget.budget(dataset).rows_per_symbol_session
             pieces = plan_slices(
-                dataset, layer_work.missing, rows_per_pair, budget.slice_rows, self.provider.grouped_daily
+                dataset,
+                layer_work.missing,
+                rows_per_pair,
+                budget.slice_rows,
+                self.provider.grouped_daily,
+                by_session=self._from_files(dataset),
             )
             for piece, fetched in self._fetched(dataset, pieces):
                 report.calls.extend(fetched.calls)
@@ -305,13 +315,38 @@ class Ingestor:
                 yield piece, fetched
                 piece = following
 
+    def _from_files(self, dataset: Dataset) -> bool:
+        return self.flatfiles is not None and dataset in BAR_DATASETS
+
     def _fetch(self, dataset: Dataset, piece: FetchSlice) -> ProviderResult:
+        if piece.grouped_sessions and self._from_files(dataset):
+            return combine(
+                [self._session_file(dataset, s, list(piece.pairs[s])) for s in piece.grouped_sessions]
+            )
         if piece.grouped_sessions:
             return combine(
                 [self.provider.grouped_daily_bars(s, list(piece.pairs[s])) for s in piece.grouped_sessions]
             )
         fetch = self._fetcher(dataset)
         return combine([fetch(list(call.symbols), call.first, call.last) for call in piece.calls])
+
+    def _session_file(self, dataset: Dataset, session: dt.date, symbols: list[str]) -> ProviderResult:
+        """A session's bars from its flat file; from REST when the file is not there (yet)."""
+        assert self.flatfiles is not None
+        try:
+            result = self.flatfiles.bars(symbols, dataset, session, session)
+            return dataclasses.replace(result, served={self.flatfiles.name: tuple(symbols)})
+        except NotServedError as exc:
+            if dataset == Dataset.BARS_1DAY and self.provider.grouped_daily:
+                result = self.provider.grouped_daily_bars(session, symbols)
+            else:
+                result = self.provider.bars(symbols, dataset, session, session)
+            line = f"{self.flatfiles.name}: {exc}; {session} {dataset.value} fetched over REST"
+            return dataclasses.replace(
+                result,
+                served=result.served or {self.provider.name: tuple(symbols)},
+                failovers=(line, *result.failovers),
+            )
 
     def _fetcher(self, dataset: Dataset) -> Callable[[list[str], dt.date, dt.date], ProviderResult]:
         if dataset in BAR_DATASETS:

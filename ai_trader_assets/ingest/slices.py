@@ -4,7 +4,8 @@ A run stores at most ``runs.slice_rows`` rows at once: its missing pairs are pac
 whose estimated rows (``rows_per_symbol_session`` per pair fetched) stay under that budget, and each
 slice is fetched, validated and stored before the next. The slicing follows how providers page:
 - daily bars, when there are fewer sessions than symbols, come from the grouped-daily endpoint (one
-  request per session for every symbol), so slices are groups of sessions;
+  request per session for every symbol), and bars from flat files are one object per session for
+  the whole market, so slices are groups of sessions;
 - everything else is one request per symbol over its missing range, so slices are groups of symbols
   (symbols sharing a range share a call); a symbol whose range alone exceeds the budget is split into
   consecutive session chunks.
@@ -35,7 +36,7 @@ class FetchSlice:
 
     Attributes:
         calls: Per-symbol calls (empty when the slice uses the grouped-daily endpoint).
-        grouped_sessions: Sessions fetched with one grouped-daily request each.
+        grouped_sessions: Sessions fetched with one request (or flat-file object) each.
         pairs: The (session, symbols) this slice stores; other rows a call returns are dropped.
         rows: The estimated rows (a pair counts as at least one: its coverage row).
     """
@@ -73,15 +74,18 @@ def plan_slices(
     rows_per_symbol_session: float,
     slice_rows: int,
     grouped_daily: bool = True,
+    *,
+    by_session: bool = False,
 ) -> list[FetchSlice]:
-    """The slices that fetch every missing (session, symbol) pair, in session then symbol order."""
+    """The slices that fetch every missing (session, symbol) pair, in session then symbol order;
+    ``by_session``: the source answers a whole session at once (flat files), so slices are sessions."""
     if not any(missing.values()):
         return []
     # Every pair fetched is also a coverage row written and counted, so a pair weighs at least one
     # row: ten years of corporate actions (0.02 rows a pair) for 500 symbols are 1.26M pairs, which
     # in one slice took half a gigabyte of coverage bookkeeping.
     rows_per_symbol_session = max(rows_per_symbol_session, 1.0)
-    if uses_grouped_daily(dataset, missing, grouped_daily):
+    if by_session or uses_grouped_daily(dataset, missing, grouped_daily):
         return list(_grouped_slices(missing, rows_per_symbol_session, slice_rows))
     return list(_per_symbol_slices(missing, rows_per_symbol_session, slice_rows))
 

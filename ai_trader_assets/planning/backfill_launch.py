@@ -20,7 +20,7 @@ from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.datasets.partitions import partition_key
 from ai_trader_assets.planning.backfill_plan import BackfillPlan, DatasetPlan
 from ai_trader_assets.planning.runs import backfill_parts, run_groups
-from ai_trader_assets.run_tags import REFRESH_TAG, backfill_tags
+from ai_trader_assets.run_tags import FLATFILES_TAG, REFRESH_TAG, backfill_tags
 from ai_trader_assets.settings import mask_url
 from ai_trader_assets.storage import backfill_requests
 from ai_trader_assets.storage.backfill_requests import BackfillRequest
@@ -72,6 +72,9 @@ def record_requests(
         tags = backfill_tags(config, request.id, layer.layer)
         if refresh:
             tags[REFRESH_TAG] = "full"
+        from_files = [d.dataset.value for d in datasets if d.flatfiles]
+        if from_files:
+            tags[FLATFILES_TAG] = ",".join(from_files)
         parts = backfill_parts(config, len(layer.symbols), {d.dataset: d.sessions for d in datasets})
         launches.append(LayerLaunch(layer.layer, len(layer.symbols), datasets, request, tags, tuple(parts)))
     return launches

@@ -7,6 +7,11 @@ window (the plan then says retention will prune the surplus). Runs are sized by 
 (:mod:`ai_trader_assets.planning.runs`). The estimate counts only the (session, symbol) pairs storage
 lacks, the way the assets' gap-aware fetch does, and mirrors how the runs fetch (slice by slice) and
 how the Polygon provider pages: grouped daily bars per session, one paged request per symbol otherwise.
+
+Bars can also come from Massive's flat files (one object per session for the whole market), when
+their keys are set: per dataset the planner weighs the REST requests at the rate limit against the
+objects' bytes at the configured download rate and takes the cheaper (``--source`` forces one).
+Sessions whose files are not published yet (~11:00 New York the next morning) stay on REST.
 """
 
 import dataclasses
@@ -23,7 +28,14 @@ from ai_trader_assets.datasets import INGESTED_DATASETS, LAYERS, Dataset
 from ai_trader_assets.datasets.symbols import validate_symbol
 from ai_trader_assets.ingest.slices import FetchSlice, plan_slices
 from ai_trader_assets.planning.runs import RunGroup, backfill_parts, cut_sessions, run_groups
-from ai_trader_assets.settings import ProviderKind, end_of_day
+from ai_trader_assets.planning.sources import (
+    FLATFILE_VARIABLES,
+    SOURCES,
+    FlatFilePlan,
+    flatfile_plan,
+    published,
+)
+from ai_trader_assets.settings import FLATFILES, ProviderKind, end_of_day
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.ledger import Ledger
 
@@ -39,8 +51,13 @@ class DatasetPlan:
     dataset: Dataset
     sessions: tuple[dt.date, ...]
     missing_pairs: int  # (session, symbol) pairs storage lacks: what will be fetched
-    requests: int  # estimated provider requests for those pairs
+    requests: int  # estimated REST requests for those pairs (with flat files: the unpublished sessions')
     past_cold_window: int  # sessions older than the layer's cold window (kept until retention runs)
+    flatfiles: FlatFilePlan | None = None  # set when the dataset is read from flat files
+
+    @property
+    def via(self) -> str:
+        return "flat files" if self.flatfiles else "REST"
 
     @property
     def first(self) -> dt.date:
@@ -76,6 +93,10 @@ class BackfillPlan:
     @property
     def requests(self) -> int:
         return sum(d.requests for layer in self.layers for d in layer.datasets)
+
+    @property
+    def from_files(self) -> tuple[FlatFilePlan, ...]:
+        return tuple(d.flatfiles for layer in self.layers for d in layer.datasets if d.flatfiles)
 
     @property
     def estimated_seconds(self) -> float:
@@ -121,15 +142,35 @@ class BackfillPlanner:
         *,
         now: dt.datetime | None = None,
         reddit: bool = False,
+        flatfiles: bool = False,
+        source: str = "auto",
     ) -> None:
+        """``flatfiles``: whether Massive's flat files are set up (their keys); ``source``: auto (the
+        cheaper), rest, or flatfiles (forced, for the bar datasets)."""
+        if source not in SOURCES:
+            raise BackfillPlanError(f"--source {source!r}: expected one of {', '.join(SOURCES)}")
+        if source == "flatfiles" and provider == "demo":
+            raise BackfillPlanError(
+                "--source flatfiles: the demo provider's data is synthetic; there are no files"
+            )
+        if source == "flatfiles" and not flatfiles:
+            raise BackfillPlanError(f"--source flatfiles needs {FLATFILE_VARIABLES} (Massive's S3 keys)")
         self.companies = companies
         self.reddit = reddit  # whether the Reddit source is on (its variables are set)
+        self.source = source if flatfiles and provider != "demo" else "rest"
+        spec = config.providers.providers.get(FLATFILES)
+        if self.source != "rest" and (spec is None or spec.flat_files is None):
+            raise BackfillPlanError(
+                "providers.yaml has no providers.massive_flatfiles.flat_files entry (object sizes, rate)"
+            )
+        self.costs = spec.flat_files if spec else None
         self.ledger = ledger
         self.config = config
         self.today = today
         self.provider = provider
         # The latest partition is the latest session opened by now (default: the end of today).
-        self.latest = calendar.latest_opened_session(now or end_of_day(today))
+        self.now = now or end_of_day(today)
+        self.latest = calendar.latest_opened_session(self.now)
 
     def plan(
         self,
@@ -236,7 +277,10 @@ class BackfillPlanner:
             missing = self._missing(dataset, sessions, symbols, refresh)
             pairs = sum(map(len, missing.values()))
             requests = self._requests(dataset, missing, len(symbols))
-            plans.append(DatasetPlan(dataset, tuple(sessions), pairs, requests, past))
+            files = self._flatfiles(dataset, missing, len(symbols), requests)
+            if files is not None:
+                requests = self._requests(dataset, self._unpublished(missing), len(symbols))
+            plans.append(DatasetPlan(dataset, tuple(sessions), pairs, requests, past, files))
         if not plans:
             return None
         return LayerPlan(layer, tuple(symbols), tuple(plans), self._runs(len(symbols), plans))
@@ -264,6 +308,31 @@ class BackfillPlanner:
     ) -> dict[dt.date, list[str]]:
         covered = set() if refresh else self.ledger.covered(dataset, sessions, symbols)
         return {s: [m for m in symbols if (s, m) not in covered] for s in sessions}
+
+    # ------------------------------------------------------------ flat files
+
+    def _unpublished(self, missing: dict[dt.date, list[str]]) -> dict[dt.date, list[str]]:
+        """The missing pairs of sessions whose flat files are not out by now (REST's part)."""
+        return {s: symbols for s, symbols in missing.items() if symbols and not published(s, self.now)}
+
+    def _flatfiles(
+        self, dataset: Dataset, missing: dict[dt.date, list[str]], symbols: int, rest_requests: int
+    ) -> FlatFilePlan | None:
+        """The flat-file reading of a dataset when it is cheaper than REST (or forced), else None."""
+        if self.source == "rest" or self.costs is None:
+            return None
+        limit = self.config.providers.providers[self.provider].rate_limit
+        later = self._requests(dataset, self._unpublished(missing), symbols)
+        plan = flatfile_plan(
+            dataset,
+            sum(1 for s, wanted in missing.items() if wanted and published(s, self.now)),
+            self.costs,
+            seconds_at_rate_limit(rest_requests, limit),
+            seconds_at_rate_limit(later, limit),
+        )
+        if plan is None or (self.source == "auto" and plan.seconds >= plan.rest_seconds):
+            return None
+        return dataclasses.replace(plan, rest_requests=rest_requests)
 
     # -------------------------------------------------------------- estimate
 

@@ -17,6 +17,7 @@ from ai_trader_assets.providers.http import RequestGovernor, RequestRecorder
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.providers.social import SocialSource
 from ai_trader_assets.settings import (
+    FLATFILES,
     REQUIRED_KEYS,
     SOCIAL_PROVIDERS,
     ProviderAccess,
@@ -101,11 +102,28 @@ def _benzinga(access: ProviderAccess, governor: RequestGovernor) -> MarketDataPr
     return BenzingaProvider(key, access.endpoint("BENZINGA_BASE_URL"), governor)
 
 
+def _massive_flatfiles(access: ProviderAccess, governor: RequestGovernor) -> MarketDataProvider:
+    from ai_trader_assets.providers.massive_flatfiles import (  # noqa: PLC0415
+        FlatFileBucket,
+        MassiveFlatFilesProvider,
+    )
+
+    bucket = FlatFileBucket(
+        access.endpoint("MASSIVE_S3_ENDPOINT"),
+        access.name("MASSIVE_S3_BUCKET"),
+        _required(access, "MASSIVE_S3_ACCESS_KEY_ID", "massive_flatfiles"),
+        _required(access, "MASSIVE_S3_SECRET_ACCESS_KEY", "massive_flatfiles"),
+        governor,
+    )
+    return MassiveFlatFilesProvider(bucket)
+
+
 _BUILDERS: dict[str, Callable[[ProviderAccess, RequestGovernor], MarketDataProvider]] = {
     "polygon": _polygon,
     "alpaca": _alpaca,
     "yahoo": _yahoo,
     "benzinga": _benzinga,
+    FLATFILES: _massive_flatfiles,
 }
 
 
@@ -149,6 +167,20 @@ def build_provider(
         lambda name: build_single(name, config, access, state_dir, recorder=recorder),
         primary,
     )
+
+
+def build_flatfiles(
+    config: PlatformConfig,
+    access: ProviderAccess,
+    state_dir: Path,
+    *,
+    recorder: RequestRecorder | None = None,
+) -> MarketDataProvider | None:
+    """The Massive flat-file source when MASSIVE_S3_ACCESS_KEY_ID and MASSIVE_S3_SECRET_ACCESS_KEY are
+    set, else None (a backfill then reads REST only)."""
+    if not access.configured(FLATFILES):
+        return None
+    return build_single(FLATFILES, config, access, state_dir, recorder=recorder)
 
 
 def build_social(

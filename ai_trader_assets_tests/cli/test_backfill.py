@@ -88,6 +88,7 @@ def test_dry_run_prints_the_plan_and_fetches_and_launches_nothing(polygon: Polyg
         "2",
         f"{2 * len(sessions)}/{2 * len(sessions)}",
         "2",
+        "REST",
     ]
     assert "layer 3 symbols: AAPL, MSFT" in output
     assert "at 10/s, 300/min" in output and planned_requests(output) > 0

@@ -34,8 +34,9 @@ from ai_trader_assets.defs.platform.resources import (
 from ai_trader_assets.ingest import Ingestor, IngestRequest, IngestStream
 from ai_trader_assets.ingest.sentiment import SentimentInputs
 from ai_trader_assets.ops.reconciliation import SampledPairs, reconciliation_possible
+from ai_trader_assets.providers import MarketDataProvider, ProviderError
 from ai_trader_assets.read import MarketData
-from ai_trader_assets.run_tags import BACKFILL_REQUEST_TAG, REFRESH_TAG
+from ai_trader_assets.run_tags import BACKFILL_REQUEST_TAG, REFRESH_TAG, flatfile_datasets
 from ai_trader_assets.settings import load_settings
 from ai_trader_assets.storage import backfill_requests
 from ai_trader_assets.storage.lake.tables import lake_tables
@@ -107,7 +108,12 @@ def build_asset(
                 config=config.sentiment,
             )
         ingestor = Ingestor(
-            provider.get_provider(), market_db.companies(), Ledger(market_db.database), config, social
+            provider.get_provider(),
+            market_db.companies(),
+            Ledger(market_db.database),
+            config,
+            social,
+            flatfiles=_flatfiles(context, provider, dataset),
         )
         stream = ingestor.stream(request)
         tally = CheckTally(dataset, lake_tables(lake.get_lake(), platform.get()))
@@ -133,6 +139,21 @@ def build_asset(
             reader.close()
 
     return market_data
+
+
+def _flatfiles(
+    context: dg.AssetExecutionContext, provider: MarketDataProviderResource, dataset: Dataset
+) -> MarketDataProvider | None:
+    """Massive's flat files when the run's backfill plan chose them for this dataset."""
+    if dataset.value not in flatfile_datasets(context.run.tags):
+        return None
+    flatfiles = provider.get_flatfiles()
+    if flatfiles is None:
+        raise ProviderError(
+            f"this backfill reads {dataset.value} from Massive's flat files, but MASSIVE_S3_ACCESS_KEY_ID "
+            "and MASSIVE_S3_SECRET_ACCESS_KEY are not set where the run executes"
+        )
+    return flatfiles
 
 
 @dg.definitions

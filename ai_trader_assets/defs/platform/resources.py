@@ -9,15 +9,22 @@ import os
 from pathlib import Path
 
 import dagster as dg
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from ai_trader_assets.calendar import new_york_today
 from ai_trader_assets.config import PlatformConfig, cached_config
-from ai_trader_assets.providers import MarketDataProvider, build_provider, build_single, build_social
+from ai_trader_assets.providers import (
+    MarketDataProvider,
+    build_flatfiles,
+    build_provider,
+    build_single,
+    build_social,
+)
 from ai_trader_assets.providers.social import SocialSource
 from ai_trader_assets.settings import (
     PROVIDER_ENDPOINTS,
     PROVIDER_KEYS,
+    PROVIDER_NAMES,
     ProviderAccess,
     Secret,
     Settings,
@@ -110,6 +117,9 @@ class MarketDataProviderResource(dg.ConfigurableResource):
     state_dir: str
     endpoints: dict[str, str]  # endpoint variable -> URL (the variable when set, else the default)
     api_keys: dict[str, str]  # key variable -> the variable that holds it, for the keys that are set
+    names: dict[str, str] = Field(
+        default_factory=dict
+    )  # e.g. MASSIVE_S3_BUCKET -> the variable when set, else the default
     stats_database_url: str | None = None
     _stats: ProviderStatsRecorder | None = PrivateAttr(default=None)
 
@@ -117,6 +127,7 @@ class MarketDataProviderResource(dg.ConfigurableResource):
         return ProviderAccess(
             endpoints=dict(self.endpoints),
             keys={variable: Secret(value) for variable, value in self.api_keys.items() if value},
+            names=dict(self.names),
         )
 
     def recorder(self) -> ProviderStatsRecorder | None:
@@ -137,6 +148,12 @@ class MarketDataProviderResource(dg.ConfigurableResource):
             self.access(),
             Path(self.state_dir),
             recorder=self.recorder(),
+        )
+
+    def get_flatfiles(self) -> MarketDataProvider | None:
+        """Massive's flat files when their S3 keys are set, else None."""
+        return build_flatfiles(
+            cached_config(self.config_dir), self.access(), Path(self.state_dir), recorder=self.recorder()
         )
 
     def get_social_source(self) -> SocialSource | None:
@@ -212,6 +229,7 @@ def provider_resource(settings: Settings, kind: str | None = None) -> MarketData
         state_dir=str(settings.home / "ratelimits"),
         endpoints={name: _env_or(name, settings.access.endpoint(name)) for name in PROVIDER_ENDPOINTS},
         api_keys=keys,
+        names={name: _env_or(name, settings.access.name(name)) for name in PROVIDER_NAMES},
         stats_database_url=_env_or(
             "AI_TRADER_DATABASE_URL", settings.database_url.render_as_string(hide_password=False)
         ),

@@ -1,0 +1,145 @@
+"""One session's aggregates object (gzipped CSV, every ticker of the US market) parsed as it streams,
+keeping only the symbols a run asked for: the market never sits in memory beyond one block.
+
+Traps of the real files (``../shared/fixtures/PROVIDER_NOTES.md``), handled here:
+- the session comes from the object key, not ``window_start``: the day files stamp 16:00 New York
+  (like the grouped-daily endpoint), so a daily bar's start is the session's midnight in New York;
+- ``window_start`` is nanoseconds, but Massive's own minute example holds 17-digit values (ns / 100):
+  the unit is the one that puts the file's first bar inside its session's New York day;
+- ``volume`` has been printed as a decimal (``0.500000``) since 2026-02-23: read as a float;
+- there is no VWAP column (bars from flat files carry none) and no trailing newline.
+A value that does not parse (a corrupt or cut file) fails the object, naming it; a row that parses
+but is not a valid bar (non-positive price, high below the close...) is a reject with its reason.
+"""
+
+import datetime as dt
+from collections.abc import Collection, Sequence
+from typing import IO, Any, overload
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from ai_trader_assets import calendar
+from ai_trader_assets.datasets.bars import BAR_COLUMNS, bar_problems
+from ai_trader_assets.datasets.frames import conform, empty_frame
+from ai_trader_assets.datasets.validation import EMPTY_REJECTS, split_rejects
+from ai_trader_assets.providers.base import ProviderError, ingest_time
+
+SOURCE = "massive_flatfiles"
+AGGREGATE_TYPES = {
+    "ticker": pa.string(),
+    "volume": pa.float64(),
+    "open": pa.float64(),
+    "close": pa.float64(),
+    "high": pa.float64(),
+    "low": pa.float64(),
+    "window_start": pa.int64(),
+    "transactions": pa.float64(),
+}
+BLOCK_BYTES = 4 << 20  # what is parsed at once: a few tens of thousands of rows
+# window_start units the files have used: ns, ns / 100 (Massive's minute example), us, ms.
+_SCALES = (1, 100, 1_000, 1_000_000)
+_DAY_NS = 86_400 * 10**9
+
+
+class CorruptObjectError(ProviderError):
+    """An object that is not a gzipped CSV in the aggregates layout (cut off, corrupt, wrong columns):
+    its session fails, and nothing of it is stored."""
+
+
+def read_aggregates(stream: IO[bytes], symbols: Collection[str], where: str) -> pa.Table:
+    """The rows of ``symbols`` in a gzipped aggregates CSV, read block by block.
+
+    Raises:
+        CorruptObjectError: the gzip or the CSV cannot be read (``where`` names the object).
+    """
+    wanted = pa.array(sorted(set(symbols)), type=pa.string())
+    try:
+        reader = pacsv.open_csv(
+            pa.input_stream(stream, compression="gzip"),
+            read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
+            convert_options=pacsv.ConvertOptions(
+                column_types=AGGREGATE_TYPES, include_columns=list(AGGREGATE_TYPES)
+            ),
+        )
+        kept = [batch.filter(pc.is_in(batch["ticker"], value_set=wanted)) for batch in reader]
+        return pa.Table.from_batches(kept, schema=reader.schema)
+    except (ConnectionError, TimeoutError):
+        raise  # the network, not the object: the caller retries
+    except (pa.ArrowInvalid, OSError, EOFError) as exc:
+        # pyarrow words both a broken gzip stream and a bad CSV value as one of these.
+        raise CorruptObjectError(f"{where} cannot be read as a gzipped aggregates CSV: {exc}") from None
+
+
+def window_starts_ns(values: np.ndarray, session: dt.date, where: str) -> np.ndarray:
+    """``window_start`` as nanoseconds since the epoch, in the unit that puts the first bar in the
+    session's New York day (the files have used more than one)."""
+    if len(values) == 0:
+        return values.astype("int64")
+    midnight = int(calendar.session_midnight_utc(session).timestamp()) * 10**9
+    first = int(values[0])
+    for scale in _SCALES:
+        if midnight <= first * scale < midnight + _DAY_NS:
+            return values.astype("int64") * scale
+    raise CorruptObjectError(
+        f"{where}: window_start {first} is not in session {session} in any unit the files use (ns, ns/100, "
+        "us, ms)"
+    )
+
+
+def bars_frame(
+    table: pa.Table, session: dt.date, daily: bool, where: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Valid bars (the hot table's schema) and rejects from one session's parsed rows."""
+    if table.num_rows == 0:
+        return empty_frame(BAR_COLUMNS), EMPTY_REJECTS
+    rows = table.num_rows
+    if daily:
+        ts = pd.DatetimeIndex(np.full(rows, pd.Timestamp(calendar.session_midnight_utc(session))))
+    else:
+        starts = window_starts_ns(table["window_start"].to_numpy(zero_copy_only=False), session, where)
+        ts = pd.DatetimeIndex(pd.to_datetime(starts, unit="ns", utc=True))
+    column = {name: table[name].to_numpy(zero_copy_only=False) for name in table.column_names}
+    frame = pd.DataFrame(
+        {
+            "symbol": pd.array(column["ticker"], dtype="string"),
+            "ts": pd.Series(ts.as_unit("us")),
+            "open": column["open"],
+            "high": column["high"],
+            "low": column["low"],
+            "close": column["close"],
+            "volume": column["volume"],
+            "vwap": np.full(rows, np.nan),
+            "trade_count": pd.array(np.round(column["transactions"]), dtype="Int64"),
+            "source": SOURCE,
+            "ingested_at": ingest_time(),
+        }
+    )
+    reasons = bar_problems(frame)
+    if not (reasons != "").any():
+        return conform(frame, BAR_COLUMNS), EMPTY_REJECTS
+    valid, rejects = split_rejects(frame, reasons, _CsvRows(table))  # rejects keep the CSV row
+    return conform(valid, BAR_COLUMNS), rejects
+
+
+class _CsvRows(Sequence[dict[str, Any]]):
+    """A parsed table's rows as records, built only for the rows asked for (the rejects)."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self._table = table
+
+    def __len__(self) -> int:
+        return self._table.num_rows
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | Sequence[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        row: dict[str, Any] = self._table.slice(index, 1).to_pylist()[0]
+        return row
