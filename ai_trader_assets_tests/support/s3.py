@@ -1,6 +1,7 @@
 """A local S3-compatible server (moto in server mode) in its own process, for the S3 lake path."""
 
 import contextlib
+import os
 import shutil
 import subprocess
 import sys
@@ -18,14 +19,17 @@ REGION = "us-east-1"
 
 
 @contextlib.contextmanager
-def moto_server() -> Iterator[str]:
-    """Start ``moto_server`` on a free port; yields its endpoint URL."""
+def moto_server(*, check_keys: bool = False) -> Iterator[str]:
+    """Start ``moto_server`` on a free port; yields its endpoint URL. ``check_keys``: it refuses
+    requests signed with keys it does not know (``InvalidAccessKeyId``), as S3 does."""
     port = free_port()
     executable = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
+    environment = os.environ | ({"INITIAL_NO_AUTH_ACTION_COUNT": "0"} if check_keys else {})
     process = subprocess.Popen(
         [executable, "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=environment,
     )
     endpoint = f"http://127.0.0.1:{port}"
     try:

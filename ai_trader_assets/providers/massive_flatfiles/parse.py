@@ -4,8 +4,9 @@ keeping only the symbols a run asked for: the market never sits in memory beyond
 Traps of the real files (``../shared/fixtures/PROVIDER_NOTES.md``), handled here:
 - the session comes from the object key, not ``window_start``: the day files stamp 16:00 New York
   (like the grouped-daily endpoint), so a daily bar's start is the session's midnight in New York;
-- ``window_start`` is nanoseconds, but Massive's own minute example holds 17-digit values (ns / 100):
-  the unit is the one that puts the file's first bar inside its session's New York day;
+- ``window_start`` is nanoseconds, but Massive's own minute example holds 17-digit values (ns / 100)
+  and one zero-padded millisecond value: per value, the unit is the one that puts it inside the
+  session's New York day (none: the row is a reject saying so);
 - ``volume`` has been printed as a decimal (``0.500000``) since 2026-02-23: read as a float;
 - there is no VWAP column (bars from flat files carry none) and no trailing newline.
 A value that does not parse (a corrupt or cut file) fails the object, naming it; a row that parses
@@ -25,7 +26,7 @@ import pyarrow.csv as pacsv
 from ai_trader_assets import calendar
 from ai_trader_assets.datasets.bars import BAR_COLUMNS, bar_problems
 from ai_trader_assets.datasets.frames import conform, empty_frame
-from ai_trader_assets.datasets.validation import EMPTY_REJECTS, split_rejects
+from ai_trader_assets.datasets.validation import EMPTY_REJECTS, add_reason, split_rejects
 from ai_trader_assets.providers.base import ProviderError, ingest_time
 
 SOURCE = "massive_flatfiles"
@@ -74,20 +75,20 @@ def read_aggregates(stream: IO[bytes], symbols: Collection[str], where: str) -> 
         raise CorruptObjectError(f"{where} cannot be read as a gzipped aggregates CSV: {exc}") from None
 
 
-def window_starts_ns(values: np.ndarray, session: dt.date, where: str) -> np.ndarray:
-    """``window_start`` as nanoseconds since the epoch, in the unit that puts the first bar in the
-    session's New York day (the files have used more than one)."""
-    if len(values) == 0:
-        return values.astype("int64")
-    midnight = int(calendar.session_midnight_utc(session).timestamp()) * 10**9
-    first = int(values[0])
+def window_starts_ns(values: np.ndarray, session: dt.date) -> tuple[np.ndarray, np.ndarray]:
+    """``window_start`` as nanoseconds since the epoch, and where that was possible: per value, the
+    first unit that puts it inside the session's New York day (the files mix them: Massive's minute
+    sample holds ns / 100 values and one zero-padded millisecond value)."""
+    low = int(calendar.session_midnight_utc(session).timestamp()) * 10**9
+    high = low + _DAY_NS
+    ns = np.zeros(len(values), dtype="int64")
+    found = np.zeros(len(values), dtype=bool)
     for scale in _SCALES:
-        if midnight <= first * scale < midnight + _DAY_NS:
-            return values.astype("int64") * scale
-    raise CorruptObjectError(
-        f"{where}: window_start {first} is not in session {session} in any unit the files use (ns, ns/100, "
-        "us, ms)"
-    )
+        # values * scale in [low, high), compared before multiplying (no int64 overflow)
+        fits = ~found & (values >= -(-low // scale)) & (values < -(-high // scale))
+        ns[fits] = values[fits] * scale
+        found |= fits
+    return ns, found
 
 
 def bars_frame(
@@ -97,11 +98,14 @@ def bars_frame(
     if table.num_rows == 0:
         return empty_frame(BAR_COLUMNS), EMPTY_REJECTS
     rows = table.num_rows
+    found = np.ones(rows, dtype=bool)
     if daily:
         ts = pd.DatetimeIndex(np.full(rows, pd.Timestamp(calendar.session_midnight_utc(session))))
     else:
-        starts = window_starts_ns(table["window_start"].to_numpy(zero_copy_only=False), session, where)
-        ts = pd.DatetimeIndex(pd.to_datetime(starts, unit="ns", utc=True))
+        starts, found = window_starts_ns(table["window_start"].to_numpy(zero_copy_only=False), session)
+        ts = pd.DatetimeIndex(
+            pd.to_datetime(np.where(found, starts, np.iinfo("int64").min), unit="ns", utc=True)
+        )
     column = {name: table[name].to_numpy(zero_copy_only=False) for name in table.column_names}
     frame = pd.DataFrame(
         {
@@ -119,6 +123,7 @@ def bars_frame(
         }
     )
     reasons = bar_problems(frame)
+    add_reason(reasons, ~found, f"window_start not in session {session} in any unit the files use")
     if not (reasons != "").any():
         return conform(frame, BAR_COLUMNS), EMPTY_REJECTS
     valid, rejects = split_rejects(frame, reasons, _CsvRows(table))  # rejects keep the CSV row
