@@ -121,7 +121,7 @@ def test_decimal_volumes_and_built_intervals_follow_the_read_sides_rules(
 
 
 def test_a_missing_object_is_not_served_so_rest_serves_the_session(endpoint: str, tmp_path: Path) -> None:
-    with pytest.raises(MissingObjectError, match="2026-11-23.csv.gz is not there") as caught:
+    with pytest.raises(MissingObjectError, match=r"2026-11-23\.csv\.gz is not there") as caught:
         provider(endpoint, tmp_path).bars(
             ["AAPL"], Dataset.BARS_1MIN, dt.date(2026, 11, 23), dt.date(2026, 11, 23)
         )
