@@ -18,7 +18,7 @@ from ai_trader_assets.cli.common import (
     progress_bar,
 )
 from ai_trader_assets.config import cached_config
-from ai_trader_assets.settings import FLATFILES, Settings, load_settings
+from ai_trader_assets.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from ai_trader_assets.cli.in_process import InProcessRunner
@@ -80,6 +80,7 @@ def backfill(
         record_requests,
     )
     from ai_trader_assets.planning.backfill_plan import BackfillPlanner, parse_datasets
+    from ai_trader_assets.providers import build_flatfiles
     from ai_trader_assets.storage.companies import CompaniesRepository
     from ai_trader_assets.storage.ledger import Ledger
 
@@ -94,7 +95,7 @@ def backfill(
             settings.provider,
             now=settings.now(),
             reddit=settings.access.configured("reddit"),
-            flatfiles=settings.access.configured(FLATFILES),
+            flatfiles=build_flatfiles(config, settings.access, settings.home / "ratelimits"),
             source=source,
         )
         plan = planner.plan(symbols, days, parse_datasets(datasets), refresh=refresh)
@@ -167,8 +168,8 @@ def _print_plan(plan: "BackfillPlan") -> None:
         replaced = sum(f.rest_requests for f in files)
         console.print(
             f"via flat files: {sum(f.objects for f in files)} objects, ~{size:.2f} GiB, "
-            f"~{duration(sum(f.seconds for f in files))} (Massive's S3; instead of {replaced} REST "
-            f"requests, ~{duration(sum(f.rest_seconds for f in files))} at the rate limit)",
+            f"{duration(sum(f.seconds for f in files))} (Massive's S3), instead of {replaced} REST "
+            f"requests, {duration(sum(f.rest_seconds for f in files))} at the sustained rate limit",
             highlight=False,
         )
     console.print(

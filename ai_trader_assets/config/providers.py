@@ -52,16 +52,14 @@ FLATFILE_KINDS: dict[Dataset, FlatFileKind] = {
 
 
 class FlatFileCosts(Frozen):
-    """What the backfill planner weighs a flat-file fill by (massive_flatfiles only).
+    """What the backfill planner weighs a flat-file fill by (massive_flatfiles only): the objects'
+    sizes come from the bucket's listing, read at this rate.
 
     Attributes:
-        object_bytes: Typical size of one session's object per kind (``day_aggs_v1``,
-            ``minute_aggs_v1``): what a session costs to download whatever the symbols.
-        bytes_per_second: Objects downloaded, decompressed and parsed per second (benchmarks.flatfiles
-            prints this machine's figure).
+        bytes_per_second: Object bytes downloaded, decompressed and parsed per second
+            (benchmarks.flatfiles prints this machine's figure).
     """
 
-    object_bytes: dict[FlatFileKind, PositiveInt]
     bytes_per_second: PositiveInt
 
 

@@ -78,14 +78,17 @@ def plan_slices(
     by_session: bool = False,
 ) -> list[FetchSlice]:
     """The slices that fetch every missing (session, symbol) pair, in session then symbol order;
-    ``by_session``: the source answers a whole session at once (flat files), so slices are sessions."""
+    ``by_session``: the source answers a whole session at once (flat files): a slice is one session,
+    so a session read from a file is stored (and committed) whole or not at all."""
     if not any(missing.values()):
         return []
     # Every pair fetched is also a coverage row written and counted, so a pair weighs at least one
     # row: ten years of corporate actions (0.02 rows a pair) for 500 symbols are 1.26M pairs, which
     # in one slice took half a gigabyte of coverage bookkeeping.
     rows_per_symbol_session = max(rows_per_symbol_session, 1.0)
-    if by_session or uses_grouped_daily(dataset, missing, grouped_daily):
+    if by_session:
+        return list(_grouped_slices(missing, rows_per_symbol_session, 0))
+    if uses_grouped_daily(dataset, missing, grouped_daily):
         return list(_grouped_slices(missing, rows_per_symbol_session, slice_rows))
     return list(_per_symbol_slices(missing, rows_per_symbol_session, slice_rows))
 

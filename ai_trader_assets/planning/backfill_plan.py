@@ -8,10 +8,8 @@ window (the plan then says retention will prune the surplus). Runs are sized by 
 lacks, the way the assets' gap-aware fetch does, and mirrors how the runs fetch (slice by slice) and
 how the Polygon provider pages: grouped daily bars per session, one paged request per symbol otherwise.
 
-Bars can also come from Massive's flat files (one object per session for the whole market), when
-their keys are set: per dataset the planner weighs the REST requests at the rate limit against the
-objects' bytes at the configured download rate and takes the cheaper (``--source`` forces one).
-Sessions whose files are not published yet (~11:00 New York the next morning) stay on REST.
+Bars can also come from Massive's flat files, when their keys are set: per dataset the planner
+takes the cheaper of REST and the files (:mod:`ai_trader_assets.planning.sources`).
 """
 
 import dataclasses
@@ -22,7 +20,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from ai_trader_assets import calendar
-from ai_trader_assets.config import GROUPED_DAILY, PlatformConfig, RateLimit
+from ai_trader_assets.config import FLATFILE_KINDS, GROUPED_DAILY, PlatformConfig, RateLimit
 from ai_trader_assets.config.sentiment import REDDIT_LISTING_CAP
 from ai_trader_assets.datasets import INGESTED_DATASETS, LAYERS, Dataset
 from ai_trader_assets.datasets.symbols import validate_symbol
@@ -35,6 +33,7 @@ from ai_trader_assets.planning.sources import (
     flatfile_plan,
     published,
 )
+from ai_trader_assets.providers.base import AuthenticationError, ProviderUnavailableError, SessionFiles
 from ai_trader_assets.settings import FLATFILES, ProviderKind, end_of_day
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.ledger import Ledger
@@ -142,26 +141,27 @@ class BackfillPlanner:
         *,
         now: dt.datetime | None = None,
         reddit: bool = False,
-        flatfiles: bool = False,
+        flatfiles: SessionFiles | None = None,
         source: str = "auto",
     ) -> None:
-        """``flatfiles``: whether Massive's flat files are set up (their keys); ``source``: auto (the
-        cheaper), rest, or flatfiles (forced, for the bar datasets)."""
+        """``flatfiles``: Massive's flat files when they are set up (their keys); ``source``: auto
+        (the cheaper), rest, or flatfiles (forced, for the bar datasets)."""
         if source not in SOURCES:
             raise BackfillPlanError(f"--source {source!r}: expected one of {', '.join(SOURCES)}")
         if source == "flatfiles" and provider == "demo":
             raise BackfillPlanError(
                 "--source flatfiles: the demo provider's data is synthetic; there are no files"
             )
-        if source == "flatfiles" and not flatfiles:
+        if source == "flatfiles" and flatfiles is None:
             raise BackfillPlanError(f"--source flatfiles needs {FLATFILE_VARIABLES} (Massive's S3 keys)")
         self.companies = companies
         self.reddit = reddit  # whether the Reddit source is on (its variables are set)
-        self.source = source if flatfiles and provider != "demo" else "rest"
+        self.source = source if flatfiles is not None and provider != "demo" else "rest"
+        self.files = flatfiles
         spec = config.providers.providers.get(FLATFILES)
         if self.source != "rest" and (spec is None or spec.flat_files is None):
             raise BackfillPlanError(
-                "providers.yaml has no providers.massive_flatfiles.flat_files entry (object sizes, rate)"
+                "providers.yaml has no providers.massive_flatfiles.flat_files entry (bytes_per_second)"
             )
         self.costs = spec.flat_files if spec else None
         self.ledger = ledger
@@ -277,9 +277,7 @@ class BackfillPlanner:
             missing = self._missing(dataset, sessions, symbols, refresh)
             pairs = sum(map(len, missing.values()))
             requests = self._requests(dataset, missing, len(symbols))
-            files = self._flatfiles(dataset, missing, len(symbols), requests)
-            if files is not None:
-                requests = self._requests(dataset, self._unpublished(missing), len(symbols))
+            files, requests = self._flatfiles(dataset, missing, len(symbols), requests, notes)
             plans.append(DatasetPlan(dataset, tuple(sessions), pairs, requests, past, files))
         if not plans:
             return None
@@ -311,28 +309,34 @@ class BackfillPlanner:
 
     # ------------------------------------------------------------ flat files
 
-    def _unpublished(self, missing: dict[dt.date, list[str]]) -> dict[dt.date, list[str]]:
-        """The missing pairs of sessions whose flat files are not out by now (REST's part)."""
-        return {s: symbols for s, symbols in missing.items() if symbols and not published(s, self.now)}
-
     def _flatfiles(
-        self, dataset: Dataset, missing: dict[dt.date, list[str]], symbols: int, rest_requests: int
-    ) -> FlatFilePlan | None:
-        """The flat-file reading of a dataset when it is cheaper than REST (or forced), else None."""
-        if self.source == "rest" or self.costs is None:
-            return None
+        self,
+        dataset: Dataset,
+        missing: dict[dt.date, list[str]],
+        symbols: int,
+        rest_requests: int,
+        notes: list[str],
+    ) -> tuple[FlatFilePlan | None, int]:
+        """The flat-file reading of a dataset's sessions the bucket has, when it is cheaper than REST
+        for them (or forced), with the REST requests still made for the others; else None."""
+        if self.source == "rest" or self.costs is None or self.files is None or dataset not in FLATFILE_KINDS:
+            return None, rest_requests
+        wanted = [s for s, pairs in missing.items() if pairs and published(s, self.now)]
+        try:
+            sizes = self.files.object_sizes(dataset, wanted) if wanted else {}
+        except AuthenticationError as exc:
+            raise BackfillPlanError(str(exc)) from None
+        except ProviderUnavailableError as exc:
+            notes.append(f"flat files not listed ({exc}): {dataset.value} planned over REST")
+            return None, rest_requests
+        if not sizes:
+            return None, rest_requests
         limit = self.config.providers.providers[self.provider].rate_limit
-        later = self._requests(dataset, self._unpublished(missing), symbols)
-        plan = flatfile_plan(
-            dataset,
-            sum(1 for s, wanted in missing.items() if wanted and published(s, self.now)),
-            self.costs,
-            seconds_at_rate_limit(rest_requests, limit),
-            seconds_at_rate_limit(later, limit),
-        )
-        if plan is None or (self.source == "auto" and plan.seconds >= plan.rest_seconds):
-            return None
-        return dataclasses.replace(plan, rest_requests=rest_requests)
+        same = self._requests(dataset, {s: missing[s] for s in sizes}, symbols)
+        plan = flatfile_plan(sizes, self.costs, same, limit)
+        if self.source == "auto" and plan.seconds >= plan.rest_seconds:
+            return None, rest_requests
+        return plan, self._requests(dataset, {s: p for s, p in missing.items() if s not in sizes}, symbols)
 
     # -------------------------------------------------------------- estimate
 

@@ -5,11 +5,11 @@ published the next morning (~11:00 New York): until then its bars come over REST
 
 import dataclasses
 import datetime as dt
+from collections.abc import Mapping
 from typing import Literal
 
-from ai_trader_assets.config import FLATFILE_KINDS
+from ai_trader_assets.config import RateLimit
 from ai_trader_assets.config.providers import FlatFileCosts
-from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.settings import NEW_YORK
 
 Source = Literal["auto", "rest", "flatfiles"]
@@ -20,8 +20,9 @@ PUBLISHED_AT = dt.time(11, 0)  # New York, the morning after the session
 
 @dataclasses.dataclass(frozen=True)
 class FlatFilePlan:
-    """A dataset read from flat files: the objects (sessions), their estimated bytes and time (with
-    the REST requests of sessions not yet published), beside what REST alone would have cost."""
+    """A dataset's sessions that the bucket has, read from flat files: the objects, their bytes and
+    time, beside what REST would cost for the same sessions (sessions without an object come over
+    REST whatever is chosen)."""
 
     objects: int
     bytes: int
@@ -36,16 +37,13 @@ def published(session: dt.date, now: dt.datetime) -> bool:
 
 
 def flatfile_plan(
-    dataset: Dataset,
-    objects: int,
-    costs: FlatFileCosts,
-    rest_seconds: float,
-    unpublished_seconds: float,
-) -> FlatFilePlan | None:
-    """The flat-file reading of ``objects`` sessions, or None when the files do not serve the dataset
-    or none is published. ``rest_seconds``: REST alone; ``unpublished_seconds``: REST for the
-    sessions whose files are not out yet (paid either way)."""
-    if dataset not in FLATFILE_KINDS or not objects:
-        return None
-    size = objects * costs.object_bytes[FLATFILE_KINDS[dataset]]
-    return FlatFilePlan(objects, size, size / costs.bytes_per_second + unpublished_seconds, 0, rest_seconds)
+    sizes: Mapping[dt.date, int], costs: FlatFileCosts, rest_requests: int, limit: RateLimit
+) -> FlatFilePlan:
+    """Reading the sessions of ``sizes`` (their objects' bytes) from flat files, beside the
+    ``rest_requests`` REST would make for the same sessions. Both are weighed at their sustained
+    rates: the REST burst is shared by the whole plan, so no one dataset gets it."""
+    size = sum(sizes.values())
+    rest_seconds = max(
+        rest_requests / limit.requests_per_second, rest_requests * 60 / limit.requests_per_minute
+    )
+    return FlatFilePlan(len(sizes), size, size / costs.bytes_per_second, rest_requests, rest_seconds)

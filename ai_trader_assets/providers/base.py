@@ -129,6 +129,16 @@ class MarketDataProvider(Protocol):
         ...
 
 
+class SessionFiles(MarketDataProvider, Protocol):
+    """A source of whole sessions, one object each (Massive's flat files): the planner weighs them by
+    their real sizes."""
+
+    def object_sizes(self, dataset: Dataset, sessions: Sequence[dt.date]) -> dict[dt.date, int]:
+        """The size in bytes of each session's object ``dataset`` is read from, for the sessions the
+        source has (a session it lacks is left out)."""
+        ...
+
+
 LISTING_COLUMNS: dict[str, Any] = {
     "symbol": "string",
     "name": "string",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ai_trader_assets.config import SERVES, PlatformConfig
 from ai_trader_assets.datasets import Dataset
-from ai_trader_assets.providers.base import MarketDataProvider, ProviderError
+from ai_trader_assets.providers.base import MarketDataProvider, ProviderError, SessionFiles
 from ai_trader_assets.providers.demo import DemoProvider
 from ai_trader_assets.providers.failover import FailoverProvider
 from ai_trader_assets.providers.http import RequestGovernor, RequestRecorder
@@ -102,7 +102,7 @@ def _benzinga(access: ProviderAccess, governor: RequestGovernor) -> MarketDataPr
     return BenzingaProvider(key, access.endpoint("BENZINGA_BASE_URL"), governor)
 
 
-def _massive_flatfiles(access: ProviderAccess, governor: RequestGovernor) -> MarketDataProvider:
+def _massive_flatfiles(access: ProviderAccess, governor: RequestGovernor) -> SessionFiles:
     from ai_trader_assets.providers.massive_flatfiles import (  # noqa: PLC0415
         FlatFileBucket,
         MassiveFlatFilesProvider,
@@ -175,12 +175,20 @@ def build_flatfiles(
     state_dir: Path,
     *,
     recorder: RequestRecorder | None = None,
-) -> MarketDataProvider | None:
+) -> SessionFiles | None:
     """The Massive flat-file source when MASSIVE_S3_ACCESS_KEY_ID and MASSIVE_S3_SECRET_ACCESS_KEY are
     set, else None (a backfill then reads REST only)."""
     if not access.configured(FLATFILES):
         return None
-    return build_single(FLATFILES, config, access, state_dir, recorder=recorder)
+    spec = config.providers.providers.get(FLATFILES)
+    if spec is None:
+        raise ProviderError("providers.yaml has no providers.massive_flatfiles entry (rate limits, timeouts)")
+    return _massive_flatfiles(
+        access,
+        RequestGovernor(
+            FLATFILES, spec, RequestLimiter(FLATFILES, spec.rate_limit, state_dir), recorder=recorder
+        ),
+    )
 
 
 def build_social(

@@ -11,8 +11,10 @@ What S3 answers, and what the platform makes of it:
 - 5xx, throttling, timeouts and connections cut mid-object: retried, then unavailable.
 """
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from typing import IO, TypeVar
 
 import boto3
@@ -111,6 +113,31 @@ class FlatFileBucket:
                 raise TransientError(f"{self.where(key)} was cut off: {type(exc).__name__}") from None
 
         return self._governor.run(f"s3 {kind}", once)
+
+    def sizes(self, kind: str, sessions: Sequence[dt.date]) -> dict[dt.date, int]:
+        """Per session, the size of its ``kind`` object, from one listing per month (sessions the
+        bucket lacks are left out)."""
+        found: dict[dt.date, int] = {}
+        for year, month in sorted({(s.year, s.month) for s in sessions}):
+            prefix = f"us_stocks_sip/{kind}/{year:04d}/{month:02d}/"
+            found.update(self._governor.run(f"s3 list {kind}", functools.partial(self._listing, prefix)))
+        return {s: found[s] for s in sessions if s in found}
+
+    def _listing(self, prefix: str) -> dict[dt.date, int]:
+        sizes = {}
+        try:
+            for page in self._client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            ):
+                for item in page.get("Contents", []):
+                    name = str(item["Key"]).rsplit("/", 1)[-1].removesuffix(".csv.gz")
+                    with contextlib.suppress(ValueError):  # not a session's object
+                        sizes[dt.date.fromisoformat(name)] = int(item["Size"])
+        except botocore.exceptions.ClientError as exc:
+            raise self._error(prefix, exc) from None
+        except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError):
+            raise TransientError(f"cannot connect to {self.endpoint}") from None
+        return sizes
 
     def _error(self, key: str, exc: botocore.exceptions.ClientError) -> Exception:
         error = exc.response.get("Error", {})

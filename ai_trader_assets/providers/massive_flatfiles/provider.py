@@ -34,6 +34,9 @@ class MassiveFlatFilesProvider:
     def __repr__(self) -> str:
         return f"MassiveFlatFilesProvider({self._bucket!r})"
 
+    def object_sizes(self, dataset: Dataset, sessions: Sequence[dt.date]) -> dict[dt.date, int]:
+        return self._bucket.sizes(KINDS[dataset], sessions)
+
     def grouped_daily_bars(self, session: dt.date, symbols: Sequence[str]) -> ProviderResult:
         return self.session_bars(Dataset.BARS_1DAY, session, symbols)
 
