@@ -31,7 +31,7 @@ from ai_trader_assets.datasets.partitions import PartitionData
 from ai_trader_assets.datasets.registry import INTRADAY_LENGTHS
 from ai_trader_assets.datasets.ticks import outside_session
 from ai_trader_assets.datasets.validation import split_rejects
-from ai_trader_assets.ingest.request import IngestReport, IngestRequest
+from ai_trader_assets.ingest.request import IngestReport, IngestRequest, IngestStream
 from ai_trader_assets.ingest.sentiment.build import SentimentBuilder, SentimentInputs
 from ai_trader_assets.ingest.slices import FetchSlice, plan_slices
 from ai_trader_assets.ingest.split import combine, new_york_time, split_partitions, stored_through
@@ -67,30 +67,6 @@ class _LayerWork:
     hot_windows: dict[str, tuple[dt.date, dt.date]]
     now: dt.datetime
     partial: list[_PartialSession] = dataclasses.field(default_factory=list)
-
-
-class IngestStream:
-    """A run's partitions, fetched lazily: iterate once for one slice (a list of partitions) at a time.
-
-    ``report`` fills in as the slices are fetched.
-    """
-
-    def __init__(self, dataset: Dataset, report: IngestReport, slices: Iterator[list[PartitionData]]) -> None:
-        self.dataset = dataset
-        self.report = report
-        self._slices = slices
-        # Per symbol, the run's sessions inside its layer's hot window: rows cold already holds for
-        # them are copied into hot storage (no provider request), e.g. after a promotion.
-        self.hot_windows: dict[str, tuple[dt.date, dt.date]] = {}
-        # Told of each slice once it is stored (the asset's checks read it back from storage).
-        self.on_stored: Callable[[list[PartitionData]], None] | None = None
-
-    def __iter__(self) -> Iterator[list[PartitionData]]:
-        return self._slices
-
-    def stored(self, piece: list[PartitionData]) -> None:
-        if self.on_stored is not None:
-            self.on_stored(piece)
 
 
 class Ingestor:

@@ -1,13 +1,15 @@
 """What a run asks of ingestion (:class:`IngestRequest`: partitions, today, the run's clock, a full
-refresh, a backfill request's symbols) and what it reports (:class:`IngestReport`, shown in the UI)."""
+refresh, a backfill request's symbols), what it reports (:class:`IngestReport`, shown in the UI) and
+what it hands storage (:class:`IngestStream`: the partitions, slice by slice)."""
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ai_trader_assets.config import RetentionWindow
 from ai_trader_assets.datasets import Dataset
+from ai_trader_assets.datasets.partitions import PartitionData
 from ai_trader_assets.providers.base import ProviderCall, ProviderResult
 from ai_trader_assets.settings import end_of_day
 
@@ -62,6 +64,30 @@ class IngestRequest:
     def in_scope(self, session: dt.date, window: RetentionWindow) -> bool:
         requested = self.requested_from is not None and session >= self.requested_from
         return requested or window.is_kept(session, self.today)
+
+
+class IngestStream:
+    """A run's partitions, fetched lazily: iterate once for one slice (a list of partitions) at a time.
+
+    ``report`` fills in as the slices are fetched.
+    """
+
+    def __init__(self, dataset: Dataset, report: IngestReport, slices: Iterator[list[PartitionData]]) -> None:
+        self.dataset = dataset
+        self.report = report
+        self._slices = slices
+        # Per symbol, the run's sessions inside its layer's hot window: rows cold already holds for
+        # them are copied into hot storage (no provider request), e.g. after a promotion.
+        self.hot_windows: dict[str, tuple[dt.date, dt.date]] = {}
+        # Told of each slice once it is stored (the asset's checks read it back from storage).
+        self.on_stored: Callable[[list[PartitionData]], None] | None = None
+
+    def __iter__(self) -> Iterator[list[PartitionData]]:
+        return self._slices
+
+    def stored(self, piece: list[PartitionData]) -> None:
+        if self.on_stored is not None:
+            self.on_stored(piece)
 
 
 def served_summary(served: dict[str, set[str]], shown: int = 20) -> str:
