@@ -3,16 +3,19 @@ local S3 server (moto, thousands of tickers per session) and the Polygon stand-i
 reads bars from the files, a session without an object comes over REST, and nothing is stored twice."""
 
 import datetime as dt
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import deltalake
 import pytest
 import sqlalchemy as sa
+import yaml
 from typer.testing import CliRunner
 
 from ai_trader_assets import calendar
 from ai_trader_assets.cli import app
+from ai_trader_assets.config import DEFAULT_CONFIG_DIR
 from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.providers.massive_flatfiles import object_key
 from ai_trader_assets.settings import load_settings
@@ -50,6 +53,12 @@ def polygon(
     postgres_databases: DatabaseFactory,
     bucket: str,
 ) -> Iterator[PolygonServer]:
+    config = isolated_environment.parent / "config"
+    shutil.copytree(DEFAULT_CONFIG_DIR, config)
+    providers = yaml.safe_load((config / "providers.yaml").read_text())
+    providers["reconciliation"]["against"] = ["polygon"]  # rows read from files, checked against REST
+    (config / "providers.yaml").write_text(yaml.safe_dump(providers))
+    monkeypatch.setenv("AI_TRADER_CONFIG_DIR", str(config))
     url = postgres_databases.create()
     monkeypatch.setenv("AI_TRADER_DATABASE_URL", url.render_as_string(hide_password=False))
     monkeypatch.setenv("AI_TRADER_AS_OF", AS_OF.isoformat())
@@ -146,6 +155,26 @@ def test_a_layer_fill_reads_bars_from_flat_files_and_rest_only_where_files_are_m
     code, output = backfill()
     assert code == 0 and "nothing to fetch" in output, output
     assert polygon.requests == []
+
+    # Reconciliation compares the daily bars read from files with Polygon's REST (the same market).
+    compared = runner.invoke(
+        app,
+        [
+            "reconcile",
+            "--symbols",
+            ",".join(LAYER1[:3]),
+            "--start",
+            str(SESSIONS[0]),
+            "--end",
+            str(SESSIONS[-2]),
+        ],
+    )
+    assert compared.exit_code == 0, compared.output
+    assert (
+        f"compared {3 * (len(SESSIONS) - 1)} symbol-session(s) with polygon: 0 divergence(s)"
+        in compared.output
+    )
+    assert polygon.requests_to("/v2/aggs/")
 
 
 def test_a_corrupt_object_fails_its_session_and_stores_nothing_of_it(

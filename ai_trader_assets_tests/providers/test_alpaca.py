@@ -21,6 +21,7 @@ from ai_trader_assets import calendar
 from ai_trader_assets.config import ProviderSpec
 from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.providers.alpaca import AlpacaProvider
+from ai_trader_assets.providers.alpaca.client import SIP_DELAY
 from ai_trader_assets.providers.alpaca.parse import rfc3339_ns
 from ai_trader_assets.providers.base import (
     AuthenticationError,
@@ -891,8 +892,9 @@ def test_trade_listings_that_loop_or_break_are_errors(
     with pytest.raises(ProviderError, match="response without 'trades'"):
         provider.trades(["AAPL"], dt.date(2022, 3, 9))
     assert len(server.requests) == 4 and len(sleep.waits) == 1
-    # New York's date: from 00:00 UTC until New York's midnight, the UTC date is a day nobody trades yet.
-    today = calendar.new_york_today()
+    # The New York day the delayed feed has reached (from 00:00 UTC until New York's midnight the UTC
+    # date is a day nobody trades yet; in New York's first 15 minutes, the feed is still in yesterday).
+    today = (dt.datetime.now(calendar.NEW_YORK) - SIP_DELAY).date()
     result = provider.trades(["AAPL"], today)  # the SIP feed's last 15 minutes are asked for later
     (end,) = server.requests[-1].query["end"]
     assert result.served_until is not None and abs(
