@@ -116,7 +116,15 @@ def pyarrow_floor(paths: list[Path]) -> tuple[float, int]:
 def main() -> None:  # noqa: PLR0915 - one straight script: set-up, run, baseline, figures
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", type=Path, default=None, help="keep (and reuse) the objects in this folder")
+    parser.add_argument(
+        "--today",
+        type=dt.date.fromisoformat,
+        default=TODAY,
+        help=f"the fill's today (default {TODAY}: the last sessions are in the hot window, as in a fill of "
+        "the last 30 days; a later date makes it history, cold only)",
+    )
     args = parser.parse_args()
+    today: dt.date = args.today
     config = load_config()
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.keep or Path(scratch) / "objects"
@@ -151,9 +159,9 @@ def main() -> None:  # noqa: PLR0915 - one straight script: set-up, run, baselin
                 companies.upsert([{"symbol": s, "layer": LAYER} for s in LIQUID], source="benchmark")
                 ingestor = Ingestor(rest, companies, Ledger(database), config, flatfiles=files)
                 writer = PartitionWriter(
-                    database, Lake(str(Path(scratch) / "lake")), config, TODAY, "benchmark"
+                    database, Lake(str(Path(scratch) / "lake")), config, today, "benchmark"
                 )
-                request = IngestRequest(Dataset.BARS_1MIN, [(s, LAYER) for s in SESSIONS], TODAY)
+                request = IngestRequest(Dataset.BARS_1MIN, [(s, LAYER) for s in SESSIONS], today)
                 started = time.perf_counter()
                 stream = ingestor.stream(request)
                 totals = WriteTotals()
@@ -171,7 +179,7 @@ def main() -> None:  # noqa: PLR0915 - one straight script: set-up, run, baselin
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     window = config.window(LAYER, Dataset.BARS_1MIN)
     assert window is not None
-    hot_sessions = sum(1 for s in SESSIONS if window.is_hot(s, TODAY))
+    hot_sessions = sum(1 for s in SESSIONS if window.is_hot(s, today))
     # What the planner estimates REST would have made for the same pairs (one paged range per symbol).
     page = config.providers.providers["polygon"].page_sizes.aggregates or 50_000
     replaced = len(LIQUID) * -(-sum(calendar.session_minutes(s) for s in SESSIONS) // page)

@@ -34,7 +34,13 @@ from ai_trader_assets.datasets.validation import split_rejects
 from ai_trader_assets.ingest.request import IngestReport, IngestRequest, IngestStream
 from ai_trader_assets.ingest.sentiment.build import SentimentBuilder, SentimentInputs
 from ai_trader_assets.ingest.slices import FetchSlice, plan_slices
-from ai_trader_assets.ingest.split import combine, new_york_time, split_partitions, stored_through
+from ai_trader_assets.ingest.split import (
+    combine,
+    new_york_time,
+    split_partitions,
+    stored_through,
+    symbol_groups,
+)
 from ai_trader_assets.providers.base import MarketDataProvider, NotServedError, ProviderResult
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.ledger import Ledger
@@ -143,15 +149,18 @@ class Ingestor:
                     fetched, self.provider.name, sorted({m for ms in piece.pairs.values() for m in ms})
                 )
                 pairs = {s: list(symbols) for s, symbols in piece.pairs.items()}
-                yield split_partitions(
-                    dataset,
-                    layer_work.layer,
-                    pairs,
-                    fetched,
-                    report,
-                    now=layer_work.now,
-                    news_frame=self._news_frame(layer_work.layer, report),
-                )
+                # A flat file's session is one slice however many rows: stored in pieces of symbols.
+                limit = budget.slice_rows if self._from_files(dataset) else len(fetched.frame)
+                for group, rows in symbol_groups(pairs, fetched, limit):
+                    yield split_partitions(
+                        dataset,
+                        layer_work.layer,
+                        group,
+                        rows,
+                        report,
+                        now=layer_work.now,
+                        news_frame=self._news_frame(layer_work.layer, report),
+                    )
             for partial in layer_work.partial:
                 yield self._fetch_partial(dataset, layer_work.layer, partial, report, layer_work.now)
 

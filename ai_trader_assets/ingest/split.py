@@ -5,7 +5,7 @@ coverage records."""
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -93,6 +93,40 @@ def split_partitions(
         report.rows += len(rows)
     report.rejects += len(rejects)
     return results
+
+
+def symbol_groups(
+    pairs: dict[dt.date, list[str]], fetched: ProviderResult, max_rows: int
+) -> Iterator[tuple[dict[dt.date, list[str]], ProviderResult]]:
+    """A slice's pairs and rows in groups of whole symbols of at most ``max_rows`` rows (a symbol
+    with more is a group of its own), one group at a time: a flat file's session is read once and
+    stored a bounded piece at a time. The provider's rejects and failover lines go with the first."""
+    frame = fetched.frame
+    if len(frame) <= max_rows:
+        yield pairs, fetched
+        return
+    codes, uniques = pd.factorize(frame["symbol"].astype(object))
+    rows_of = dict(zip(uniques, np.bincount(codes, minlength=len(uniques)).tolist(), strict=True))
+    groups: list[list[str]] = [[]]
+    rows = 0
+    for symbol in sorted({m for members in pairs.values() for m in members}):
+        count = rows_of.get(symbol, 0)
+        if groups[-1] and rows + count > max_rows:
+            groups.append([])
+            rows = 0
+        groups[-1].append(symbol)
+        rows += count
+    group_of = {symbol: i for i, group in enumerate(groups) for symbol in group}
+    row_group = np.array([group_of.get(u, -1) for u in uniques], dtype=np.int64)[codes]
+    for i, group in enumerate(groups):
+        members = set(group)
+        part = dataclasses.replace(
+            fetched,
+            frame=frame[row_group == i].reset_index(drop=True),
+            rejects=fetched.rejects if i == 0 else EMPTY_REJECTS,
+            failovers=fetched.failovers if i == 0 else (),
+        )
+        yield {s: [m for m in symbols if m in members] for s, symbols in pairs.items()}, part
 
 
 def stored_through(dataset: Dataset, now: dt.datetime) -> dt.datetime:

@@ -3,9 +3,13 @@ the provider pages best."""
 
 import datetime as dt
 
+import pandas as pd
+
 from ai_trader_assets import calendar
 from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.ingest.slices import plan_slices
+from ai_trader_assets.ingest.split import symbol_groups
+from ai_trader_assets.providers.base import ProviderResult
 
 SESSIONS = calendar.sessions(dt.date(2026, 6, 1), dt.date(2026, 11, 20))
 
@@ -70,3 +74,25 @@ def test_a_sparse_dataset_is_sliced_by_pairs_too() -> None:
     slices = plan_slices(Dataset.CORPORATE_ACTIONS, dict.fromkeys(sessions, symbols), 0.02, 300_000)
     pairs = [sum(len(v) for v in piece.pairs.values()) for piece in slices]
     assert len(slices) == 5 and max(pairs) <= 300_000 and sum(pairs) == len(sessions) * len(symbols)
+
+
+def test_a_flat_file_session_is_one_slice_each_and_stored_in_groups_of_whole_symbols() -> None:
+    symbols = ["AAA", "BBB", "CCC", "DDD"]
+    sessions = SESSIONS[:3]
+    slices = plan_slices(Dataset.BARS_1MIN, {s: symbols for s in sessions}, 390, 10**9, by_session=True)
+    assert [p.grouped_sessions for p in slices] == [(s,) for s in sessions]  # one object, one slice
+
+    session = sessions[0]
+    rows = {"AAA": 5, "BBB": 3, "CCC": 4}  # DDD has no row in the file: still covered, with 0 rows
+    frame = pd.DataFrame({"symbol": [s for s, n in rows.items() for _ in range(n)], "ts": range(12)})
+    rejects = pd.DataFrame({"reason": ["bad"], "record": ["{}"]})
+    fetched = ProviderResult(frame=frame, rejects=rejects, failovers=("a line",))
+    groups = list(symbol_groups({session: symbols}, fetched, max_rows=8))
+    assert [pairs[session] for pairs, _ in groups] == [["AAA", "BBB"], ["CCC", "DDD"]]
+    assert [sorted(set(part.frame["symbol"])) for _, part in groups] == [["AAA", "BBB"], ["CCC"]]
+    assert sum(len(part.frame) for _, part in groups) == len(frame)
+    assert [len(part.rejects) for _, part in groups] == [1, 0]  # the provider's rejects once
+    assert [part.failovers for _, part in groups] == [("a line",), ()]
+    # Within the budget, the slice goes on whole.
+    ((pairs, whole),) = symbol_groups({session: symbols}, fetched, max_rows=12)
+    assert whole is fetched and pairs == {session: symbols}

@@ -9,8 +9,9 @@ Traps of the real files (``../shared/fixtures/PROVIDER_NOTES.md``), handled here
   session's New York day (none: the row is a reject saying so);
 - ``volume`` has been printed as a decimal (``0.500000``) since 2026-02-23: read as a float;
 - there is no VWAP column (bars from flat files carry none) and no trailing newline.
-A value that does not parse (a corrupt or cut file) fails the object, naming it; a row that parses
-but is not a valid bar (non-positive price, high below the close...) is a reject with its reason.
+A value that does not parse (a corrupt or cut file) fails the object, naming it; a row whose
+``window_start`` fits no unit is a reject saying so, and a row that is not a valid bar (non-positive
+price, high below the close...) is quarantined with its reason on the write path, as every source's.
 """
 
 import datetime as dt
@@ -24,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ai_trader_assets import calendar
-from ai_trader_assets.datasets.bars import BAR_COLUMNS, bar_problems
+from ai_trader_assets.datasets.bars import BAR_COLUMNS
 from ai_trader_assets.datasets.frames import conform, empty_frame
 from ai_trader_assets.datasets.validation import EMPTY_REJECTS, add_reason, split_rejects
 from ai_trader_assets.providers.base import ProviderError, ingest_time
@@ -122,7 +123,9 @@ def bars_frame(
             "ingested_at": ingest_time(),
         }
     )
-    reasons = bar_problems(frame)
+    # The bars' own rules (prices, volume, duplicates) are checked where every source's rows are, on
+    # the write path (quarantined there with the row); here only what the file alone can tell.
+    reasons = np.full(rows, "", dtype=object)
     add_reason(reasons, ~found, f"window_start not in session {session} in any unit the files use")
     if not (reasons != "").any():
         return conform(frame, BAR_COLUMNS), EMPTY_REJECTS
