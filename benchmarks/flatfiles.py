@@ -1,13 +1,14 @@
 """Flat-file benchmark: a fill of 1-minute bars for 2,000 symbols x 20 sessions read from Massive's
 flat files (one gzipped CSV per session holding ~10,000 tickers), end to end on PostgreSQL.
 
-Run from the repository root: .venv/bin/python -m benchmarks.flatfiles [--keep DIR]
+Run from the repository root: .venv/bin/python -m benchmarks.flatfiles [--keep DIR] [--today 2025-12-01]
 The objects are generated once (into DIR with --keep, reused after) in the real layout: 2,000 liquid
 tickers with every regular minute plus a pre- and an after-hours minute, and 8,000 thin ones with a
 few dozen minutes each, sorted by ticker. They are served by a local S3 server (moto). Measured: the
 flat-file provider (stream, filter to the run's 2,000 symbols, parse, validate) through the ingest
-path into cold Delta and, for the sessions in the layer's hot window, hot PostgreSQL, as an asset
-run stores (a session per slice, the next one read while one is stored). Baseline in the same run:
+path into cold Delta (history, by default) and, with ``--today 2025-12-01``, for the sessions in
+layer 2's hot window hot PostgreSQL too, as an asset run stores (a session per slice, stored in
+groups of symbols within ``runs.slice_rows``). Baseline in the same run:
 reading the same objects with pyarrow and nothing else (the floor of any reader). Prints rows stored
 per second, bytes per second (providers.yaml massive_flatfiles.flat_files.bytes_per_second), peak
 memory, and the REST requests the planner would have made instead.
@@ -44,8 +45,10 @@ from ai_trader_assets_tests.support.flatfiles import BUCKET, s3_client
 from ai_trader_assets_tests.support.postgres import DatabaseFactory, postgres_server
 from ai_trader_assets_tests.support.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY, moto_server
 
-TODAY = dt.date(2025, 12, 1)  # a Monday; the last 20 sessions before it are the fill
-SESSIONS = calendar.sessions(dt.date(2025, 10, 1), TODAY - dt.timedelta(days=1))[-20:]
+SESSIONS = calendar.sessions(dt.date(2025, 10, 1), dt.date(2025, 11, 28))[-20:]  # the fill
+# History: every session older than layer 2's 14 hot days (cold only). --today 2025-12-01 makes the
+# fill the last 20 sessions, 8 of them also stored hot.
+TODAY = dt.date(2026, 1, 20)
 LIQUID = [f"S{i:04d}" for i in range(2000)]
 THIN = [f"T{i:04d}" for i in range(8000)]
 THIN_MINUTES = 40
@@ -120,8 +123,8 @@ def main() -> None:  # noqa: PLR0915 - one straight script: set-up, run, baselin
         "--today",
         type=dt.date.fromisoformat,
         default=TODAY,
-        help=f"the fill's today (default {TODAY}: the last sessions are in the hot window, as in a fill of "
-        "the last 30 days; a later date makes it history, cold only)",
+        help=f"the fill's today (default {TODAY}: the sessions are history, stored cold only; 2025-12-01: "
+        "they are the last 20, and those in layer 2's hot window are stored hot too)",
     )
     args = parser.parse_args()
     today: dt.date = args.today
