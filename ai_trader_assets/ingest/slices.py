@@ -79,7 +79,7 @@ def plan_slices(
 ) -> list[FetchSlice]:
     """The slices that fetch every missing (session, symbol) pair, in session then symbol order;
     ``by_session``: the source answers a whole session at once (flat files): a slice is one session,
-    so a session read from a file is stored (and committed) whole or not at all."""
+    its object read once and to its end before any of it is stored."""
     if not any(missing.values()):
         return []
     # Every pair fetched is also a coverage row written and counted, so a pair weighs at least one
