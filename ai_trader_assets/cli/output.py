@@ -1,5 +1,6 @@
 """Writing a read's rows: a rich table (truncated, with a count) or complete CSV, JSON or Parquet,
-to standard output or a file. Times are ISO 8601 UTC (``2026-11-20T14:30:00Z``)."""
+to standard output or a file. Times are ISO 8601 UTC (``2026-11-20T14:30:00Z``); a table of daily
+bars shows each bar's session date instead."""
 
 import io
 import sys
@@ -12,6 +13,7 @@ import pyarrow.parquet as pq
 from rich import box
 from rich.table import Table
 
+from ai_trader_assets.calendar import NEW_YORK
 from ai_trader_assets.cli.common import console, errors
 
 TABLE_ROWS = 40  # the table format shows this many rows; the other formats are complete
@@ -43,6 +45,18 @@ def write(rows: pd.DataFrame | pa.Table, fmt: Format, output: Path | None, *, ti
             output.write_text(text)
     if output is not None:
         errors.print(f"wrote {table.num_rows:,} rows to {output}", highlight=False)
+
+
+def session_dates(rows: pa.Table) -> pa.Table:
+    """Daily bars with their session date (``session``) in place of ``ts``, the session's midnight in
+    New York as a UTC instant (``2026-11-20T05:00:00Z`` reads as the day before)."""
+    if "ts" not in rows.column_names:
+        return rows
+    stamps = pd.Series(rows.column("ts").to_pandas())
+    if stamps.dt.tz is None:
+        stamps = stamps.dt.tz_localize("UTC")
+    days = pa.array(stamps.dt.tz_convert(NEW_YORK).dt.date, type=pa.date32())
+    return rows.set_column(rows.column_names.index("ts"), "session", days)
 
 
 def _text(table: pa.Table, fmt: Format) -> str:

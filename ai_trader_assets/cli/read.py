@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ai_trader_assets.cli.common import errors, market_database
-from ai_trader_assets.cli.output import Format, write
+from ai_trader_assets.cli.output import Format, session_dates, write
 from ai_trader_assets.config import cached_config
 from ai_trader_assets.settings import load_settings
 from ai_trader_assets.storage.lake.location import lake_from_settings
@@ -67,6 +67,8 @@ def bars(
         report = data.last_read
         assert report is not None
         title = f"{interval} bars {report.start}..{report.end} ({report.adjust})"
+        if interval.strip().lower() == "1day" and fmt == Format.TABLE and output is None:
+            rows = session_dates(rows)  # people read daily bars by session; files keep ts (UTC)
         write(rows, fmt, output, title=title)
         _explain_empty(data)
 

@@ -104,6 +104,22 @@ def test_a_dagster_instance_missing_its_variables_is_named(
     )
 
 
+def test_help_groups_the_commands_into_panels_reading_first() -> None:
+    code, output = invoke("--help")
+    assert code == 0
+    panels: dict[str, list[str]] = {}
+    for line in output.splitlines():
+        if line.startswith("╭─"):
+            current = panels.setdefault(line.strip("╭╮─ "), [])
+        elif line.startswith("│ ") and line[2] not in " -":  # a command's name (not a wrapped line)
+            current.append(line.split()[1])
+    assert list(panels) == ["Options", "Reading data", "Running the platform", "Setting up", "Quality"]
+    assert panels["Reading data"] == ["bars", "ticks", "sentiment", "news", "actions", "sql"]
+    assert panels["Running the platform"][:3] == ["status", "backfill", "retention"]
+    assert panels["Setting up"] == ["db", "companies", "universe"]
+    assert panels["Quality"] == ["reconcile", "health"]
+
+
 def test_bad_environment_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AI_TRADER_PROVIDER", "polygon")
     code, output = invoke("db", "current")

@@ -55,6 +55,18 @@ def test_bars_adjusted_as_csv_and_sql_counts_work_on_the_quickstarts_data(quicks
     ]  # fmt: skip
     assert rows[0]["ts"].endswith("Z") and all(r["symbol"] == "AAPL" for r in rows)
 
+    # A table of daily bars shows each bar's session (files keep the contract: ts in UTC).
+    code, out, err = run(
+        "bars", "AAPL", "--interval", "1day", "--start", str(sessions[-2]), "--end", str(AS_OF)
+    )
+    assert code == 0, err
+    header = next(line for line in out.splitlines() if "symbol" in line).split()
+    assert header[:2] == ["symbol", "session"] and "ts" not in header
+    assert f"AAPL     {AS_OF}" in out or any(
+        line.split()[:2] == ["AAPL", str(AS_OF)] for line in out.splitlines()
+    )
+    assert "T05:00:00Z" not in out
+
     code, out, err = run("sql", "select count(*) as n from bars_1day", "--format", "json")
     assert code == 0, err
     stored = calendar.sessions(AS_OF - dt.timedelta(days=39), AS_OF)
