@@ -1,4 +1,4 @@
-"""Why a read came back empty, in one line a user can act on."""
+"""Why a read came back empty, in one line a user can act on, from the coverage recorded."""
 
 import datetime as dt
 
@@ -11,46 +11,56 @@ from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.ledger import Ledger
 
 
-def why_empty(  # noqa: PLR0911 - one per reason
+def why_empty(
     database: MarketDatabase, config: PlatformConfig, today: dt.date, dataset: Dataset, report: ReadReport
 ) -> str:
+    """From the coverage the platform records (never from a missing table): no session in the range,
+    outside every retention window, not yet fetched, fetched with nothing to store (before the
+    symbols' first data, or none then), or stored and since gone."""
     sessions = calendar.sessions(report.start, report.end)
-    if dataset != Dataset.CORPORATE_ACTIONS and not sessions:
+    if not sessions:
         return f"no NYSE session between {report.start} and {report.end}"
-    if report.versions.get(dataset.value) is None:
-        return f"not yet fetched: the lake has no {dataset.value} table yet"
-    outside = _outside_retention(database, config, today, dataset, report)
-    if outside:
-        return outside
-    if dataset == Dataset.CORPORATE_ACTIONS:
-        return "no split or dividend of these symbols has an ex-date in this range"
-    covered = Ledger(database).covered_rows(dataset, sessions, report.symbols)
-    if not covered:
+    kept = _kept_from(database, config, today, dataset, report)
+    if kept is not None and report.end < kept[0]:
         return (
-            f"not yet fetched: no {describe(dataset)} of these symbols and sessions have been "
-            f"ingested (ai-trader backfill --symbols {','.join(report.symbols)} --datasets "
-            f"{dataset.value})"
+            f"outside every retention window: {describe(dataset)} of these symbols' layers are kept "
+            f"{kept[1]} days (sessions from {kept[0]})"
         )
-    if not any(covered.values()):
-        return "fetched, but the provider had no data for these symbols and sessions"
-    return "the stored rows are gone (purged by retention or pinned to an older version)"
+    ledger = Ledger(database)
+    covered = ledger.covered_rows(dataset, sessions, report.symbols)
+    what = describe(dataset)
+    command = f"ai-trader backfill --symbols {','.join(report.symbols)} --datasets {dataset.value}"
+    if not covered:
+        return f"not yet fetched: no {what} of these symbols and sessions have been ingested ({command})"
+    if any(covered.values()):
+        return "the stored rows are gone (purged by retention or pinned to an older version)"
+    fetched = sorted(session for session, _ in covered)
+    kept_sessions = [s for s in sessions if kept is None or s >= kept[0]]
+    missing = sum(1 for s in kept_sessions for m in set(report.symbols) if (s, m) not in covered)
+    rest = f"; {missing} symbol-session(s) not yet fetched ({command})" if missing else ""
+    if kept is not None and sessions[0] < kept[0]:
+        rest += f"; sessions before {kept[0]} are outside every retention window"
+    first = ledger.first_with_rows(dataset, report.symbols)
+    if len(first) == len(set(report.symbols)) and report.end < min(first.values()):
+        since = ", ".join(f"{symbol} from {day}" for symbol, day in sorted(first.items()))
+        return f"before these symbols' first {what} ({since}): fetched, nothing to store{rest}"
+    return (
+        f"fetched {fetched[0]}..{fetched[-1]}, nothing to store: the provider had no {what} of these "
+        f"symbols then{rest}"
+    )
 
 
-def _outside_retention(
+def _kept_from(
     database: MarketDatabase, config: PlatformConfig, today: dt.date, dataset: Dataset, report: ReadReport
-) -> str | None:
+) -> tuple[dt.date, int] | None:
+    """The oldest session any of the symbols' layers keeps (and for how many days), None: no window."""
     layers = symbol_layers(database, report.symbols)
     windows = [
         window
         for layer in layers.layers(report.symbols)
         if (window := config.window(layer, dataset)) is not None
     ]
-    if windows:
-        kept = max(w.cold_days for w in windows)
-        oldest = today - dt.timedelta(days=kept - 1)
-        if report.end < oldest:
-            return (
-                f"outside every retention window: {describe(dataset)} of these symbols' layers are "
-                f"kept {kept} days (sessions from {oldest})"
-            )
-    return None
+    if not windows:
+        return None
+    kept = max(w.cold_days for w in windows)
+    return today - dt.timedelta(days=kept - 1), kept

@@ -175,6 +175,24 @@ class Ledger:
             )
             return {str(row[0]): row[1] for row in rows}
 
+    def first_with_rows(self, dataset: Dataset, symbols: Sequence[str]) -> dict[str, dt.date]:
+        """Per symbol, the earliest session fetched whole that stored rows (none: no such session)."""
+        found: dict[str, dt.date] = {}
+        with self.database.begin() as conn:
+            for chunk in _chunks(list(symbols)):
+                rows = conn.execute(
+                    sa.select(coverage.c.symbol, sa.func.min(coverage.c.session))
+                    .where(
+                        coverage.c.dataset == dataset.value,
+                        coverage.c.symbol.in_(list(chunk)),
+                        coverage.c.through.is_(None),
+                        coverage.c.rows > 0,
+                    )
+                    .group_by(coverage.c.symbol)
+                )
+                found.update({str(row[0]): row[1] for row in rows})
+        return found
+
     def quarantine(
         self, conn: Connection, dataset: Dataset, partition_key: str, rejects: pd.DataFrame
     ) -> int:

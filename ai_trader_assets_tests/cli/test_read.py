@@ -67,6 +67,14 @@ def test_bars_adjusted_as_csv_and_sql_counts_work_on_the_quickstarts_data(quicks
     )
     assert "T05:00:00Z" not in out
 
+    # Corporate actions were fetched for the backfilled sessions and the demo had none for AAPL: the
+    # answer says so from coverage (the lake may hold no corporate_actions table), and what is left.
+    code, out, err = run("actions", "AAPL", "--start", "2020-01-01")
+    assert code == 0, err
+    fetched = calendar.sessions(AS_OF - dt.timedelta(days=39), AS_OF)
+    assert f"no rows: fetched {fetched[0]}..{AS_OF}, nothing to store" in err
+    assert "not yet fetched (ai-trader backfill --symbols AAPL --datasets corporate_actions)" in err
+
     code, out, err = run("sql", "select count(*) as n from bars_1day", "--format", "json")
     assert code == 0, err
     stored = calendar.sessions(AS_OF - dt.timedelta(days=39), AS_OF)

@@ -19,6 +19,7 @@ from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake
 from ai_trader_assets.storage.lake.commits import Commit, literal
 from ai_trader_assets.storage.lake.layout import LAYOUTS
+from ai_trader_assets.storage.ledger import Ledger
 from ai_trader_assets.storage.retention import RetentionEngine
 from ai_trader_assets_tests.support.lake import demo_frame
 from ai_trader_assets_tests.support.platform import Platform
@@ -184,6 +185,43 @@ def test_an_empty_result_says_why(platform: Platform) -> None:
     assert data.last_read.empty_reason.startswith("outside every retention window")
     assert data.bars("AAPL", "1day", "2026-11-02", "2026-11-06").empty
     assert data.last_read.empty_reason.startswith("not yet fetched")
+    assert "(ai-trader backfill --symbols AAPL --datasets bars_1day)" in data.last_read.empty_reason
+
+
+def test_an_empty_answer_of_a_fetched_range_says_nothing_was_there_to_store(platform: Platform) -> None:
+    """From coverage, whatever the lake holds: the corporate_actions table does not exist here."""
+    data = reader(platform)
+    assert platform.materialize(Dataset.CORPORATE_ACTIONS, f"{AS_OF}|3").success  # none that day
+    assert data.corporate_actions("AAPL,MSFT", str(AS_OF), str(AS_OF)).empty
+    assert data.last_read is not None and data.last_read.empty_reason is not None
+    assert data.last_read.empty_reason == (
+        f"fetched {AS_OF}..{AS_OF}, nothing to store: the provider had no corporate actions of these "
+        "symbols then"
+    )
+    # A wider range: what was fetched is said, and what was not, with the command that fetches it.
+    assert data.corporate_actions("AAPL,MSFT", "2026-11-19", str(AS_OF)).empty
+    assert data.last_read.empty_reason.endswith(
+        "; 2 symbol-session(s) not yet fetched "
+        "(ai-trader backfill --symbols AAPL,MSFT --datasets corporate_actions)"
+    )
+
+
+def test_a_range_before_a_symbols_first_data_says_so(platform: Platform) -> None:
+    """Coverage that records sessions fetched with nothing, then a first session with rows (a listing)."""
+    first_bars = sessions_back(3)
+    with platform.database.begin() as conn:
+        Ledger(platform.database).record_many(
+            conn,
+            DAY,
+            {s: {"AAPL": 0} for s in calendar.sessions(sessions_back(10), sessions_back(4))}
+            | {first_bars: {"AAPL": 1}},
+        )
+    data = reader(platform)
+    assert data.bars("AAPL", "1day", str(sessions_back(10)), str(sessions_back(5))).empty
+    assert data.last_read is not None
+    assert data.last_read.empty_reason == (
+        f"before these symbols' first 1day bars (AAPL from {first_bars}): fetched, nothing to store"
+    )
 
 
 def test_a_reader_sees_a_promotion_at_its_next_read(platform: Platform) -> None:
