@@ -218,8 +218,8 @@ class HealthSpec(Frozen):
 
 class AlertsSpec(Frozen):
     """What raises an alert and how often one is sent (``alerts`` in pipeline.yaml; the channels are
-    environment variables, see README "Alerts"). The defaults apply to a pipeline.yaml written before
-    alerts existed (a deployment's own AI_TRADER_CONFIG_DIR), so it still loads.
+    environment variables, see docs/operations.md, "Alerts"). The defaults apply to a pipeline.yaml
+    written before alerts existed (a deployment's own AI_TRADER_CONFIG_DIR), so it still loads.
 
     Attributes:
         check_severities: Failed asset checks of these severities alert (ERROR, WARN).

@@ -17,8 +17,9 @@ Bucket = Literal["day", "month", "year"]
 
 @dataclasses.dataclass(frozen=True)
 class LakeLayout:
-    """How the dataset's Delta table is laid out, chosen by measurement (``benchmarks/lake.py``; the
-    README's *Cold storage*). The table itself is built by :mod:`ai_trader_assets.storage.lake`.
+    """How the dataset's Delta table is laid out, chosen by measurement (``benchmarks/lake.py``;
+    docs/storage-and-retention.md, *Cold storage*). The table itself is built by
+    :mod:`ai_trader_assets.storage.lake`.
 
     Attributes:
         bucket: The table's partition column: ``day`` ("YYYY-MM-DD"), ``month`` ("YYYY-MM") or

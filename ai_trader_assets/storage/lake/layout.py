@@ -1,6 +1,6 @@
 """The physical layout of each dataset's Delta table, chosen by measurement (``benchmarks/lake.py``;
-figures in the README, "Cold storage"); each dataset declares its own (``LakeLayout`` in
-:mod:`ai_trader_assets.datasets`).
+figures in docs/storage-and-retention.md, "Cold storage"); each dataset declares its own
+(``LakeLayout`` in :mod:`ai_trader_assets.datasets`).
 
 - Columns: the hot table's, plus ``session`` (date), ``layer`` (a plain column, not a partition) and the
   time bucket the table is partitioned by: ``day`` ("YYYY-MM-DD") for ticks, ``month`` ("YYYY-MM")
