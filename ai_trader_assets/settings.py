@@ -137,6 +137,12 @@ def key_names(variable: str) -> str:
     return first + "".join(f" (or {other})" for other in others)
 
 
+def needed_keys(provider: str) -> str:
+    """The variables a provider needs, as messages name them: ``MASSIVE_S3_ACCESS_KEY_ID and
+    MASSIVE_S3_SECRET_ACCESS_KEY``."""
+    return " and ".join(key_names(variable) for variable in REQUIRED_KEYS[provider])
+
+
 @dataclasses.dataclass(frozen=True)
 class ProviderAccess:
     """Every provider's endpoint and keys (keys stay :class:`Secret`).

@@ -95,7 +95,9 @@ def backfill(
             settings.provider,
             now=settings.now(),
             reddit=settings.access.configured("reddit"),
-            flatfiles=build_flatfiles(config, settings.access, settings.home / "ratelimits"),
+            flatfiles=None
+            if source == "rest"
+            else build_flatfiles(config, settings.access, settings.home / "ratelimits"),
             source=source,
         )
         plan = planner.plan(symbols, days, parse_datasets(datasets), refresh=refresh)

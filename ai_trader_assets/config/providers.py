@@ -108,7 +108,7 @@ SERVES: dict[str, frozenset[Dataset]] = {
 
 
 # Providers whose daily bars of one session come for the whole market in one request.
-GROUPED_DAILY: frozenset[str] = frozenset(("polygon", "demo", "massive_flatfiles"))
+GROUPED_DAILY: frozenset[str] = frozenset(("polygon", "demo"))
 
 
 class ReconciliationSpec(Frozen):

@@ -27,14 +27,13 @@ from ai_trader_assets.datasets.symbols import validate_symbol
 from ai_trader_assets.ingest.slices import FetchSlice, plan_slices
 from ai_trader_assets.planning.runs import RunGroup, backfill_parts, cut_sessions, run_groups
 from ai_trader_assets.planning.sources import (
-    FLATFILE_VARIABLES,
     SOURCES,
     FlatFilePlan,
     flatfile_plan,
     published,
 )
 from ai_trader_assets.providers.base import AuthenticationError, ProviderUnavailableError, SessionFiles
-from ai_trader_assets.settings import FLATFILES, ProviderKind, end_of_day
+from ai_trader_assets.settings import FLATFILES, ProviderKind, end_of_day, needed_keys
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.ledger import Ledger
 
@@ -153,7 +152,7 @@ class BackfillPlanner:
                 "--source flatfiles: the demo provider's data is synthetic; there are no files"
             )
         if source == "flatfiles" and flatfiles is None:
-            raise BackfillPlanError(f"--source flatfiles needs {FLATFILE_VARIABLES} (Massive's S3 keys)")
+            raise BackfillPlanError(f"--source flatfiles needs {needed_keys(FLATFILES)} (Massive's S3 keys)")
         self.companies = companies
         self.reddit = reddit  # whether the Reddit source is on (its variables are set)
         self.source = source if flatfiles is not None and provider != "demo" else "rest"

@@ -1,20 +1,18 @@
 """Where a backfill's bars come from: REST requests at the provider's rate limit, or Massive's flat
-files (one object per session for the whole market) at the configured download rate. The planner
-weighs both per dataset and takes the cheaper; ``--source`` forces one. A session's files are
-published the next morning (~11:00 New York): until then its bars come over REST either way."""
+files (one object per session for the whole market) by their sizes in the bucket at the configured
+download rate. Per dataset the planner weighs both over the sessions the bucket has and takes the
+cheaper; ``--source`` forces one. A session without an object (its files are published the next
+morning, ~11:00 New York; or it is missing) comes over REST either way."""
 
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping
-from typing import Literal
 
 from ai_trader_assets.config import RateLimit
 from ai_trader_assets.config.providers import FlatFileCosts
 from ai_trader_assets.settings import NEW_YORK
 
-Source = Literal["auto", "rest", "flatfiles"]
 SOURCES: tuple[str, ...] = ("auto", "rest", "flatfiles")
-FLATFILE_VARIABLES = "MASSIVE_S3_ACCESS_KEY_ID and MASSIVE_S3_SECRET_ACCESS_KEY"
 PUBLISHED_AT = dt.time(11, 0)  # New York, the morning after the session
 
 
@@ -43,7 +41,5 @@ def flatfile_plan(
     ``rest_requests`` REST would make for the same sessions. Both are weighed at their sustained
     rates: the REST burst is shared by the whole plan, so no one dataset gets it."""
     size = sum(sizes.values())
-    rest_seconds = max(
-        rest_requests / limit.requests_per_second, rest_requests * 60 / limit.requests_per_minute
-    )
+    rest_seconds = rest_requests / min(limit.requests_per_second, limit.requests_per_minute / 60)
     return FlatFilePlan(len(sizes), size, size / costs.bytes_per_second, rest_requests, rest_seconds)

@@ -24,6 +24,7 @@ from ai_trader_assets.settings import (
     Secret,
     key_names,
     load_settings,
+    needed_keys,
 )
 
 
@@ -53,9 +54,21 @@ def build_single(
     if builder is None or name not in config.providers.providers:
         known = ", ".join(n for n in REQUIRED_KEYS if n not in SOCIAL_PROVIDERS)
         raise ProviderError(f"unknown provider {name!r}: expected one of {known}")
-    spec = config.providers.providers[name]
-    limiter = RequestLimiter(name, spec.rate_limit, state_dir)
-    return builder(access, RequestGovernor(name, spec, limiter, recorder=recorder))
+    return builder(access, _governor(name, config, state_dir, recorder))
+
+
+def _governor(
+    name: str, config: PlatformConfig, state_dir: Path, recorder: RequestRecorder | None
+) -> RequestGovernor:
+    """The provider's limits and retries from providers.yaml, its rate state shared in ``state_dir``.
+
+    Raises:
+        ProviderError: providers.yaml has no entry for the provider.
+    """
+    spec = config.providers.providers.get(name)  # type: ignore[call-overload]
+    if spec is None:
+        raise ProviderError(f"providers.yaml has no providers.{name} entry (rate limits, timeouts, retries)")
+    return RequestGovernor(name, spec, RequestLimiter(name, spec.rate_limit, state_dir), recorder=recorder)
 
 
 def _demo(config: PlatformConfig) -> MarketDataProvider:
@@ -160,8 +173,7 @@ def build_provider(
     if primary == "demo":
         return _demo(config)
     if not access.configured(primary):
-        needed = " and ".join(key_names(variable) for variable in REQUIRED_KEYS[primary])
-        raise ProviderError(f"the {primary} provider needs {needed}")
+        raise ProviderError(f"the {primary} provider needs {needed_keys(primary)}")
     return FailoverProvider(
         provider_order(primary, config, access),
         lambda name: build_single(name, config, access, state_dir, recorder=recorder),
@@ -180,15 +192,7 @@ def build_flatfiles(
     set, else None (a backfill then reads REST only)."""
     if not access.configured(FLATFILES):
         return None
-    spec = config.providers.providers.get(FLATFILES)
-    if spec is None:
-        raise ProviderError("providers.yaml has no providers.massive_flatfiles entry (rate limits, timeouts)")
-    return _massive_flatfiles(
-        access,
-        RequestGovernor(
-            FLATFILES, spec, RequestLimiter(FLATFILES, spec.rate_limit, state_dir), recorder=recorder
-        ),
-    )
+    return _massive_flatfiles(access, _governor(FLATFILES, config, state_dir, recorder))
 
 
 def build_social(
@@ -228,14 +232,9 @@ def build_reddit(
         return None
     from ai_trader_assets.providers.reddit import RedditSource  # noqa: PLC0415
 
-    spec = config.providers.providers.get("reddit")
-    if spec is None:
-        raise ProviderError("providers.yaml has no providers.reddit entry (rate limits, timeouts, retries)")
-    limiter = RequestLimiter("reddit", spec.rate_limit, state_dir)
-    governor = RequestGovernor("reddit", spec, limiter, recorder=recorder)
     return RedditSource(
         config.sentiment.reddit,
-        governor,
+        _governor("reddit", config, state_dir, recorder),
         client_id=_required(access, "REDDIT_CLIENT_ID", "reddit"),
         client_secret=_required(access, "REDDIT_CLIENT_SECRET", "reddit"),
         user_agent=_required(access, "REDDIT_USER_AGENT", "reddit"),

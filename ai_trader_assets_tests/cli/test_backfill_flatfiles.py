@@ -17,6 +17,7 @@ from ai_trader_assets import calendar
 from ai_trader_assets.cli import app
 from ai_trader_assets.config import DEFAULT_CONFIG_DIR
 from ai_trader_assets.datasets import Dataset
+from ai_trader_assets.datasets.bars import BAR_TABLES
 from ai_trader_assets.providers.massive_flatfiles import object_key
 from ai_trader_assets.settings import load_settings
 from ai_trader_assets.storage import migrations
@@ -48,6 +49,7 @@ def bucket() -> Iterator[str]:
 
 @pytest.fixture
 def polygon(
+    request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
     isolated_environment: Path,
     postgres_databases: DatabaseFactory,
@@ -59,8 +61,10 @@ def polygon(
     providers["reconciliation"]["against"] = ["polygon"]  # rows read from files, checked against REST
     (config / "providers.yaml").write_text(yaml.safe_dump(providers))
     monkeypatch.setenv("AI_TRADER_CONFIG_DIR", str(config))
-    url = postgres_databases.create()
-    monkeypatch.setenv("AI_TRADER_DATABASE_URL", url.render_as_string(hide_password=False))
+    # The fill runs on PostgreSQL (the set-up), the corrupt object on the embedded SQLite.
+    if getattr(request, "param", "postgresql") == "postgresql":
+        url = postgres_databases.create()
+        monkeypatch.setenv("AI_TRADER_DATABASE_URL", url.render_as_string(hide_password=False))
     monkeypatch.setenv("AI_TRADER_AS_OF", AS_OF.isoformat())
     for variable, value in {
         "MASSIVE_S3_ENDPOINT": bucket,
@@ -87,7 +91,8 @@ def hot_rows(dataset: Dataset) -> list[tuple[str, dt.datetime, str]]:
     database = MarketDatabase(load_settings().database_url)
     try:
         with database.begin() as conn:
-            rows = conn.execute(sa.text(f"SELECT symbol, ts, source FROM {dataset.value}"))
+            table = BAR_TABLES[dataset]  # typed: times come back as UTC datetimes on both engines
+            rows = conn.execute(sa.select(table.c.symbol, table.c.ts, table.c.source))
             return [(r.symbol, r.ts, r.source) for r in rows]
     finally:
         database.dispose()
@@ -177,6 +182,7 @@ def test_a_layer_fill_reads_bars_from_flat_files_and_rest_only_where_files_are_m
     assert polygon.requests_to("/v2/aggs/")
 
 
+@pytest.mark.parametrize("polygon", ["sqlite"], indirect=True)
 def test_a_corrupt_object_fails_its_session_and_stores_nothing_of_it(
     polygon: PolygonServer, bucket: str
 ) -> None:

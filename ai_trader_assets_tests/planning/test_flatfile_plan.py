@@ -83,7 +83,6 @@ def with_rate(bytes_per_second: int) -> PlatformConfig:
     )
 
 
-@pytest.mark.parametrize("market_db", ["sqlite"], indirect=True)
 def test_the_cheaper_source_is_chosen_per_dataset_over_the_sessions_the_bucket_has(
     market_db: MarketDatabase, bucket: str, tmp_path: Path
 ) -> None:
@@ -109,7 +108,6 @@ def test_the_cheaper_source_is_chosen_per_dataset_over_the_sessions_the_bucket_h
     assert rest.from_files == ()
 
 
-@pytest.mark.parametrize("market_db", ["sqlite"], indirect=True)
 def test_choosing_flat_files_without_them_names_the_variables(market_db: MarketDatabase) -> None:
     with pytest.raises(BackfillPlanError, match="MASSIVE_S3_ACCESS_KEY_ID and MASSIVE_S3_SECRET_ACCESS_KEY"):
         planner(market_db, None, source="flatfiles")

@@ -37,7 +37,7 @@ from ai_trader_assets.ops.reconciliation import SampledPairs, reconciliation_pos
 from ai_trader_assets.providers import MarketDataProvider, ProviderError
 from ai_trader_assets.read import MarketData
 from ai_trader_assets.run_tags import BACKFILL_REQUEST_TAG, REFRESH_TAG, flatfile_datasets
-from ai_trader_assets.settings import load_settings
+from ai_trader_assets.settings import FLATFILES, load_settings, needed_keys
 from ai_trader_assets.storage import backfill_requests
 from ai_trader_assets.storage.lake.tables import lake_tables
 from ai_trader_assets.storage.ledger import Ledger
@@ -150,8 +150,8 @@ def _flatfiles(
     flatfiles = provider.get_flatfiles()
     if flatfiles is None:
         raise ProviderError(
-            f"this backfill reads {dataset.value} from Massive's flat files, but MASSIVE_S3_ACCESS_KEY_ID "
-            "and MASSIVE_S3_SECRET_ACCESS_KEY are not set where the run executes"
+            f"this backfill reads {dataset.value} from Massive's flat files, but {needed_keys(FLATFILES)} "
+            "are not set where the run executes"
         )
     return flatfiles
 

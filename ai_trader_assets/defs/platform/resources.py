@@ -117,9 +117,8 @@ class MarketDataProviderResource(dg.ConfigurableResource):
     state_dir: str
     endpoints: dict[str, str]  # endpoint variable -> URL (the variable when set, else the default)
     api_keys: dict[str, str]  # key variable -> the variable that holds it, for the keys that are set
-    names: dict[str, str] = Field(
-        default_factory=dict
-    )  # e.g. MASSIVE_S3_BUCKET -> the variable when set, else the default
+    # Names that are neither URLs nor keys (MASSIVE_S3_BUCKET): the variable when set, else the default.
+    names: dict[str, str] = Field(default_factory=dict)
     stats_database_url: str | None = None
     _stats: ProviderStatsRecorder | None = PrivateAttr(default=None)
 

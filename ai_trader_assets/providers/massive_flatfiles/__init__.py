@@ -5,7 +5,6 @@ The backfill planner chooses them over REST when they cost less; a session whose
 is fetched over REST instead (:class:`MissingObjectError`)."""
 
 from ai_trader_assets.providers.massive_flatfiles.objects import (
-    KINDS,
     FlatFileBucket,
     MissingObjectError,
     object_key,
@@ -14,7 +13,6 @@ from ai_trader_assets.providers.massive_flatfiles.parse import SOURCE, CorruptOb
 from ai_trader_assets.providers.massive_flatfiles.provider import MassiveFlatFilesProvider
 
 __all__ = [
-    "KINDS",
     "SOURCE",
     "CorruptObjectError",
     "FlatFileBucket",

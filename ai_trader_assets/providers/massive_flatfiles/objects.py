@@ -14,7 +14,7 @@ What S3 answers, and what the platform makes of it:
 import contextlib
 import datetime as dt
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO, TypeVar
 
 import boto3
@@ -22,14 +22,11 @@ import botocore.config
 import botocore.exceptions
 import urllib3.exceptions
 
-from ai_trader_assets.config import FLATFILE_KINDS
 from ai_trader_assets.providers.base import AuthenticationError, NotServedError, ProviderError
 from ai_trader_assets.providers.http import RequestGovernor, TransientError
-from ai_trader_assets.settings import Secret
+from ai_trader_assets.settings import FLATFILES, Secret, needed_keys
 
 T = TypeVar("T")
-KEY_VARIABLES = "MASSIVE_S3_ACCESS_KEY_ID and MASSIVE_S3_SECRET_ACCESS_KEY"
-KINDS = FLATFILE_KINDS  # the object kind each bar dataset is read from
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 _TRANSIENT = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling", "503", "500"}
 _CUT_OFF = (
@@ -103,12 +100,8 @@ class FlatFileBucket:
         """
 
         def once() -> T:
-            try:
+            with self._answers(key):
                 body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
-            except botocore.exceptions.ClientError as exc:
-                raise self._error(key, exc) from None
-            except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError):
-                raise TransientError(f"cannot connect to {self.endpoint}") from None
             try:
                 with body:
                     return parse(body)
@@ -128,7 +121,7 @@ class FlatFileBucket:
 
     def _listing(self, prefix: str) -> dict[dt.date, int]:
         sizes = {}
-        try:
+        with self._answers(prefix):
             for page in self._client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=prefix
             ):
@@ -136,11 +129,17 @@ class FlatFileBucket:
                     name = str(item["Key"]).rsplit("/", 1)[-1].removesuffix(".csv.gz")
                     with contextlib.suppress(ValueError):  # not a session's object
                         sizes[dt.date.fromisoformat(name)] = int(item["Size"])
+        return sizes
+
+    @contextlib.contextmanager
+    def _answers(self, key: str) -> Iterator[None]:
+        """S3's answers about ``key`` as the platform's errors (see the module's list)."""
+        try:
+            yield
         except botocore.exceptions.ClientError as exc:
-            raise self._error(prefix, exc) from None
+            raise self._error(key, exc) from None
         except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError):
             raise TransientError(f"cannot connect to {self.endpoint}") from None
-        return sizes
 
     def _error(self, key: str, exc: botocore.exceptions.ClientError) -> Exception:
         error = exc.response.get("Error", {})
@@ -155,7 +154,7 @@ class FlatFileBucket:
         if status in (401, 403) or code in {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied"}:
             return AuthenticationError(
                 f"massive_flatfiles {where}: S3 refused the request ({code or status}); check "
-                f"{KEY_VARIABLES} (Massive's S3 keys, not the REST key), the plan's flat-file "
+                f"{needed_keys(FLATFILES)} (Massive's S3 keys, not the REST key), the plan's flat-file "
                 "entitlement and the agreements signed on the dashboard"
             )
         if code in _TRANSIENT or status >= 500 or status == 429:

@@ -15,8 +15,8 @@ price, high below the close...) is quarantined with its reason on the write path
 """
 
 import datetime as dt
-from collections.abc import Collection, Sequence
-from typing import IO, Any, overload
+from collections.abc import Collection
+from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,7 @@ import pyarrow.csv as pacsv
 from ai_trader_assets import calendar
 from ai_trader_assets.datasets.bars import BAR_COLUMNS
 from ai_trader_assets.datasets.frames import conform, empty_frame
-from ai_trader_assets.datasets.validation import EMPTY_REJECTS, add_reason, split_rejects
+from ai_trader_assets.datasets.validation import EMPTY_REJECTS, rejects_frame
 from ai_trader_assets.providers.base import ProviderError, ingest_time
 
 SOURCE = "massive_flatfiles"
@@ -124,30 +124,12 @@ def bars_frame(
         }
     )
     # The bars' own rules (prices, volume, duplicates) are checked where every source's rows are, on
-    # the write path (quarantined there with the row); here only what the file alone can tell.
-    reasons = np.full(rows, "", dtype=object)
-    add_reason(reasons, ~found, f"window_start not in session {session} in any unit the files use")
-    if not (reasons != "").any():
+    # the write path (quarantined there with the row); here only what the file alone can tell, with
+    # the CSV row itself (its window_start is what went wrong).
+    if found.all():
         return conform(frame, BAR_COLUMNS), EMPTY_REJECTS
-    valid, rejects = split_rejects(frame, reasons, _CsvRows(table))  # rejects keep the CSV row
-    return conform(valid, BAR_COLUMNS), rejects
-
-
-class _CsvRows(Sequence[dict[str, Any]]):
-    """A parsed table's rows as records, built only for the rows asked for (the rejects)."""
-
-    def __init__(self, table: pa.Table) -> None:
-        self._table = table
-
-    def __len__(self) -> int:
-        return self._table.num_rows
-
-    @overload
-    def __getitem__(self, index: int) -> dict[str, Any]: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[dict[str, Any]]: ...
-    def __getitem__(self, index: int | slice) -> dict[str, Any] | Sequence[dict[str, Any]]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        row: dict[str, Any] = self._table.slice(index, 1).to_pylist()[0]
-        return row
+    unplaced = table.filter(pa.array(~found)).to_pylist()
+    reason = f"window_start not in session {session} in any unit the files use"
+    return conform(frame[found].reset_index(drop=True), BAR_COLUMNS), rejects_frame(
+        unplaced, [reason] * len(unplaced)
+    )

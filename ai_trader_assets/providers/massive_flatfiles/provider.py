@@ -12,13 +12,14 @@ import pandas as pd
 import polars as pl
 
 from ai_trader_assets import calendar
+from ai_trader_assets.config import FLATFILE_KINDS
 from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.datasets.bars import BAR_COLUMNS, BAR_LENGTHS
 from ai_trader_assets.datasets.frames import conform, empty_frame
 from ai_trader_assets.datasets.resample import bars_from_bars
 from ai_trader_assets.datasets.validation import EMPTY_REJECTS
 from ai_trader_assets.providers.base import NotServedError, ProviderCall, ProviderResult
-from ai_trader_assets.providers.massive_flatfiles.objects import KINDS, FlatFileBucket, object_key
+from ai_trader_assets.providers.massive_flatfiles.objects import FlatFileBucket, object_key
 from ai_trader_assets.providers.massive_flatfiles.parse import SOURCE, bars_frame, read_aggregates
 
 
@@ -35,7 +36,7 @@ class MassiveFlatFilesProvider:
         return f"MassiveFlatFilesProvider({self._bucket!r})"
 
     def object_sizes(self, dataset: Dataset, sessions: Sequence[dt.date]) -> dict[dt.date, int]:
-        return self._bucket.sizes(KINDS[dataset], sessions)
+        return self._bucket.sizes(FLATFILE_KINDS[dataset], sessions)
 
     def grouped_daily_bars(self, session: dt.date, symbols: Sequence[str]) -> ProviderResult:
         return self.session_bars(Dataset.BARS_1DAY, session, symbols)
@@ -66,7 +67,7 @@ class MassiveFlatFilesProvider:
             MissingObjectError: the session's object is not published (REST serves it instead).
             CorruptObjectError: the object cannot be read; nothing of the session is returned.
         """
-        kind = KINDS[dataset]
+        kind = FLATFILE_KINDS[dataset]
         key = object_key(kind, session)
         where = self._bucket.where(key)
         started = time.perf_counter()
