@@ -51,7 +51,7 @@ from ai_trader_assets.read import MarketData
 from ai_trader_assets.storage import migrations
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
-from ai_trader_assets.storage.hot import _wire_table
+from ai_trader_assets.storage.hot import _arrow, _wire_table
 from ai_trader_assets.storage.lake import Lake
 from ai_trader_assets.storage.lake.layout import LAYOUTS
 from ai_trader_assets.storage.ledger import Ledger
@@ -170,7 +170,7 @@ def main() -> None:  # noqa: PLR0915 - one measured sequence, read top to bottom
                 conn.execute(sa.text("CREATE TABLE ticks_floor (LIKE ticks)"))  # no key, no index
             buffer = io.BytesIO()
             pacsv.write_csv(
-                _wire_table(valid, columns, "postgresql"),
+                _wire_table(_arrow(valid, columns), "postgresql"),
                 buffer,
                 pacsv.WriteOptions(include_header=False, quoting_style="needed"),
             )

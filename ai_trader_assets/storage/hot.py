@@ -1,13 +1,14 @@
 """Hot storage: the recent rows of every dataset in the market database, upserted in bulk.
 
-PostgreSQL: COPY into a temporary staging table, then one ``INSERT … ON CONFLICT DO UPDATE``.
+PostgreSQL: COPY (binary where the rows allow, see ``pg_copy``) into a temporary staging table, then
+one ``INSERT … ON CONFLICT DO UPDATE``; a first fill COPYs straight into the table.
 SQLite: batched ``INSERT … ON CONFLICT DO UPDATE`` through the driver. Both are idempotent:
 writing the same rows twice leaves the table as it was.
 """
 
 import datetime as dt
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pandas as pd
@@ -21,14 +22,18 @@ from sqlalchemy.engine import Connection
 from ai_trader_assets.datasets import BAR_DATASETS, SPECS, Dataset
 from ai_trader_assets.datasets.frames import conform
 from ai_trader_assets.datasets.news import NEWS_SYMBOLS_TABLE
+from ai_trader_assets.storage import pg_copy
 from ai_trader_assets.storage.database import MarketDatabase
 
 SQLITE_BATCH_ROWS = 50_000
 
 
-def _wire_table(frame: pd.DataFrame, columns: Sequence[str], dialect: str) -> pa.Table:
-    """The frame as Arrow columns in the form the database driver or COPY expects."""
-    table = pa.Table.from_pandas(frame[list(columns)], preserve_index=False)
+def _arrow(frame: pd.DataFrame, columns: Sequence[str]) -> pa.Table:
+    return pa.Table.from_pandas(frame[list(columns)], preserve_index=False)
+
+
+def _wire_table(table: pa.Table, dialect: str) -> pa.Table:
+    """The rows in the text form the database driver (SQLite) or a CSV COPY expects."""
     arrays = []
     for name in table.column_names:
         column = table[name]
@@ -54,6 +59,7 @@ class HotStore:
 
     def __init__(self, database: MarketDatabase) -> None:
         self.database = database
+        self._column_types: dict[str, dict[str, str]] = {}  # PostgreSQL table -> column -> type
 
     def upsert(self, conn: Connection, dataset: Dataset, frame: pd.DataFrame) -> int:
         """Insert or replace rows by key inside the caller's transaction; returns rows written."""
@@ -66,8 +72,8 @@ class HotStore:
         # COPY straight into the table. News also fill their symbol links, so they always upsert.
         direct = spec.bulk or dataset in BAR_DATASETS
         if direct and conn.dialect.name == "postgresql" and self._first_fill(conn, dataset, rows):
-            wire = _wire_table(rows, columns, conn.dialect.name)
-            if self._copy_direct(conn, spec.table.name, wire, ", ".join(f'"{c}"' for c in columns)):
+            arrow = _arrow(rows, columns)
+            if self._copy_direct(conn, spec.table.name, arrow, ", ".join(f'"{c}"' for c in columns)):
                 return len(rows)
         self.upsert_table(conn, spec.table, rows, columns, spec.key)
         if dataset == Dataset.NEWS:
@@ -81,7 +87,7 @@ class HotStore:
     ) -> None:
         if frame.empty:
             return
-        wire = _wire_table(frame, columns, conn.dialect.name)
+        arrow = _arrow(frame, columns)
         updates = [c for c in columns if c not in key]
         quoted = ", ".join(f'"{c}"' for c in columns)
         conflict = ", ".join(f'"{c}"' for c in key)
@@ -89,8 +95,9 @@ class HotStore:
         on_conflict = f"DO UPDATE SET {assignments}" if updates else "DO NOTHING"
         upsert = f"ON CONFLICT ({conflict}) {on_conflict}"
         if conn.dialect.name == "postgresql":
-            self._copy_upsert(conn, table.name, wire, quoted, upsert)
+            self._copy_upsert(conn, table.name, arrow, quoted, upsert)
             return
+        wire = _wire_table(arrow, conn.dialect.name)
         placeholders = ", ".join("?" for _ in columns)
         statement = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({placeholders}) ' + upsert
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -114,27 +121,26 @@ class HotStore:
         )
         return conn.execute(probe).first() is None
 
-    @staticmethod
-    def _copy_direct(conn: Connection, table: str, wire: pa.Table, quoted: str) -> bool:
+    def _copy_direct(self, conn: Connection, table: str, arrow: pa.Table, quoted: str) -> bool:
         """COPY straight into the table (no staging, no conflict handling): the fast path of a first
         fill. A key written meanwhile by another run makes it roll back to its savepoint and answer
         False (the caller upserts instead)."""
-        buffer = _csv(wire)
+        chunks, form = self._copy_form(conn, table, arrow)
         raw = conn.connection.driver_connection
         with raw.cursor() as cursor:  # type: ignore[union-attr]
             cursor.execute("SAVEPOINT hot_copy")
             try:
-                with cursor.copy(f'COPY "{table}" ({quoted}) FROM STDIN WITH (FORMAT csv)') as copy:
-                    copy.write(buffer.getbuffer())
+                with cursor.copy(f'COPY "{table}" ({quoted}) FROM STDIN WITH (FORMAT {form})') as copy:
+                    for chunk in chunks:
+                        copy.write(chunk)
             except psycopg.errors.UniqueViolation:
                 cursor.execute("ROLLBACK TO SAVEPOINT hot_copy")
                 return False
             cursor.execute("RELEASE SAVEPOINT hot_copy")
         return True
 
-    @staticmethod
-    def _copy_upsert(conn: Connection, table: str, wire: pa.Table, quoted: str, upsert: str) -> None:
-        buffer = _csv(wire)
+    def _copy_upsert(self, conn: Connection, table: str, arrow: pa.Table, quoted: str, upsert: str) -> None:
+        chunks, form = self._copy_form(conn, table, arrow)
         staging = f"staging_{table}"
         raw = conn.connection.driver_connection
         with raw.cursor() as cursor:  # type: ignore[union-attr]
@@ -142,9 +148,26 @@ class HotStore:
                 f'CREATE TEMP TABLE IF NOT EXISTS "{staging}" (LIKE "{table}") ON COMMIT DELETE ROWS'
             )
             cursor.execute(f'TRUNCATE "{staging}"')
-            with cursor.copy(f'COPY "{staging}" ({quoted}) FROM STDIN WITH (FORMAT csv)') as copy:
-                copy.write(buffer.getbuffer())
+            with cursor.copy(f'COPY "{staging}" ({quoted}) FROM STDIN WITH (FORMAT {form})') as copy:
+                for chunk in chunks:
+                    copy.write(chunk)
             cursor.execute(f'INSERT INTO "{table}" ({quoted}) SELECT {quoted} FROM "{staging}" {upsert}')
+
+    def _copy_form(self, conn: Connection, table: str, arrow: pa.Table) -> tuple[Iterable[bytes], str]:
+        """The rows as COPY data and its format: binary where ``pg_copy`` encodes them, else CSV."""
+        if table not in self._column_types:
+            found = conn.execute(
+                sa.text(
+                    "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
+                    "WHERE attrelid = CAST(:table AS regclass) AND attnum > 0 AND NOT attisdropped"
+                ),
+                {"table": f'"{table}"'},
+            )
+            self._column_types[table] = {str(name): str(kind) for name, kind in found}
+        chunks = pg_copy.encode(arrow, self._column_types[table])
+        if chunks is not None:
+            return chunks, "binary"
+        return [_csv(_wire_table(arrow, "postgresql")).getvalue()], "csv"
 
     def read(
         self,
