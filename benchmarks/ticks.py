@@ -49,9 +49,9 @@ from ai_trader_assets.providers.base import MarketDataProvider, ProviderCall, Pr
 from ai_trader_assets.providers.demo import DemoProvider
 from ai_trader_assets.read import MarketData
 from ai_trader_assets.storage import migrations
+from ai_trader_assets.storage.bulk import _arrow, _wire_table
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
-from ai_trader_assets.storage.hot import _arrow, _wire_table
 from ai_trader_assets.storage.lake import Lake
 from ai_trader_assets.storage.lake.layout import LAYOUTS
 from ai_trader_assets.storage.ledger import Ledger

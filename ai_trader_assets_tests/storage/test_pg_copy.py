@@ -100,7 +100,7 @@ def test_rows_of_every_shape_read_back_as_written(
     if market_db.dialect == "postgresql":  # these went in binary form, not as CSV
         columns = [c.name for c in spec.table.columns]
         with market_db.begin() as conn:
-            _, form = hot._copy_form(conn, spec.table.name, pa.Table.from_pandas(frame[columns]))
+            _, form = hot.bulk.copy_form(conn, spec.table.name, pa.Table.from_pandas(frame[columns]))
         assert form == "binary"
 
 
