@@ -6,11 +6,11 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.storage import schema
+from ai_trader_assets.storage.bulk import BulkUpsert
 from ai_trader_assets.storage.database import MarketDatabase
 
 coverage = schema.ingestion_coverage
@@ -34,6 +34,7 @@ class Ledger:
 
     def __init__(self, database: MarketDatabase) -> None:
         self.database = database
+        self._bulk = BulkUpsert()
 
     def covered(
         self, dataset: Dataset, sessions: Sequence[dt.date], symbols: Sequence[str]
@@ -121,38 +122,26 @@ class Ledger:
         fetched: Mapping[dt.date, Mapping[str, int]],
         through: Mapping[dt.date, dt.datetime] | None = None,
     ) -> None:
-        """Mark (session, symbol) pairs as fetched, with their rows, in one statement (an upsert).
+        """Mark (session, symbol) pairs as fetched, with their rows, in one bulk upsert (a first fill
+        of a layer's year records hundreds of thousands of pairs).
 
         A session in ``through`` was still trading: its pairs are stored up to that instant only."""
-        now = dt.datetime.now(tz=dt.UTC)
         partial = {session: t.astimezone(dt.UTC) for session, t in (through or {}).items()}
-        values = [
+        sessions = [session for session, per_symbol in fetched.items() for _ in per_symbol]
+        if not sessions:
+            return
+        pairs = pd.DataFrame(
             {
                 "dataset": dataset.value,
-                "session": session,
-                "symbol": s,
-                "rows": n,
-                "ingested_at": now,
-                "through": partial.get(session),
+                "session": sessions,
+                "symbol": [symbol for per_symbol in fetched.values() for symbol in per_symbol],
+                "rows": [rows for per_symbol in fetched.values() for rows in per_symbol.values()],
+                "ingested_at": pd.Timestamp.now(tz="UTC"),
+                "through": pd.Series([partial.get(s) for s in sessions], dtype="datetime64[us, UTC]"),
             }
-            for session, per_symbol in fetched.items()
-            for s, n in per_symbol.items()
-        ]
-        if not values:
-            return
-        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        statement = insert(coverage)
-        conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=[coverage.c.dataset, coverage.c.session, coverage.c.symbol],
-                set_={
-                    "rows": statement.excluded.rows,
-                    "ingested_at": statement.excluded.ingested_at,
-                    "through": statement.excluded.through,
-                },
-            ),
-            values,
         )
+        columns = [c.name for c in coverage.columns]
+        self._bulk.upsert(conn, coverage, pairs, columns, [c.name for c in coverage.primary_key])
 
     def forget(self, conn: Connection, dataset: Dataset, session: dt.date, symbols: Sequence[str]) -> None:
         """Drop coverage for purged data, so a later promotion fetches it again."""
