@@ -17,6 +17,7 @@ from ai_trader_assets.config import PlatformConfig
 from ai_trader_assets.datasets import SPECS, Dataset
 from ai_trader_assets.datasets.partitions import PartitionData
 from ai_trader_assets.datasets.registry import check_rows
+from ai_trader_assets.datasets.validation import EMPTY_REJECTS
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.hot import HotStore
 from ai_trader_assets.storage.hot_window import copy_to_hot, ranges_to_warm
@@ -24,6 +25,8 @@ from ai_trader_assets.storage.lake import Lake
 from ai_trader_assets.storage.lake.commits import Commit
 from ai_trader_assets.storage.lake.tables import lake_tables
 from ai_trader_assets.storage.ledger import Ledger
+
+SMALL_PARTITION_ROWS = 20_000  # below this on average, a slice's partitions are checked as one frame
 
 
 @dataclasses.dataclass
@@ -70,8 +73,7 @@ class PartitionWriter:
 
     def write(self, parts: Sequence[PartitionData], totals: WriteTotals) -> None:
         checked = []
-        for data in parts:
-            valid, own_rejects = check_rows(data.dataset, data.frame)
+        for data, (valid, own_rejects) in zip(parts, _checked_rows(parts), strict=True):
             rejects = data.rejects
             if len(own_rejects):
                 rejects = pd.concat([rejects, own_rejects], ignore_index=True)
@@ -122,6 +124,20 @@ class PartitionWriter:
                 if c.data.through is not None:  # the run's clock: the same for every layer
                     through[c.data.session] = c.data.through
             self.ledger.record_many(conn, dataset, fetched, through)
+
+
+def _checked_rows(parts: Sequence[PartitionData]) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """Each partition's (rows fit to store, rejects). A slice of many small partitions (a year of
+    daily bars is hundreds) is checked as one frame first: when that finds nothing, as is the rule,
+    no partition has a problem (a duplicate within one is a duplicate in the whole), and each is
+    stored as fetched. Otherwise each partition is checked on its own, as it always was."""
+    filled = [data for data in parts if not data.frame.empty]
+    rows = sum(len(data.frame) for data in filled)
+    if len(filled) > 1 and rows < SMALL_PARTITION_ROWS * len(filled):  # (big ones: one more copy)
+        whole = pd.concat([data.frame for data in filled], ignore_index=True)
+        if not (SPECS[filled[0].dataset].problems(whole) != "").any():
+            return [(data.frame.reset_index(drop=True), EMPTY_REJECTS) for data in parts]
+    return [check_rows(data.dataset, data.frame) for data in parts]
 
 
 def _pieces(item: _Checked, rows: int) -> Iterator[_Checked]:

@@ -132,7 +132,8 @@ class CheckTally:
                 columns=["session", "layer", "symbol"],
             )
             in_cold = in_cold.merge(fetched.astype({"symbol": in_cold["symbol"].dtype}), how="inner")
-        present = set(zip(in_cold["session"], in_cold["layer"], strict=True))
+        layers = in_cold[["session", "layer"]].drop_duplicates()  # not a tuple per stored row
+        present = set(zip(layers["session"], layers["layer"], strict=True))
         for data in written:
             if (data.session, data.layer) not in present and any(data.fetched.values()):
                 self.problems += 1  # rows were fetched but are not in cold storage
