@@ -67,12 +67,17 @@ def split_partitions(
         frame, sessions = frame[keep].reset_index(drop=True), sessions[keep]
     rejects = fetched.rejects
     first_key = min(s for s, symbols in missing.items() if symbols)
-    # Row positions per session, found in one pass (a mask per session would rescan the frame).
-    positions = pd.Series(np.arange(len(frame))).groupby(sessions).indices if len(frame) else {}
+    # The rows in session order (one reorder, none when they already are), so each partition is a
+    # contiguous slice: a take per session costs a pandas call per column (hundreds a slice).
+    days = np.asarray(sessions, dtype="datetime64[D]")
+    if len(days) > 1 and (days[1:] < days[:-1]).any():
+        order = np.argsort(days, kind="stable")  # each session's rows keep their order
+        frame, days = frame.take(order).reset_index(drop=True), days[order]
     results = []
     for session, symbols in sorted(missing.items()):
-        where = positions.get(np.datetime64(session, "D"), np.array([], dtype=np.int64))
-        rows = frame if len(where) == len(frame) else frame.iloc[where].reset_index(drop=True)
+        day = np.datetime64(session, "D")
+        low, high = np.searchsorted(days, day, side="left"), np.searchsorted(days, day, side="right")
+        rows = frame if high - low == len(frame) else frame.iloc[low:high].reset_index(drop=True)
         session_through = through
         dated = dataset in BAR_DATASETS or dataset in INTRADAY_LENGTHS
         held = _held_back(dataset, session, fetched.served_until) if dated else None

@@ -88,7 +88,9 @@ class BulkUpsert:
                     copy.write(chunk)
             cursor.execute(f'INSERT INTO "{table}" ({quoted}) SELECT {quoted} FROM "{staging}" {upsert}')
 
-    def copy_form(self, conn: Connection, table: str, arrow: pa.Table) -> tuple[Iterable[bytes], str]:
+    def copy_form(
+        self, conn: Connection, table: str, arrow: pa.Table
+    ) -> tuple[Iterable[bytes | memoryview], str]:
         """The rows as COPY data and its format: binary where ``pg_copy`` encodes them, else CSV."""
         if table not in self._column_types:
             found = conn.execute(

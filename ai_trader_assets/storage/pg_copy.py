@@ -36,7 +36,7 @@ _FIXED: dict[str, str] = {
 _TEXT = ("text", "character varying", "json")
 
 
-def encode(table: pa.Table, column_types: Mapping[str, str]) -> Iterator[bytes] | None:
+def encode(table: pa.Table, column_types: Mapping[str, str]) -> Iterator[bytes | memoryview] | None:
     """The rows of ``table`` as binary COPY chunks (signature, rows, trailer), or None when CSV is the
     right form (a column type not encoded here, or too many row shapes).
 
@@ -124,14 +124,16 @@ def _shapes(columns: list[_Column], rows: int) -> tuple[np.ndarray, np.ndarray] 
     return inverse, np.argsort(inverse, kind="stable")
 
 
-def _chunks(columns: list[_Column], shapes: tuple[np.ndarray, np.ndarray], rows: int) -> Iterator[bytes]:
+def _chunks(
+    columns: list[_Column], shapes: tuple[np.ndarray, np.ndarray], rows: int
+) -> Iterator[bytes | memoryview]:
     inverse, order = shapes
     yield SIGNATURE
     counts = np.bincount(inverse) if rows else np.zeros(0, dtype=np.int64)
     start = 0
     for count in counts:
         if count:
-            yield _rows(columns, order[start : start + count]).tobytes()
+            yield _rows(columns, order[start : start + count]).view(np.uint8).data  # (no copy)
         start += count
     yield TRAILER
 
