@@ -258,3 +258,13 @@ def test_a_key_given_twice_in_one_commit_is_stored_once_the_last_winning(tables:
     assert tables.store(Dataset.NEWS, doubled, 1, Commit("ingest", "n")) == len(news)
     titles = tables.frame(Dataset.NEWS).set_index("id")["title"]
     assert titles[news["id"].iloc[0]] == "corrected"
+
+
+def test_a_local_lake_whose_path_needs_escaping_reads_by_path(tmp_path: Path) -> None:
+    """Local files are read by plain path (faster in Polars than file:// URIs): a lake folder with a
+    space and a percent sign, which Delta's URIs escape, still reads back every row."""
+    database = MarketDatabase(f"sqlite:///{tmp_path / 'market.db'}")
+    tables = lake_tables(Lake(str(tmp_path / "my lake 100%")), load_config(), database)
+    store(tables, demo_frame(MINUTE, ["AAPL", "MSFT"], OCT, NOV), 1)
+    assert tables.read_polars(MINUTE, symbols=["MSFT"], start=OCT, end=NOV).height == 2 * 390
+    database.dispose()
