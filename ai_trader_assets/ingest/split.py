@@ -49,9 +49,9 @@ def split_partitions(
     if dataset == Dataset.NEWS:
         assert news_frame is not None, "news are split with the symbols they name"
         frame = news_frame(fetched)
-    wanted = {(np.datetime64(s, "D"), m) for s, symbols in missing.items() for m in symbols}
     sessions = sessions_of(dataset, frame)
     if dataset == Dataset.NEWS:
+        wanted = {(np.datetime64(s, "D"), m) for s, symbols in missing.items() for m in symbols}
         keep = np.array(
             [
                 any((day, m) in wanted for m in symbols)
@@ -60,8 +60,7 @@ def split_partitions(
             dtype=bool,
         )
     else:
-        pairs = pd.MultiIndex.from_arrays([sessions, frame["symbol"].astype(object)])
-        keep = pairs.isin(list(wanted))
+        keep = _in_partitions(np.asarray(sessions, dtype="datetime64[D]"), frame["symbol"], missing)
     report.outside_partitions += int((~keep).sum())
     if not keep.all():  # (a copy of a million trades is worth sparing)
         frame, sessions = frame[keep].reset_index(drop=True), sessions[keep]
@@ -98,6 +97,27 @@ def split_partitions(
         report.rows += len(rows)
     report.rejects += len(rejects)
     return results
+
+
+def _in_partitions(days: np.ndarray, symbols: pd.Series, missing: dict[dt.date, list[str]]) -> np.ndarray:
+    """Per row, whether its (session, symbol) is a pair the slice fetched: a table of sessions x
+    distinct symbols looked up by position (a slice's sessions mostly share one member list, which
+    is then matched once), not a set of hundreds of thousands of (session, symbol) tuples."""
+    codes, uniques = pd.factorize(symbols, use_na_sentinel=True)
+    asked = sorted(missing)
+    asked_days = np.array(asked, dtype="datetime64[D]")
+    position = np.searchsorted(asked_days, days)
+    inside = position < len(asked)
+    inside[inside] = asked_days[position[inside]] == days[inside]
+    members = np.zeros((len(asked) + 1, len(uniques)), dtype=bool)  # the last row: no session asked
+    matched: dict[tuple[str, ...], np.ndarray] = {}
+    for i, session in enumerate(asked):
+        names = tuple(missing[session])
+        if names not in matched:
+            matched[names] = pd.Index(uniques, dtype=object).isin(names)
+        members[i] = matched[names]
+    position[~inside] = len(asked)
+    return members[position, codes] & (codes >= 0)  # (a missing symbol is in no partition)
 
 
 def symbol_groups(

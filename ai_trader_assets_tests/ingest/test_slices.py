@@ -6,9 +6,11 @@ import datetime as dt
 import pandas as pd
 
 from ai_trader_assets import calendar
-from ai_trader_assets.datasets import Dataset
+from ai_trader_assets.datasets import SPECS, Dataset
+from ai_trader_assets.datasets.frames import conform
+from ai_trader_assets.ingest.request import IngestReport
 from ai_trader_assets.ingest.slices import plan_slices
-from ai_trader_assets.ingest.split import symbol_groups
+from ai_trader_assets.ingest.split import split_partitions, symbol_groups
 from ai_trader_assets.providers.base import ProviderResult
 
 SESSIONS = calendar.sessions(dt.date(2026, 6, 1), dt.date(2026, 11, 20))
@@ -96,3 +98,38 @@ def test_a_flat_file_session_is_one_slice_each_and_stored_in_groups_of_whole_sym
     # Within the budget, the slice goes on whole.
     ((pairs, whole),) = symbol_groups({session: symbols}, fetched, max_rows=12)
     assert whole is fetched and pairs == {session: symbols}
+
+
+def test_rows_outside_the_fetched_pairs_are_dropped_and_counted() -> None:
+    """Only (session, symbol) pairs the slice fetched are stored, each in its session's partition; a
+    symbol not asked that session, a session not asked and a row without a symbol are counted out."""
+    first, second, third = SESSIONS[:3]
+    missing = {first: ["AAA", "BBB"], second: ["AAA"]}
+    rows: list[tuple[dt.date, str | None]] = [(s, m) for s in (first, second, third) for m in ("AAA", "BBB")]
+    rows.append((first, None))
+    frame = daily_frame(rows)
+    report = IngestReport()
+    now = dt.datetime(2027, 1, 4, tzinfo=dt.UTC)
+    parts = split_partitions(Dataset.BARS_1DAY, 1, missing, ProviderResult(frame=frame), report, now=now)
+    assert {p.session: p.frame["symbol"].tolist() for p in parts} == {first: ["AAA", "BBB"], second: ["AAA"]}
+    assert {p.session: p.fetched for p in parts} == {first: {"AAA": 1, "BBB": 1}, second: {"AAA": 1}}
+    assert report.outside_partitions == 4  # BBB on the second, both on the third, the nameless row
+
+
+def daily_frame(rows: list[tuple[dt.date, str | None]]) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "symbol": pd.array([m for _, m in rows], dtype="string"),
+            "ts": [pd.Timestamp(calendar.session_midnight_utc(s)) for s, _ in rows],
+            "open": 10.0,
+            "high": 11.0,
+            "low": 9.0,
+            "close": 10.5,
+            "volume": 100.0,
+            "vwap": 10.2,
+            "trade_count": 5,
+            "source": "test",
+            "ingested_at": pd.Timestamp("2026-11-20", tz="UTC"),
+        }
+    )
+    return conform(frame, SPECS[Dataset.BARS_1DAY].columns)
