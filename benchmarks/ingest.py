@@ -2,7 +2,7 @@
 
 Run from the repository root: .venv/bin/python -m benchmarks.ingest
 Ours, slice by slice as an asset run stores: local Polygon server -> parse + validation -> cold Delta
-table + hot upsert (COPY into staging, on a first fill a COPY straight into the table) + coverage.
+table + hot upsert (binary COPY into staging, on a first fill straight into the table) + coverage.
 Baselines, in the same run: ``pandas.DataFrame.to_sql`` of the same frame into an empty copy of the
 hot table, and the floor: a plain ``COPY`` of the same rows (CSV made with pyarrow) into another empty
 keyed copy. Prints rows/s, the ratios and the peak memory.

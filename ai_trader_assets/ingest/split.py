@@ -49,26 +49,25 @@ def split_partitions(
     if dataset == Dataset.NEWS:
         assert news_frame is not None, "news are split with the symbols they name"
         frame = news_frame(fetched)
-    sessions = sessions_of(dataset, frame)
+    days = np.asarray(sessions_of(dataset, frame), dtype="datetime64[D]")
     if dataset == Dataset.NEWS:
         wanted = {(np.datetime64(s, "D"), m) for s, symbols in missing.items() for m in symbols}
         keep = np.array(
             [
                 any((day, m) in wanted for m in symbols)
-                for day, symbols in zip(sessions, frame["symbols"], strict=True)
+                for day, symbols in zip(days, frame["symbols"], strict=True)
             ],
             dtype=bool,
         )
     else:
-        keep = _in_partitions(np.asarray(sessions, dtype="datetime64[D]"), frame["symbol"], missing)
+        keep = _in_partitions(days, frame["symbol"], missing)
     report.outside_partitions += int((~keep).sum())
     if not keep.all():  # (a copy of a million trades is worth sparing)
-        frame, sessions = frame[keep].reset_index(drop=True), sessions[keep]
+        frame, days = frame[keep].reset_index(drop=True), days[keep]
     rejects = fetched.rejects
     first_key = min(s for s, symbols in missing.items() if symbols)
     # The rows in session order (one reorder, none when they already are), so each partition is a
     # contiguous slice: a take per session costs a pandas call per column (hundreds a slice).
-    days = np.asarray(sessions, dtype="datetime64[D]")
     if len(days) > 1 and (days[1:] < days[:-1]).any():
         order = np.argsort(days, kind="stable")  # each session's rows keep their order
         frame, days = frame.take(order).reset_index(drop=True), days[order]

@@ -42,18 +42,12 @@ class HotStore:
         first = direct and conn.dialect.name == "postgresql" and self._first_fill(conn, dataset, rows)
         if first and self.bulk.copy(conn, spec.table.name, rows, columns):
             return len(rows)
-        self.upsert_table(conn, spec.table, rows, columns, spec.key)
+        self.bulk.upsert(conn, spec.table, rows, columns, spec.key)
         if dataset == Dataset.NEWS:
             links = frame[["id", "symbols"]].explode("symbols").dropna()
             links = links.rename(columns={"id": "news_id", "symbols": "symbol"}).drop_duplicates()
-            self.upsert_table(conn, NEWS_SYMBOLS_TABLE, links, ["news_id", "symbol"], ("news_id", "symbol"))
+            self.bulk.upsert(conn, NEWS_SYMBOLS_TABLE, links, ["news_id", "symbol"], ("news_id", "symbol"))
         return len(rows)
-
-    def upsert_table(
-        self, conn: Connection, table: sa.Table, frame: pd.DataFrame, columns: list[str], key: Sequence[str]
-    ) -> None:
-        """Insert or replace rows of any hot table by ``key`` inside the caller's transaction."""
-        self.bulk.upsert(conn, table, frame, columns, key)
 
     @staticmethod
     def _first_fill(conn: Connection, dataset: Dataset, rows: pd.DataFrame) -> bool:

@@ -18,8 +18,9 @@ from ai_trader_assets.datasets.sentiment import (
     SOCIAL_POSTS_TABLE,
     SOCIAL_SALT_TABLE,
 )
+from ai_trader_assets.storage.bulk import BulkUpsert
 from ai_trader_assets.storage.database import MarketDatabase
-from ai_trader_assets.storage.hot import HotStore, from_naive_utc
+from ai_trader_assets.storage.hot import from_naive_utc
 
 # One item named by one symbol, with what the aggregate needs of the item.
 MENTIONED_ITEM_COLUMNS = ("id", "symbol", "kind", "created_utc", "score", "author_hash", "compound")
@@ -49,9 +50,9 @@ class SocialStore:
             return 0
         items = conform(items, SOCIAL_POST_COLUMNS)
         columns = [c.name for c in SOCIAL_POSTS_TABLE.columns]
-        hot = HotStore(self.database)
+        bulk = BulkUpsert()
         with self.database.begin() as conn:
-            hot.upsert_table(conn, SOCIAL_POSTS_TABLE, items, columns, ("id",))
+            bulk.upsert(conn, SOCIAL_POSTS_TABLE, items, columns, ("id",))
             ids = items["id"].astype(object).tolist()
             for start in range(0, len(ids), _CHUNK):
                 conn.execute(
@@ -61,9 +62,7 @@ class SocialStore:
                 )
             if not mentions.empty:
                 links = mentions[["item_id", "symbol"]].astype("string").drop_duplicates()
-                hot.upsert_table(
-                    conn, SOCIAL_MENTIONS_TABLE, links, ["item_id", "symbol"], ("item_id", "symbol")
-                )
+                bulk.upsert(conn, SOCIAL_MENTIONS_TABLE, links, ["item_id", "symbol"], ("item_id", "symbol"))
         return len(items)
 
     def mentioned(self, symbols: Sequence[str], start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
