@@ -22,7 +22,7 @@ from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.datasets.bars import BAR_COLUMNS
 from ai_trader_assets.datasets.companies import read_companies_csv
 from ai_trader_assets.datasets.corporate_actions import CORPORATE_ACTION_COLUMNS
-from ai_trader_assets.datasets.frames import conform, empty_frame
+from ai_trader_assets.datasets.frames import conform, empty_frame, repeated_strings
 from ai_trader_assets.datasets.news import NEWS_COLUMNS, NEWS_SYMBOL_COLUMNS
 from ai_trader_assets.datasets.ticks import TICK_COLUMNS, session_bounds_ns
 from ai_trader_assets.providers.base import ProviderCall, ProviderResult
@@ -64,16 +64,23 @@ def _path_parameters(symbol: str) -> tuple[float, float, float, float]:
 
 def _adjusted_close(symbol: str, day: dt.date) -> float:
     """A smooth, symbol-specific, split-free price path with daily noise."""
-    log_base, phase1, phase2, drift = _path_parameters(symbol)
+    return float(_adjusted_closes([symbol], day)[0])
+
+
+def _adjusted_closes(symbols: Sequence[str], day: dt.date) -> np.ndarray:
+    """:func:`_adjusted_close` of each symbol, computed as arrays (the same operations in the same
+    order, so the same numbers)."""
+    log_base, phase1, phase2, drift = np.array([_path_parameters(s) for s in symbols]).reshape(-1, 4).T
     x = day.toordinal()
+    noise = np.array([_unit(symbol, "noise", x) for symbol in symbols])
     log_price = (
         log_base
         + 0.25 * np.sin(2 * np.pi * x / 911 + phase1)
         + 0.08 * np.sin(2 * np.pi * x / 97 + phase2)
         + drift * (x - EPOCH_ORDINAL) / 365.0
-        + 0.012 * (_unit(symbol, "noise", x) - 0.5)
+        + 0.012 * (noise - 0.5)
     )
-    return float(np.exp(log_price))
+    return np.exp(log_price)
 
 
 @functools.cache
@@ -118,7 +125,28 @@ def _bucket_starts(dataset: Dataset, open_utc: dt.datetime, minutes: int) -> np.
 def session_bars(
     symbols: Sequence[str], session: dt.date, dataset: Dataset, shares_per_trade: int = SHARES_PER_TRADE
 ) -> pd.DataFrame:
-    """Bars of one session for ``symbols``, aggregated from that session's 1-minute bars.
+    """Bars of one session for ``symbols``, aggregated from that session's 1-minute bars."""
+    return _bar_frame(symbols, [_session_columns(symbols, session, dataset, shares_per_trade)])
+
+
+def _bar_frame(symbols: Sequence[str], parts: Sequence[dict[str, np.ndarray]]) -> pd.DataFrame:
+    """One frame of sessions' bar columns, each column concatenated once as an array (not a frame
+    per session joined by ``pd.concat``, which re-plans each frame's blocks)."""
+    columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    return pd.DataFrame(
+        columns
+        | {
+            "symbol": repeated_strings(symbols, columns["symbol"]),
+            "ts": pd.DatetimeIndex(columns["ts"]).tz_localize("UTC"),
+        },
+        copy=False,
+    )
+
+
+def _session_columns(
+    symbols: Sequence[str], session: dt.date, dataset: Dataset, shares_per_trade: int
+) -> dict[str, np.ndarray]:
+    """The columns of :func:`session_bars` (``symbol`` as positions in ``symbols``, ``ts`` naive UTC).
 
     The 1-minute bars are the single source; coarser bars take the first open, last close, max high,
     min low, summed volume and trades, and volume-weighted VWAP of their minutes. A minute has one
@@ -131,8 +159,8 @@ def session_bars(
     keys = np.array([_key(s, session) for s in symbols], dtype=np.uint64)
     factor = np.array([_split_factor(s, session) for s in symbols])
     gap = np.exp(0.004 * _normal(keys, 1, 1)[:, 0])
-    day_open = np.array([_adjusted_close(s, previous) for s in symbols]) * gap / factor
-    day_close = np.array([_adjusted_close(s, session) for s in symbols]) / factor
+    day_open = _adjusted_closes(symbols, previous) * gap / factor
+    day_close = _adjusted_closes(symbols, session) / factor
     sigma = 0.015 / np.sqrt(minutes)
     # A Brownian bridge in log price from the session's open to its close.
     walk = np.cumsum(sigma * _normal(keys, minutes, 2), axis=1)
@@ -166,20 +194,17 @@ def session_bars(
         stamps = pd.date_range(open_utc, periods=minutes, freq="1min")[starts]
         if dataset == Dataset.BARS_1HOUR:
             stamps = stamps.floor("1h")  # Polygon stamps hour bars at the clock hour
-    return pd.DataFrame(
-        {
-            "symbol": np.repeat(np.asarray(symbols, dtype=object), len(starts)),
-            # Indexing keeps the datetime dtype (np.tile would make an object array of Timestamps).
-            "ts": stamps.as_unit("us")[np.tile(np.arange(len(stamps)), len(symbols))],
-            "open": opens[:, starts].ravel(),
-            "high": np.maximum.reduceat(highs, starts, axis=1).ravel(),
-            "low": np.minimum.reduceat(lows, starts, axis=1).ravel(),
-            "close": closes[:, ends].ravel(),
-            "volume": volume.ravel(),
-            "vwap": (np.add.reduceat(notional, starts, axis=1) / volume).ravel(),
-            "trade_count": np.add.reduceat(trades, starts, axis=1).ravel().astype("int64"),
-        }
-    )
+    return {
+        "symbol": np.repeat(np.arange(len(symbols)), len(starts)),
+        "ts": np.tile(stamps.tz_convert(None).as_unit("us").to_numpy(), len(symbols)),
+        "open": opens[:, starts].ravel(),
+        "high": np.maximum.reduceat(highs, starts, axis=1).ravel(),
+        "low": np.minimum.reduceat(lows, starts, axis=1).ravel(),
+        "close": closes[:, ends].ravel(),
+        "volume": volume.ravel(),
+        "vwap": (np.add.reduceat(notional, starts, axis=1) / volume).ravel(),
+        "trade_count": np.add.reduceat(trades, starts, axis=1).ravel().astype("int64"),
+    }
 
 
 class DemoProvider:
@@ -228,19 +253,21 @@ class DemoProvider:
     ) -> ProviderResult:
         started = time.perf_counter()
         now = self._clock()
-        frames = []
+        parts = []
         for session in sessions if symbols else []:
             opened, closed = calendar.session_open_close(session)
             if opened > now or (dataset == Dataset.BARS_1DAY and closed > now):
                 continue  # not traded yet, or the day's bar is not over
-            bars = session_bars(list(symbols), session, dataset, self.shares_per_trade)
+            part = _session_columns(symbols, session, dataset, self.shares_per_trade)
             if closed > now:
-                bars = bars[bars["ts"] <= now]
-            frames.append(bars)
-        frame = pd.concat(frames, ignore_index=True) if frames else empty_frame(BAR_COLUMNS)
+                formed = part["ts"] <= np.datetime64(now.astimezone(dt.UTC).replace(tzinfo=None), "us")
+                part = {name: values[formed] for name, values in part.items()}
+            parts.append(part)
+        frame = _bar_frame(symbols, parts) if parts else empty_frame(BAR_COLUMNS)
         if since is not None:
             frame = frame[frame["ts"] >= since].reset_index(drop=True)
-        frame = frame.assign(source=SOURCE, ingested_at=pd.Timestamp.now(tz="UTC").as_unit("us"))
+        frame["source"] = repeated_strings([SOURCE], np.zeros(len(frame), dtype=np.int64))
+        frame["ingested_at"] = pd.Timestamp.now(tz="UTC").as_unit("us")
         frame = conform(frame, BAR_COLUMNS)
         return ProviderResult(frame=frame, calls=(_call(endpoint, started, len(frame)),))
 

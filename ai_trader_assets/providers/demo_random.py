@@ -11,12 +11,20 @@ def key(*parts: object) -> int:
     return int.from_bytes(digest, "little")
 
 
+# The arithmetic below works in place: a first fill draws billions of numbers, and a fresh array per
+# step costs more than the step (500 symbols x 390 minutes of uniforms: 1.8 ms instead of 2.5 ms).
+# The results are the same bits.
+
+
 def splitmix64(values: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
         z = values + np.uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return z ^ (z >> np.uint64(31))
+        shifted = np.empty_like(z)
+        for shift, multiplier in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
+            z ^= np.right_shift(z, np.uint64(shift), out=shifted)
+            z *= np.uint64(multiplier)
+        z ^= np.right_shift(z, np.uint64(31), out=shifted)
+        return z
 
 
 def uniform(keys: np.ndarray, count: int, stream: int) -> np.ndarray:
@@ -25,12 +33,23 @@ def uniform(keys: np.ndarray, count: int, stream: int) -> np.ndarray:
         base = splitmix64(keys.astype(np.uint64) ^ np.uint64(key("stream", stream)))
         counters = np.arange(count, dtype=np.uint64) * np.uint64(0xD1B54A32D192ED03)
         bits = splitmix64(base[:, None] + counters[None, :])
-    return ((bits >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+    bits >>= np.uint64(11)
+    values = bits.astype(np.float64)
+    values += 0.5
+    values *= 2.0**-53
+    return values
 
 
 def normal(keys: np.ndarray, count: int, stream: int) -> np.ndarray:
-    u1, u2 = uniform(keys, count, stream), uniform(keys, count, stream + 1000)
-    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+    """Standard normals by Box-Muller: sqrt(-2 ln u1) cos(2 pi u2)."""
+    radius, angle = uniform(keys, count, stream), uniform(keys, count, stream + 1000)
+    np.log(radius, out=radius)
+    radius *= -2.0
+    np.sqrt(radius, out=radius)
+    angle *= 2.0 * np.pi
+    np.cos(angle, out=angle)
+    radius *= angle
+    return radius
 
 
 def unit(*parts: object) -> float:

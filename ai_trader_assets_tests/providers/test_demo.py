@@ -170,3 +170,21 @@ def test_a_trading_session_is_served_up_to_now_like_a_live_feed() -> None:
     assert len(recent) == 6 and recent["ts"].min() == pd.Timestamp(since)
     news = live.news(["AAPL", "MSFT", "NVDA", "IBM"], now - dt.timedelta(days=5), now + dt.timedelta(days=1))
     assert not news.frame.empty and (news.frame["published_utc"] < pd.Timestamp(now)).all()
+
+
+def test_the_demos_numbers_are_pinned() -> None:
+    """Speed work on the generator must not change what it generates: a few values, as generated
+    before the generator was reworked for speed (issue 24), to the cent and the share."""
+    daily = provider.bars(["AAPL", "BRK.B"], Dataset.BARS_1DAY, FULL_DAY, FULL_DAY).frame
+    assert daily[["open", "high", "low", "close"]].round(2).values.tolist() == [
+        [45.36, 45.87, 44.67, 45.15],
+        [55.28, 56.17, 54.98, 55.02],
+    ]
+    assert daily["volume"].tolist() == [4609144.0, 5121702.0]
+    assert daily["trade_count"].tolist() == [5760, 6392]
+    minutes = provider.bars(["AAPL"], Dataset.BARS_1MIN, FULL_DAY, FULL_DAY).frame
+    assert len(minutes) == 390
+    assert minutes.iloc[[0, -1]][["open", "close"]].round(2).values.tolist() == [
+        [45.36, 45.42],
+        [45.2, 45.15],
+    ]
