@@ -12,8 +12,8 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 
 import dagster as dg
-import numpy as np
 import pandas as pd
+import polars as pl
 
 from ai_trader_assets import calendar
 from ai_trader_assets.datasets import BAR_DATASETS, LAYERS, SPECS, Dataset
@@ -25,7 +25,7 @@ from ai_trader_assets.defs.platform.resources import (
     PlatformConfigResource,
 )
 from ai_trader_assets.ops.ticks_vs_bars import MinuteMatch
-from ai_trader_assets.storage.lake.tables import LakeTables
+from ai_trader_assets.storage.lake.tables import LakeTables, in_table_schema
 from ai_trader_assets.storage.ledger import Ledger
 
 SHOWN = 20  # symbols listed in check metadata
@@ -81,21 +81,22 @@ def ticks_match_bars(tables: LakeTables, pairs: dict[dt.date, set[str]]) -> dg.A
     )
 
 
-def _regular_rows_of_sessions(dataset: Dataset, frame: pd.DataFrame) -> pd.DataFrame:
+def _regular_rows_of_sessions(dataset: Dataset, frame: pl.DataFrame) -> pl.DataFrame:
     """The rows inside their session's regular hours (all of them for daily and hourly bars)."""
-    if dataset in (Dataset.BARS_1DAY, Dataset.BARS_1HOUR) or frame.empty:
+    if dataset in (Dataset.BARS_1DAY, Dataset.BARS_1HOUR) or frame.is_empty():
         return frame
-    # Each distinct session's hours once, then compared as UTC datetime64 (a per-row map is slow).
-    codes, sessions = pd.factorize(frame["session"])
-    hours = np.array(
-        [
-            [t.astimezone(dt.UTC).replace(tzinfo=None) for t in calendar.session_open_close(d)]
-            for d in sessions
-        ],
-        dtype="datetime64[us]",
+    # Each distinct session's hours once, joined on (a per-row map is slow).
+    sessions = frame["session"].unique().to_list()
+    hours = pl.DataFrame(
+        {
+            "session": sessions,
+            "opens": [calendar.session_open_close(d)[0] for d in sessions],
+            "closes": [calendar.session_open_close(d)[1] for d in sessions],
+        },
+        schema={"session": pl.Date, "opens": frame.schema["ts"], "closes": frame.schema["ts"]},
     )
-    ts = frame["ts"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[us]")
-    return frame[(ts >= hours[codes, 0]) & (ts < hours[codes, 1])]
+    timed = frame.join(hours, on="session", how="left")
+    return timed.filter((pl.col("ts") >= pl.col("opens")) & (pl.col("ts") < pl.col("closes")))
 
 
 class CheckTally:
@@ -121,48 +122,72 @@ class CheckTally:
         written = [d for d in stored if d.fetched]
         if not written:
             return
-        news = self.dataset == Dataset.NEWS
-        in_cold = self._stored_rows(written)
         self.partitions.update(d.key for d in written)
         if self.dataset not in BAR_DATASETS:
             self._fetched.extend((d.session, list(d.fetched)) for d in written)
-        if not news:  # only the (session, layer, symbol) the slice fetched
-            fetched = pd.DataFrame(
-                [(d.session, d.layer, s) for d in written for s in d.fetched],
-                columns=["session", "layer", "symbol"],
-            )
-            in_cold = in_cold.merge(fetched.astype({"symbol": in_cold["symbol"].dtype}), how="inner")
-        layers = in_cold[["session", "layer"]].drop_duplicates()  # not a tuple per stored row
-        present = set(zip(layers["session"], layers["layer"], strict=True))
+        if SPECS[self.dataset].checked_columns is not None:
+            in_cold, present, counts = self._bulk_rows(written)
+        else:
+            in_cold, present, counts = self._rows(written), set(), {}
+            if self.dataset != Dataset.NEWS:  # only the (session, layer, symbol) the slice fetched
+                fetched = pd.DataFrame(
+                    [(d.session, d.layer, s) for d in written for s in d.fetched],
+                    columns=["session", "layer", "symbol"],
+                )
+                in_cold = in_cold.merge(fetched.astype({"symbol": in_cold["symbol"].dtype}), how="inner")
+            layers = in_cold[["session", "layer"]].drop_duplicates()  # not a tuple per stored row
+            present = set(zip(layers["session"], layers["layer"], strict=True))
         for data in written:
             if (data.session, data.layer) not in present and any(data.fetched.values()):
                 self.problems += 1  # rows were fetched but are not in cold storage
         self.problems += self._invalid(in_cold)
         if self.dataset in BAR_DATASETS:
-            regular = _regular_rows_of_sessions(self.dataset, in_cold)
-            counts = regular.groupby(["session", "symbol"], observed=True).size().to_dict()
             for data in written:
                 if data.through is not None:
                     self.partial.add(data.key)
                 expected = bars_in_session(self.dataset, data.session, data.through)
                 for symbol in data.fetched:
-                    found = int(counts.get((data.session, symbol), 0))
+                    found = counts.get((data.session, symbol), 0)
                     if found < expected:
                         self.incomplete[f"{symbol} {data.session}"] = found
 
-    def _stored_rows(self, written: list[PartitionData]) -> pd.DataFrame:
+    def _bulk_rows(
+        self, written: list[PartitionData]
+    ) -> tuple[pd.DataFrame, set[tuple[dt.date, int]], dict[tuple[dt.date, str], int]]:
+        """Of a bulk dataset (bars, trades): the slice's stored rows in the columns its validation
+        reads, the (session, layer) pairs holding rows, and of bars the regular-hours rows per
+        (session, symbol). Kept, paired and counted in Polars; only the validation sees pandas (on a
+        layer's first fill, the pandas merge and groupby were half of these checks' time)."""
+        spec = SPECS[self.dataset]
+        assert spec.checked_columns is not None
+        found = self.tables.read_polars(
+            self.dataset,
+            columns=[*spec.checked_columns, "session", "layer"],
+            sessions=sorted({d.session for d in written}),
+            symbols=sorted({s for d in written for s in d.fetched}),
+        )
+        fetched = pl.DataFrame(
+            [(d.session, d.layer, s) for d in written for s in d.fetched],
+            schema={"session": pl.Date, "layer": found.schema["layer"], "symbol": found.schema["symbol"]},
+            orient="row",
+        )
+        found = found.join(fetched, on=["session", "layer", "symbol"], how="semi")
+        present = set(found.select("session", "layer").unique().iter_rows())
+        counts = {}
+        if self.dataset in BAR_DATASETS:
+            regular = _regular_rows_of_sessions(self.dataset, found)
+            counts = {
+                (day, symbol): n for day, symbol, n in regular.group_by("session", "symbol").len().iter_rows()
+            }
+        return in_table_schema(self.dataset, found, spec.checked_columns).to_pandas(), present, counts
+
+    def _rows(self, written: list[PartitionData]) -> pd.DataFrame:
         """Exactly the slice's stored rows, with session and layer: its symbols' rows, or its articles
         by id (an article names several symbols, and reading every article of the slice's sessions
-        grows with each slice); of a bulk dataset only the columns its validation reads."""
-        spec = SPECS[self.dataset]
+        grows with each slice)."""
         news = self.dataset == Dataset.NEWS
         sessions = sorted({d.session for d in written})
         symbols = None if news else sorted({s for d in written for s in d.fetched})
-        if spec.checked_columns is not None:
-            columns = [*spec.checked_columns, "session", "layer"]
-            return self.tables.read(
-                self.dataset, columns=columns, sessions=sessions, symbols=symbols
-            ).to_pandas()
         ids = sorted({i for d in written for i in d.frame["id"]}) if news else None
         return self.tables.frame(
             self.dataset, extra=["session", "layer"], sessions=sessions, symbols=symbols, ids=ids

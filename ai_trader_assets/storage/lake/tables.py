@@ -53,6 +53,14 @@ from ai_trader_assets.storage.lake.slices import (
 COMMIT_ATTEMPTS = 3
 
 
+def in_table_schema(dataset: Dataset, found: pl.DataFrame, columns: Sequence[str] | None = None) -> pa.Table:
+    """Rows read from a table as Arrow in the table's schema (``columns``: in some of its columns)."""
+    layout = LAYOUTS[dataset]
+    schema = layout.schema if columns is None else pa.schema([layout.schema.field(c) for c in columns])
+    # One buffer per column: a far cheaper export to Arrow and pandas.
+    return found.rechunk().to_arrow(compat_level=pl.CompatLevel.oldest()).select(schema.names).cast(schema)
+
+
 def lake_tables(lake: Lake, config: PlatformConfig, database: MarketDatabase | None = None) -> "LakeTables":
     """The lake's tables; writable when the market database (which coordinates writers) is given."""
     spec = config.pipeline.lake
@@ -109,13 +117,7 @@ class LakeTables:
         Session filters also prune the time buckets, and the symbol filter skips files and row groups
         by their statistics, so a one-symbol read opens only what holds that symbol.
         """
-        layout = LAYOUTS[dataset]
-        schema = layout.schema if columns is None else pa.schema([layout.schema.field(c) for c in columns])
-        found = self.read_polars(dataset, columns=columns, **filters)
-        # One buffer per column: a far cheaper export to Arrow and pandas.
-        return (
-            found.rechunk().to_arrow(compat_level=pl.CompatLevel.oldest()).select(schema.names).cast(schema)
-        )
+        return in_table_schema(dataset, self.read_polars(dataset, columns=columns, **filters), columns)
 
     def read_polars(
         self,
