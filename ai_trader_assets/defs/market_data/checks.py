@@ -156,8 +156,8 @@ class CheckTally:
     ) -> tuple[pd.DataFrame, set[tuple[dt.date, int]], dict[tuple[dt.date, str], int]]:
         """Of a bulk dataset (bars, trades): the slice's stored rows in the columns its validation
         reads, the (session, layer) pairs holding rows, and of bars the regular-hours rows per
-        (session, symbol). Kept, paired and counted in Polars; only the validation sees pandas (on a
-        layer's first fill, the pandas merge and groupby were half of these checks' time)."""
+        (session, symbol). Kept, paired and counted in Polars; only the validation sees pandas. (With
+        pandas' merge and groupby, a slice of 819,000 1-minute bars took 370-380 ms; now 200-270.)"""
         spec = SPECS[self.dataset]
         assert spec.checked_columns is not None
         found = self.tables.read_polars(
