@@ -21,7 +21,7 @@ from massive.rest.models import Agg
 from ai_trader_assets import calendar
 from ai_trader_assets.config import RateLimit, load_config
 from ai_trader_assets.datasets import Dataset
-from ai_trader_assets.providers.demo import session_bars
+from ai_trader_assets.providers.demo_bars import session_bars
 from ai_trader_assets.providers.http import RequestGovernor
 from ai_trader_assets.providers.polygon import AGGREGATES, PolygonProvider, PolygonTransport, parse_aggregates
 from ai_trader_assets.providers.ratelimit import RequestLimiter

@@ -9,7 +9,8 @@ from ai_trader_assets.calendar import session_midnight_utc
 from ai_trader_assets.config import load_config
 from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.ops.reconciliation import Reconciler, compare, reference_for, sample
-from ai_trader_assets.providers.demo import DemoProvider, session_bars
+from ai_trader_assets.providers.demo import DemoProvider
+from ai_trader_assets.providers.demo_bars import session_bars
 from ai_trader_assets.storage.database import MarketDatabase
 
 SPEC = load_config().providers.reconciliation

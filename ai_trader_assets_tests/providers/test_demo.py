@@ -11,7 +11,8 @@ import pytest
 from ai_trader_assets import calendar
 from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.datasets.bars import bar_problems
-from ai_trader_assets.providers.demo import DemoProvider, splits
+from ai_trader_assets.providers.demo import DemoProvider
+from ai_trader_assets.providers.demo_bars import splits
 
 SYMBOLS = ["AAPL", "MSFT", "BRK.B", "ZZZZ"]
 FULL_DAY = dt.date(2026, 11, 20)

@@ -21,7 +21,8 @@ from ai_trader_assets.providers.base import (
     ProviderError,
     ProviderUnavailableError,
 )
-from ai_trader_assets.providers.demo import DemoProvider, session_bars, splits
+from ai_trader_assets.providers.demo import DemoProvider
+from ai_trader_assets.providers.demo_bars import session_bars, splits
 from ai_trader_assets.providers.http import RequestGovernor
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.providers.yahoo import CLIENT_USER_AGENT, YahooProvider, round_significant

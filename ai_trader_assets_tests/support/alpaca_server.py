@@ -27,7 +27,8 @@ import pandas as pd
 from ai_trader_assets import calendar
 from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.datasets.companies import read_companies_csv
-from ai_trader_assets.providers.demo import DEMO_UNIVERSE, DemoProvider, session_bars
+from ai_trader_assets.providers.demo import DEMO_UNIVERSE, DemoProvider
+from ai_trader_assets.providers.demo_bars import session_bars
 from ai_trader_assets_tests.support.fake_api import FakeApi, RecordedRequest, fixture_json
 
 TIMEFRAME_TO_DATASET = {

@@ -21,7 +21,7 @@ import pyarrow.csv as pacsv
 
 from ai_trader_assets import calendar
 from ai_trader_assets.datasets import Dataset
-from ai_trader_assets.providers.demo import session_bars
+from ai_trader_assets.providers.demo_bars import session_bars
 from ai_trader_assets.providers.massive_flatfiles import object_key
 from ai_trader_assets_tests.support.s3 import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
 

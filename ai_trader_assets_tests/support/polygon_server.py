@@ -26,7 +26,8 @@ import pandas as pd
 from ai_trader_assets import calendar
 from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.datasets.ticks import session_bounds_ns
-from ai_trader_assets.providers.demo import DemoProvider, session_bars
+from ai_trader_assets.providers.demo import DemoProvider
+from ai_trader_assets.providers.demo_bars import session_bars
 from ai_trader_assets_tests.support.fake_api import FakeApi, RecordedRequest, fixture_json
 
 SPAN_TO_DATASET = {

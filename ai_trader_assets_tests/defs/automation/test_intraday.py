@@ -22,7 +22,8 @@ from ai_trader_assets.defs.platform.definitions import resources
 from ai_trader_assets.ingest import Ingestor, IngestRequest
 from ai_trader_assets.planning.intraday import freshness
 from ai_trader_assets.providers.base import ProviderResult
-from ai_trader_assets.providers.demo import DemoProvider, session_bars
+from ai_trader_assets.providers.demo import DemoProvider
+from ai_trader_assets.providers.demo_bars import session_bars
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake

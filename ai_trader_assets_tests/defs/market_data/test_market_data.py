@@ -22,7 +22,7 @@ from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.defs.market_data.maintenance import maintain_lake
 from ai_trader_assets.defs.platform.definitions import resources
 from ai_trader_assets.planning.gaps import find_gaps
-from ai_trader_assets.providers.demo import session_bars
+from ai_trader_assets.providers.demo_bars import session_bars
 from ai_trader_assets.storage import backfill_requests
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase

@@ -29,7 +29,8 @@ import yaml
 from ai_trader_assets import calendar
 from ai_trader_assets.config import DEFAULT_CONFIG_DIR, load_config
 from ai_trader_assets.datasets import SPECS, Dataset
-from ai_trader_assets.providers.demo import DemoProvider, session_bars
+from ai_trader_assets.providers.demo import DemoProvider
+from ai_trader_assets.providers.demo_bars import session_bars
 from ai_trader_assets.storage.companies import CompaniesRepository
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake
