@@ -19,12 +19,12 @@ from ai_trader_assets import calendar
 from ai_trader_assets.datasets import BAR_DATASETS, LAYERS, SPECS, Dataset
 from ai_trader_assets.datasets.bars import bars_in_session
 from ai_trader_assets.datasets.partitions import PartitionData
-from ai_trader_assets.datasets.registry import check_rows
 from ai_trader_assets.defs.platform.resources import (
     MarketDatabaseResource,
     PlatformConfigResource,
 )
 from ai_trader_assets.ops.ticks_vs_bars import MinuteMatch
+from ai_trader_assets.storage.lake.layout import LAYOUTS
 from ai_trader_assets.storage.lake.tables import LakeTables, in_table_schema
 from ai_trader_assets.storage.ledger import Ledger
 
@@ -125,18 +125,7 @@ class CheckTally:
         self.partitions.update(d.key for d in written)
         if self.dataset not in BAR_DATASETS:
             self._fetched.extend((d.session, list(d.fetched)) for d in written)
-        if SPECS[self.dataset].checked_columns is not None:
-            in_cold, present, counts = self._bulk_rows(written)
-        else:
-            in_cold, present, counts = self._rows(written), set(), {}
-            if self.dataset != Dataset.NEWS:  # only the (session, layer, symbol) the slice fetched
-                fetched = pd.DataFrame(
-                    [(d.session, d.layer, s) for d in written for s in d.fetched],
-                    columns=["session", "layer", "symbol"],
-                )
-                in_cold = in_cold.merge(fetched.astype({"symbol": in_cold["symbol"].dtype}), how="inner")
-            layers = in_cold[["session", "layer"]].drop_duplicates()  # not a tuple per stored row
-            present = set(zip(layers["session"], layers["layer"], strict=True))
+        in_cold, present, counts = self._stored(written)
         for data in written:
             if (data.session, data.layer) not in present and any(data.fetched.values()):
                 self.problems += 1  # rows were fetched but are not in cold storage
@@ -151,27 +140,35 @@ class CheckTally:
                     if found < expected:
                         self.incomplete[f"{symbol} {data.session}"] = found
 
-    def _bulk_rows(
+    def _stored(
         self, written: list[PartitionData]
     ) -> tuple[pd.DataFrame, set[tuple[dt.date, int]], dict[tuple[dt.date, str], int]]:
-        """Of a bulk dataset (bars, trades): the slice's stored rows in the columns its validation
-        reads, the (session, layer) pairs holding rows, and of bars the regular-hours rows per
-        (session, symbol). Kept, paired and counted in Polars; only the validation sees pandas. (With
-        pandas' merge and groupby, a slice of 819,000 1-minute bars took 370-380 ms; now 200-270.)"""
+        """Exactly the slice's stored rows (in the columns its validation reads), the (session, layer)
+        pairs holding rows, and of bars the regular-hours rows per (session, symbol).
+
+        Rows are kept, paired and counted in Polars; only the validation sees pandas. (With pandas'
+        merge and groupby, a slice of 819,000 1-minute bars took 370-380 ms; in Polars 200-270.)
+        A slice's rows are its fetched (session, layer, symbol); of news, its articles by id (an
+        article names several symbols, and reading every article of the slice's sessions grows with
+        each slice).
+        """
         spec = SPECS[self.dataset]
-        assert spec.checked_columns is not None
+        news = self.dataset == Dataset.NEWS
+        checked = None if spec.checked_columns is None else [*spec.checked_columns, "session", "layer"]
         found = self.tables.read_polars(
             self.dataset,
-            columns=[*spec.checked_columns, "session", "layer"],
+            columns=checked,
             sessions=sorted({d.session for d in written}),
-            symbols=sorted({s for d in written for s in d.fetched}),
+            symbols=None if news else sorted({s for d in written for s in d.fetched}),
+            ids=sorted({i for d in written for i in d.frame["id"]}) if news else None,
         )
-        fetched = pl.DataFrame(
-            [(d.session, d.layer, s) for d in written for s in d.fetched],
-            schema={"session": pl.Date, "layer": found.schema["layer"], "symbol": found.schema["symbol"]},
-            orient="row",
-        )
-        found = found.join(fetched, on=["session", "layer", "symbol"], how="semi")
+        if not news:
+            fetched = pl.DataFrame(
+                [(d.session, d.layer, s) for d in written for s in d.fetched],
+                schema={"session": pl.Date, "layer": found.schema["layer"], "symbol": found.schema["symbol"]},
+                orient="row",
+            )
+            found = found.join(fetched, on=["session", "layer", "symbol"], how="semi")
         present = set(found.select("session", "layer").unique().iter_rows())
         counts = {}
         if self.dataset in BAR_DATASETS:
@@ -179,25 +176,17 @@ class CheckTally:
             counts = {
                 (day, symbol): n for day, symbol, n in regular.group_by("session", "symbol").len().iter_rows()
             }
-        return in_table_schema(self.dataset, found, spec.checked_columns).to_pandas(), present, counts
-
-    def _rows(self, written: list[PartitionData]) -> pd.DataFrame:
-        """Exactly the slice's stored rows, with session and layer: its symbols' rows, or its articles
-        by id (an article names several symbols, and reading every article of the slice's sessions
-        grows with each slice)."""
-        news = self.dataset == Dataset.NEWS
-        sessions = sorted({d.session for d in written})
-        symbols = None if news else sorted({s for d in written for s in d.fetched})
-        ids = sorted({i for d in written for i in d.frame["id"]}) if news else None
-        return self.tables.frame(
-            self.dataset, extra=["session", "layer"], sessions=sessions, symbols=symbols, ids=ids
-        )
+        if spec.checked_columns is not None:
+            rows = in_table_schema(self.dataset, found, spec.checked_columns).to_pandas()
+        else:
+            rows = LAYOUTS[self.dataset].to_frame(in_table_schema(self.dataset, found))
+        return rows, present, counts
 
     def _invalid(self, in_cold: pd.DataFrame) -> int:
-        spec = SPECS[self.dataset]
-        if spec.checked_columns is not None:
-            return int((spec.problems(in_cold) != "").sum())
-        return len(check_rows(self.dataset, in_cold.drop(columns=["session", "layer"]))[1])
+        """Stored rows the write path's own validation would reject (invalid, or a duplicate key)."""
+        if in_cold.empty:
+            return 0
+        return int((SPECS[self.dataset].problems(in_cold) != "").sum())
 
     def results(
         self, platform: PlatformConfigResource, market_db: MarketDatabaseResource

@@ -5,6 +5,7 @@ import datetime as dt
 from pathlib import Path
 
 import pandas as pd
+from deltalake import write_deltalake
 
 from ai_trader_assets.config import load_config
 from ai_trader_assets.datasets import Dataset
@@ -15,6 +16,7 @@ from ai_trader_assets.providers.demo import DemoProvider
 from ai_trader_assets.storage.database import MarketDatabase
 from ai_trader_assets.storage.lake import Lake
 from ai_trader_assets.storage.lake.commits import Commit
+from ai_trader_assets.storage.lake.layout import LAYOUTS
 from ai_trader_assets.storage.lake.tables import lake_tables
 
 FIVE = Dataset.BARS_5MIN
@@ -48,4 +50,27 @@ def test_only_the_fetched_pairs_are_checked_and_counted(tmp_path: Path) -> None:
     # A partition whose fetched rows are not in the table is a problem.
     tally.add([PartitionData(FIVE, SECOND, 1, slice_rows[SECOND], {"MSFT": 68}, EMPTY_REJECTS)])
     assert tally.problems == 1
+    database.dispose()
+
+
+def test_sparse_datasets_are_checked_by_the_same_pairs(tmp_path: Path) -> None:
+    """Corporate actions go through the same read: a duplicated action stored at another layer of the
+    same session and symbol is not the slice's problem; judged as its own pair, it is."""
+    database = MarketDatabase(f"sqlite:///{tmp_path / 'market.db'}")
+    tables = lake_tables(Lake(str(tmp_path / "lake")), load_config(), database)
+    actions = Dataset.CORPORATE_ACTIONS
+    ex_date = dt.date(2026, 11, 6)
+    dividend = DemoProvider().corporate_actions(["MSFT"], ex_date, ex_date).frame
+    assert len(dividend) == 1
+    tables.store(actions, dividend, 2, Commit("test", "slice", ("b",)))
+    # A table damaged outside the writer (which keeps one row per key): the action twice at layer 3.
+    twice = LAYOUTS[actions].to_arrow(pd.concat([dividend, dividend], ignore_index=True), 3)
+    write_deltalake(tables.lake.table_uri(actions), twice, mode="append")
+    tally = CheckTally(actions, tables)
+    tally.add([PartitionData(actions, ex_date, 2, dividend, {"MSFT": 1}, EMPTY_REJECTS)])
+    assert tally.problems == 0
+    tally.add([PartitionData(actions, ex_date, 3, dividend, {"MSFT": 2}, EMPTY_REJECTS)])
+    assert tally.problems == 1  # the duplicate id
+    tally.add([PartitionData(actions, ex_date, 1, dividend, {"MSFT": 1}, EMPTY_REJECTS)])
+    assert tally.problems == 2  # fetched, but nothing stored at layer 1
     database.dispose()
