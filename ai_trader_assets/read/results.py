@@ -52,6 +52,18 @@ def in_order(rows: pl.DataFrame, order: list[str], symbols: Sequence[str]) -> bo
     return is_sorted(rows, order)
 
 
+def sorted_rows(rows: pl.DataFrame, order: list[str]) -> pl.DataFrame:
+    """Rows sorted by ``order``, cheaply when they are sorted runs: a read of several layers comes
+    back as one run per layer (clustered files hold ``(layer, symbol, time)``), and a read over
+    several buckets as one run per file, in time order. A stable sort by the first column alone then
+    orders them, checked (a full sort otherwise): 39,000 rows of one session, 1.4 ms against 3.3."""
+    if len(order) > 1:
+        by_first = rows.sort(order[0], maintain_order=True)
+        if is_sorted(by_first, order):
+            return by_first
+    return rows.sort(order)
+
+
 def condition_ids(rows: pl.DataFrame) -> pl.DataFrame:
     """Trades' ``conditions`` as lists of ids ("12,37" -> [12, 37]): each distinct text parsed once
     (a session has a few hundred against a million trades), then joined back in order."""

@@ -12,7 +12,7 @@ import polars as pl
 from ai_trader_assets import calendar
 from ai_trader_assets.datasets import SPECS, Dataset
 from ai_trader_assets.read.requests import Pin
-from ai_trader_assets.read.results import ReadReport, in_order, order_of
+from ai_trader_assets.read.results import ReadReport, in_order, order_of, sorted_rows
 from ai_trader_assets.read.sources import ColdSource, HotSource, in_sessions, newest_per_symbol, time_bounds
 from ai_trader_assets.read.symbols import LayerLookup, SymbolLayers
 from ai_trader_assets.storage.lake.layout import LAYOUTS
@@ -62,8 +62,10 @@ class StoredRows:
         if actions:
             rows = rows.lazy().filter(pl.col("ex_date").is_between(first, last)).sort(order).collect()
         # Sorting a small result costs less than checking it (each Polars step has a fixed cost).
-        elif rows.height <= SORT_WITHOUT_CHECK_ROWS or not in_order(rows, order, symbols):
+        elif rows.height <= SORT_WITHOUT_CHECK_ROWS:
             rows = rows.sort(order)
+        elif not in_order(rows, order, symbols):
+            rows = sorted_rows(rows, order)
         renamed = {s: layers.earlier[s] for s in symbols if s in layers.earlier}
         if renamed and dataset != Dataset.NEWS:
             rows = self._with_earlier_names(dataset, report, rows, renamed, pin)
