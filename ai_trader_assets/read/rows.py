@@ -41,8 +41,7 @@ class StoredRows:
         actions = dataset == Dataset.CORPORATE_ACTIONS
         last_session = calendar.session_on_or_after(last) if actions else last
         version, timestamp = pin.of(dataset)
-        report.versions[dataset.value] = self.cold.version(dataset, version, timestamp)
-        cold = self.cold.read(
+        rows, report.versions[dataset.value] = self.cold.read(
             dataset,
             symbols,
             first,
@@ -51,7 +50,6 @@ class StoredRows:
             version=version,
             timestamp=timestamp,
         )
-        rows = cold
         report.rows_cold = rows.height
         if pin.hot:
             tail = self._hot_tail(dataset, symbols, first, last, rows)

@@ -51,10 +51,6 @@ class ColdSource:
     def __init__(self, tables: LakeTables) -> None:
         self.tables = tables
 
-    def version(self, dataset: Dataset, version: int | None, timestamp: dt.datetime | None) -> int | None:
-        table = self.tables.open(dataset, version=version, timestamp=timestamp)
-        return None if table is None else table.version()
-
     def read(
         self,
         dataset: Dataset,
@@ -65,19 +61,16 @@ class ColdSource:
         layers: Sequence[int] | None,
         version: int | None = None,
         timestamp: dt.datetime | None = None,
-    ) -> pl.DataFrame:
-        """The rows of sessions ``start``..``end`` naming the symbols: data columns plus ``session``."""
+    ) -> tuple[pl.DataFrame, int | None]:
+        """The rows of sessions ``start``..``end`` naming the symbols (data columns plus ``session``),
+        and the table version they were read from (None: the table was never written). The table is
+        opened once: the version reported is the one read, even while writers commit."""
+        table = self.tables.open(dataset, version=version, timestamp=timestamp)
         columns = [*SPECS[dataset].columns, "session"]
-        return self.tables.read_polars(
-            dataset,
-            start=start,
-            end=end,
-            symbols=symbols,
-            layers=layers,
-            columns=columns,
-            version=version,
-            timestamp=timestamp,
+        rows = self.tables.read_polars(
+            dataset, start=start, end=end, symbols=symbols, layers=layers, columns=columns, table=table
         )
+        return rows, None if table is None else table.version()
 
 
 class HotSource:

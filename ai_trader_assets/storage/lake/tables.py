@@ -132,11 +132,17 @@ class LakeTables:
         columns: Sequence[str] | None = None,
         version: int | None = None,
         timestamp: dt.datetime | None = None,
+        table: DeltaTable | Literal["open"] | None = "open",
     ) -> pl.DataFrame:
-        """:meth:`read` as a Polars frame (what the read side works with: no conversion)."""
+        """:meth:`read` as a Polars frame (what the read side works with: no conversion).
+
+        ``table``: the table as :meth:`open` gave it, to read that very version (None: never
+        written); by default the table is opened here (at ``version`` or ``timestamp`` if given).
+        """
         layout = LAYOUTS[dataset]
         schema = layout.schema if columns is None else pa.schema([layout.schema.field(c) for c in columns])
-        table = self.open(dataset, version=version, timestamp=timestamp)
+        if isinstance(table, str):  # "open"
+            table = self.open(dataset, version=version, timestamp=timestamp)
         if table is None or (sessions is not None and not sessions):
             return _polars(schema.empty_table())
         condition = read_filter(
