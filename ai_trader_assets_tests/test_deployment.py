@@ -643,6 +643,8 @@ def test_helm_instance_settings_mirror_dagster_yaml() -> None:
     # The chart fails when run limits are set both here and on the run coordinator.
     queued = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
     assert queued["maxConcurrentRuns"] is None and queued["tagConcurrencyLimits"] == []
+    coordinator = instance["run_coordinator"]["config"]
+    assert queued["dequeueIntervalSeconds"] == coordinator["dequeue_interval_seconds"]
     retries = values["dagsterDaemon"]["runRetries"]
     assert (retries["enabled"], retries["maxRetries"], retries["retryOnAssetOrOpFailure"]) == (
         instance["run_retries"]["enabled"],

@@ -37,6 +37,7 @@ def test_production_instance_stores_runs_in_postgres(
     with dg.DagsterInstance.from_config(str(instance_home(tmp_path, "dagster.yaml"))) as instance:
         assert isinstance(instance.run_storage, PostgresRunStorage)
         assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
+        assert instance.run_coordinator.dequeue_interval_seconds == 1  # a promotion's runs wait less
         concurrency = instance.get_concurrency_config()
         assert concurrency.run_queue_config is not None
         assert concurrency.run_queue_config.max_concurrent_runs == 8
@@ -58,5 +59,7 @@ def test_embedded_instance_needs_no_postgres(tmp_path: Path) -> None:
     home = instance_home(tmp_path, "dagster.embedded.yaml")
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert "Sqlite" in type(instance.run_storage).__name__
+        assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
+        assert instance.run_coordinator.dequeue_interval_seconds == 1
         assert instance.run_retries_enabled
         assert dg.materialize([heartbeat], instance=instance).success
