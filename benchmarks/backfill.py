@@ -248,6 +248,16 @@ def promote(stack: Stack, symbols: list[str], layer: int, column: str) -> dict[s
         requested = min(instance.get_backfill(b).backfill_timestamp for b in backfills)  # type: ignore[union-attr]
         records = [instance.get_run_record_by_id(r.run_id) for r in runs]
         first_run = min(r.create_timestamp.timestamp() for r in records if r is not None)
+        # When each run was created, and what it stores: runs created one daemon loop (30 s) after the
+        # first wait for an input another run stores (ticks for 1-minute bars, sentiment for news).
+        created = sorted(
+            (
+                record.create_timestamp.timestamp() - first_run,
+                "+".join(sorted(key.path[-1] for key in (run.asset_selection or ()))),
+            )
+            for run, record in zip(runs, records, strict=True)
+            if record is not None
+        )
     return {
         "seconds": stored,
         # Where the time went: the sensor seeing the commit, Dagster's backfill daemon creating the
@@ -258,6 +268,7 @@ def promote(stack: Stack, symbols: list[str], layer: int, column: str) -> dict[s
         "runs": len(runs),
         "requests": len(stack.server.requests) - requests_before,
         "phases": phases,
+        "created": created,
     }
 
 
@@ -308,6 +319,8 @@ def print_promotion(result: dict[str, Any]) -> None:
         f"      commit -> backfill requested {sensor:5.1f} s (the sensor), -> first run created "
         f"{daemon:5.1f} s (Dagster's backfill daemon), -> stored {runs:5.1f} s (the runs)"
     )
+    created = ", ".join(f"+{offset:.1f} s {assets}" for offset, assets in result["created"])
+    print(f"      runs created at: {created}")
     phases = result["phases"]
     if phases:
         for name in phases[0]:
