@@ -11,9 +11,9 @@ do not matter, the shapes do) and written through ``LakeTables`` (the Delta tabl
 The rows each case reads are also put in the hot table (so ``read_sql`` has them; ``MarketData``
 still serves them from cold, which holds them all) and alone in one file (the floor).
 Cases, each raw and ``adjust="all"``: one symbol x a year of 1-minute bars; layer 2's symbols
-(500) x a year of daily bars; every symbol of one session of 1-minute bars. Targets (issue 12):
-Targets (issue 24, raw / adjusted, x the floor): the
-symbol-year <= 2 / 2.5, layer 2's year <= 1.5 / 3, the session <= 3 (raw).
+(500) x a year of daily bars; every symbol of one session of 1-minute bars. Targets (issue 24,
+raw / adjusted, x the floor): the symbol-year <= 2 / 2.5, layer 2's year <= 1.5 / 3, the session
+<= 3 (raw).
 """
 
 import argparse
