@@ -246,6 +246,7 @@ def promote(stack: Stack, symbols: list[str], layer: int, column: str) -> dict[s
         if os.environ.get("BENCH_TIMELINE") and runs:
             print_timeline(instance, runs[0].run_id)
         requested = min(instance.get_backfill(b).backfill_timestamp for b in backfills)  # type: ignore[union-attr]
+        tick = sensor_tick(instance, "qualification_sensor", requested)
         records = [instance.get_run_record_by_id(r.run_id) for r in runs]
         first_run = min(r.create_timestamp.timestamp() for r in records if r is not None)
         # When each run was created, and what it stores: runs created one daemon loop (30 s) after the
@@ -269,7 +270,21 @@ def promote(stack: Stack, symbols: list[str], layer: int, column: str) -> dict[s
         "requests": len(stack.server.requests) - requests_before,
         "phases": phases,
         "created": created,
+        # The sensor's tick that requested the backfill: (its start after the commit, its length).
+        "tick": None if tick is None else (tick[0] - started, tick[1] - tick[0]),
     }
+
+
+def sensor_tick(instance: dg.DagsterInstance, name: str, during: float) -> tuple[float, float] | None:
+    """(start, end) of the named sensor's tick that was running at ``during``."""
+    for state in instance.all_instigator_state():
+        if state.instigator_name != name:
+            continue
+        for tick in instance.get_ticks(state.instigator_origin_id, state.selector_id, after=during - 120):
+            end = tick.end_timestamp
+            if end is not None and tick.timestamp <= during <= end:
+                return tick.timestamp, end
+    return None
 
 
 def promotion_benchmark(factory: DatabaseFactory, root: Path, code: Path) -> list[dict[str, Any]]:
@@ -319,6 +334,9 @@ def print_promotion(result: dict[str, Any]) -> None:
         f"      commit -> backfill requested {sensor:5.1f} s (the sensor), -> first run created "
         f"{daemon:5.1f} s (Dagster's backfill daemon), -> stored {runs:5.1f} s (the runs)"
     )
+    if result["tick"] is not None:
+        wait, length = result["tick"]
+        print(f"      the sensor's tick: started {wait:.1f} s after the commit, ran {length:.1f} s")
     created = ", ".join(f"+{offset:.1f} s {assets}" for offset, assets in result["created"])
     print(f"      runs created at: {created}")
     phases = result["phases"]
