@@ -275,6 +275,16 @@ def promote(stack: Stack, symbols: list[str], layer: int, column: str) -> dict[s
     }
 
 
+def sensor_ticked(stack: Stack, name: str, since: float) -> bool:
+    """Whether the named sensor has finished a tick since ``since``."""
+    with stack.instance() as instance:
+        for state in instance.all_instigator_state():
+            if state.instigator_name == name:
+                ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id, after=since)
+                return any(tick.end_timestamp is not None for tick in ticks)
+    return False
+
+
 def sensor_tick(instance: dg.DagsterInstance, name: str, during: float) -> tuple[float, float] | None:
     """(start, end) of the named sensor's tick that was running at ``during``."""
     for state in instance.all_instigator_state():
@@ -309,8 +319,16 @@ def promotion_benchmark(factory: DatabaseFactory, root: Path, code: Path) -> lis
             stack.run(str(BIN / "dagster"), "sensor", "stop", sensor, "-w", "workspace.yaml")
         results = []
         with DagsterStack(stack.env, root / "logs", root=code) as processes:
+            daemon_started = time.time()
             processes.start_daemon()
             processes.start_webserver()
+            # A promotion meets a running daemon in production: not one still loading the code.
+            wait_for(
+                lambda: sensor_ticked(stack, "qualification_sensor", daemon_started),
+                300,
+                "the qualification sensor's first tick",
+                1,
+            )
             for symbols, layer, column in (
                 (to_layer3, 3, "layer3_qualified"),
                 (to_layer2, 2, "layer2_qualified"),
