@@ -67,8 +67,8 @@ class ColdSource:
         opened once: the version reported is the one read, even while writers commit."""
         table = self.tables.open(dataset, version=version, timestamp=timestamp)
         columns = [*SPECS[dataset].columns, "session"]
-        rows = self.tables.read_polars(
-            dataset, start=start, end=end, symbols=symbols, layers=layers, columns=columns, table=table
+        rows = self.tables.scan_table(
+            dataset, table, start=start, end=end, symbols=symbols, layers=layers, columns=columns
         )
         return rows, None if table is None else table.version()
 

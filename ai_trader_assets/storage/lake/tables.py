@@ -123,6 +123,19 @@ class LakeTables:
         self,
         dataset: Dataset,
         *,
+        version: int | None = None,
+        timestamp: dt.datetime | None = None,
+        **filters: Any,
+    ) -> pl.DataFrame:
+        """:meth:`read` as a Polars frame (what the read side works with: no conversion), from the
+        table opened here (at ``version`` or ``timestamp`` if given); filters as :meth:`scan_table`."""
+        return self.scan_table(dataset, self.open(dataset, version=version, timestamp=timestamp), **filters)
+
+    def scan_table(
+        self,
+        dataset: Dataset,
+        table: DeltaTable | None,
+        *,
         sessions: Sequence[dt.date] | None = None,
         start: dt.date | None = None,
         end: dt.date | None = None,
@@ -130,19 +143,11 @@ class LakeTables:
         symbols: Sequence[str] | None = None,
         ids: Sequence[str] | None = None,
         columns: Sequence[str] | None = None,
-        version: int | None = None,
-        timestamp: dt.datetime | None = None,
-        table: DeltaTable | Literal["open"] | None = "open",
     ) -> pl.DataFrame:
-        """:meth:`read` as a Polars frame (what the read side works with: no conversion).
-
-        ``table``: the table as :meth:`open` gave it, to read that very version (None: never
-        written); by default the table is opened here (at ``version`` or ``timestamp`` if given).
-        """
+        """The rows of ``table`` (as :meth:`open` gave it: that very version; None: never written)
+        matching every filter given, as a Polars frame (``columns`` selects some)."""
         layout = LAYOUTS[dataset]
         schema = layout.schema if columns is None else pa.schema([layout.schema.field(c) for c in columns])
-        if isinstance(table, str):  # "open"
-            table = self.open(dataset, version=version, timestamp=timestamp)
         if table is None or (sessions is not None and not sessions):
             return _polars(schema.empty_table())
         condition = read_filter(
