@@ -109,10 +109,9 @@ class LakeTables:
         return table
 
     def read(self, dataset: Dataset, *, columns: Sequence[str] | None = None, **filters: Any) -> pa.Table:
-        """Rows matching every filter given (those of :meth:`read_polars`), in the table schema
-        (``columns`` selects some).
-
-        ``ids`` selects rows by their ``id`` (news and corporate actions).
+        """Rows matching every filter given (those of :meth:`read_polars` and :meth:`scan_table`), in
+        the table schema (``columns`` selects some); ``ids`` selects rows by their ``id`` (news and
+        corporate actions).
 
         Session filters also prune the time buckets, and the symbol filter skips files and row groups
         by their statistics, so a one-symbol read opens only what holds that symbol.
@@ -127,8 +126,7 @@ class LakeTables:
         timestamp: dt.datetime | None = None,
         **filters: Any,
     ) -> pl.DataFrame:
-        """:meth:`read` as a Polars frame (what the read side works with: no conversion), from the
-        table opened here (at ``version`` or ``timestamp`` if given); filters as :meth:`scan_table`."""
+        """:meth:`scan_table` of the table opened here (latest, or at ``version`` or ``timestamp``)."""
         return self.scan_table(dataset, self.open(dataset, version=version, timestamp=timestamp), **filters)
 
     def scan_table(
@@ -157,20 +155,19 @@ class LakeTables:
             start = max(start or min(sessions), min(sessions))
             end = min(end or max(sessions), max(sessions))
         try:
-            result = scan(
+            return scan(
                 table,
                 layout,
                 self.lake.storage_options(),
                 condition=condition,
                 columns=schema.names,
-                start=start,
-                end=end,
                 symbols=symbols,
                 layers=layers,
+                start=start,
+                end=end,
             )
         except (pl.exceptions.PolarsError, DeltaError, OSError) as exc:
             raise LakeError(f"cannot read {self.lake.describe(dataset)}: {_first_line(exc)}") from exc
-        return result
 
     def frame(self, dataset: Dataset, extra: Sequence[str] = (), **filters: Any) -> pd.DataFrame:
         """Like :meth:`read`, as a dataset frame (with any of ``session``/``layer`` in ``extra``)."""
