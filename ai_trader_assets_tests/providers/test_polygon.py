@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ai_trader_assets.config import PlatformConfig, ProviderSpec, load_config
+from ai_trader_assets.config import ProviderSpec
 from ai_trader_assets.datasets import Dataset
 from ai_trader_assets.datasets.ticks import session_bounds_ns
 from ai_trader_assets.providers.base import AuthenticationError, PaginationError, ProviderError
@@ -18,7 +18,7 @@ from ai_trader_assets.providers.polygon import PolygonProvider, PolygonTransport
 from ai_trader_assets.providers.polygon.trades import parse_trades
 from ai_trader_assets.providers.ratelimit import RequestLimiter
 from ai_trader_assets.settings import Secret
-from ai_trader_assets_tests.support.fake_api import SleepRecorder, provider_spec
+from ai_trader_assets_tests.support.fake_api import SleepRecorder, provider_spec, short_read_timeout
 from ai_trader_assets_tests.support.polygon_server import PolygonServer, fixture
 
 API_KEY = "pk_SENTINEL_e2f81b"
@@ -33,10 +33,7 @@ def server() -> Iterator[PolygonServer]:
 
 @pytest.fixture
 def spec() -> ProviderSpec:
-    config: PlatformConfig = load_config()
-    base = config.providers.providers["polygon"]
-    # Short timeouts keep the timeout test fast; retries as shipped.
-    return base.model_copy(update={"timeouts": base.timeouts.model_copy(update={"read_seconds": 0.5})})
+    return provider_spec("polygon")
 
 
 def make_provider(
@@ -199,8 +196,9 @@ def test_persistent_5xx_gives_up_after_max_attempts(
 
 
 def test_timeout_is_retried(server: PolygonServer, spec: ProviderSpec, tmp_path: Path) -> None:
-    server.fail("/v2/aggs/grouped/", 200, body={"status": "OK"}, delay_seconds=1.5)  # read timeout is 0.5 s
-    result = make_provider(server, spec, tmp_path).grouped_daily_bars(SESSION, ["AAPL"])
+    server.fail("/v2/aggs/grouped/", 200, body={"status": "OK"}, delay_seconds=1.5)
+    provider = make_provider(server, short_read_timeout(spec), tmp_path)
+    result = provider.grouped_daily_bars(SESSION, ["AAPL"])
     assert len(result.frame) == 1 and len(server.requests) == 2
 
 
