@@ -275,26 +275,25 @@ def promote(stack: Stack, symbols: list[str], layer: int, column: str) -> dict[s
     }
 
 
+def finished_ticks(instance: dg.DagsterInstance, name: str, after: float) -> list[tuple[float, float]]:
+    """(start, end) of each of the named sensor's ticks that started after ``after`` and finished."""
+    for state in instance.all_instigator_state():
+        if state.instigator_name == name:
+            ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id, after=after)
+            return [(tick.timestamp, tick.end_timestamp) for tick in ticks if tick.end_timestamp is not None]
+    return []
+
+
 def sensor_ticked(stack: Stack, name: str, since: float) -> bool:
     """Whether the named sensor has finished a tick since ``since``."""
     with stack.instance() as instance:
-        for state in instance.all_instigator_state():
-            if state.instigator_name == name:
-                ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id, after=since)
-                return any(tick.end_timestamp is not None for tick in ticks)
-    return False
+        return bool(finished_ticks(instance, name, since))
 
 
 def sensor_tick(instance: dg.DagsterInstance, name: str, during: float) -> tuple[float, float] | None:
     """(start, end) of the named sensor's tick that was running at ``during``."""
-    for state in instance.all_instigator_state():
-        if state.instigator_name != name:
-            continue
-        for tick in instance.get_ticks(state.instigator_origin_id, state.selector_id, after=during - 120):
-            end = tick.end_timestamp
-            if end is not None and tick.timestamp <= during <= end:
-                return tick.timestamp, end
-    return None
+    running = [(s, e) for s, e in finished_ticks(instance, name, during - 120) if s <= during <= e]
+    return running[0] if running else None
 
 
 def promotion_benchmark(factory: DatabaseFactory, root: Path, code: Path) -> list[dict[str, Any]]:

@@ -178,4 +178,5 @@ SPEC = DatasetSpec(
     sessions_of=bar_sessions,
     symbols_of=symbol_column,
     problems=sentiment_problems,
+    reads=Dataset.NEWS,  # the stored news of a session are scored with the Reddit posts
 )

@@ -74,6 +74,8 @@ class DatasetSpec:
             by its time range, not key by key.
         checked_columns: The columns ``problems`` reads, when it reads only some: a run's checks then
             read back only those (and ``problems`` must need nothing else).
+        reads: The dataset whose stored rows of the same sessions this one's run reads (its asset's
+            dependency): a backfill stores those first, in the same run where it can.
     """
 
     dataset: Dataset
@@ -93,6 +95,7 @@ class DatasetSpec:
     list_columns: frozenset[str] = frozenset()
     bulk: bool = False
     checked_columns: tuple[str, ...] | None = None
+    reads: Dataset | None = None
 
     def empty(self) -> pd.DataFrame:
         return empty_frame(self.columns)

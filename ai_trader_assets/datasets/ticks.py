@@ -246,4 +246,5 @@ SPEC = DatasetSpec(
     problems=tick_problems,
     bulk=True,
     checked_columns=(*KEY, "price", "size"),
+    reads=Dataset.BARS_1MIN,  # a session's trades are checked against its 1-minute bars
 )

@@ -58,9 +58,8 @@ def build_asset(
     if ticks:
         checks.append(ticks_match_bars_spec())
     sentiment = dataset == Dataset.SOCIAL_SENTIMENT
-    # Trades are checked against the 1-minute bars, and sentiment reads the stored news: a run holding
-    # both stores the input first.
-    inputs = {Dataset.TICKS: Dataset.BARS_1MIN, Dataset.SOCIAL_SENTIMENT: Dataset.NEWS}.get(dataset)
+    # A run holding the dataset and the one it reads stores the input first.
+    inputs = SPECS[dataset].reads
 
     @dg.asset(
         name=dataset.value,
