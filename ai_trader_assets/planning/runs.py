@@ -8,11 +8,6 @@ one Dagster backfill; its assets run with ``BackfillPolicy.single_run``, so the 
 one run, and datasets whose parts cover the very same sessions share a run (Dagster groups them).
 A promotion of a few symbols is therefore one backfill of a handful of runs; a year of 1-minute bars
 for a 500-symbol layer is as many parts as its rows need.
-
-A dataset that reads another (ticks the 1-minute bars, sentiment the news) is cut *with* it: the
-sessions both need are chunked alike and come first in both, so each such chunk lands in the same part
-as its input's and the two share a run, the input stored first. Otherwise Dagster's backfill starts
-the reader only once the input's run has finished, at its next loop (30 s later).
 """
 
 import dataclasses
@@ -22,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 from ai_trader_assets.config import PlatformConfig
-from ai_trader_assets.datasets import SPECS, Dataset
+from ai_trader_assets.datasets import Dataset
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +36,13 @@ def cut_sessions(
     config: PlatformConfig, dataset: Dataset, symbols: int, sessions: Sequence[dt.date]
 ) -> list[tuple[dt.date, ...]]:
     """The dataset's sessions in consecutive chunks of at most ``rows_per_run`` estimated rows each."""
-    return _chunks(sorted(sessions), _sessions_per_run(config, dataset, symbols))
+    if not sessions:
+        return []
+    budget = config.pipeline.runs.budget(dataset)
+    per_session = max(symbols, 1) * budget.rows_per_symbol_session
+    per_run = max(1, math.floor(budget.rows_per_run / per_session))
+    ordered = sorted(sessions)
+    return [tuple(ordered[i : i + per_run]) for i in range(0, len(ordered), per_run)]
 
 
 def backfill_parts(
@@ -49,56 +50,8 @@ def backfill_parts(
 ) -> list[dict[Dataset, tuple[dt.date, ...]]]:
     """The backfills to launch: part k holds the k-th run-sized chunk of every dataset that has one."""
     chunks = {d: cut_sessions(config, d, symbols, s) for d, s in sessions_by_dataset.items() if s}
-    cut_together: set[Dataset] = set()
-    for dataset in sorted(chunks):
-        source = SPECS[dataset].reads
-        if source not in chunks or source in cut_together or dataset in cut_together:
-            continue  # one reader per input, so that each is cut one way
-        pair = _cut_with_input(config, symbols, dataset, source, sessions_by_dataset)
-        if pair is not None:
-            chunks[dataset], chunks[source] = pair
-            cut_together |= {dataset, source}
     parts = max((len(c) for c in chunks.values()), default=0)
     return [{d: c[k] for d, c in chunks.items() if k < len(c)} for k in range(parts)]
-
-
-def _cut_with_input(
-    config: PlatformConfig,
-    symbols: int,
-    reader: Dataset,
-    source: Dataset,
-    sessions_by_dataset: Mapping[Dataset, Sequence[dt.date]],
-) -> tuple[list[tuple[dt.date, ...]], list[tuple[dt.date, ...]]] | None:
-    """Both datasets' chunks, the sessions they share first and chunked alike; None when they share
-    none, or when the shared sessions are not one unbroken stretch of both (a chunk is launched as a
-    range of partitions, which must not reach into another chunk of the same dataset)."""
-    reader_sessions, source_sessions = sessions_by_dataset[reader], sessions_by_dataset[source]
-    shared = sorted(set(reader_sessions) & set(source_sessions))
-    if not shared:
-        return None
-    first, last = shared[0], shared[-1]
-    if sum(first <= s <= last for s in {*reader_sessions, *source_sessions}) != len(shared):
-        return None
-    per_run = min(_sessions_per_run(config, d, symbols) for d in (reader, source))
-    together = _chunks(shared, per_run)
-
-    def chunks_of(dataset: Dataset, sessions: Sequence[dt.date]) -> list[tuple[dt.date, ...]]:
-        per = _sessions_per_run(config, dataset, symbols)
-        before = sorted(s for s in sessions if s < first)
-        after = sorted(s for s in sessions if s > last)
-        return [*together, *_chunks(before, per), *_chunks(after, per)]
-
-    return chunks_of(reader, reader_sessions), chunks_of(source, source_sessions)
-
-
-def _sessions_per_run(config: PlatformConfig, dataset: Dataset, symbols: int) -> int:
-    budget = config.pipeline.runs.budget(dataset)
-    per_session = max(symbols, 1) * budget.rows_per_symbol_session
-    return max(1, math.floor(budget.rows_per_run / per_session))
-
-
-def _chunks(ordered: Sequence[dt.date], size: int) -> list[tuple[dt.date, ...]]:
-    return [tuple(ordered[i : i + size]) for i in range(0, len(ordered), size)]
 
 
 def run_groups(part: Mapping[Dataset, Sequence[dt.date]]) -> list[RunGroup]:

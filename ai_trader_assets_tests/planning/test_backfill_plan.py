@@ -145,11 +145,10 @@ def test_runs_follow_the_rows_not_the_sessions(planner: BackfillPlanner) -> None
     budget = config.pipeline.runs.budget(Dataset.BARS_1MIN)
     plan = planner.plan("layer3", None, None)  # each dataset's cold window: six different ranges
     runs = plan.layers[0].runs
-    # Two symbols: every dataset fits one run; datasets with the same window share it, except that
-    # the 1-minute bars and the news are cut with their readers (ticks, sentiment): two more runs.
+    # Two symbols: every dataset fits one run; datasets with the same window share it.
     windows = {config.window(3, d).cold_days for d in config.layers.layers[3].datasets}  # type: ignore[index, union-attr]
-    assert len(runs) == len(windows) + 2
-    assert {d for r in runs for d in r.datasets} == set(config.layers.layers[3].datasets)  # type: ignore[index]
+    assert len(runs) == len(windows)
+    assert sorted(d for r in runs for d in r.datasets) == sorted(config.layers.layers[3].datasets)  # type: ignore[index]
     # A layer of 2,000 symbols cuts a year of 1-minute bars by rows.
     from ai_trader_assets.planning.runs import backfill_parts
 
@@ -161,70 +160,6 @@ def test_runs_follow_the_rows_not_the_sessions(planner: BackfillPlanner) -> None
         Dataset.CORPORATE_ACTIONS not in p for p in parts[1:]
     )
     assert [s for p in parts for s in p[Dataset.BARS_1MIN]] == year  # every session once, in order
-
-
-Chunks = dict[Dataset, list[tuple[dt.date, ...]]]
-
-
-def chunks_by_dataset(parts: list[dict[Dataset, tuple[dt.date, ...]]]) -> Chunks:
-    chunks: Chunks = {}
-    for part in parts:
-        for dataset, sessions in part.items():
-            chunks.setdefault(dataset, []).append(sessions)
-    return chunks
-
-
-def assert_each_session_once_in_unbroken_chunks(
-    parts: list[dict[Dataset, tuple[dt.date, ...]]], wanted: dict[Dataset, list[dt.date]]
-) -> None:
-    """A chunk is launched as a range of partitions: it must not reach into another of its dataset."""
-    for dataset, chunks in chunks_by_dataset(parts).items():
-        assert sorted(s for c in chunks for s in c) == wanted[dataset]
-        for chunk in chunks:
-            start = wanted[dataset].index(chunk[0])
-            assert list(chunk) == wanted[dataset][start : start + len(chunk)], dataset
-
-
-@pytest.mark.parametrize("symbols", [1, 10, 50])
-def test_a_reader_and_its_input_share_runs_over_the_sessions_both_need(symbols: int) -> None:
-    """Ticks read the 1-minute bars and sentiment the news. Over the sessions both need they are cut
-    alike and put in the same backfill part, so Dagster runs each pair as one run (input first) and
-    does not wait a backfill-daemon loop between two runs."""
-    from ai_trader_assets.planning.runs import backfill_parts, run_groups
-
-    config = load_config()
-    wanted = {d: sessions_in_last(config.window(3, d).cold_days) for d in config.layers.layers[3].datasets}  # type: ignore[index, union-attr]
-    parts = backfill_parts(config, symbols, wanted)
-    assert_each_session_once_in_unbroken_chunks(parts, wanted)
-    for reader, source in ((Dataset.TICKS, Dataset.BARS_1MIN), (Dataset.SOCIAL_SENTIMENT, Dataset.NEWS)):
-        together = [g for p in parts for g in run_groups(p) if reader in g.datasets]
-        assert together and all(source in g.datasets for g in together), reader
-        assert sorted(s for g in together for s in g.sessions) == wanted[reader]
-    # Ticks' budget binds (1 symbol: a week a run; 50: a session a run): the bars of those sessions
-    # are cut as finely.
-    budget = config.pipeline.runs.budget(Dataset.TICKS)
-    per_run = max(1, int(budget.rows_per_run // (symbols * budget.rows_per_symbol_session)))
-    chunks = chunks_by_dataset(parts)
-    assert len(chunks[Dataset.TICKS]) == -(-len(wanted[Dataset.TICKS]) // per_run)
-    assert chunks[Dataset.BARS_1MIN][: len(chunks[Dataset.TICKS])] == chunks[Dataset.TICKS]
-
-
-def test_a_reader_whose_input_has_part_of_its_sessions_stored() -> None:
-    """Gap-aware plans: the input lacks only some of the reader's sessions."""
-    from ai_trader_assets.planning.runs import backfill_parts, run_groups
-
-    config, week = load_config(), sessions_in_last(7)
-    # The latest two sessions of 1-minute bars are stored: the first three share runs, the rest not.
-    wanted = {Dataset.TICKS: week, Dataset.BARS_1MIN: sessions_in_last(30)[:-2]}
-    parts = backfill_parts(config, 1, wanted)
-    assert_each_session_once_in_unbroken_chunks(parts, wanted)
-    (shared,) = [g for g in run_groups(parts[0]) if len(g.datasets) == 2]
-    assert shared.sessions == tuple(week[:-2])
-    # Stored sessions in the middle: the shared ones are not one stretch, so nothing is cut together
-    # (each chunk is launched as a range), and ticks wait for the 1-minute bars' run as before.
-    wanted = {Dataset.TICKS: week, Dataset.BARS_1MIN: [week[0], week[2], week[4]]}
-    parts = backfill_parts(config, 1, wanted)
-    assert parts == [{Dataset.TICKS: tuple(week), Dataset.BARS_1MIN: (week[0], week[2], week[4])}]
 
 
 def test_time_at_the_rate_limit_takes_the_tighter_limit() -> None:

@@ -40,12 +40,6 @@ def requests(result: dg.SensorResult) -> list[dg.RunRequest]:
     return list(result.run_requests or [])
 
 
-def symbols_requested(database: MarketDatabase, result: dg.SensorResult) -> list[tuple[str, ...]]:
-    """The symbols of each backfill request the tick launched (a request may be several backfills)."""
-    ids = dict.fromkeys(int(r.tags["ai_trader/backfill_request"]) for r in requests(result))
-    return [backfill_requests.get(database, i).symbols for i in ids]
-
-
 @pytest.fixture
 def universe(market_db: MarketDatabase, monkeypatch: pytest.MonkeyPatch) -> MarketDatabase:
     monkeypatch.setenv("AI_TRADER_AS_OF", AS_OF.isoformat())
@@ -63,7 +57,7 @@ def settle(database: MarketDatabase) -> str:
     return result.cursor
 
 
-def test_promoting_five_symbols_launches_one_backfill_request_of_those_symbols(
+def test_promoting_five_symbols_launches_exactly_one_backfill_of_those_symbols(
     universe: MarketDatabase,
 ) -> None:
     cursor = settle(universe)
@@ -72,9 +66,7 @@ def test_promoting_five_symbols_launches_one_backfill_request_of_those_symbols(
         "UPDATE companies SET layer2_qualified = true WHERE symbol IN ('L1S0','L1S1','L1S2','L1S3','L1S4')",
     )
     result = tick(universe, cursor)
-    # Two backfills of one request: the news that sentiment reads are cut with it (planning/runs.py).
-    assert len(requests(result)) == 2
-    assert len({r.tags["ai_trader/backfill_request"] for r in requests(result)}) == 1
+    assert len(requests(result)) == 1
     run = requests(result)[0]
     assert run.requires_backfill_daemon()
     assert run.tags["ai_trader/layer"] == "2" and run.tags["dagster/priority"] == "2"
@@ -124,7 +116,10 @@ def test_mass_qualification_is_throttled(universe: MarketDatabase, tmp_path: Pat
     for _ in range(5):
         result = tick(universe, cursor, config_dir)
         cursor = result.cursor
-        sizes += [len(symbols) for symbols in symbols_requested(universe, result)]
+        sizes += [
+            len(backfill_requests.get(universe, int(r.tags["ai_trader/backfill_request"])).symbols)
+            for r in requests(result)
+        ]
     assert sizes == [3, 3, 3, 1]  # a steady stream, every symbol exactly once
 
 
@@ -135,11 +130,8 @@ def test_backfills_follow_the_rows_a_promotion_implies(universe: MarketDatabase,
     sql(universe, "UPDATE companies SET layer3_qualified = true WHERE symbol IN ('L1S0','L1S1','L1S2')")
     result = tick(universe, cursor)
     datasets = {d.value for d in load_config().layers.layers[3].datasets}
-    # Two backfills: the first has every dataset; the second, the 1-minute bars and news older than
-    # what ticks and sentiment read (those are cut with their readers, so each pair shares a run).
-    run, older = requests(result)
+    (run,) = requests(result)
     assert {k.path[-1] for k in run.asset_graph_subset.asset_keys} == datasets  # type: ignore[union-attr]
-    assert {k.path[-1] for k in older.asset_graph_subset.asset_keys} == {"bars_1min", "news"}  # type: ignore[union-attr]
     ticks = run.asset_graph_subset.get_partitions_subset(dg.AssetKey("ticks")).get_partition_keys()  # type: ignore[union-attr]
     days = sorted({dt.date.fromisoformat(key.split("|")[0]) for key in ticks})
     assert days and (days[-1] - days[0]).days < 7  # ticks: layer 3's 7-day cold window, no more
@@ -165,10 +157,9 @@ def test_backfills_follow_the_rows_a_promotion_implies(universe: MarketDatabase,
     assert window is not None and len(parts) > 1
     assert all(len(keys) * 3 * 390 <= 100_000 for keys in minute)
     flat = [k for keys in minute for k in keys]
-    assert len(flat) == len(set(flat))  # the sessions ticks read come first, each session once
+    assert flat == sorted(flat) and len(flat) == len(set(flat))
     assert {k.path[-1] for k in parts[0].asset_graph_subset.asset_keys} == datasets  # type: ignore[union-attr]
-    later = set().union(*({k.path[-1] for k in p.asset_graph_subset.asset_keys} for p in parts[1:]))  # type: ignore[union-attr]
-    assert later == {"bars_1min", "news"}
+    assert all({k.path[-1] for k in p.asset_graph_subset.asset_keys} == {"bars_1min"} for p in parts[1:])  # type: ignore[union-attr]
 
 
 # SQLite serializes writers, so its ids always commit in order: this is a PostgreSQL case.
@@ -182,12 +173,18 @@ def test_events_committed_out_of_id_order_are_handled_once(universe: MarketDatab
     )  # takes the lower id
     sql(universe, "UPDATE companies SET layer2_qualified = true WHERE symbol = 'L1S1'")  # commits first
     first = tick(universe, cursor)
-    assert symbols_requested(universe, first) == [("L1S1",)]
+    assert [
+        backfill_requests.get(universe, int(r.tags["ai_trader/backfill_request"])).symbols
+        for r in requests(first)
+    ] == [("L1S1",)]
     assert Cursor.from_json(first.cursor).gaps  # the uncommitted id is remembered
     slow_tx.commit()
     slow.close()
     second = tick(universe, first.cursor)
-    assert symbols_requested(universe, second) == [("L1S0",)]
+    assert [
+        backfill_requests.get(universe, int(r.tags["ai_trader/backfill_request"])).symbols
+        for r in requests(second)
+    ] == [("L1S0",)]
     assert not Cursor.from_json(second.cursor).gaps
     assert requests(tick(universe, second.cursor)) == []
 
