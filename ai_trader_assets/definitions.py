@@ -17,7 +17,11 @@ os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    loaded = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+    # The defs folder's own definitions. (``load_from_defs_folder`` would also import every installed
+    # Components plugin, dagster-aws's among them, to list component types for the UI: this project
+    # defines none, and every run's process and code server would pay ~0.7 s of a 3.4 s load for it.)
+    tree = dg.ComponentTree.for_project(path_within_project=Path(__file__).parent)
+    loaded = tree.build_defs(tree.defs_module_path)
     # One process per run: its steps (one asset, or the few that share a backfill range) run in it one
     # after another. Dagster's default would start a process per step, each importing and loading
     # this code location again: seconds of fixed cost per step on a small machine.
