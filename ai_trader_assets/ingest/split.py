@@ -71,6 +71,7 @@ def split_partitions(
     if len(days) > 1 and (days[1:] < days[:-1]).any():
         order = np.argsort(days, kind="stable")  # each session's rows keep their order
         frame, days = frame.take(order).reset_index(drop=True), days[order]
+    tally = SymbolTally(frame["symbol"]) if dataset != Dataset.NEWS else None
     results = []
     for session, symbols in sorted(missing.items()):
         day = np.datetime64(session, "D")
@@ -83,7 +84,10 @@ def split_partitions(
             session_through = min(session_through or held, held)
             report.notes.append(f"the feed is delayed: {session} stored up to {new_york_time(held)}")
             rows = rows[(rows["ts"] < held).to_numpy()].reset_index(drop=True)
-        counts = _rows_per_symbol(dataset, rows, symbols)
+        if tally is not None and held is None:
+            counts = tally.counts(int(low), int(high), symbols)
+        else:
+            counts = _rows_per_symbol(dataset, rows, symbols)
         if fetched.unanswered:
             counts = {m: n for m, n in counts.items() if (session, m) not in fetched.unanswered}
         if held is not None and dataset not in INTRADAY_LENGTHS:
@@ -177,6 +181,30 @@ def _held_back(dataset: Dataset, session: dt.date, served_until: dt.datetime | N
 
 def new_york_time(instant: dt.datetime) -> str:
     return instant.astimezone(calendar.NEW_YORK).strftime("%Y-%m-%d %H:%M")
+
+
+class SymbolTally:
+    """Rows per symbol in any range of a slice's rows: the symbols coded once for the slice, then a
+    bincount per partition (a ``value_counts`` of each partition's strings is a pandas call and an
+    index of strings each, hundreds a slice: ~6 % of a first fill)."""
+
+    def __init__(self, symbols: pd.Series) -> None:
+        self._codes, uniques = pd.factorize(symbols, use_na_sentinel=True)
+        self._position = {str(u): i for i, u in enumerate(uniques)}
+        self._positions: dict[tuple[str, ...], np.ndarray] = {}  # a slice's sessions share members
+
+    def counts(self, low: int, high: int, symbols: list[str]) -> dict[str, int]:
+        """Rows ``low:high`` per symbol asked (0 for those without any; nameless rows count for none)."""
+        if not self._position:
+            return dict.fromkeys(symbols, 0)
+        codes = self._codes[low:high]
+        per_code = np.bincount(codes[codes >= 0], minlength=len(self._position))
+        key = tuple(symbols)
+        where = self._positions.get(key)
+        if where is None:
+            where = np.array([self._position.get(s, -1) for s in symbols], dtype=np.int64)
+            self._positions[key] = where
+        return dict(zip(symbols, np.where(where >= 0, per_code[where], 0).tolist(), strict=True))
 
 
 def _rows_per_symbol(dataset: Dataset, rows: pd.DataFrame, symbols: list[str]) -> dict[str, int]:

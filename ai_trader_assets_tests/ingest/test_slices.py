@@ -3,6 +3,7 @@ the provider pages best."""
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 
 from ai_trader_assets import calendar
@@ -10,7 +11,7 @@ from ai_trader_assets.datasets import SPECS, Dataset
 from ai_trader_assets.datasets.frames import conform
 from ai_trader_assets.ingest.request import IngestReport
 from ai_trader_assets.ingest.slices import plan_slices
-from ai_trader_assets.ingest.split import split_partitions, symbol_groups
+from ai_trader_assets.ingest.split import SymbolTally, split_partitions, symbol_groups
 from ai_trader_assets.providers.base import ProviderResult
 
 SESSIONS = calendar.sessions(dt.date(2026, 6, 1), dt.date(2026, 11, 20))
@@ -114,6 +115,19 @@ def test_rows_outside_the_fetched_pairs_are_dropped_and_counted() -> None:
     assert {p.session: p.frame["symbol"].tolist() for p in parts} == {first: ["AAA", "BBB"], second: ["AAA"]}
     assert {p.session: p.fetched for p in parts} == {first: {"AAA": 1, "BBB": 1}, second: {"AAA": 1}}
     assert report.outside_partitions == 4  # BBB on the second, both on the third, the nameless row
+
+
+def test_rows_per_symbol_of_any_range_match_a_count_of_that_range() -> None:
+    """Coverage records rows per (session, symbol): counted once per slice, then per range."""
+    rng = np.random.default_rng(3)
+    names = np.array(["AAA", "BBB", "CCC", "DDD"], dtype=object)
+    symbols = pd.Series(pd.array(list(rng.choice(names, 500)), dtype="string"))
+    symbols[rng.choice(500, 20, replace=False)] = pd.NA  # nameless rows count for no symbol
+    tally = SymbolTally(symbols)
+    for low, high, asked in [(0, 500, ["AAA", "BBB"]), (100, 180, ["AAA", "EEE", "CCC"]), (7, 7, ["AAA"])]:
+        counted = symbols.iloc[low:high].value_counts()
+        assert tally.counts(low, high, asked) == {m: int(counted.get(m, 0)) for m in asked}
+    assert SymbolTally(symbols.iloc[:0]).counts(0, 0, ["AAA"]) == {"AAA": 0}
 
 
 def daily_frame(rows: list[tuple[dt.date, str | None]]) -> pd.DataFrame:
