@@ -14,10 +14,12 @@ figures in docs/storage-and-retention.md, "Cold storage"); each dataset declares
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import ColumnProperties, WriterProperties
@@ -94,11 +96,18 @@ class TableLayout:
     def sort_by(self) -> list[str]:
         return list(self.spec.lake.sort_by)
 
-    @property
+    @functools.cached_property
     def schema(self) -> pa.Schema:
         fields = [pa.field(n, _arrow_type(self.spec, n, t)) for n, t in self.spec.columns.items()]
         fields += [pa.field("session", pa.date32()), pa.field("layer", pa.int8())]
         return pa.schema([*fields, pa.field(self.bucket, pa.string())])
+
+    @functools.cached_property
+    def file_schema(self) -> pl.Schema:
+        """The columns a data file holds (the bucket lives in its path), as Polars reads them."""
+        frame = pl.from_arrow(self.schema.remove(self.schema.get_field_index(self.bucket)).empty_table())
+        assert isinstance(frame, pl.DataFrame)
+        return frame.schema
 
     @property
     def cluster_order(self) -> list[str]:
