@@ -20,6 +20,7 @@ import polars as pl
 import pyarrow as pa
 from deltalake import DeltaTable
 
+from ai_trader_assets.storage.lake.files import table_files
 from ai_trader_assets.storage.lake.layout import TableLayout
 
 
@@ -33,69 +34,50 @@ def pruned_files(
     layers: Sequence[int] | None = None,
 ) -> list[str]:
     """URIs of the files whose partition value and statistics admit the sessions, symbols and layers
-    asked for.
+    asked for, in time order (see :mod:`.files`).
 
     A file without statistics for a column is kept (nothing proves it irrelevant).
     """
-    actions = pa.table(table.get_add_actions(flatten=True))
-    if actions.num_rows == 0:
+    files = table_files(table, layout)
+    if not len(files):
         return []
-    keep = np.ones(actions.num_rows, dtype=bool)
-    names = set(actions.column_names)
-    bucket = f"partition.{layout.bucket}"
-    if bucket in names:
-        values = np.array(actions[bucket].to_pylist(), dtype=object)
+    keep = np.ones(len(files), dtype=bool)
+    if files.buckets is not None:
         if start is not None:
-            keep &= values >= layout.bucket_of(start)
+            keep &= files.buckets >= layout.bucket_of(start)
         if end is not None:
-            keep &= values <= layout.bucket_of(end)
-    if "min.session" in names and "max.session" in names:
-        lows, highs = actions["min.session"].to_pylist(), actions["max.session"].to_pylist()
-        if start is not None:
-            keep &= np.array([high is None or high >= start for high in highs], dtype=bool)
-        if end is not None:
-            keep &= np.array([low is None or low <= end for low in lows], dtype=bool)
-    if symbols is not None and layout.slice_column == "symbol" and "min.symbol" in names:
-        keep &= _admits_any(actions["min.symbol"].to_pylist(), actions["max.symbol"].to_pylist(), symbols)
-    if layers is not None and "min.layer" in names and "max.layer" in names:
-        lows, highs = actions["min.layer"].to_pylist(), actions["max.layer"].to_pylist()
-        keep &= np.array(
-            [
-                lo is None or hi is None or any(lo <= layer <= hi for layer in layers)
-                for lo, hi in zip(lows, highs, strict=True)
-            ],
-            dtype=bool,
-        )
-    root = table.table_uri.rstrip("/")
-    # In time order (bucket, first session, first time): the files of a clustered table, or the
-    # pieces of a symbol-session written one after the other, then hold a symbol's rows in (symbol,
-    # time) order, and a one-symbol read needs no sort.
-    count = actions.num_rows
-    firsts = actions["min.session"].to_pylist() if "min.session" in names else [None] * count
-    buckets = actions[bucket].to_pylist() if bucket in names else [""] * count
-    time = f"min.{layout.spec.time_column}"
-    earliest = actions[time].to_pylist() if time in names else [None] * count
-    chosen = [
-        (str(value), first or dt.date.min, low is None, low or 0, path)
-        for value, first, low, path, wanted in zip(
-            buckets, firsts, earliest, actions["path"].to_pylist(), keep, strict=True
-        )
-        if wanted
-    ]
-    return [f"{root}/{item[-1]}" for item in sorted(chosen)]
+            keep &= files.buckets <= layout.bucket_of(end)
+    if start is not None:
+        keep &= np.isnat(files.last_sessions) | (files.last_sessions >= np.datetime64(start, "D"))
+    if end is not None:
+        keep &= np.isnat(files.first_sessions) | (files.first_sessions <= np.datetime64(end, "D"))
+    if symbols is not None and layout.slice_column == "symbol" and files.low_symbols is not None:
+        assert files.high_symbols is not None
+        keep &= _admits_any(files.low_symbols, files.high_symbols, symbols)
+    if layers is not None:
+        unknown = np.isnan(files.low_layers) | np.isnan(files.high_layers)
+        within = np.zeros(len(files), dtype=bool)
+        for layer in layers:
+            within |= (files.low_layers <= layer) & (layer <= files.high_layers)
+        keep &= unknown | within
+    return files.uris[keep].tolist()
 
 
-def _admits_any(lows: list[str | None], highs: list[str | None], symbols: Sequence[str]) -> np.ndarray:
+def _admits_any(lows: np.ndarray, highs: np.ndarray, symbols: Sequence[str]) -> np.ndarray:
     """Per file: whether some wanted symbol lies within its [min, max] symbol statistics."""
     wanted = np.array(sorted(symbols), dtype=object)
-    result = np.ones(len(lows), dtype=bool)
     if len(wanted) == 0:
-        return ~result
-    for i, (low, high) in enumerate(zip(lows, highs, strict=True)):
-        if low is None or high is None:
-            continue
-        first = int(np.searchsorted(wanted, low, side="left"))
-        result[i] = first < len(wanted) and wanted[first] <= high
+        return np.zeros(len(lows), dtype=bool)
+    known = np.array([low is not None and high is not None for low, high in zip(lows, highs, strict=True)])
+    result = np.ones(len(lows), dtype=bool)
+    if known.any():
+        # The first wanted symbol at or after each file's lowest: the file admits it if it is not
+        # past the file's highest.
+        first = np.searchsorted(wanted, lows[known], side="left")
+        inside = first < len(wanted)
+        found = np.zeros(len(first), dtype=bool)
+        found[inside] = wanted[first[inside]] <= highs[known][inside]
+        result[known] = found
     return result
 
 

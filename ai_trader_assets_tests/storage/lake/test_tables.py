@@ -2,6 +2,7 @@
 atomic slice replacement, commit metadata and idempotence, time travel, errors."""
 
 import datetime as dt
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -267,4 +268,22 @@ def test_a_local_lake_whose_path_needs_escaping_reads_by_path(tmp_path: Path) ->
     tables = lake_tables(Lake(str(tmp_path / "my lake 100%")), load_config(), database)
     store(tables, demo_frame(MINUTE, ["AAPL", "MSFT"], OCT, NOV), 1)
     assert tables.read_polars(MINUTE, symbols=["MSFT"], start=OCT, end=NOV).height == 2 * 390
+    database.dispose()
+
+
+def test_a_table_written_again_at_the_same_path_is_read_from_its_own_files(tmp_path: Path) -> None:
+    """A version's file list is remembered (see storage/lake/files.py): a table deleted and written
+    again at the same path restarts at version 0 with other files, and must not be read through
+    the old table's list."""
+    database = MarketDatabase(f"sqlite:///{tmp_path / 'market.db'}")
+    first = lake_tables(Lake(str(tmp_path / "lake")), load_config(), database)
+    store(first, demo_frame(MINUTE, ["AAPL"], NOV, NOV), 1)
+    assert first.read(MINUTE, symbols=["AAPL"]).num_rows == 390
+    old_version = first.open(MINUTE).version()
+    shutil.rmtree(tmp_path / "lake" / MINUTE.value)
+    again = lake_tables(Lake(str(tmp_path / "lake")), load_config(), database)
+    store(again, demo_frame(MINUTE, ["MSFT"], OCT, OCT), 1)
+    assert again.open(MINUTE).version() == old_version  # the same version as the old table's
+    assert set(again.read(MINUTE).column("symbol").to_pylist()) == {"MSFT"}
+    assert again.read(MINUTE, symbols=["MSFT"], start=OCT, end=OCT).num_rows == 390
     database.dispose()
