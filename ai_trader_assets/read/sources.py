@@ -205,17 +205,26 @@ class HotSource:
         return from_database(frame, Dataset.NEWS)
 
     def corporate_actions(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame:
-        """Hot corporate actions of the symbols with an ex-date in ``start``..``end``."""
-        table = CORPORATE_ACTIONS_TABLE
-        frames = []
+        """Hot corporate actions of the symbols with an ex-date in ``start``..``end`` (plain driver
+        SQL, as :meth:`newest`: every adjusted read asks, mostly for a layer's symbols)."""
+        names = [c.name for c in CORPORATE_ACTIONS_TABLE.columns]  # our own table: whitelisted
+        sqlite = self.database.dialect == "sqlite"
+        mark = "?" if sqlite else "%s"
+        # SQLite keeps dates as ISO text; its driver's own date adapter is deprecated.
+        bounds = (start.isoformat(), end.isoformat()) if sqlite else (start, end)
+        found: list[Any] = []
         with self.database.begin() as conn:
             for first in range(0, len(symbols), IN_CHUNK):
-                query = sa.select(table).where(
-                    table.c.symbol.in_(list(symbols[first : first + IN_CHUNK])),
-                    table.c.ex_date.between(start, end),
+                chunk = tuple(symbols[first : first + IN_CHUNK])
+                marks = ", ".join([mark] * len(chunk))
+                statement = (
+                    f"SELECT {', '.join(names)} FROM {CORPORATE_ACTIONS_TABLE.name} "
+                    f"WHERE symbol IN ({marks}) AND ex_date BETWEEN {mark} AND {mark}"
                 )
-                frames.append(_frame(conn.execute(query), table))
-        return _combined(frames, Dataset.CORPORATE_ACTIONS)
+                found.extend(conn.exec_driver_sql(statement, (*chunk, *bounds)).fetchall())
+        if not found:
+            return _empty(Dataset.CORPORATE_ACTIONS).copy()
+        return from_database(pd.DataFrame(found, columns=names), Dataset.CORPORATE_ACTIONS)
 
 
 def _driver_time(moment: dt.datetime, *, sqlite: bool) -> Any:
