@@ -23,6 +23,7 @@ from ai_trader_assets.storage.lake import Lake, LakeError
 from ai_trader_assets.storage.lake import tables as tables_module
 from ai_trader_assets.storage.lake.commits import Commit, literal
 from ai_trader_assets.storage.lake.layout import LAYOUTS, ROW_GROUP_ROWS
+from ai_trader_assets.storage.lake.scan import pruned_files
 from ai_trader_assets.storage.lake.tables import LakeTables, lake_tables
 from ai_trader_assets_tests.support.lake import demo_frame, s3_lake
 from ai_trader_assets_tests.support.s3 import SECRET_ACCESS_KEY, create_bucket, moto_server
@@ -286,4 +287,39 @@ def test_a_table_written_again_at_the_same_path_is_read_from_its_own_files(tmp_p
     assert again.open(MINUTE).version() == old_version  # the same version as the old table's
     assert set(again.read(MINUTE).column("symbol").to_pylist()) == {"MSFT"}
     assert again.read(MINUTE, symbols=["MSFT"], start=OCT, end=OCT).num_rows == 390
+    database.dispose()
+
+
+def test_reads_open_only_the_files_that_can_hold_the_rows_in_time_order(tmp_path: Path) -> None:
+    """Pruning by the log's statistics (storage/lake/files.py): by month, session, symbol and layer;
+    a file without statistics (another engine's) is always opened; files come in time order."""
+    database = MarketDatabase(f"sqlite:///{tmp_path / 'market.db'}")
+    tables = lake_tables(Lake(str(tmp_path / "lake")), load_config(), database)
+    store(tables, demo_frame(MINUTE, ["MSFT"], NOV, NOV), 2, run="nov")
+    store(tables, demo_frame(MINUTE, ["AAPL"], OCT, OCT), 1, run="oct")
+    layout = LAYOUTS[MINUTE]
+    table = tables.open(MINUTE)
+    assert table is not None
+
+    def months(**filters: Any) -> list[str]:
+        return [uri.split("month=")[1][:7] for uri in pruned_files(table, layout, **filters)]
+
+    assert months() == ["2026-10", "2026-11"]  # time order, not the order written
+    assert months(start=NOV) == ["2026-11"] and months(end=OCT) == ["2026-10"]
+    assert months(symbols=["MSFT"]) == ["2026-11"] and months(symbols=["NVDA"]) == []
+    assert months(layers=[1]) == ["2026-10"] and months(layers=[3]) == []
+    # A file without statistics: nothing proves it irrelevant.
+    bare = layout.to_arrow(demo_frame(MINUTE, ["NVDA"], NOV, NOV), 3)
+    no_statistics = deltalake.WriterProperties(
+        default_column_properties=deltalake.ColumnProperties(statistics_enabled="NONE")
+    )
+    deltalake.write_deltalake(
+        table.table_uri, bare, mode="append", partition_by=["month"], writer_properties=no_statistics
+    )
+    table = tables.open(MINUTE)
+    assert table is not None
+    assert months(symbols=["AAPL"], layers=[1]) == ["2026-10", "2026-11"]  # AAPL's, and the bare one
+    assert months(start=NOV, symbols=["AAPL"], layers=[1]) == ["2026-11"]  # (its month is in its path)
+    assert months(end=OCT, symbols=["NVDA"]) == []
+    assert tables.read(MINUTE, symbols=["NVDA"], start=NOV).num_rows == 390
     database.dispose()
