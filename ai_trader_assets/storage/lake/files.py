@@ -19,7 +19,8 @@ from deltalake import DeltaTable
 
 from ai_trader_assets.storage.lake.layout import TableLayout
 
-KEPT_VERSIONS = 32  # table versions remembered (a read path touches a few tables, each at its latest)
+KEPT_VERSIONS = 8  # table versions remembered: a read touches a few tables, each at its latest (a table of
+# thousands of files is ~0.3 MB of paths a version, and a backfill commits a new version every slice)
 
 _KEPT: collections.OrderedDict[tuple[object, ...], "TableFiles"] = collections.OrderedDict()
 _LOCK = threading.Lock()
