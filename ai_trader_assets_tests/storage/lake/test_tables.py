@@ -272,6 +272,12 @@ def test_a_local_lake_whose_path_needs_escaping_reads_by_path(tmp_path: Path) ->
     database.dispose()
 
 
+def version_of(tables: LakeTables) -> int:
+    table = tables.open(MINUTE)
+    assert table is not None
+    return table.version()
+
+
 def test_a_table_written_again_at_the_same_path_is_read_from_its_own_files(tmp_path: Path) -> None:
     """A version's file list is remembered (see storage/lake/files.py): a table deleted and written
     again at the same path restarts at version 0 with other files, and must not be read through
@@ -280,11 +286,11 @@ def test_a_table_written_again_at_the_same_path_is_read_from_its_own_files(tmp_p
     first = lake_tables(Lake(str(tmp_path / "lake")), load_config(), database)
     store(first, demo_frame(MINUTE, ["AAPL"], NOV, NOV), 1)
     assert first.read(MINUTE, symbols=["AAPL"]).num_rows == 390
-    old_version = first.open(MINUTE).version()
+    old_version = version_of(first)
     shutil.rmtree(tmp_path / "lake" / MINUTE.value)
     again = lake_tables(Lake(str(tmp_path / "lake")), load_config(), database)
     store(again, demo_frame(MINUTE, ["MSFT"], OCT, OCT), 1)
-    assert again.open(MINUTE).version() == old_version  # the same version as the old table's
+    assert version_of(again) == old_version  # the same version as the old table's
     assert set(again.read(MINUTE).column("symbol").to_pylist()) == {"MSFT"}
     assert again.read(MINUTE, symbols=["MSFT"], start=OCT, end=OCT).num_rows == 390
     database.dispose()
@@ -298,10 +304,10 @@ def test_reads_open_only_the_files_that_can_hold_the_rows_in_time_order(tmp_path
     store(tables, demo_frame(MINUTE, ["MSFT"], NOV, NOV), 2, run="nov")
     store(tables, demo_frame(MINUTE, ["AAPL"], OCT, OCT), 1, run="oct")
     layout = LAYOUTS[MINUTE]
-    table = tables.open(MINUTE)
-    assert table is not None
 
     def months(**filters: Any) -> list[str]:
+        table = tables.open(MINUTE)  # the latest version
+        assert table is not None
         return [uri.split("month=")[1][:7] for uri in pruned_files(table, layout, **filters)]
 
     assert months() == ["2026-10", "2026-11"]  # time order, not the order written
@@ -314,10 +320,12 @@ def test_reads_open_only_the_files_that_can_hold_the_rows_in_time_order(tmp_path
         default_column_properties=deltalake.ColumnProperties(statistics_enabled="NONE")
     )
     deltalake.write_deltalake(
-        table.table_uri, bare, mode="append", partition_by=["month"], writer_properties=no_statistics
+        tables.lake.table_uri(MINUTE),
+        bare,
+        mode="append",
+        partition_by=["month"],
+        writer_properties=no_statistics,
     )
-    table = tables.open(MINUTE)
-    assert table is not None
     assert months(symbols=["AAPL"], layers=[1]) == ["2026-10", "2026-11"]  # AAPL's, and the bare one
     assert months(start=NOV, symbols=["AAPL"], layers=[1]) == ["2026-11"]  # (its month is in its path)
     assert months(end=OCT, symbols=["NVDA"]) == []
