@@ -88,7 +88,7 @@ class HotSource:
         SQLAlchemy costs more than running it."""
         table = SPECS[dataset].table.name  # from our own specs: a whitelisted identifier
         sqlite = self.database.dialect == "sqlite"
-        mark = "?" if sqlite else "%s"
+        mark = self.database.placeholder
         bounds = [_driver_time(low, sqlite=sqlite), _driver_time(high, sqlite=sqlite)]
         found: dict[str, Any] = {}
         with self.database.begin() as conn:
@@ -112,7 +112,7 @@ class HotSource:
         """The newest hot bar time in ``[low, high)`` of any symbol (one seek on the ``ts`` index)."""
         table = SPECS[dataset].table.name  # from our own specs: a whitelisted identifier
         sqlite = self.database.dialect == "sqlite"
-        mark = "?" if sqlite else "%s"
+        mark = self.database.placeholder
         bounds = (_driver_time(low, sqlite=sqlite), _driver_time(high, sqlite=sqlite))
         statement = f'SELECT MAX(ts) FROM "{table}" WHERE ts >= {mark} AND ts < {mark}'
         with self.database.begin() as conn:
@@ -123,7 +123,7 @@ class HotSource:
         """``(symbol, ex_date, close)`` of each (symbol, ex-date) whose symbol has a hot daily bar on
         the session before the ex-date: point lookups on the ``(symbol, ts)`` key."""
         sqlite = self.database.dialect == "sqlite"
-        mark = "?" if sqlite else "%s"
+        mark = self.database.placeholder
         wanted: dict[tuple[str, Any], dt.date] = {}
         for symbol, ex_date in dividends:
             try:
@@ -209,7 +209,7 @@ class HotSource:
         SQL, as :meth:`newest`: every adjusted read asks, mostly for a layer's symbols)."""
         names = [c.name for c in CORPORATE_ACTIONS_TABLE.columns]  # our own table: whitelisted
         sqlite = self.database.dialect == "sqlite"
-        mark = "?" if sqlite else "%s"
+        mark = self.database.placeholder
         # SQLite keeps dates as ISO text; its driver's own date adapter is deprecated.
         bounds = (start.isoformat(), end.isoformat()) if sqlite else (start, end)
         found: list[Any] = []

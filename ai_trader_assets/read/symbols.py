@@ -111,7 +111,7 @@ def symbol_layers(database: MarketDatabase, symbols: Sequence[str]) -> SymbolLay
     """
     current: dict[str, int | None] = {}
     held: dict[str, set[int]] = {s: set() for s in symbols}
-    mark = "?" if database.dialect == "sqlite" else "%s"
+    mark = database.placeholder
     with database.begin() as conn:
         for start in range(0, len(symbols), IN_CHUNK):
             chunk = list(symbols[start : start + IN_CHUNK])

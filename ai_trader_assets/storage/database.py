@@ -31,6 +31,12 @@ class MarketDatabase:
         """``postgresql`` or ``sqlite``."""
         return self.engine.dialect.name
 
+    @property
+    def placeholder(self) -> str:
+        """The driver's bind marker for plain driver SQL (``exec_driver_sql``): ``?`` for sqlite3,
+        ``%s`` for psycopg."""
+        return "?" if self.dialect == "sqlite" else "%s"
+
     @contextlib.contextmanager
     def begin(self) -> Iterator[Connection]:
         """A connection inside one transaction: committed on success, rolled back on error."""
